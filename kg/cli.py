@@ -1,0 +1,230 @@
+"""The ``kg`` command: thin typer wrappers over plain functions.
+
+Only this module (and the HTTP layer) turns :class:`kg.errors.KGError` into
+messages and exit codes: 0 success, 1 some notes failed (the rest was built),
+2 the command could not be carried out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kg.errors import KGError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="kg",
+    help="A knowledge graph from your notes: build it, query it (SPARQL, GraphQL), export it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+StoreOpt = Annotated[str, typer.Option("--store", "-s", help="Store folder (or SPARQL endpoint URL).",
+                                       envvar="KG_STORE")]
+
+
+def _err(message: str) -> None:
+    typer.echo(f"kg: {message}", err=True)
+
+
+def _fail(err: KGError, code: int = 2) -> typer.Exit:
+    _err(f"error: {err}")
+    return typer.Exit(code)
+
+
+def _read_arg(value: str) -> str:
+    """``@file`` reads the file; ``-`` reads standard input; anything else is the text itself."""
+    if value == "-":
+        return sys.stdin.read()
+    if value.startswith("@"):
+        try:
+            return Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as err:
+            raise KGError(f"cannot read the query file ({err.strerror}); check the path", path=value[1:]) from None
+    return value
+
+
+class _Progress:
+    """A rich progress bar on a terminal for builds of more than a few notes; silence otherwise."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar = None
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), transient=True, console=None)
+            self._bar.__enter__()
+        return self
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if self._bar is None or total < 4 and phase != "links":
+            return
+        if phase not in self._tasks:
+            self._tasks[phase] = self._bar.add_task(phase, total=total)
+        self._bar.update(self._tasks[phase], completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+@app.command()
+def build(
+    paths: Annotated[list[Path], typer.Argument(help="Note files or folders (read recursively).")],
+    store: StoreOpt = ".kg",
+    model: Annotated[Optional[str], typer.Option(help="An installed trained spaCy pipeline whose NER to add.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Processes for extraction (0: one per core).")] = 0,
+    force: Annotated[bool, typer.Option(help="Rebuild every note, changed or not.")] = False,
+    no_extract: Annotated[bool, typer.Option("--no-extract", help="Only the note structure, no entities.")] = False,
+    no_links: Annotated[bool, typer.Option("--no-links", help="Skip the link pass.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Build or update the graph of PATHS in the store (unchanged notes are skipped)."""
+    from kg.pipeline import build as run_build
+
+    n_process = jobs if jobs > 0 else max(1, min(2, os.cpu_count() or 1))
+    try:
+        with _Progress(enabled=not as_json) as progress:
+            report = run_build([str(p) for p in paths], store, model=model, extract=not no_extract,
+                               links=not no_links, n_process=n_process, force=force, progress=progress)
+    except KGError as err:
+        raise _fail(err) from None
+    for problem in report.problems:
+        _err(f"error: {problem}")
+    for path in report.kept_on_error:
+        _err(f"kept the last good graph of {path}")
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    elif report.nothing_to_do:
+        typer.echo(f"{report.store}: up to date ({report.unchanged} notes unchanged, {report.seconds:.2f} s)")
+    else:
+        typer.echo(
+            f"{report.store}: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+            f"{report.unchanged} unchanged; {report.characters:,} characters in {report.seconds:.2f} s"
+            + (f"; links: {', '.join(f'{k} {v}' for k, v in report.links.items())}" if report.links else ""))
+    if report.problems:
+        _err(f"{len(report.problems)} problem(s); the other notes were built")
+        raise typer.Exit(1)
+
+
+@app.command()
+def stats(
+    store: StoreOpt = ".kg",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Counts by class and by note."""
+    from kg.stats import compute_stats
+    from kg.store import open_store
+
+    try:
+        s = compute_stats(open_store(store))
+    except KGError as err:
+        raise _fail(err) from None
+    if as_json:
+        typer.echo(json.dumps(s.as_dict(), ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    t = Table(title=f"{store} ({s.generation}, {s.triples:,} triples)")
+    t.add_column("class")
+    t.add_column("count", justify="right")
+    for k, v in s.by_class.items():
+        t.add_row(k, f"{v:,}")
+    console.print(t)
+    t = Table(title="by note")
+    for col in ("path", "sections", "sources", "mentions", "entities"):
+        t.add_column(col, justify="left" if col == "path" else "right")
+    for row in s.by_note:
+        t.add_row(*(str(row[c]) for c in ("path", "sections", "sources", "mentions", "entities")))
+    console.print(t)
+
+
+@app.command()
+def sparql(
+    query: Annotated[str, typer.Argument(help="A SPARQL query, @file.rq, or - for standard input.")],
+    store: StoreOpt = ".kg",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json|csv|tsv|xml (SELECT/ASK), turtle|nt|jsonld (CONSTRUCT).")] = "json",
+) -> None:
+    """Run a read-only SPARQL query against the store."""
+    from kg.store import open_store
+
+    fmt = {"turtle": "ttl"}.get(fmt, fmt)
+    try:
+        text = _read_arg(query)
+        body, _ = open_store(store).query_bytes(text, fmt)
+    except KGError as err:
+        raise _fail(err) from None
+    sys.stdout.buffer.write(body)
+    if not body.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")
+
+
+@app.command()
+def export(
+    store: StoreOpt = ".kg",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="RDF: ttl|nt|nq|trig|jsonld.")] = "ttl",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: standard output).")] = None,
+    note: Annotated[Optional[str], typer.Option(help="Only this note's graph (its path).")] = None,
+) -> None:
+    """Dump the graph (or one note's graph) in a standard RDF format."""
+    from kg.store import RDF_FORMATS, open_store
+    from kg.vocab import note_graph
+
+    try:
+        if fmt in RDF_FORMATS:
+            body = open_store(store).dump(fmt, str(note_graph(note)) if note else None)
+        else:
+            raise KGError(f"unknown export format {fmt!r}; use one of ttl, nt, nq, trig, jsonld")
+    except KGError as err:
+        raise _fail(err) from None
+    if output is None:
+        sys.stdout.buffer.write(body)
+    else:
+        output.write_bytes(body)
+        _err(f"wrote {len(body):,} bytes to {output}")
+
+
+@app.command(name="eval")
+def evaluate(
+    gold: Annotated[Path, typer.Argument(help="Gold file (JSON): the entities a careful reader finds, by type.")],
+    store: StoreOpt = ".kg",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Precision, recall and F1 per entity type against a hand-made gold file."""
+    from kg.evaluate import evaluate as run_eval, load_gold
+    from kg.stats import list_entities
+    from kg.store import open_store
+
+    try:
+        g = load_gold(gold)
+        report = run_eval(list_entities(open_store(store)), g)
+    except KGError as err:
+        raise _fail(err) from None
+    typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if as_json else report.format())
+
+
+def main() -> None:
+    try:
+        app()
+    except KGError as err:  # a stray one from a command: still a clean message
+        _err(f"error: {err}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Plain data passed between the stages of kg.
+
+Stages (``notes``, ``nlp``, ``rdf``, ``links``, ...) never import each other;
+they exchange these frozen dataclasses, which hold only ``str``, ``int``,
+``float``, ``bool``, ``None`` and tuples of them.  No spaCy, rdflib or
+networkx object crosses a stage boundary.
+
+All offsets are character offsets (Python ``str`` indexes) into ``Note.text``,
+the decoded text of the whole file, front matter included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ENTITY_TYPES",
+    "Section",
+    "Snippet",
+    "Reference",
+    "Title",
+    "Image",
+    "Block",
+    "Note",
+    "ReadProblem",
+    "Mention",
+    "DateMention",
+    "Entity",
+    "Extraction",
+    "Curation",
+]
+
+#: The entity classes kg extracts, as used in ``Mention.type`` and ``Entity.type``.
+ENTITY_TYPES = ("Person", "Event", "Paper", "Place", "Organization")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A heading and everything under it up to the next heading of the same or a higher level."""
+
+    index: int  # order in the note, 0-based
+    level: int  # 1 for '#', 2 for '##', ...
+    heading: str
+    path: tuple[str, ...]  # headings from the top level down to this one
+    parent: int | None  # index of the enclosing section
+    start: int  # start of the heading line
+    end: int  # end of the section's text
+    heading_start: int
+    heading_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """A stretch of a note between thematic breaks (``---``) or headings."""
+
+    index: int
+    section: int | None  # innermost section the snippet lies in
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A reference to another document: a Source in the graph.
+
+    ``kind`` is ``"listed"`` (a URL line followed by the title line),
+    ``"inline"`` (``[text](url)``) or ``"bare"`` (a URL in running text).
+    """
+
+    index: int
+    url: str
+    title: str | None
+    kind: str
+    start: int  # span of the URL
+    end: int
+    title_start: int | None
+    title_end: int | None
+    section: int | None
+    snippet: int | None
+    line: int  # 1-based line of the URL
+
+
+@dataclass(frozen=True, slots=True)
+class Title:
+    """A title in 《》 (without the brackets)."""
+
+    text: str
+    start: int
+    end: int
+    section: int | None
+    snippet: int | None
+    reference: int | None  # set when the title stands in a reference's title line
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str
+    alt: str
+    start: int
+    end: int
+    section: int | None
+    snippet: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Prose that the extraction pass reads.
+
+    ``text`` has exactly the length of ``Note.text[start:end]``; everything
+    that is not prose (URLs, markup characters, inline code, images) is
+    replaced by spaces, so an offset into ``text`` plus ``start`` is an offset
+    into the note, and nothing inside a URL can be mistaken for a name.
+    Code blocks, tables, front matter and ``{:toc}`` markers yield no block.
+    """
+
+    kind: str  # "paragraph", "heading", "list_item", "reference_title", "quote"
+    text: str
+    start: int
+    end: int
+    section: int | None
+    snippet: int | None
+    reference: int | None  # index of the Reference whose title this is
+    line: int  # 1-based line of the block's start
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    path: str  # path relative to the folder it was read from (posix), the note's identity
+    file: str  # absolute path on disk
+    sha256: str  # of the file's bytes
+    text: str
+    title: str | None
+    category: str | None
+    date: str | None  # ISO date, from front matter or a YYYY-M-D- file name
+    front_matter: tuple[tuple[str, str], ...]
+    sections: tuple[Section, ...]
+    snippets: tuple[Snippet, ...]
+    references: tuple[Reference, ...]
+    titles: tuple[Title, ...]
+    images: tuple[Image, ...]
+    blocks: tuple[Block, ...]
+    problems: tuple["ReadProblem", ...] = ()  # recoverable oddities (the note is still built)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadProblem:
+    """A file that could not be read (or a part of one), with where and what to do."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A span of a note that names an entity."""
+
+    note: str  # Note.path
+    start: int
+    end: int
+    text: str
+    type: str  # one of ENTITY_TYPES
+    key: str  # entity key: the same key in any note is the same entity
+    section: int | None
+    snippet: int | None
+    reference: int | None  # set when the mention is in a reference's title
+    sentence_start: int
+    sentence_end: int
+    method: str  # the component that found it, e.g. "title_brackets", "surname", "ner:en_core_web_sm"
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class DateMention:
+    """A date in the text, normalised to ISO 8601 where it can be (``1969``, ``1969-01``, ``1969-01-02``)."""
+
+    note: str
+    start: int
+    end: int
+    text: str
+    value: str | None
+    section: int | None
+    snippet: int | None
+    events: tuple[str, ...] = ()  # keys of the events mentioned in the same sentence
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    key: str  # e.g. "Person/池田成彬"; stable across builds and notes
+    type: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What the extraction pass found in one note."""
+
+    note: str
+    entities: tuple[Entity, ...]
+    mentions: tuple[Mention, ...]
+    dates: tuple[DateMention, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Curation:
+    """Hand corrections kept beside the notes (``kg-curation.toml``) or in the repo.
+
+    ``aliases`` maps an alias to the canonical name; ``merges`` maps a name to
+    the name it is merged into; ``not_entities`` lists strings that are never
+    entities; ``types`` forces a type for a name.
+    """
+
+    aliases: tuple[tuple[str, str], ...] = ()
+    merges: tuple[tuple[str, str], ...] = ()
+    not_entities: tuple[str, ...] = ()
+    types: tuple[tuple[str, str], ...] = field(default=())

@@ -1,0 +1,482 @@
+"""Markdown files → :class:`kg.model.Note`.
+
+Owns reading files (encodings, front matter, size limits), the block structure
+(markdown-it-py), and the pieces later passes use: sections with their heading
+paths, snippets between ``---``, references (a URL line then its title line,
+``[text](url)``, bare URLs), 《》 titles, images, and the prose blocks in which
+entities are looked for.  Everything keeps its character offsets in the note.
+
+A file that cannot be read becomes a :class:`kg.model.ReadProblem` naming the
+file and line; it never stops the other files from being read.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from kg.errors import NoteError
+from kg.model import Block, Image, Note, ReadProblem, Reference, Section, Snippet, Title
+
+__all__ = [
+    "NOTE_SUFFIXES",
+    "MAX_NOTE_BYTES",
+    "find_note_files",
+    "read_note",
+    "read_notes",
+    "parse_note",
+]
+
+NOTE_SUFFIXES = (".md", ".markdown", ".txt")
+#: notes larger than this are refused with a clear error (a note is not a data dump)
+MAX_NOTE_BYTES = 16 * 1024 * 1024
+
+_URL = r"https?://[^\s<>()\[\]{}（）【】《》「」，。、；：！？“”‘’\"'|]+"
+_URL_RE = re.compile(_URL)
+_URL_LINE_RE = re.compile(r"^\s*<?(" + _URL + r")>?\s*$")
+_IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)")
+_LINK_RE = re.compile(r"(?<!!)\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"\n]*\")?\s*\)")
+_TITLE_RE = re.compile(r"《([^《》\n]{1,300})》")
+_CODE_SPAN_RE = re.compile(r"(`+)(?:(?!\1).)+?\1")
+_MATH_RE = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$")
+_MARKUP_RE = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|<[a-zA-Z/][^<>\n]{0,200}>|\{:[^}\n]*\}")
+_LINE_PREFIX_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*(?:[*+-][ \t]+|\d{1,9}[.)][ \t]+)?(?:\[[ xX]\][ \t]+)?")
+_HEADING_PREFIX_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|[ \t]+#+[ \t]*$")
+_FILE_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})-")
+_TOC_RE = re.compile(r"^\s*(?:[*+-]\s*)?(?:toc|\{:toc\}|\[toc\]|\[\[_?toc_?\]\])\s*$", re.IGNORECASE)
+
+_md = MarkdownIt("commonmark", {"maxNesting": 40}).enable("table")
+
+
+def find_note_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, str]]:
+    """Yield ``(file, note_path)`` for every note under ``paths``, sorted.
+
+    A folder is walked recursively (hidden folders and ``_site`` skipped); a
+    file is taken whatever its suffix.  ``note_path`` is the path relative to
+    the folder given (the file's name for a file given directly).  When more
+    than one folder is given, each note path starts with its folder's name.
+    """
+    roots = [Path(p) for p in paths]
+    prefix_roots = sum(1 for r in roots if r.is_dir()) > 1
+    seen: set[str] = set()
+    for root in roots:
+        if root.is_file():
+            found = [(root, root.name)]
+        elif root.is_dir():
+            found = []
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "_site")
+                for name in filenames:
+                    if name.lower().endswith(NOTE_SUFFIXES) and not name.startswith("."):
+                        file = Path(dirpath) / name
+                        rel = file.relative_to(root).as_posix()
+                        found.append((file, f"{root.resolve().name}/{rel}" if prefix_roots else rel))
+            found.sort(key=lambda fp: fp[1])
+        else:
+            raise NoteError("no such file or folder; give a folder of Markdown notes or a note file", path=str(root))
+        for file, rel in found:
+            if rel not in seen:
+                seen.add(rel)
+                yield file, rel
+
+
+def read_notes(
+    paths: Iterable[str | os.PathLike[str]],
+) -> tuple[list[Note], list[ReadProblem]]:
+    """Read every note under ``paths``; return the notes and the problems met.
+
+    >>> notes, problems = read_notes(["samples"])  # doctest: +SKIP
+    """
+    notes: list[Note] = []
+    problems: list[ReadProblem] = []
+    for file, rel in find_note_files(paths):
+        try:
+            note = read_note(file, rel)
+        except NoteError as err:
+            problems.append(ReadProblem(rel, err.line, err.message))
+            continue
+        notes.append(note)
+        problems.extend(note.problems)
+    return notes, problems
+
+
+def read_note(file: str | os.PathLike[str], path: str | None = None) -> Note:
+    """Read one file as a note; raise :class:`NoteError` when it cannot be."""
+    file = Path(file)
+    path = path or file.name
+    try:
+        size = file.stat().st_size
+        if size > MAX_NOTE_BYTES:
+            raise NoteError(
+                f"file is {size / 2**20:.1f} MiB, larger than the {MAX_NOTE_BYTES // 2**20} MiB a note may be; "
+                "split it into smaller notes",
+                path=path,
+            )
+        data = file.read_bytes()
+    except OSError as err:
+        raise NoteError(f"cannot read the file ({err.strerror or err}); check its permissions", path=path) from None
+    return parse_note(data, path, file=str(file.resolve()))
+
+
+def _decode(data: bytes, path: str) -> str:
+    if not data.strip():
+        raise NoteError("the file is empty; add text or remove it", path=path)
+    if b"\x00" in data[:8192] or data.count(b"\x00") > 0:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise NoteError("the file holds NUL bytes, so it is binary, not a note; move it out of the notes folder",
+                        path=path, line=line)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise NoteError(
+            f"not valid UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); re-save the file as UTF-8",
+            path=path,
+            line=line,
+        ) from None
+
+
+def parse_note(data: bytes | str, path: str, file: str | None = None) -> Note:
+    """Parse the bytes (or text) of one note."""
+    if isinstance(data, str):
+        raw = data.encode("utf-8", "surrogatepass")
+        text = data
+        if not text.strip():
+            raise NoteError("the file is empty; add text or remove it", path=path)
+        if "\x00" in text:
+            raise NoteError("the text holds NUL characters, so it is binary, not a note", path=path,
+                            line=text[: text.index("\x00")].count("\n") + 1)
+    else:
+        raw = data
+        text = _decode(data, path)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _Parser(text, path, file or path, hashlib.sha256(raw).hexdigest()).parse()
+
+
+class _Parser:
+    """One note's parse: the state shared while walking markdown-it's tokens."""
+
+    def __init__(self, text: str, path: str, file: str, sha256: str):
+        self.text = text
+        self.path = path
+        self.file = file
+        self.sha256 = sha256
+        self.line_starts = [0]
+        for m in re.finditer("\n", text):
+            self.line_starts.append(m.end())
+        self.problems: list[ReadProblem] = []
+        self.references: list[Reference] = []
+        self.images: list[Image] = []
+        self.titles: list[Title] = []
+        self.blocks: list[Block] = []
+        self.sections: list[Section] = []
+        self.boundaries: list[int] = []  # offsets where a snippet ends (hr, heading)
+
+    # -- positions
+    def line_start(self, line: int) -> int:
+        """Offset of 0-based ``line`` (or the end of the text past the last line)."""
+        return self.line_starts[line] if line < len(self.line_starts) else len(self.text)
+
+    def line_end(self, line: int) -> int:
+        """Offset of the end of 0-based ``line``, before its newline."""
+        nxt = self.line_start(line + 1)
+        return nxt - 1 if nxt > 0 and nxt <= len(self.text) and self.text[nxt - 1 : nxt] == "\n" else nxt
+
+    def line_of(self, offset: int) -> int:
+        """1-based line of an offset."""
+        return bisect_right(self.line_starts, offset)
+
+    # -- front matter
+    def front_matter(self) -> tuple[dict[str, str], int]:
+        """Parse Jekyll front matter; return it and the number of lines it takes."""
+        lines = self.text.split("\n", 200)
+        if not lines or lines[0].strip() != "---":
+            return {}, 0
+        for i in range(1, min(len(lines), 200)):
+            if lines[i].strip() in ("---", "..."):
+                break
+        else:
+            self.problems.append(ReadProblem(
+                self.path, 1,
+                "front matter opened with '---' is never closed; add a '---' line after it "
+                "(read as text meanwhile)"))
+            return {}, 0
+        meta: dict[str, str] = {}
+        for n, line in enumerate(lines[1:i], start=2):
+            if not line.strip() or line.lstrip().startswith("#") or line.startswith((" ", "\t", "-")):
+                continue
+            key, sep, value = line.partition(":")
+            if not sep or not key.strip() or " " in key.strip():
+                self.problems.append(ReadProblem(
+                    self.path, n, f"front matter line is not 'key: value' ({line.strip()[:60]!r}); fix or remove it"))
+                continue
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            meta[key.strip().lower()] = value
+        return meta, i + 1
+
+    # -- the walk
+    def parse(self) -> Note:
+        meta, fm_lines = self.front_matter()
+        body_start = self.line_start(fm_lines)
+        # blank the front matter so markdown-it's line numbers are the file's
+        body = "\n" * fm_lines + self.text[body_start:]
+        try:
+            tokens = _md.parse(body)
+        except Exception as err:  # markdown-it on pathological input; keep the note, report it
+            raise NoteError(f"the Markdown could not be parsed ({type(err).__name__}: {err})", path=self.path) from None
+        self.walk(tokens)
+        self.finish_sections()
+        snippets = self.make_snippets(body_start)
+        snippets_t = tuple(snippets)
+        date = _note_date(meta.get("date"), self.path)
+        return Note(
+            path=self.path,
+            file=self.file,
+            sha256=self.sha256,
+            text=self.text,
+            title=meta.get("title") or (self.sections[0].heading if self.sections else None),
+            category=meta.get("category") or meta.get("categories") or None,
+            date=date,
+            front_matter=tuple(sorted(meta.items())),
+            sections=tuple(self.sections),
+            snippets=snippets_t,
+            references=tuple(self._place(r, snippets_t) for r in self.references),
+            titles=tuple(self._place(t, snippets_t) for t in self.titles),
+            images=tuple(self._place(i, snippets_t) for i in self.images),
+            blocks=tuple(self._place(b, snippets_t) for b in self.blocks),
+            problems=tuple(self.problems),
+        )
+
+    def walk(self, tokens) -> None:
+        heading_stack: list[int] = []
+        in_list = 0
+        in_quote = 0
+        pending_url: int | None = None  # index of a URL-only reference waiting for its title
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            t = tok.type
+            if t == "heading_open" and tok.map:
+                level = int(tok.tag[1])
+                inline = tokens[i + 1]
+                a, b = tok.map
+                start = self.line_start(a)
+                h_start, h_end = start, self.line_end(b - 1)
+                heading = inline.content.strip()
+                if tok.markup in ("=", "-"):  # setext: the heading is the text above the underline
+                    h_end = self.line_end(b - 2)
+                while heading_stack and self.sections[heading_stack[-1]].level >= level:
+                    heading_stack.pop()
+                parent = heading_stack[-1] if heading_stack else None
+                hpath = (self.sections[parent].path if parent is not None else ()) + (heading,)
+                idx = len(self.sections)
+                self.sections.append(Section(idx, level, heading, hpath, parent, start, len(self.text),
+                                             h_start, h_end))
+                heading_stack.append(idx)
+                self.boundaries.append(start)
+                masked = self.mask(h_start, h_end, heading=True)
+                if masked.strip():
+                    self.add_block("heading", h_start, h_end, masked, None)
+                pending_url = None
+                i += 3
+                continue
+            if t == "hr" and tok.map:
+                self.boundaries.append(self.line_start(tok.map[0]))
+                pending_url = None
+            elif t in ("bullet_list_open", "ordered_list_open"):
+                in_list += 1
+            elif t in ("bullet_list_close", "ordered_list_close"):
+                in_list -= 1
+            elif t == "blockquote_open":
+                in_quote += 1
+            elif t == "blockquote_close":
+                in_quote -= 1
+            elif t == "paragraph_open" and tok.map:
+                kind = "list_item" if in_list else "quote" if in_quote else "paragraph"
+                pending_url = self.paragraph(tok.map[0], tok.map[1], kind, pending_url)
+                i += 3
+                continue
+            elif t in ("fence", "code_block", "table_open", "html_block"):
+                pending_url = None
+                if t == "table_open":  # skip to the table's end
+                    while i < len(tokens) and tokens[i].type != "table_close":
+                        i += 1
+            i += 1
+
+    def paragraph(self, a: int, b: int, kind: str, pending_url: int | None) -> int | None:
+        """Read lines [a, b) of one paragraph; return a URL-only reference still waiting for a title."""
+        for line in range(a, b):
+            start, end = self.line_start(line), self.line_end(line)
+            raw = self.text[start:end]
+            if not raw.strip() or _TOC_RE.match(raw):
+                continue
+            m = _URL_LINE_RE.match(raw)
+            if m:
+                self.add_reference(m.group(1), start + m.start(1), "listed", None)
+                pending_url = len(self.references) - 1
+                continue
+            masked = self.mask(start, end)
+            if pending_url is not None and masked.strip():
+                ref = self.references[pending_url]
+                lead = len(masked) - len(masked.lstrip())
+                trail = len(masked.rstrip())
+                t_start, t_end = start + lead, start + trail
+                self.references[pending_url] = Reference(
+                    ref.index, ref.url, self.text[t_start:t_end].strip(), ref.kind, ref.start, ref.end,
+                    t_start, t_end, ref.section, ref.snippet, ref.line)
+                self.add_block("reference_title", start, end, masked, pending_url)
+                pending_url = None
+                continue
+            pending_url = None
+            if masked.strip():
+                self.add_block(kind, start, end, masked, None)
+        return pending_url
+
+    def mask(self, start: int, end: int, heading: bool = False) -> str:
+        """The line's text with everything but prose blanked, recording links, images and titles."""
+        chars = list(self.text[start:end])
+        line_text = self.text[start:end]
+
+        def blank(a: int, b: int) -> None:
+            for k in range(a, b):
+                if chars[k] != "\n":
+                    chars[k] = " "
+
+        if heading:
+            for m in _HEADING_PREFIX_RE.finditer(line_text):
+                blank(m.start(), m.end())
+        else:
+            m = _LINE_PREFIX_RE.match(line_text)
+            if m:
+                blank(m.start(), m.end())
+        for m in _CODE_SPAN_RE.finditer(line_text):
+            blank(m.start(), m.end())
+        for m in _MATH_RE.finditer(line_text):
+            blank(m.start(), m.end())
+        taken: list[tuple[int, int]] = []
+        for m in _IMAGE_RE.finditer(line_text):
+            self.images.append(Image(m.group(2), m.group(1), start + m.start(), start + m.end(), None, None))
+            blank(m.start(), m.end())
+            taken.append((m.start(), m.end()))
+        for m in _LINK_RE.finditer(line_text):
+            if any(a <= m.start() < b for a, b in taken):
+                continue
+            url = m.group(2)
+            label = m.group(1)
+            if url.startswith(("http://", "https://", "/", "./", "../")) or "." in url:
+                self.add_reference(url, start + m.start(2), "inline", (start + m.start(1), start + m.end(1), label))
+            # keep the link text as prose, blank the brackets and the URL
+            blank(m.start(), m.start(1))
+            blank(m.end(1), m.end())
+            taken.append((m.start(), m.end()))
+        for m in _URL_RE.finditer(line_text):
+            if any(a <= m.start() < b for a, b in taken):
+                continue
+            url = m.group(0).rstrip(".,;:!?")
+            self.add_reference(url, start + m.start(), "bare", None)
+            blank(m.start(), m.start() + len(url))
+        for m in _MARKUP_RE.finditer("".join(chars)):
+            blank(m.start(), m.end())
+        masked = "".join(chars)
+        for m in _TITLE_RE.finditer(masked):
+            if m.group(1).strip():
+                self.titles.append(Title(m.group(1), start + m.start(1), start + m.end(1), None, None, None))
+        return masked
+
+    def add_reference(self, url: str, url_start: int, kind: str, title: tuple[int, int, str] | None) -> None:
+        t_start, t_end, t_text = title if title else (None, None, None)
+        self.references.append(Reference(
+            len(self.references), url, t_text, kind, url_start, url_start + len(url), t_start, t_end,
+            None, None, self.line_of(url_start)))
+
+    def add_block(self, kind: str, start: int, end: int, masked: str, reference: int | None) -> None:
+        if reference is not None:
+            # the titles found in this line belong to the reference
+            self.titles = [Title(t.text, t.start, t.end, t.section, t.snippet, reference)
+                           if start <= t.start < end and t.reference is None else t for t in self.titles]
+        prev = self.blocks[-1] if self.blocks else None
+        if (prev is not None and reference is None and prev.reference is None and prev.kind == kind
+                and kind != "heading" and prev.end + 1 == start and self.text[prev.end] == "\n"):
+            # consecutive lines of one paragraph: one block, so sentences may span lines
+            self.blocks[-1] = Block(kind, prev.text + "\n" + masked, prev.start, end, None, None, None, prev.line)
+            return
+        self.blocks.append(Block(kind, masked, start, end, None, None, reference, self.line_of(start)))
+
+    # -- sections and snippets
+    def finish_sections(self) -> None:
+        fixed: list[Section] = []
+        for s in self.sections:
+            end = len(self.text)
+            for later in self.sections[s.index + 1:]:
+                if later.level <= s.level:
+                    end = later.start
+                    break
+            fixed.append(Section(s.index, s.level, s.heading, s.path, s.parent, s.start, end,
+                                 s.heading_start, s.heading_end))
+        self.sections = fixed
+
+    def section_at(self, offset: int) -> int | None:
+        found = None
+        for s in self.sections:
+            if s.start <= offset < s.end or (offset == s.end == len(self.text) and s.start <= offset):
+                found = s.index  # later (deeper) sections win
+            elif s.start > offset:
+                break
+        return found
+
+    def make_snippets(self, body_start: int) -> list[Snippet]:
+        cuts = sorted(set([body_start, *[b for b in self.boundaries if b >= body_start], len(self.text)]))
+        snippets: list[Snippet] = []
+        for a, b in zip(cuts, cuts[1:]):
+            content = [x for x in self.blocks if a <= x.start < b] or [r for r in self.references if a <= r.start < b] \
+                or [im for im in self.images if a <= im.start < b]
+            if not content:
+                continue
+            snippets.append(Snippet(len(snippets), self.section_at(a if self.text[a:a + 1] != "-" else a), a, b))
+        return snippets
+
+    def _place(self, item, snippets: tuple[Snippet, ...]):
+        """A copy of ``item`` with its section and snippet indexes filled in."""
+        section = self.section_at(item.start)
+        snippet = None
+        for s in snippets:
+            if s.start <= item.start < s.end:
+                snippet = s.index
+                break
+        if isinstance(item, Reference):
+            return Reference(item.index, item.url, item.title, item.kind, item.start, item.end,
+                             item.title_start, item.title_end, section, snippet, item.line)
+        if isinstance(item, Title):
+            return Title(item.text, item.start, item.end, section, snippet, item.reference)
+        if isinstance(item, Image):
+            return Image(item.url, item.alt, item.start, item.end, section, snippet)
+        return Block(item.kind, item.text, item.start, item.end, section, snippet, item.reference, item.line)
+
+
+def _note_date(value: str | None, path: str) -> str | None:
+    """ISO date of a note: front matter ``date`` first, then a ``YYYY-M-D-`` file name."""
+    candidates = []
+    if value:
+        m = re.match(r"(\d{4})-(\d{1,2})-(\d{1,2})", value.strip())
+        if m:
+            candidates.append(m.groups())
+    m = _FILE_DATE_RE.match(Path(path).name)
+    if m:
+        candidates.append(m.groups())
+    for y, mo, d in candidates:
+        try:
+            return _dt.date(int(y), int(mo), int(d)).isoformat()
+        except ValueError:
+            continue
+    return None

@@ -1,0 +1,212 @@
+"""The build: notes → extraction → RDF → store → links, composed here and only here.
+
+Stages take plain data and never import each other; this module moves data
+between them.  A build is incremental (unchanged notes are skipped, changed
+ones replaced, deleted ones removed) and atomic (it writes a new store
+generation that goes live only when complete).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import RDF, XSD, Literal, URIRef
+
+from kg import __version__
+from kg.model import Note, ReadProblem
+from kg.notes import read_notes
+from kg.rdf import build_note_graph
+from kg.store import DEFAULT_STORE, write_store
+from kg.vocab import KG, LINKS_GRAPH, META_GRAPH
+
+__all__ = ["BuildReport", "build", "CURATION_FILE"]
+
+CURATION_FILE = "kg-curation.toml"
+
+#: progress callback: (phase, done, total)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class BuildReport:
+    store: str
+    notes_seen: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    problems: list[ReadProblem] = field(default_factory=list)
+    kept_on_error: list[str] = field(default_factory=list)  # notes that failed now but keep their last good graph
+    links: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    characters: int = 0
+    generation: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    def as_dict(self) -> dict:
+        return {
+            "store": self.store,
+            "notes": self.notes_seen,
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "removed": len(self.removed),
+            "unchanged": self.unchanged,
+            "problems": [str(p) for p in self.problems],
+            "links": self.links,
+            "seconds": round(self.seconds, 3),
+            "characters": self.characters,
+            "generation": self.generation,
+        }
+
+
+def _curation_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    found = []
+    for p in paths:
+        p = Path(p)
+        folder = p if p.is_dir() else p.parent
+        f = folder / CURATION_FILE
+        if f.is_file():
+            found.append(f)
+    return found
+
+
+def _fingerprint(model: str | None, curation_files: Iterable[Path], extract: bool) -> str:
+    h = hashlib.sha256()
+    h.update(f"kg {__version__} model={model} extract={extract}".encode())
+    if extract:
+        from kg import nlp
+
+        h.update(str(getattr(nlp, "EXTRACTOR_VERSION", "")).encode())
+    for f in curation_files:
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def build(
+    paths: Sequence[str | os.PathLike[str]],
+    store: str | os.PathLike[str] = DEFAULT_STORE,
+    *,
+    model: str | None = None,
+    extract: bool = True,
+    links: bool = True,
+    n_process: int = 1,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Build (or update) the graph of the notes under ``paths`` into ``store``.
+
+    Problems with single files are collected in the report (the rest of the
+    build goes on); errors that stop the build raise :class:`kg.errors.KGError`
+    and leave the live store as it was.
+    """
+    t0 = time.perf_counter()
+    report = BuildReport(store=str(store))
+    notes, problems = read_notes(paths)
+    report.problems.extend(problems)
+    report.notes_seen = len(notes)
+    failed_paths = {p.path for p in problems}
+    curation_files = _curation_files(paths)
+    fingerprint = _fingerprint(model, curation_files, extract)
+
+    with write_store(store) as writer:
+        old = writer.note_hashes()
+        old_meta = _read_meta(writer)
+        rebuild_all = force or old_meta.get("fingerprint") != fingerprint
+        todo: list[Note] = []
+        for note in notes:
+            prev = old.get(note.path)
+            if prev is None:
+                report.added.append(note.path)
+                todo.append(note)
+            elif prev != note.sha256 or rebuild_all:
+                report.changed.append(note.path)
+                todo.append(note)
+            else:
+                report.unchanged += 1
+        seen = {n.path for n in notes}
+        for path in sorted(old):
+            if path in seen:
+                continue
+            if path in failed_paths:
+                report.kept_on_error.append(path)
+            else:
+                report.removed.append(path)
+        if report.nothing_to_do:
+            report.seconds = time.perf_counter() - t0
+            return report  # the writer's generation is dropped; the live one stays
+
+        report.characters = sum(len(n.text) for n in todo)
+        extractions = _extract(todo, model, curation_files, n_process, progress) if extract else None
+        for i, note in enumerate(todo):
+            ex = next(extractions) if extractions is not None else None
+            writer.replace_note(note.path, build_note_graph(note, ex))
+            if progress and extractions is None:
+                progress("graph", i + 1, len(todo))
+        for path in report.removed:
+            writer.remove_note(path)
+        writer.flush()
+
+        if links and extract:
+            report.links = _update_links(writer, progress)
+        writer.replace_graph(str(META_GRAPH), _meta_triples(fingerprint, report))
+        writer.commit()
+        report.generation = writer.target.name
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _read_meta(writer) -> dict[str, str]:
+    import pyoxigraph as ox
+
+    quads = writer.oxigraph.quads_for_pattern(None, None, None, ox.NamedNode(str(META_GRAPH)))
+    return {q.predicate.value.rsplit("#", 1)[-1]: q.object.value for q in quads}
+
+
+def _meta_triples(fingerprint: str, report: BuildReport):
+    node = URIRef(str(META_GRAPH) + "#build")
+    yield node, RDF.type, URIRef("http://www.w3.org/ns/prov#Activity")
+    yield node, URIRef(str(KG._NS) + "fingerprint"), Literal(fingerprint)
+    yield node, URIRef(str(KG._NS) + "version"), Literal(__version__)
+    yield node, URIRef(str(KG._NS) + "builtAt"), Literal(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                                         datatype=XSD.dateTime)
+    yield node, URIRef(str(KG._NS) + "report"), Literal(json.dumps(report.as_dict(), ensure_ascii=False))
+
+
+def _extract(notes: list[Note], model, curation_files, n_process, progress):
+    """Yield one Extraction per note, in order."""
+    from kg import nlp
+    from kg.curation import load_curation
+
+    curation = load_curation(curation_files) if curation_files else None
+    extractor = nlp.load_extractor(model, curation)
+    for i, ex in enumerate(extractor.extract_many(notes, n_process=n_process)):
+        if progress:
+            progress("extract", i + 1, len(notes))
+        yield ex
+
+
+def _update_links(writer, progress) -> dict[str, int]:
+    """Recompute the link graph from the whole store (kg.links) and write it back."""
+    from kg import links as link_stage
+
+    if progress:
+        progress("links", 0, 1)
+    data = link_stage.load_link_input(writer.select)
+    result = link_stage.compute_links(data)
+    writer.replace_graph(str(LINKS_GRAPH), link_stage.link_triples(result))
+    if progress:
+        progress("links", 1, 1)
+    return result.counts()

@@ -1,0 +1,200 @@
+"""The kg vocabulary (``schemas/kg.ttl``) as an rdflib ``DefinedNamespace``, and the IRI scheme.
+
+Every IRI kg mints comes from :func:`note_iri`, :func:`entity_iri` and friends,
+so that building the same notes twice gives the same IRIs.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from rdflib import Namespace, URIRef
+from rdflib.namespace import DefinedNamespace
+
+__all__ = [
+    "KG",
+    "KGID",
+    "SCHEMA",
+    "PROV",
+    "LINKS_GRAPH",
+    "META_GRAPH",
+    "note_iri",
+    "note_graph",
+    "section_iri",
+    "snippet_iri",
+    "source_iri",
+    "image_iri",
+    "mention_iri",
+    "date_iri",
+    "entity_iri",
+    "coverage_iri",
+    "relatedness_iri",
+    "type_iri",
+]
+
+KG_NS = "https://w3id.org/kg/ns#"
+ID_NS = "https://w3id.org/kg/id/"
+
+
+class KG(DefinedNamespace):
+    """Classes and properties of the kg ontology."""
+
+    _NS = Namespace(KG_NS)
+    _fail = True
+
+    # classes
+    Note: URIRef
+    Section: URIRef
+    Snippet: URIRef
+    Source: URIRef
+    Image: URIRef
+    Mention: URIRef
+    DateMention: URIRef
+    Entity: URIRef
+    Person: URIRef
+    Event: URIRef
+    Paper: URIRef
+    Place: URIRef
+    Organization: URIRef
+    Coverage: URIRef
+    Relatedness: URIRef
+
+    # notes and their parts
+    path: URIRef
+    sha256: URIRef
+    title: URIRef
+    category: URIRef
+    date: URIRef
+    length: URIRef
+    note: URIRef
+    section: URIRef
+    snippet: URIRef
+    parentSection: URIRef
+    heading: URIRef
+    headingPath: URIRef
+    level: URIRef
+    order: URIRef
+    start: URIRef
+    end: URIRef
+    line: URIRef
+    url: URIRef
+    kind: URIRef
+    altText: URIRef
+
+    # mentions and entities
+    text: URIRef
+    sentence: URIRef
+    method: URIRef
+    confidence: URIRef
+    mentionOf: URIRef
+    mentions: URIRef
+    inSource: URIRef
+    name: URIRef
+    alias: URIRef
+    key: URIRef
+    value: URIRef
+    dateOf: URIRef
+    mentionsDate: URIRef
+
+    # links
+    covers: URIRef
+    coverage: URIRef
+    source: URIRef
+    entity: URIRef
+    score: URIRef
+    direct: URIRef
+    evidence: URIRef
+    justification: URIRef
+    via: URIRef
+    relatedTo: URIRef
+    relatedness: URIRef
+    fromEntity: URIRef
+    toEntity: URIRef
+    weight: URIRef
+    rank: URIRef
+    pagerank: URIRef
+    community: URIRef
+    degree: URIRef
+
+
+KGID = Namespace(ID_NS)
+SCHEMA = Namespace("https://schema.org/")
+PROV = Namespace("http://www.w3.org/ns/prov#")
+
+#: named graph holding what the link pass computes
+LINKS_GRAPH = URIRef(ID_NS + "graph/links")
+#: named graph holding build metadata
+META_GRAPH = URIRef(ID_NS + "graph/meta")
+
+_SAFE = "/-_.~"
+
+
+def _q(text: str) -> str:
+    return quote(text, safe=_SAFE)
+
+
+def note_iri(path: str) -> URIRef:
+    """IRI of a note, from its path relative to the folder it was read from.
+
+    >>> note_iri("2015-1-4-misc.markdown")
+    rdflib.term.URIRef('https://w3id.org/kg/id/note/2015-1-4-misc.markdown')
+    """
+    return URIRef(f"{ID_NS}note/{_q(path)}")
+
+
+def note_graph(path: str) -> URIRef:
+    """The named graph that holds everything built from one note."""
+    return URIRef(f"{ID_NS}graph/note/{_q(path)}")
+
+
+def section_iri(path: str, index: int) -> URIRef:
+    return URIRef(f"{note_iri(path)}#section-{index}")
+
+
+def snippet_iri(path: str, index: int) -> URIRef:
+    return URIRef(f"{note_iri(path)}#snippet-{index}")
+
+
+def source_iri(path: str, index: int) -> URIRef:
+    return URIRef(f"{note_iri(path)}#source-{index}")
+
+
+def image_iri(path: str, index: int) -> URIRef:
+    return URIRef(f"{note_iri(path)}#image-{index}")
+
+
+def mention_iri(path: str, start: int, end: int, type_: str) -> URIRef:
+    return URIRef(f"{note_iri(path)}#mention-{start}-{end}-{type_}")
+
+
+def date_iri(path: str, start: int, end: int) -> URIRef:
+    return URIRef(f"{note_iri(path)}#date-{start}-{end}")
+
+
+def entity_iri(key: str) -> URIRef:
+    """IRI of an entity from its key (``Type/name``).
+
+    >>> entity_iri("Person/池田成彬")
+    rdflib.term.URIRef('https://w3id.org/kg/id/entity/Person/%E6%B1%A0%E7%94%B0%E6%88%90%E5%BD%AC')
+    """
+    return URIRef(f"{ID_NS}entity/{_q(key)}")
+
+
+def coverage_iri(source: str, entity: str) -> URIRef:
+    """IRI of the coverage of an entity by a source (both given as IRIs)."""
+    import hashlib
+
+    digest = hashlib.sha1(f"{source} {entity}".encode()).hexdigest()[:16]
+    return URIRef(f"{ID_NS}coverage/{digest}")
+
+
+def relatedness_iri(a: str, b: str, method: str) -> URIRef:
+    import hashlib
+
+    digest = hashlib.sha1(f"{a} {b} {method}".encode()).hexdigest()[:16]
+    return URIRef(f"{ID_NS}related/{digest}")
+
+
+def type_iri(type_: str) -> URIRef:
+    """The class IRI for an entity type name (``"Person"`` → ``kg:Person``)."""
+    return URIRef(KG_NS + type_)

@@ -169,10 +169,8 @@ def build(
 
 
 def _read_meta(writer) -> dict[str, str]:
-    import pyoxigraph as ox
-
-    quads = writer.oxigraph.quads_for_pattern(None, None, None, ox.NamedNode(str(META_GRAPH)))
-    return {q.predicate.value.rsplit("#", 1)[-1]: q.object.value for q in quads}
+    rows = writer.select("SELECT ?p ?o ?g WHERE { GRAPH ?g { ?m ?p ?o } }", {"g": META_GRAPH})
+    return {str(r["p"]).rsplit("#", 1)[-1]: str(r["o"]) for r in rows}
 
 
 def _meta_triples(fingerprint: str, report: BuildReport):

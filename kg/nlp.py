@@ -1,0 +1,925 @@
+"""The extraction pass: typed entities, their mentions and dates, from a note's prose.
+
+This module owns the spaCy pipeline (``zh`` with the jieba segmenter, no
+downloaded model) and its components, each registered by name and doing one
+thing; it turns their findings into :mod:`kg.model` records.  No spaCy object
+leaves this module.
+
+Components, in pipeline order (each writes to ``doc.user_data``):
+
+``kg_sentences``       sentence spans (Chinese and Western end punctuation, line breaks)
+``kg_dates``           dates, normalised to ISO 8601 where possible
+``kg_titles``          titles in 《》 and quoted English titles → Paper
+``kg_english_titles``  English title-case lines and segments in reading lists → Paper
+``kg_acronyms``        "Long Name (ABBR)" definitions → Paper / Organization, ABBR an alias
+``kg_model_names``     model names written with capitals and digits (L2MT, GPT-3) → Paper
+``kg_conferences``     venue acronym + year (CVPR 2018) → Event
+``kg_gazetteer``       countries, regions, provinces, prefectures, states, cities → Place
+``kg_suffix_names``    names ending in organisation, event or place words → Organization / Event / Place
+``kg_person_names``    surname + given name, transliterated names, role-word context → Person
+``kg_lexicon``         jieba's dictionary tags (nr/ns/nt) as a weak signal
+``kg_model_ner``       a trained pipeline's NER (only with ``--model``)
+``kg_resolve``         overlaps settled, one candidate per span
+
+Entity keys are ``f"{type}/{canonical name}"``; they depend on the note and the
+curation only.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from kg.errors import ModelError
+from kg.model import ENTITY_TYPES, Curation, DateMention, Entity, Extraction, Mention, Note
+
+__all__ = [
+    "COMPONENTS",
+    "Extractor",
+    "load_extractor",
+    "entity_key",
+    "normalise_date",
+]
+
+#: names of the project's components, in pipeline order
+COMPONENTS = (
+    "kg_sentences",
+    "kg_dates",
+    "kg_titles",
+    "kg_english_titles",
+    "kg_acronyms",
+    "kg_model_names",
+    "kg_conferences",
+    "kg_gazetteer",
+    "kg_suffix_names",
+    "kg_person_names",
+    "kg_lexicon",
+)
+
+CANDIDATES = "kg_candidates"  # user_data key: list of (start, end, type, method, priority)
+
+
+def entity_key(type_: str, name: str) -> str:
+    """The key of an entity: its type and canonical name."""
+    return f"{type_}/{name}"
+
+
+# ---------------------------------------------------------------- resources
+
+
+def _read_words(name: str) -> list[str]:
+    text = resources.files("kg").joinpath("data", name).read_text(encoding="utf-8")
+    words: list[str] = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0] if line.lstrip().startswith("#") else line
+        words.extend(line.split())
+    return words
+
+
+@dataclass(frozen=True)
+class _Resources:
+    surnames_zh: frozenset[str]
+    surnames_ja: frozenset[str]
+    places: frozenset[str]
+    place_suffixes: tuple[str, ...]
+    org_suffixes: tuple[str, ...]
+    org_suffixes_en: frozenset[str]
+    event_words: tuple[str, ...]
+    roles: frozenset[str]
+    stopwords: frozenset[str]
+    conferences: frozenset[str]
+    translit: frozenset[str]
+    regnal: tuple[str, ...]
+    freq: dict[str, int]
+    tags: dict[str, str]
+    place_re: re.Pattern
+    role_re: re.Pattern
+
+
+@lru_cache(maxsize=1)
+def _resources() -> _Resources:
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(60)
+    jieba.initialize()
+    orgs = _read_words("org_suffixes.txt")
+    places = frozenset(_read_words("places.txt"))
+    roles = frozenset(_read_words("role_words.txt"))
+    by_length = lambda words: sorted(set(words), key=lambda w: (-len(w), w))  # noqa: E731
+    return _Resources(
+        surnames_zh=frozenset(_read_words("surnames_zh.txt")),
+        surnames_ja=frozenset(_read_words("surnames_ja.txt")),
+        places=places,
+        place_suffixes=tuple(by_length(_read_words("place_suffixes.txt"))),
+        org_suffixes=tuple(by_length(w for w in orgs if not w.isascii())),
+        org_suffixes_en=frozenset(w for w in orgs if w.isascii()),
+        event_words=tuple(by_length(_read_words("event_words.txt"))),
+        roles=roles,
+        stopwords=frozenset(_read_words("stopwords.txt")),
+        conferences=frozenset(_read_words("conferences.txt")),
+        translit=frozenset("".join(_read_words("transliteration_chars.txt"))),
+        regnal=tuple(by_length(_read_words("regnal.txt"))),
+        freq=jieba.dt.FREQ,
+        tags=jieba.posseg.dt.word_tag_tab,
+        place_re=re.compile("|".join(map(re.escape, by_length(places)))),
+        role_re=re.compile("|".join(map(re.escape, by_length(roles)))),
+    )
+
+
+# ---------------------------------------------------------------- small helpers
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_PUNCT = set("，。！？；：、,.!?;:（）()《》“”‘’\"'「」『』【】[]—-…·~～ \t\n\u3000/|")
+#: characters that end a name when they follow it
+_FUNCTION_CHARS = set("的了是在和与及就也都而被把将对从向为以于或之其这那着过得地所又还很最更再已曾并但却则因如说等可连虽便即乃仍竟亦均皆给让叫")
+#: characters a given name never ends with
+_NOT_NAME_END = set("家们氏等的了是在和与及就也都而被把将对从向为以于或之其这那着过得地所又还很最更再已曾并但却则因如说")
+#: characters that never stand in a given name
+_NOT_NAME_CHAR = set("的了是在和与及就也都而被把将对从向为以于或之其这那着过得地所又还很最更再已曾并但却则因如说年月日时分个们一二三四五六七八九十百千万亿第后前上下中内外里多少不没有无")
+_FUNCTION_TAGS = {"uj", "ul", "uz", "ug", "uv", "ud", "u", "p", "c", "r", "d", "v", "vd", "vn", "q", "f", "y", "e", "o", "x", "zg", "t", "a", "ad"}
+_NAME_TAGS = {"nr", "nrfg", "nrt"}
+
+
+def _is_cjk(ch: str) -> bool:
+    return bool(_CJK.match(ch))
+
+
+def _common_word_at(text: str, i: int, res: _Resources, min_freq: int = 30) -> int:
+    """Length of the longest common dictionary word (≥2 chars) starting at ``i``, or 0."""
+    for n in (4, 3, 2):
+        w = text[i : i + n]
+        if len(w) == n and res.freq.get(w, 0) >= min_freq:
+            return n
+    return 0
+
+
+def _is_terminator(text: str, e: int, res: _Resources) -> bool:
+    """Whether a name may end just before ``text[e]``."""
+    if e >= len(text):
+        return True
+    ch = text[e]
+    if ch in _PUNCT or ch.isspace() or not _is_cjk(ch) or ch in _FUNCTION_CHARS:
+        return True
+    if res.role_re.match(text, e):
+        return True
+    return _common_word_at(text, e, res) > 0
+
+
+def _inside_word(text: str, i: int, res: _Resources, min_freq: int = 20) -> bool:
+    """Whether a common dictionary word runs across the boundary before ``text[i]``."""
+    for a in range(max(0, i - 3), i):
+        for b in range(i + 1, min(len(text), a + 4) + 1):
+            w = text[a:b]
+            if res.freq.get(w, 0) >= min_freq and res.tags.get(w) not in _NAME_TAGS and w not in res.roles:
+                return True
+    return False
+
+
+def _places_at(text: str, i: int, res: _Resources) -> list[str]:
+    m = res.place_re.match(text, i)
+    return [m.group(0)] if m else []
+
+
+def _left_boundary(text: str, i: int, res: _Resources) -> bool:
+    """Whether ``text[i]`` starts a word: after punctuation, a function character, a role or a common word."""
+    if i == 0 or not _is_cjk(text[i - 1]) or text[i - 1] in _FUNCTION_CHARS:
+        return True
+    if any(text.endswith(r, 0, i) for r in res.roles):
+        return True
+    return any(res.freq.get(text[a:i], 0) >= 20 for a in range(max(0, i - 4), i - 1))
+
+
+def _left_ok(text: str, s: int, res: _Resources) -> bool:
+    """Whether a name may start at ``s`` (no letters glued to its left)."""
+    if s == 0:
+        return True
+    ch = text[s - 1]
+    return not (ch.isascii() and ch.isalnum())
+
+
+def _add(doc, start: int, end: int, type_: str, method: str, priority: int) -> None:
+    if end > start:
+        doc.user_data.setdefault(CANDIDATES, []).append((start, end, type_, method, priority))
+
+
+def _tokens(doc) -> list[tuple[int, int, str]]:
+    return [(t.idx, t.idx + len(t.text), t.text) for t in doc if not t.is_space]
+
+
+# ---------------------------------------------------------------- components
+
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=[a-z0-9\)])\.(?=\s)|…{1,2}")
+
+
+def find_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of ``text`` (end punctuation included)."""
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if text[start : m.end()].strip():
+            spans.append((start, m.end()))
+        start = m.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans or [(0, len(text))]
+
+
+def kg_sentences(doc):
+    doc.user_data["kg_sentences"] = find_sentences(doc.text)
+    return doc
+
+
+_DATE_RE = re.compile(
+    r"(?<!\d)(?P<y>\d{4})\s*年\s*(?:(?P<m>\d{1,2})\s*月\s*(?:(?P<d>\d{1,2})\s*[日号])?|(?P<ny>元旦))?"
+    r"|(?<!\d)(?P<iy>\d{4})[-/.](?P<im>\d{1,2})[-/.](?P<id>\d{1,2})(?!\d)"
+    r"|(?<![\d年])(?P<m2>\d{1,2})\s*月\s*(?P<d2>\d{1,2})\s*[日号]"
+    r"|(?P<cy>[〇零一二三四五六七八九]{4})年"
+)
+_ZH_DIGITS = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0"}
+
+
+def normalise_date(match: re.Match) -> str | None:
+    """ISO 8601 value of a date match (``--MM-DD`` when the year is unknown)."""
+    g = match.groupdict()
+
+    def ok(y=None, m=None, d=None) -> bool:
+        return (m is None or 1 <= int(m) <= 12) and (d is None or 1 <= int(d) <= 31)
+
+    if g["y"]:
+        if g["ny"]:
+            return f"{g['y']}-01-01"
+        if g["d"] and ok(m=g["m"], d=g["d"]):
+            return f"{g['y']}-{int(g['m']):02d}-{int(g['d']):02d}"
+        if g["m"] and ok(m=g["m"]):
+            return f"{g['y']}-{int(g['m']):02d}"
+        return g["y"]
+    if g["iy"]:
+        return f"{g['iy']}-{int(g['im']):02d}-{int(g['id']):02d}" if ok(m=g["im"], d=g["id"]) else None
+    if g["m2"]:
+        return f"--{int(g['m2']):02d}-{int(g['d2']):02d}" if ok(m=g["m2"], d=g["d2"]) else None
+    if g["cy"]:
+        return "".join(_ZH_DIGITS[c] for c in g["cy"])
+    return None
+
+
+def kg_dates(doc):
+    doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in _DATE_RE.finditer(doc.text)]
+    return doc
+
+
+_BRACKET_TITLE = re.compile(r"《([^《》\n]{1,200})》")
+_QUOTED = re.compile(r"[“\"]([A-Za-z][^“”\"\n]{3,200})[”\"]")
+_PERIODICAL_END = ("报", "日报", "时报", "晚报", "周刊", "杂志", "新闻")
+
+
+def kg_titles(doc):
+    text = doc.text
+    for m in _BRACKET_TITLE.finditer(text):
+        inner = m.group(1)
+        s, e = m.start(1), m.end(1)
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e - s < 2:
+            continue
+        kind = "Organization" if (not inner.isascii() and inner.endswith(_PERIODICAL_END)) else "Paper"
+        _add(doc, s, e, kind, "title_brackets", 90)
+    for m in _QUOTED.finditer(text):
+        if len(m.group(1).split()) >= 3:
+            _add(doc, m.start(1), m.end(1), "Paper", "title_quotes", 85)
+    return doc
+
+
+_EN_WORD = r"[A-Za-z][A-Za-z0-9\-'’]*"
+_EN_SEGMENT = re.compile(rf"{_EN_WORD}(?:[ \t]*[:,&+/]?[ \t]*(?:{_EN_WORD}|\d+))*[?!]?")
+_SMALL_WORDS = {"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "via", "from", "at",
+                "as", "is", "are", "be", "all", "you", "them", "it", "its", "into", "over", "vs", "not", "do", "what"}
+
+
+def _looks_like_title(words: list[str]) -> bool:
+    if len(words) < 3:
+        return False
+    content = [w for w in words if w.lower() not in _SMALL_WORDS]
+    if not content:
+        return False
+    capital = sum(1 for w in content if w[0].isupper() or any(c.isdigit() for c in w))
+    return capital / len(content) >= 0.6
+
+
+def kg_english_titles(doc):
+    text = doc.text
+    for m in _EN_SEGMENT.finditer(text):
+        seg = m.group(0).rstrip(" :,&+/")
+        words = re.findall(_EN_WORD, seg)
+        if not _looks_like_title(words):
+            continue
+        before = text[: m.start()].rstrip()
+        after = text[m.start() + len(seg) :].lstrip()
+        # a sentence inside Chinese prose is not a title; a line or a segment of a title line is
+        if before.endswith(("《", "“", '"')) or after.startswith(("(", "（")) and len(words) < 3:
+            continue
+        _add(doc, m.start(), m.start() + len(seg), "Paper", "english_title", 60)
+    return doc
+
+
+_ACRONYM_DEF = re.compile(
+    r"(?P<long>(?:[A-Z][A-Za-z0-9\-]*|[a-z][a-z\-]*)(?:[ \t]+(?:[A-Z][A-Za-z0-9\-]*|of|for|and|the|with|in|on|to|a)){1,8})"
+    r"[ \t]*[(（][ \t]*(?P<abbr>[A-Z][A-Za-z0-9\-]*[A-Z0-9][A-Za-z0-9\-]*)[ \t]*[)）]"
+)
+_ABBR_RE = re.compile(r"(?<![A-Za-z0-9\-])[A-Z][A-Za-z0-9\-]*[A-Z0-9](?![A-Za-z0-9\-])")
+
+
+def _initials_match(long: str, abbr: str) -> bool:
+    letters = [c for c in abbr.upper() if c.isalpha()]
+    parts = [p for p in re.split(r"[\s\-]+", long) if p]
+    initials = "".join(p[0].upper() for p in parts if p.lower() not in _SMALL_WORDS or p[0].isupper())
+    it = iter(initials + "".join(c.upper() for c in long if c.isupper()))
+    return bool(letters) and letters[0] == parts[0][0].upper() and all(c in it for c in letters[1:])
+
+
+def find_acronyms(text: str) -> list[tuple[int, int, int, int]]:
+    """``(long_start, long_end, abbr_start, abbr_end)`` of each "Long Name (ABBR)" in ``text``."""
+    found = []
+    for m in _ACRONYM_DEF.finditer(text):
+        long, abbr = m.group("long"), m.group("abbr")
+        words = long.split()
+        # trim leading words until the initials line up with the abbreviation
+        offset = m.start("long")
+        while words and not _initials_match(" ".join(words), abbr):
+            offset = text.index(words[1], offset + len(words[0])) if len(words) > 1 else offset
+            words = words[1:]
+        if len(words) < 2:
+            continue
+        long_start = offset
+        long_end = m.end("long")
+        found.append((long_start, long_end, m.start("abbr"), m.end("abbr")))
+    return found
+
+
+def kg_acronyms(doc):
+    text = doc.text
+    res = _resources()
+    defs = []
+    for ls, le, as_, ae in find_acronyms(text):
+        long = text[ls:le]
+        last = long.split()[-1]
+        kind = "Organization" if last in res.org_suffixes_en else "Paper"
+        # a named model heads its title ("X (ABBR): ..."); an acronym defined mid-title is a concept
+        bracket = max(text.rfind("《", 0, ls), text.rfind("\n", 0, ls))
+        head = text[bracket + 1 : ls] if bracket >= 0 else text[:ls]
+        if head.strip() and re.search(r"[A-Za-z]", head) and kind == "Paper":
+            continue
+        defs.append((ls, le, as_, ae))
+        _add(doc, ls, le, kind, "acronym", 95)
+        _add(doc, as_, ae, kind, "acronym", 95)
+    doc.user_data["kg_acronyms"] = defs
+    return doc
+
+
+_MODEL_NAME = re.compile(r"(?<![A-Za-z0-9\-])(?=[A-Za-z0-9\-]*\d)(?=(?:[A-Za-z0-9\-]*[A-Z]){2})[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![A-Za-z0-9\-])")
+
+
+def kg_model_names(doc):
+    """Named models written with capitals and digits (L2MT, GPT-3, YOLOv3) → Paper."""
+    for m in _MODEL_NAME.finditer(doc.text):
+        _add(doc, m.start(), m.end(), "Paper", "model_name", 62)
+    return doc
+
+
+def kg_conferences(doc):
+    res = _resources()
+    for m in re.finditer(r"(?<![A-Za-z])([A-Za-z]{2,12})[ \t]*'?((?:19|20)\d\d|\d\d)(?!\d)", doc.text):
+        if m.group(1) in res.conferences or m.group(1).upper() in res.conferences:
+            _add(doc, m.start(), m.end(), "Event", "conference_year", 92)
+    return doc
+
+
+def kg_gazetteer(doc):
+    res = _resources()
+    text = doc.text
+    for m in res.place_re.finditer(text):
+        s, e = m.start(), m.end()
+        # a place name glued into a longer dictionary word is not a mention (东京湾 is fine, 中国人 too)
+        _add(doc, s, e, "Place", "gazetteer", 70)
+    return doc
+
+
+_ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+次$")
+_NUMERAL = re.compile(r"^[\d一二三四五六七八九十〇零百千两]+$")
+
+
+def _proper_ish(tok: str, res: _Resources, allow_numeral: bool) -> bool:
+    if tok in res.stopwords or tok in res.roles:
+        return False
+    if tok.isascii():
+        return tok[:1].isalpha() or (allow_numeral and tok.isdigit())
+    if allow_numeral and (_NUMERAL.match(tok) or _ORDINAL.match(tok)):
+        return True
+    if not all(_is_cjk(c) for c in tok):
+        return False
+    tag = res.tags.get(tok)
+    if tag is None:
+        return len(tok) >= 2 or tok in res.places
+    if tag in _FUNCTION_TAGS or (tag in ("m", "mq") and not allow_numeral):
+        return False
+    if len(tok) == 1 and tag not in ("ns", "nr", "j", "nz"):
+        return False
+    return True
+
+
+def _suffix_type(tok: str, res: _Resources) -> tuple[str, str] | None:
+    """(type, suffix) when a token ends with an event, organisation or place word."""
+    for w in res.event_words:
+        if tok.endswith(w):
+            return "Event", w
+    for w in res.org_suffixes:
+        if tok.endswith(w):
+            return "Organization", w
+    if tok.endswith("党员"):
+        return "Organization", "党员"
+    for w in res.place_suffixes:
+        if tok.endswith(w):
+            return "Place", w
+    return None
+
+
+def kg_suffix_names(doc):
+    res = _resources()
+    text = doc.text
+    toks = _tokens(doc)
+    for i, (s, e, tok) in enumerate(toks):
+        found = _suffix_type(tok, res)
+        if not found:
+            continue
+        type_, suffix = found
+        end = e - 1 if suffix == "党员" else e
+        allow_numeral = type_ == "Event"
+        tag = res.tags.get(tok)
+        extend = True
+        if len(tok) > len(suffix):
+            prefix = tok[: len(tok) - len(suffix)] if suffix != "党员" else tok[:-2]
+            if tag is not None and tag in _FUNCTION_TAGS:
+                continue
+            if not (tag in ("ns", "nt", "nz", "nr", "j", "n", "l", "i") or _proper_ish(prefix, res, allow_numeral)):
+                continue
+            # a complete dictionary name (明治维新, 鸦片战争) takes no place prefix
+            extend = not (type_ == "Event" and tag is not None)
+        elif type_ == "Place" and len(suffix) == 1:
+            continue  # a lone 山/河/市 after a word is too weak
+        start = s
+        j = i - 1
+        while extend and j >= 0 and i - j <= 3:
+            ps, pe, ptok = toks[j]
+            if pe != start or not _proper_ish(ptok, res, allow_numeral) or end - ps > 14:
+                break
+            start = ps
+            j -= 1
+        if start == s and len(tok) == len(suffix):
+            continue  # nothing but the suffix word
+        name = text[start:end]
+        if name in res.stopwords or len(name) < 2:
+            continue
+        if type_ == "Place":
+            ntag = res.tags.get(name)
+            if (ntag is not None and ntag not in ("ns", "nz", "j")) or (ntag is None and start == s):
+                continue
+        priority = {"Event": 80, "Organization": 78, "Place": 55}[type_]
+        _add(doc, start, end, type_, f"{type_.lower()}_suffix", priority)
+    return doc
+
+
+_TRANSLIT_SEP = "·•・‧"
+
+
+def _surname_at(text: str, i: int, res: _Resources) -> list[tuple[str, bool]]:
+    out = []
+    for n in (4, 3, 2, 1):
+        w = text[i : i + n]
+        if len(w) != n:
+            continue
+        if w in res.surnames_ja and n >= 2:
+            out.append((w, True))
+        elif n == 1 and w in res.surnames_ja:
+            out.append((w, True))
+        elif w in res.surnames_zh:
+            out.append((w, n >= 2))
+    return out
+
+
+def _person_by_surname(doc, res: _Resources) -> None:
+    text = doc.text
+    n = len(text)
+    i = 0
+    while i < n:
+        if not _is_cjk(text[i]) or not _left_ok(text, i, res):
+            i += 1
+            continue
+        best = None
+        for surname, long_given in _surname_at(text, i, res):
+            k = len(surname)
+            # a single-character surname glued into a common word (高中, 成为, 年轻) is no surname
+            if k == 1:
+                w = _common_word_at(text, i, res, min_freq=20)
+                if w and res.tags.get(text[i : i + w]) not in _NAME_TAGS:
+                    continue
+                if surname in _FUNCTION_CHARS or surname in _NOT_NAME_CHAR:
+                    continue
+            if _inside_word(text, i, res):
+                continue
+            if any(p.startswith(surname) for p in _places_at(text, i, res)):
+                continue
+            for g in ((3, 2, 1) if long_given else (2, 1)):
+                e = i + k + g
+                if e > n:
+                    continue
+                given = text[i + k : e]
+                if not all(_is_cjk(c) and c not in _NOT_NAME_CHAR for c in given) or given[-1] in _NOT_NAME_END:
+                    continue
+                if res.role_re.match(text, i + k):
+                    break
+                if any(given.startswith(r) for r in ("总", "大", "小")) and res.role_re.match(text, i + k + 1):
+                    break
+                if not _is_terminator(text, e, res):
+                    continue
+                name = text[i:e]
+                tag = res.tags.get(name)
+                if name in res.stopwords or (tag is not None and tag not in _NAME_TAGS and res.freq.get(name, 0) > 5):
+                    continue
+                if k == 1 and len(given) == 2 and res.freq.get(given, 0) >= 100 and res.tags.get(given) not in _NAME_TAGS:
+                    continue
+                if len(given) >= 2 and res.freq.get(given, 0) >= 50 and res.tags.get(given) in _FUNCTION_TAGS:
+                    continue
+                if k == 1 and g == 1 and not _left_boundary(text, i, res):
+                    continue
+                # the given name must not be a common word running on past the name
+                if any(res.freq.get(text[j : e + 1], 0) >= 30 for j in range(i + k, e)):
+                    continue
+                best = (i, e, 75 if k >= 2 else 65)
+                break
+            if best:
+                break
+        if best:
+            _add(doc, best[0], best[1], "Person", "surname", best[2])
+            i = best[1]
+        else:
+            i += 1
+
+
+_PLACE_ENDINGS = ("斯克", "格勒", "堡", "茨克", "波尔", "夫卡", "维尔", "尼亚", "斯坦", "兰", "亚", "港")
+_PERSON_ENDINGS = ("维奇", "斯基", "耶夫", "科夫", "诺夫", "洛夫", "娃", "娜", "耶娃")
+_PLACE_PREV = set("在到于从往赴抵入经")
+_PLACE_NEXT = ("地区", "附近", "方向", "前线", "城", "市", "州", "省", "港", "郊", "一带", "战役", "州长")
+
+
+def _person_by_transliteration(doc, res: _Resources) -> None:
+    text = doc.text
+    pattern = re.compile(
+        "(?:[" + "".join(sorted(res.translit)) + "]{2,}(?:[" + _TRANSLIT_SEP + "][" + "".join(sorted(res.translit)) + "]{1,})*)"
+    )
+    for m in pattern.finditer(text):
+        s, e = m.start(), m.end()
+        name = m.group(0)
+        has_sep = any(c in name for c in _TRANSLIT_SEP)
+        if not has_sep and len(name) < 3:
+            continue
+        # trim common words glued at either end (他说 etc. are not in the set, but 特别/利用 are)
+        while e - s >= 3 and res.freq.get(text[e - 2 : e], 0) >= 2000 and res.tags.get(text[e - 2 : e]) not in _NAME_TAGS | {"ns"}:
+            e -= 2
+        while e - s >= 3 and res.freq.get(text[s : s + 2], 0) >= 2000 and res.tags.get(text[s : s + 2]) not in _NAME_TAGS | {"ns"}:
+            s += 2
+        name = text[s:e]
+        if len(name) < 3 and not has_sep:
+            continue
+        if name in res.places or name in res.stopwords:
+            continue
+        tag = res.tags.get(name)
+        if tag is not None and tag not in _NAME_TAGS | {"ns", "nz"} and res.freq.get(name, 0) > 50:
+            continue
+        regnal = next((r for r in res.regnal if text.startswith(r, e)), None)
+        prev = text[s - 1] if s else ""
+        after = text[e:]
+        if regnal:
+            _add(doc, s, e + len(regnal), "Person", "transliterated_regnal", 85)
+            continue
+        role_before = any(text.endswith(r, 0, s) for r in res.roles)
+        role_after = bool(res.role_re.match(text, e))
+        if name.endswith(_PLACE_ENDINGS) or prev in _PLACE_PREV or after.startswith(_PLACE_NEXT) or tag == "ns":
+            _add(doc, s, e, "Place", "transliterated_place", 50)
+        elif has_sep or role_before or role_after or name.endswith(_PERSON_ENDINGS) or tag in _NAME_TAGS:
+            _add(doc, s, e, "Person", "transliterated", 60)
+
+
+def _person_by_role(doc, res: _Resources) -> None:
+    """A name right after a role word (理事长池田成彬, 教皇克莱芒八世) or after 叫/名叫."""
+    text = doc.text
+    for m in re.finditer(r"(?:名叫|叫做|叫|名为)([\u3400-\u9fff]{2,5})(?=[，。、；：,\s]|$)", text):
+        name = m.group(1)
+        if name not in res.stopwords and not res.tags.get(name, "nr").startswith(("v", "a", "d")):
+            _add(doc, m.start(1), m.end(1), "Person", "named_as", 70)
+
+
+def kg_person_names(doc):
+    res = _resources()
+    _person_by_surname(doc, res)
+    _person_by_transliteration(doc, res)
+    _person_by_role(doc, res)
+    return doc
+
+
+_LEXICON_TYPES = {"nr": "Person", "nrfg": "Person", "nrt": "Person", "ns": "Place", "nt": "Organization"}
+
+
+def kg_lexicon(doc):
+    res = _resources()
+    for s, e, tok in _tokens(doc):
+        tag = res.tags.get(tok)
+        type_ = _LEXICON_TYPES.get(tag or "")
+        if not type_ or len(tok) < 2 or tok in res.stopwords or not all(_is_cjk(c) for c in tok):
+            continue
+        if type_ == "Person" and tok[0] not in res.surnames_zh and not any(tok.startswith(x) for x in res.surnames_ja) and tag != "nrt":
+            continue
+        if type_ == "Place" and not tok.endswith(res.place_suffixes):
+            continue
+        _add(doc, s, e, type_, f"lexicon_{tag}", 40)
+    return doc
+
+
+_NER_LABELS = {"PERSON": "Person", "PER": "Person", "GPE": "Place", "LOC": "Place", "FAC": "Place",
+               "ORG": "Organization", "EVENT": "Event", "WORK_OF_ART": "Paper", "LAW": "Event"}
+
+
+class _ModelNer:
+    """Runs a trained pipeline's NER on the text and adds its entities as candidates."""
+
+    def __init__(self, name: str, nlp):
+        self.name = name
+        self.nlp = nlp
+
+    def __call__(self, doc):
+        other = self.nlp(doc.text)
+        for ent in other.ents:
+            type_ = _NER_LABELS.get(ent.label_)
+            if type_:
+                _add(doc, ent.start_char, ent.end_char, type_, f"ner:{self.name}", 50)
+        return doc
+
+
+def kg_resolve(doc):
+    """Keep one candidate per stretch of text: higher priority, then longer, then earlier wins.
+
+    Titles (《》, quoted, English title lines) are a layer of their own: names
+    inside them are dropped, except acronym definitions.
+    """
+    res = _resources()
+    cands = sorted(set(doc.user_data.get(CANDIDATES, [])))
+    titles = [c for c in cands if c[3] in ("title_brackets", "title_quotes", "english_title")]
+    others = [c for c in cands if c not in titles]
+    kept_titles = _non_overlapping(titles)
+    inside = lambda c: any(t[0] <= c[0] and c[1] <= t[1] for t in kept_titles)  # noqa: E731
+    others = [c for c in others if c[3] == "acronym" or not inside(c)]
+    kept = _non_overlapping(others)
+    kept = [c for c in kept if doc.text[c[0] : c[1]].strip() not in res.stopwords]
+    doc.user_data["kg_mentions"] = sorted(kept_titles + kept)
+    return doc
+
+
+def _non_overlapping(cands: list[tuple]) -> list[tuple]:
+    order = sorted(cands, key=lambda c: (-min(c[4], 85), -(c[1] - c[0]), -c[4], c[0], c[2]))
+    taken: list[tuple] = []
+    for c in order:
+        if all(c[1] <= t[0] or t[1] <= c[0] for t in taken):
+            taken.append(c)
+    return sorted(taken)
+
+
+def _register() -> None:
+    from spacy.language import Language
+
+    for name in (*COMPONENTS, "kg_resolve"):
+        if name not in Language.factories:
+            Language.component(name, func=globals()[name])
+
+
+# ---------------------------------------------------------------- the extractor
+
+
+def _clean_name(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).split()) if name.isascii() else name.strip()
+
+
+class Extractor:
+    """Finds entities, mentions and dates in notes.  Build it with :func:`load_extractor`."""
+
+    def __init__(self, nlp, curation: Curation, model: str | None):
+        self._nlp = nlp
+        self.model = model
+        self.curation = curation
+        self._aliases = dict(curation.aliases)
+        self._merges = dict(curation.merges)
+        self._types = dict(curation.types)
+        self._not = set(curation.not_entities)
+
+    @property
+    def pipe_names(self) -> tuple[str, ...]:
+        return tuple(self._nlp.pipe_names)
+
+    def extract(self, note: Note) -> Extraction:
+        """Entities, mentions and dates of one note."""
+        return next(self.extract_many([note]))
+
+    def extract_many(self, notes: Iterable[Note], n_process: int = 1) -> Iterator[Extraction]:
+        """Extract notes in order; ``n_process`` > 1 uses that many processes (same results)."""
+        seen: list[Note | None] = []
+
+        def items():
+            for ni, note in enumerate(notes):
+                seen.append(note)
+                if not note.blocks:
+                    yield ("", (ni, -1))
+                for bi, block in enumerate(note.blocks):
+                    yield (block.text, (ni, bi))
+
+        current: int | None = None
+        collected: list[dict] = []
+        for (ni, bi), data in self._pipe(items(), n_process):
+            if current is not None and ni != current:
+                yield self._build(seen[current], collected)
+                seen[current], collected = None, []
+            current = ni
+            if bi >= 0:
+                collected.append(data)
+        if current is not None:
+            yield self._build(seen[current], collected)
+
+    def _pipe(self, items, n_process: int):
+        kwargs: dict[str, Any] = {"as_tuples": True, "batch_size": 64}
+        if n_process > 1:
+            kwargs["n_process"] = n_process
+        for doc, ctx in self._nlp.pipe(items, **kwargs):
+            yield ctx, {
+                "mentions": list(doc.user_data.get("kg_mentions", [])),
+                "sentences": list(doc.user_data.get("kg_sentences", [])),
+                "dates": list(doc.user_data.get("kg_dates", [])),
+                "acronyms": list(doc.user_data.get("kg_acronyms", [])),
+            }
+
+    # -- turning block findings into model records
+
+    def _canonical(self, name: str) -> str:
+        seen = set()
+        while name not in seen:
+            seen.add(name)
+            if name in self._merges:
+                name = self._merges[name]
+            elif name in self._aliases:
+                name = self._aliases[name]
+            else:
+                break
+        return name
+
+    def _build(self, note: Note, blocks: list[dict]) -> Extraction:
+        found: list[dict] = []  # one per mention, note offsets
+        abbr_long: dict[str, str] = {}
+        for block, data in zip(note.blocks, blocks):
+            sentences = data["sentences"]
+            for ls, le, as_, ae in data["acronyms"]:
+                abbr_long.setdefault(block.text[as_:ae], _clean_name(block.text[ls:le]))
+            for s, e, type_, method, prio in data["mentions"]:
+                sent = next(((a, b) for a, b in sentences if a <= s < b), (0, len(block.text)))
+                found.append(dict(start=block.start + s, end=block.start + e, type=type_, method=method,
+                                  prio=prio, block=block, sent=(block.start + sent[0], block.start + sent[1])))
+        found = self._propagate(note, blocks, found)
+        # type per name: curation first, then the strongest evidence, then the most frequent
+        votes: dict[str, Counter] = defaultdict(Counter)
+        for f in found:
+            votes[note.text[f["start"] : f["end"]]][f["type"]] += f["prio"]
+        spelling: dict[str, Counter] = defaultdict(Counter)
+        for f in found:
+            text = _clean_name(note.text[f["start"] : f["end"]])
+            if text.isascii():
+                spelling[text.casefold()][text] += 1
+        preferred = {k: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for k, c in spelling.items()}
+        mentions: list[Mention] = []
+        entities: dict[str, Entity] = {}
+        aliases: dict[str, set[str]] = defaultdict(set)
+        for f in found:
+            text = note.text[f["start"] : f["end"]]
+            surface = _clean_name(text)
+            if not surface or surface in self._not:
+                continue
+            name = preferred.get(surface.casefold(), surface) if surface.isascii() else surface
+            if f["method"] == "acronym" and surface in abbr_long:
+                name = abbr_long[surface]
+            elif surface in abbr_long and surface.isascii():
+                name = abbr_long[surface]
+            name = self._canonical(name)
+            if name in self._not:
+                continue
+            type_ = self._types.get(name) or self._types.get(surface) or votes[text].most_common(1)[0][0]
+            if type_ not in ENTITY_TYPES:
+                continue
+            key = entity_key(type_, name)
+            if name != surface:
+                aliases[key].add(surface)
+            b: Any = f["block"]
+            mentions.append(Mention(
+                note=note.path, start=f["start"], end=f["end"], text=text, type=type_, key=key,
+                section=b.section, snippet=b.snippet, reference=b.reference,
+                sentence_start=f["sent"][0], sentence_end=f["sent"][1], method=f["method"],
+                confidence=round(min(1.0, f["prio"] / 100), 2),
+            ))
+            entities.setdefault(key, Entity(key=key, type=type_, name=name))
+        for abbr, long in abbr_long.items():
+            for key in list(entities):
+                if entities[key].name == self._canonical(long):
+                    aliases[key].add(abbr)
+        for alias, canon in (*self._aliases.items(), *self._merges.items()):
+            for key, ent in entities.items():
+                if ent.name == canon and alias != canon:
+                    aliases[key].add(alias)
+        ents = tuple(
+            Entity(key=k, type=e.type, name=e.name, aliases=tuple(sorted(aliases[k] - {e.name})))
+            for k, e in sorted(entities.items())
+        )
+        mentions.sort(key=lambda m: (m.start, m.end, m.key))
+        dates = self._dates(note, blocks, mentions)
+        return Extraction(note=note.path, entities=ents, mentions=tuple(mentions), dates=dates)
+
+    def _propagate(self, note: Note, blocks: list[dict], found: list[dict]) -> list[dict]:
+        """Every other occurrence of a name found in the note is a mention too."""
+        res = _resources()
+        names: dict[str, dict] = {}
+        for f in found:
+            text = note.text[f["start"] : f["end"]]
+            if len(text) >= 2 and f["method"] not in ("title_brackets", "title_quotes", "english_title"):
+                if text not in names or names[text]["prio"] < f["prio"]:
+                    names[text] = f
+        if not names:
+            return found
+        taken = sorted((f["start"], f["end"]) for f in found)
+        pattern = re.compile("|".join(map(re.escape, sorted(names, key=lambda x: (-len(x), x)))))
+        extra = []
+        for block, data in zip(note.blocks, blocks):
+            for m in pattern.finditer(block.text):
+                s, e = block.start + m.start(), block.start + m.end()
+                if any(not (e <= a or b <= s) for a, b in taken):
+                    continue
+                name = m.group(0)
+                if name.isascii():
+                    if (m.start() > 0 and block.text[m.start() - 1].isalnum()) or (m.end() < len(block.text) and block.text[m.end()].isalnum()):
+                        continue
+                elif len(name) == 2 and res.freq.get(block.text[m.start() : m.end() + 1], 0) > 30:
+                    continue
+                src = names[name]
+                sent = next(((a, b) for a, b in data["sentences"] if a <= m.start() < b), (0, len(block.text)))
+                extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
+                                  block=block, sent=(block.start + sent[0], block.start + sent[1])))
+                taken.append((s, e))
+        return found + extra
+
+    def _dates(self, note: Note, blocks: list[dict], mentions: list[Mention]) -> tuple[DateMention, ...]:
+        out = []
+        for block, data in zip(note.blocks, blocks):
+            for s, e, value in data["dates"]:
+                sent = next(((a, b) for a, b in data["sentences"] if a <= s < b), (0, len(block.text)))
+                a, b = block.start + sent[0], block.start + sent[1]
+                events = tuple(sorted({m.key for m in mentions if m.type == "Event" and a <= m.start < b}))
+                out.append(DateMention(note=note.path, start=block.start + s, end=block.start + e,
+                                       text=note.text[block.start + s : block.start + e], value=value,
+                                       section=block.section, snippet=block.snippet, events=events))
+        return tuple(out)
+
+
+def load_extractor(model: str | None = None, curation: Curation | None = None) -> Extractor:
+    """Build the pipeline once; ``model`` names an installed trained spaCy pipeline whose NER is added."""
+    import spacy
+    from spacy.language import Language
+
+    _register()
+    _resources()
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+    for name in COMPONENTS:
+        nlp.add_pipe(name)
+    if model:
+        try:
+            other = spacy.load(model, exclude=["parser", "lemmatizer", "textcat", "attribute_ruler", "tagger"])
+        except (OSError, ImportError, ValueError) as exc:
+            raise ModelError(
+                f"spaCy pipeline {model!r} is not installed or cannot be loaded ({exc}); "
+                "install it as a package first, or run without --model"
+            ) from None
+        if "ner" not in other.pipe_names:
+            raise ModelError(f"spaCy pipeline {model!r} has no 'ner' component; choose a pipeline with NER")
+        factory = f"kg_model_ner_{re.sub(r'[^A-Za-z0-9_]', '_', model)}"
+        if factory not in Language.factories:
+            Language.factory(factory, func=lambda nlp_, name, _m=model, _o=other: _ModelNer(_m, _o))
+        nlp.add_pipe(factory, name="kg_model_ner")
+    nlp.add_pipe("kg_resolve")
+    return Extractor(nlp, curation or Curation(), model)

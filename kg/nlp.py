@@ -691,7 +691,8 @@ def kg_resolve(doc):
 
 
 def _non_overlapping(cands: list[tuple]) -> list[tuple]:
-    order = sorted(cands, key=lambda c: (-min(c[4], 85), -(c[1] - c[0]), -c[4], c[0], c[2]))
+    strong = lambda c: c[4] if c[4] >= 85 else 0  # noqa: E731
+    order = sorted(cands, key=lambda c: (-strong(c), -(c[1] - c[0]), -c[4], c[0], c[2]))
     taken: list[tuple] = []
     for c in order:
         if all(c[1] <= t[0] or t[1] <= c[0] for t in taken):

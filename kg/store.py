@@ -162,7 +162,12 @@ _UPDATE_RE = re.compile(
 )
 _SERVICE_RE = re.compile(r"\bSERVICE\b", re.IGNORECASE)
 _FROM_RE = re.compile(r"\bFROM\s+(?:NAMED\s+)?<\s*([a-z][a-z0-9+.-]*):", re.IGNORECASE)
-_COMMENT_OR_STRING_RE = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*')
+_TOKEN_RE = re.compile(
+    r'(<[^<>"{}|^`\\\s]*>)'  # an IRI (kept)
+    r'|"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\''  # long strings
+    r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\''  # strings with escapes
+    r"|#[^\n]*"  # comments
+)
 
 
 def check_read_only_query(sparql: str) -> None:
@@ -174,8 +179,8 @@ def check_read_only_query(sparql: str) -> None:
     ...
     kg.errors.QueryRefusedError: SPARQL updates (DELETE) are refused: the graph is read-only; rebuild it with 'kg build'
     """
-    bare = _COMMENT_OR_STRING_RE.sub(" ", sparql)
-    bare = re.sub(r"<[^<>\s]*>", lambda m: m.group(0) if m.group(0).startswith("<http") else "<>", bare)
+    # strings and comments cannot hide a keyword, and an IRI's '#' is not a comment
+    bare = _TOKEN_RE.sub(lambda m: m.group(1) or " ", sparql)
     m = _UPDATE_RE.match(bare)
     if m:
         raise QueryRefusedError(
@@ -452,7 +457,14 @@ def write_store(location: str | os.PathLike[str] = DEFAULT_STORE) -> Iterator[St
     The block's changes go live when it calls ``commit()``; if it raises or
     never commits, the new generation is thrown away and the live one stays.
     Only one build at a time: a second raises :class:`StoreLockedError`.
+    An http(s) URL writes into a SPARQL 1.1 server instead (:mod:`kg.remote`).
     """
+    if str(location).startswith(("http://", "https://")):
+        from kg import remote  # a SPARQL 1.1 server
+
+        with remote.write_remote(str(location)) as remote_writer:
+            yield remote_writer  # type: ignore[misc]
+        return
     root = Path(location)
     if root.exists() and not root.is_dir():
         raise StoreError("the store location is a file, not a folder; choose another --store", path=str(root))
@@ -498,7 +510,7 @@ def write_store(location: str | os.PathLike[str] = DEFAULT_STORE) -> Iterator[St
 
 
 def open_store(location: str | os.PathLike[str] = DEFAULT_STORE) -> GraphStore:
-    """Open a built store for reading: a folder (embedded Oxigraph)."""
+    """Open a built store for reading: a folder (embedded Oxigraph) or a SPARQL server URL (:mod:`kg.remote`)."""
     loc = str(location)
     if loc.startswith(("http://", "https://")):
         from kg import remote  # a SPARQL 1.1 server

@@ -1,0 +1,230 @@
+"""Notes → stored RDF graph: structure, stable IRIs, incremental and atomic builds, dumps, SHACL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyshacl
+import pytest
+from rdflib import Dataset, Graph, Literal, URIRef
+from rdflib.compare import isomorphic
+
+from kg.errors import QueryRefusedError, StoreLockedError, StoreNotFoundError
+from kg.pipeline import build
+from kg.store import open_store, write_store
+from kg.vocab import KG, note_graph, note_iri
+
+from conftest import REPO, SAMPLES, corpus_or_skip
+
+SCHEMAS = REPO / "schemas"
+
+
+def _graph(store) -> Graph:
+    return Graph().parse(data=open_store(store).dump("nt"), format="nt")
+
+
+def test_sample_structure(structure_store):
+    s = open_store(structure_store)
+    top = s.select("SELECT ?h WHERE { ?s a kg:Section ; kg:level 1 ; kg:heading ?h } ORDER BY ?h")
+    assert sorted(r["h"] for r in top) == ["多任务学习", "日本+"]
+    rows = s.select("""SELECT ?src ?title ?heading WHERE {
+        ?src a kg:Source ; kg:title ?title ; kg:section ?sec . ?sec kg:heading ?heading }""")
+    assert len(rows) == 58 and len({r["src"] for r in rows}) == 58
+    by_title = {r["title"]: r["heading"] for r in rows}
+    assert by_title["多任务学习方法在推荐中的演变"] == "参考"
+    assert by_title["福岛的宿命"] == "日本+"
+
+
+def test_sources_keep_their_spans(structure_store):
+    s = open_store(structure_store)
+    text = (SAMPLES / "000_3c3c03ef14cd1a5a.txt").read_text(encoding="utf-8")
+    rows = s.select("SELECT ?url ?start ?end WHERE { ?s a kg:Source ; kg:url ?url ; kg:start ?start ; kg:end ?end }")
+    assert rows and all(text[r["start"]:r["end"]] == r["url"] for r in rows)
+
+
+def test_same_notes_give_isomorphic_graphs_with_same_iris(tmp_path):
+    a = build([SAMPLES], tmp_path / "a", extract=False)
+    b = build([SAMPLES], tmp_path / "b", extract=False)
+    assert a.ok and b.ok
+    ga, gb = _graph(tmp_path / "a"), _graph(tmp_path / "b")
+    # the build metadata carries a timestamp; everything else is the same
+    for g in (ga, gb):
+        for t in list(g.triples((None, URIRef(str(KG._NS) + "builtAt"), None))):
+            g.remove(t)
+        for t in list(g.triples((None, URIRef(str(KG._NS) + "report"), None))):
+            g.remove(t)
+    assert isomorphic(ga, gb)
+    assert set(ga.subjects()) == set(gb.subjects())
+
+
+@pytest.mark.parametrize("fmt", ["ttl", "nt", "jsonld"])
+def test_exported_rdf_reparses_isomorphic_to_the_store(structure_store, fmt):
+    data = open_store(structure_store).dump(fmt)
+    parsed = Graph().parse(data=data, format={"ttl": "turtle", "nt": "nt", "jsonld": "json-ld"}[fmt])
+    assert len(parsed) > 500
+    assert isomorphic(parsed, _graph(structure_store))
+
+
+@pytest.mark.parametrize("fmt", ["nq", "trig"])
+def test_quad_dumps_keep_one_graph_per_note(structure_store, fmt):
+    ds = Dataset()
+    ds.parse(data=open_store(structure_store).dump(fmt), format={"nq": "nquads", "trig": "trig"}[fmt])
+    graphs = {str(g.identifier) for g in ds.graphs()}
+    assert str(note_graph("000_3c3c03ef14cd1a5a.txt")) in graphs
+
+
+def test_structure_conforms_to_shapes(structure_store):
+    _assert_conforms(_graph(structure_store))
+
+
+def test_full_sample_conforms_to_shapes(sample_store):
+    g = _graph(sample_store)
+    assert any(g.triples((None, KG.mentionOf, None))), "extraction produced no mentions"
+    _assert_conforms(g)
+
+
+def test_shapes_catch_a_broken_graph(structure_store):
+    g = _graph(structure_store)
+    src = next(g.subjects(None, KG.Source))
+    g.remove((src, KG.url, None))
+    g.add((note_iri("000_3c3c03ef14cd1a5a.txt"), KG.sha256, Literal("not-a-hash")))
+    conforms, _, text = pyshacl.validate(g, shacl_graph=str(SCHEMAS / "shapes.ttl"), inference="none")
+    assert not conforms and "url" in text and "sha256" in text
+
+
+def _assert_conforms(g: Graph) -> None:
+    conforms, _, text = pyshacl.validate(
+        g, shacl_graph=str(SCHEMAS / "shapes.ttl"), ont_graph=str(SCHEMAS / "kg.ttl"), inference="none")
+    assert conforms, text[:3000]
+
+
+def test_incremental_build_skips_replaces_and_removes(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# A\n\nhttps://example.org/a\n\nTitle A\n", encoding="utf-8")
+    (notes / "b.md").write_text("# B\n\nhttps://example.org/b\n\nTitle B\n", encoding="utf-8")
+    store = tmp_path / "store"
+    first = build([notes], store, extract=False)
+    assert sorted(first.added) == ["a.md", "b.md"]
+    gen1 = open_store(store).generation()
+
+    again = build([notes], store, extract=False)
+    assert again.nothing_to_do and again.unchanged == 2
+    assert open_store(store).generation() == gen1  # a no-op writes nothing
+
+    (notes / "a.md").write_text("# A\n\nhttps://example.org/a2\n\nTitle A2\n", encoding="utf-8")
+    (notes / "b.md").unlink()
+    (notes / "c.md").write_text("# C\n", encoding="utf-8")
+    third = build([notes], store, extract=False)
+    assert third.changed == ["a.md"] and third.removed == ["b.md"] and third.added == ["c.md"]
+    s = open_store(store)
+    titles = {r["t"] for r in s.select("SELECT ?t WHERE { ?s a kg:Source ; kg:title ?t }")}
+    assert titles == {"Title A2"}
+    assert {r["p"] for r in s.select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }")} == {"a.md", "c.md"}
+
+
+def test_bad_notes_are_reported_and_the_rest_built(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "good.md").write_text("# Good\n\nhttps://example.org/g\n\nGood title\n", encoding="utf-8")
+    (notes / "later-bad.md").write_text("# Fine for now\n", encoding="utf-8")
+    store = tmp_path / "store"
+    assert build([notes], store, extract=False).ok
+
+    (notes / "later-bad.md").write_bytes(b"# Now\n\xff\xfe broken")
+    (notes / "empty.md").write_bytes(b"")
+    report = build([notes], store, extract=False, force=True)
+    assert {p.path for p in report.problems} == {"later-bad.md", "empty.md"}
+    assert next(p for p in report.problems if p.path == "later-bad.md").line == 2
+    # the note that broke keeps its last good graph; nothing already built is lost
+    assert report.kept_on_error == ["later-bad.md"] and not report.removed
+    paths = {r["p"] for r in open_store(store).select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }")}
+    assert paths == {"good.md", "later-bad.md"}
+
+
+def test_a_failed_build_leaves_the_live_graph(tmp_path):
+    store = tmp_path / "store"
+    build([SAMPLES], store, extract=False)
+    before = _graph(store)
+    with pytest.raises(RuntimeError):
+        with write_store(store) as writer:
+            writer.remove_note("000_3c3c03ef14cd1a5a.txt")
+            raise RuntimeError("killed half way")
+    assert isomorphic(_graph(store), before)
+    assert len([p for p in store.iterdir() if p.name.startswith("gen-")]) == 1
+
+
+def test_one_build_at_a_time(tmp_path):
+    store = tmp_path / "store"
+    with write_store(store):
+        with pytest.raises(StoreLockedError, match="another kg build"):
+            with write_store(store):
+                pass
+
+
+def test_missing_store_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreNotFoundError, match="kg build"):
+        open_store(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("query", [
+    "INSERT DATA { <urn:a> <urn:b> <urn:c> }",
+    "PREFIX x: <urn:x#> DELETE WHERE { ?s ?p ?o }",
+    "LOAD <http://example.org/data.ttl>",
+    "SELECT * FROM <http://example.org/g> WHERE { ?s ?p ?o }",
+    "SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }",
+    "drop all",
+])
+def test_store_refuses_updates_and_remote_loads(structure_store, query):
+    with pytest.raises(QueryRefusedError):
+        open_store(structure_store).query_bytes(query)
+
+
+def test_refusal_check_is_not_fooled_by_strings(structure_store):
+    body, media = open_store(structure_store).query_bytes(
+        'SELECT ?t WHERE { ?s kg:title ?t FILTER(?t != "DELETE SERVICE FROM <http://x>") } LIMIT 1', "json")
+    assert media == "application/sparql-results+json" and b"bindings" in body
+
+
+def test_killed_build_leaves_last_good_store(tmp_path):
+    """SIGKILL at random points of a real build: the store stays readable and complete."""
+    corpus = corpus_or_skip()
+    notes = tmp_path / "notes"
+    shutil.copytree(corpus, notes)
+    store = tmp_path / "store"
+    subset = notes / "keep"
+    subset.mkdir()
+    for f in sorted(notes.glob("*.markdown"))[:20]:
+        shutil.copy(f, subset / f.name)
+    assert build([subset], store, extract=False).ok
+    good = len(open_store(store).select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }"))
+    cmd = [sys.executable, "-m", "kg.cli", "build", str(notes), "--store", str(store), "--no-extract", "--force"]
+    for delay in (0.3, 0.8, 1.5):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        s = open_store(store)
+        count = len(s.select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }"))
+        # either the old graph or the whole new one, never a part
+        assert count in (good, 251 + 20), count
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(open_store(store).select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }")) == 271
+
+
+def test_corpus_builds_and_second_build_is_a_no_op(tmp_path):
+    """The second build reads and hashes the notes, and does nothing else (its time: benchmarks/)."""
+    corpus = corpus_or_skip()
+    first = build([corpus], tmp_path / "store", extract=False)
+    assert first.ok and len(first.added) == 251
+    gen = open_store(tmp_path / "store").generation()
+    second = build([corpus], tmp_path / "store", extract=False)
+    assert second.nothing_to_do and second.unchanged == 251 and second.characters == 0
+    assert open_store(tmp_path / "store").generation() == gen

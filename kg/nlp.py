@@ -310,7 +310,7 @@ def _looks_like_title(words: list[str]) -> bool:
     if not content:
         return False
     capital = sum(1 for w in content if w[0].isupper() or any(c.isdigit() for c in w))
-    return capital / len(content) >= 0.6
+    return capital / len(content) >= 0.75
 
 
 def kg_english_titles(doc):
@@ -372,8 +372,9 @@ def kg_acronyms(doc):
         last = long.split()[-1]
         kind = "Organization" if last in res.org_suffixes_en else "Paper"
         # a named model heads its title ("X (ABBR): ..."); an acronym defined mid-title is a concept
-        bracket = max(text.rfind("《", 0, ls), text.rfind("\n", 0, ls))
-        head = text[bracket + 1 : ls] if bracket >= 0 else text[:ls]
+        opened = text.rfind("《", 0, ls)
+        in_title = opened > max(text.rfind("》", 0, ls), text.rfind("\n", 0, ls))
+        head = text[opened + 1 : ls] if in_title else ""
         if head.strip() and re.search(r"[A-Za-z]", head) and kind == "Paper":
             continue
         defs.append((ls, le, as_, ae))

@@ -128,7 +128,9 @@ def read_note(file: str | os.PathLike[str], path: str | None = None) -> Note:
 def _decode(data: bytes, path: str) -> str:
     if not data.strip():
         raise NoteError("the file is empty; add text or remove it", path=path)
-    if b"\x00" in data[:8192] or data.count(b"\x00") > 0:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise NoteError("the file is encoded as UTF-16; re-save it as UTF-8", path=path, line=1)
+    if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise NoteError("the file holds NUL bytes, so it is binary, not a note; move it out of the notes folder",
                         path=path, line=line)

@@ -1,0 +1,1038 @@
+"""The GraphQL schema (strawberry): types, resolvers, DataLoaders, limits.
+
+How resolvers read the graph
+----------------------------
+* A request works on one :class:`Snapshot`: the Oxigraph store of one
+  generation, taken once when the request starts, so a build that goes live
+  mid-request never gives a mix of the old and the new graph.
+* Per generation, a small :class:`Catalogue` is read once (entity names,
+  types, aliases, link scores; note metadata): name and alias lookups, entity
+  lists and note fields are answered from it without a query.  User input is
+  matched against the catalogue in Python, or bound as a SPARQL parameter; it
+  is never pasted into query text.
+* Everything per entity or per coverage (mentions, coverages, relatedness,
+  evidence) is read by DataLoaders: one SPARQL query per batch of keys,
+  whatever the number of parents (no N+1).  The keys of a batch are IRIs the
+  store itself minted (taken from the catalogue or earlier results) and are
+  written with pyoxigraph's own serialiser in a VALUES block.
+* Store calls run in a small thread pool, so the event loop keeps answering.
+
+Limits: depth, aliases, tokens and query size (validation), ``first`` ≤ 500,
+argument length, and a time limit per request (:class:`KGSchema`).  Errors of
+kg (:class:`kg.errors.KGError`) reach the client with their message and code;
+anything else is masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import bisect
+import logging
+import threading
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import pyoxigraph as ox
+import strawberry
+from graphql import GraphQLError
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionResult, Info
+
+from kg.errors import KGError, QueryError, QueryTimeoutError
+from kg.store import PREFIXES, EmbeddedStore, from_oxigraph, to_oxigraph
+from kg.vocab import KG_NS
+
+__all__ = [
+    "MAX_FIRST",
+    "MAX_DEPTH",
+    "MAX_ALIASES",
+    "MAX_TOKENS",
+    "MAX_QUERY_CHARS",
+    "MAX_ARG_CHARS",
+    "GraphBackend",
+    "Snapshot",
+    "Context",
+    "KGSchema",
+    "build_schema",
+    "schema",
+]
+
+log = logging.getLogger("kg.api")
+
+MAX_FIRST = 500
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 3000
+MAX_QUERY_CHARS = 20_000
+MAX_ARG_CHARS = 500
+DEFAULT_TIME_LIMIT = 10.0
+_MENTIONS_PER_ENTITY = MAX_FIRST  # a DataLoader batch never reads more than this per key
+
+
+# ====================================================================== reading the store
+
+
+class Snapshot:
+    """One generation of the store, for the length of one request."""
+
+    def __init__(self, store: ox.Store, generation: str, catalogue: "Catalogue", pool: ThreadPoolExecutor):
+        self.store = store
+        self.generation = generation
+        self.catalogue = catalogue
+        self._pool = pool
+
+    def select(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return select(self.store, sparql, bindings)
+
+    async def aselect(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, select, self.store, sparql, bindings)
+
+    async def call(self, fn, *args):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, *args)
+
+
+def select(store: ox.Store, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """A SELECT on one pyoxigraph store: rows of plain values (bound variables must be projected)."""
+    subs = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
+    try:
+        result = store.query(sparql, use_default_graph_as_union=True, prefixes=PREFIXES,
+                             substitutions=subs or None)
+    except SyntaxError as err:  # a bug in this module, not the user's doing
+        raise RuntimeError(f"internal SPARQL does not parse: {err}") from err
+    names = [v.value for v in result.variables]
+    return [{n: from_oxigraph(sol[n]) for n in names} for sol in result]
+
+
+def values(var: str, iris: Sequence[str]) -> str:
+    """``VALUES ?var { <iri> ... }`` for IRIs the store minted (serialised by pyoxigraph, which validates them)."""
+    return f"VALUES ?{var} {{ {' '.join(str(ox.NamedNode(i)) for i in iris)} }}"
+
+
+def norm(text: str) -> str:
+    """The form names are matched in: NFKC, case-folded, inner whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+@dataclass(slots=True)
+class EntityRec:
+    iri: str
+    type: str  # Person, Event, ...
+    name: str
+    aliases: list[str] = field(default_factory=list)
+    pagerank: float | None = None
+    community: int | None = None
+    degree: int | None = None
+    mention_count: int = 0
+    dates: list[str] = field(default_factory=list)
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        return (norm(self.name), self.iri)
+
+
+@dataclass(slots=True)
+class NoteRec:
+    iri: str
+    path: str
+    title: str | None
+    category: str | None
+    date: str | None
+
+
+_Q_ENTITIES = """
+SELECT ?e ?class ?name ?pr ?comm ?deg WHERE {
+  ?e a kg:Entity ; a ?class ; kg:name ?name .
+  FILTER(?class != kg:Entity && STRSTARTS(STR(?class), "https://w3id.org/kg/ns#"))
+  OPTIONAL { ?e kg:pagerank ?pr } OPTIONAL { ?e kg:community ?comm } OPTIONAL { ?e kg:degree ?deg }
+}"""
+_Q_ALIASES = "SELECT ?e ?alias WHERE { ?e a kg:Entity ; kg:alias ?alias }"
+_Q_MENTION_COUNTS = "SELECT ?e (COUNT(?m) AS ?n) WHERE { ?m kg:mentionOf ?e } GROUP BY ?e"
+_Q_EVENT_DATES = "SELECT ?e ?v WHERE { ?e a kg:Event ; kg:mentionsDate ?d . ?d kg:value ?v }"
+_Q_NOTES = """
+SELECT ?n ?path ?title ?cat ?date WHERE {
+  ?n a kg:Note ; kg:path ?path .
+  OPTIONAL { ?n kg:title ?title } OPTIONAL { ?n kg:category ?cat } OPTIONAL { ?n kg:date ?date }
+}"""
+_Q_COUNTS = "SELECT ?class (COUNT(?s) AS ?n) WHERE { ?s a ?class } GROUP BY ?class"
+_Q_TRIPLES = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+_Q_RELATED_ALL = """
+SELECT ?a ?b ?w WHERE { ?r kg:fromEntity ?a ; kg:toEntity ?b . OPTIONAL { ?r kg:weight ?w } }"""
+
+_TYPES = ("Person", "Event", "Paper", "Place", "Organization")
+
+
+class Catalogue:
+    """What every request of one generation needs, read once: entities and notes."""
+
+    def __init__(self, store: ox.Store):
+        self.entities: dict[str, EntityRec] = {}
+        for r in select(store, _Q_ENTITIES):
+            t = str(r["class"]).rsplit("#", 1)[-1]
+            if t not in _TYPES or r["e"] in self.entities:
+                continue
+            self.entities[r["e"]] = EntityRec(r["e"], t, r["name"], pagerank=_float(r["pr"]),
+                                              community=_int(r["comm"]), degree=_int(r["deg"]))
+        for r in select(store, _Q_ALIASES):
+            rec = self.entities.get(r["e"])
+            if rec is not None and r["alias"] != rec.name and r["alias"] not in rec.aliases:
+                rec.aliases.append(r["alias"])
+        for r in select(store, _Q_MENTION_COUNTS):
+            rec = self.entities.get(r["e"])
+            if rec is not None:
+                rec.mention_count = int(r["n"])
+        for r in select(store, _Q_EVENT_DATES):
+            rec = self.entities.get(r["e"])
+            if rec is not None and r["v"] not in rec.dates:
+                rec.dates.append(str(r["v"]))
+        for rec in self.entities.values():
+            rec.aliases.sort()
+            rec.dates.sort()
+        # name lookups: exact name, exact alias, then the normalised forms
+        self._by_name: dict[str, list[str]] = defaultdict(list)
+        self._by_alias: dict[str, list[str]] = defaultdict(list)
+        self._by_norm: dict[str, list[str]] = defaultdict(list)
+        for rec in self.entities.values():
+            self._by_name[rec.name].append(rec.iri)
+            self._by_norm[norm(rec.name)].append(rec.iri)
+            for a in rec.aliases:
+                self._by_alias[a].append(rec.iri)
+                self._by_norm[norm(a)].append(rec.iri)
+        self.sorted: list[EntityRec] = sorted(self.entities.values(), key=lambda e: e.sort_key)
+        self._sorted_keys = [e.sort_key for e in self.sorted]
+        self.notes: dict[str, NoteRec] = {}
+        self.notes_by_path: dict[str, NoteRec] = {}
+        for r in select(store, _Q_NOTES):
+            if r["n"] in self.notes:
+                continue
+            rec = NoteRec(r["n"], r["path"], r["title"], r["cat"], _str(r["date"]))
+            self.notes[rec.iri] = rec
+            self.notes_by_path[rec.path] = rec
+        self._stats: dict[str, Any] | None = None
+        self._graph: Any = None
+        self._lock = threading.Lock()
+
+    def _rank(self, iris: list[str]) -> list[EntityRec]:
+        recs = [self.entities[i] for i in dict.fromkeys(iris)]
+        return sorted(recs, key=lambda e: (-e.mention_count, -(e.pagerank or 0.0), e.iri))
+
+    def lookup(self, name: str) -> list[EntityRec]:
+        """Entities named ``name``: by exact name, else alias, else case- and width-insensitively; best first."""
+        for index, key in ((self._by_name, name), (self._by_alias, name), (self._by_norm, norm(name))):
+            iris = index.get(key)
+            if iris:
+                return self._rank(iris)
+        return []
+
+    def after(self, recs: list[EntityRec], cursor: str | None) -> int:
+        """Index in ``recs`` (sorted like ``self.sorted``) of the first entity after ``cursor``."""
+        if cursor is None:
+            return 0
+        key = decode_cursor(cursor)
+        return bisect.bisect_right([r.sort_key for r in recs], key) if recs is not self.sorted else \
+            bisect.bisect_right(self._sorted_keys, key)
+
+    def stats(self, store: ox.Store) -> dict[str, Any]:
+        with self._lock:
+            if self._stats is None:
+                counts = {str(r["class"]).rsplit("#", 1)[-1]: int(r["n"]) for r in select(store, _Q_COUNTS)
+                          if str(r["class"]).startswith(KG_NS)}
+                triples = int(select(store, _Q_TRIPLES)[0]["n"])
+                self._stats = {"counts": counts, "triples": triples}
+            return self._stats
+
+    def link_graph(self, store: ox.Store) -> Any:
+        """The graph ``path`` searches: from kg.links when it is there, else the relatedness edges."""
+        with self._lock:
+            if self._graph is None:
+                self._graph = _load_link_graph(store, self)
+            return self._graph
+
+
+def _load_link_graph(store: ox.Store, catalogue: Catalogue) -> Any:
+    try:
+        from kg import links  # the link pass: its own projection and path search
+    except ImportError:
+        links = None
+    if links is not None and hasattr(links, "load_link_input") and hasattr(links, "project_graph"):
+        data = links.load_link_input(lambda q, b=None: select(store, q, b))
+        return ("links", links.project_graph(data))
+    import networkx as nx
+
+    g = nx.Graph()
+    for r in select(store, _Q_RELATED_ALL):
+        w = _float(r["w"]) or 1.0
+        if g.has_edge(r["a"], r["b"]):
+            w = max(w, g[r["a"]][r["b"]]["weight"])
+        g.add_edge(r["a"], r["b"], weight=w)
+    return ("related", g)
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def encode_cursor(key: tuple[str, str]) -> str:
+    return base64.urlsafe_b64encode(f"{key[0]}\x1f{key[1]}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        a, b = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().split("\x1f")
+    except (ValueError, UnicodeError):
+        raise QueryError("the cursor is not one this server gave out; use pageInfo.endCursor") from None
+    return (a, b)
+
+
+class GraphBackend:
+    """The store behind the API: hands out a :class:`Snapshot` per request; caches a catalogue per generation."""
+
+    def __init__(self, store: EmbeddedStore | str, *, threads: int = 4):
+        self.store = store if isinstance(store, EmbeddedStore) else EmbeddedStore(store)
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kg-store")
+        self._lock = threading.Lock()
+        self._catalogues: dict[str, Catalogue] = {}
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            self.store.refresh()
+            # the live generation and its open store, taken together (refresh swaps both)
+            ox_store, gen = self.store._store, self.store._gen
+            name = gen.name if gen else ""
+            cat = self._catalogues.get(name)
+            if cat is None:
+                cat = Catalogue(ox_store)
+                self._catalogues = {name: cat}  # older generations are dropped
+        return Snapshot(ox_store, name, cat, self.pool)
+
+    async def asnapshot(self) -> Snapshot:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, self.snapshot)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+# ====================================================================== batched loads
+
+_Q_COVERAGE = """
+SELECT ?e ?cov ?src ?score ?direct ?just ?method ?url ?title ?note ?section WHERE {{
+  {values}
+  ?cov kg:entity ?e ; kg:source ?src .
+  OPTIONAL {{ ?cov kg:score ?score }} OPTIONAL {{ ?cov kg:direct ?direct }}
+  OPTIONAL {{ ?cov kg:justification ?just }} OPTIONAL {{ ?cov kg:method ?method }}
+  ?src kg:url ?url ; kg:note ?note .
+  OPTIONAL {{ ?src kg:title ?title }}
+  OPTIONAL {{ ?src kg:section ?sec . ?sec kg:headingPath ?section }}
+}}"""
+
+_Q_RELATED = """
+SELECT ?e ?r ?to ?w ?method ?rank WHERE {{
+  {values}
+  ?r kg:fromEntity ?e ; kg:toEntity ?to .
+  OPTIONAL {{ ?r kg:weight ?w }} OPTIONAL {{ ?r kg:method ?method }} OPTIONAL {{ ?r kg:rank ?rank }}
+}}"""
+
+_Q_MENTIONS = """
+SELECT ?e ?m ?text ?note ?start ?end ?section ?sentence ?method ?conf WHERE {{
+  {values}
+  ?m kg:mentionOf ?e ; kg:text ?text ; kg:note ?note ; kg:start ?start ; kg:end ?end .
+  OPTIONAL {{ ?m kg:section ?sec . ?sec kg:headingPath ?section }}
+  OPTIONAL {{ ?m kg:sentence ?sentence }} OPTIONAL {{ ?m kg:method ?method }} OPTIONAL {{ ?m kg:confidence ?conf }}
+}}"""
+
+_Q_EVIDENCE = """
+SELECT ?x ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf WHERE {{
+  {values}
+  ?x kg:evidence ?m .
+  ?m kg:text ?text ; kg:note ?note ; kg:start ?start ; kg:end ?end .
+  OPTIONAL {{ ?m kg:mentionOf ?e }}
+  OPTIONAL {{ ?m kg:section ?sec . ?sec kg:headingPath ?section }}
+  OPTIONAL {{ ?m kg:sentence ?sentence }} OPTIONAL {{ ?m kg:method ?method }} OPTIONAL {{ ?m kg:confidence ?conf }}
+}}"""
+
+_Q_VIA = "SELECT ?x ?v WHERE {{ {values} ?x kg:via ?v }}"
+
+_Q_NOTE_BY_PATH = "SELECT ?n ?path WHERE { ?n a kg:Note ; kg:path ?path }"
+
+
+@dataclass(slots=True)
+class CoverageRec:
+    iri: str
+    entity: str
+    source: str
+    score: float
+    direct: bool
+    justification: str | None
+    method: str | None
+    url: str
+    title: str | None
+    note: str
+    section: str | None
+
+
+@dataclass(slots=True)
+class MentionRec:
+    iri: str
+    entity: str | None
+    text: str
+    note: str
+    start: int
+    end: int
+    section: str | None
+    sentence: str | None
+    method: str | None
+    confidence: float
+
+
+@dataclass(slots=True)
+class RelatedRec:
+    iri: str
+    from_: str
+    to: str
+    weight: float
+    method: str | None
+    rank: int | None
+
+
+def _mention(r: dict[str, Any], entity_key: str = "e") -> MentionRec:
+    return MentionRec(r["m"], r.get(entity_key), r["text"], r["note"], int(r["start"]), int(r["end"]),
+                      r["section"], r["sentence"], r["method"], 1.0 if r["conf"] is None else float(r["conf"]))
+
+
+def _chunks(keys: Sequence[str], n: int = 200) -> Iterator[Sequence[str]]:
+    for i in range(0, len(keys), n):
+        yield keys[i:i + n]
+
+
+class Loaders:
+    """The DataLoaders of one request (they cache for the request only)."""
+
+    def __init__(self, snap: Snapshot):
+        self.snap = snap
+        self.coverage = DataLoader(self._coverage)
+        self.related = DataLoader(self._related)
+        self.mentions = DataLoader(self._mentions)
+        self.evidence = DataLoader(self._evidence)
+        self.via = DataLoader(self._via)
+
+    async def _batch(self, query: str, key_var: str, keys: list[str], build) -> list[list[Any]]:
+        def run() -> dict[str, list[Any]]:
+            out: dict[str, list[Any]] = defaultdict(list)
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                for r in self.snap.select(query.format(values=values(key_var, chunk))):
+                    out[r[key_var]].append(build(r))
+            return out
+
+        found = await self.snap.call(run)
+        return [found.get(k, []) for k in keys]
+
+    async def _coverage(self, keys: list[str]) -> list[list[CoverageRec]]:
+        rows = await self._batch(_Q_COVERAGE, "e", keys, lambda r: CoverageRec(
+            r["cov"], r["e"], r["src"], float(r["score"] if r["score"] is not None else 1.0),
+            bool(r["direct"]) if r["direct"] is not None else False, r["just"], r["method"], r["url"],
+            r["title"], r["note"], r["section"]))
+        for lst in rows:
+            lst.sort(key=lambda c: (-c.score, not c.direct, c.url, c.source))
+        return rows
+
+    async def _related(self, keys: list[str]) -> list[list[RelatedRec]]:
+        rows = await self._batch(_Q_RELATED, "e", keys, lambda r: RelatedRec(
+            r["r"], r["e"], r["to"], float(r["w"]) if r["w"] is not None else 0.0, r["method"], _int(r["rank"])))
+        for lst in rows:
+            lst.sort(key=lambda x: (x.rank if x.rank is not None else 1 << 30, -x.weight, x.to))
+        return rows
+
+    async def _mentions(self, keys: list[str]) -> list[list[MentionRec]]:
+        rows = await self._batch(_Q_MENTIONS, "e", keys, _mention)
+        cat = self.snap.catalogue
+        for lst in rows:
+            lst.sort(key=lambda m: (cat.notes[m.note].path if m.note in cat.notes else m.note, m.start))
+            del lst[_MENTIONS_PER_ENTITY:]
+        return rows
+
+    async def _evidence(self, keys: list[str]) -> list[list[MentionRec]]:
+        rows = await self._batch(_Q_EVIDENCE, "x", keys, _mention)
+        for lst in rows:
+            lst.sort(key=lambda m: (m.note, m.start))
+        return rows
+
+    async def _via(self, keys: list[str]) -> list[list[str]]:
+        rows = await self._batch(_Q_VIA, "x", keys, lambda r: r["v"])
+        return [sorted(set(lst)) for lst in rows]
+
+
+class Context:
+    """``info.context``: the request's snapshot and loaders (and, over HTTP, the request)."""
+
+    def __init__(self, snap: Snapshot, request: Any = None, response: Any = None):
+        self.snap = snap
+        self.catalogue = snap.catalogue
+        self.loaders = Loaders(snap)
+        self.request = request
+        self.response = response
+
+
+# ====================================================================== checks on arguments
+
+
+def check_first(first: int | None, default: int) -> int:
+    if first is None:
+        return default
+    if first < 0 or first > MAX_FIRST:
+        raise QueryError(f"first must be between 0 and {MAX_FIRST} (got {first}); page with 'after' for more")
+    return first
+
+
+def check_text(value: str, what: str, limit: int = MAX_ARG_CHARS) -> str:
+    if len(value) > limit:
+        raise QueryError(f"{what} is {len(value):,} characters long; at most {limit} are accepted")
+    if "\x00" in value:
+        raise QueryError(f"{what} contains a NUL character")
+    return value
+
+
+# ====================================================================== GraphQL types
+
+
+@strawberry.enum(description="The kinds of entity kg extracts.")
+class EntityType(Enum):
+    PERSON = "Person"
+    EVENT = "Event"
+    PAPER = "Paper"
+    PLACE = "Place"
+    ORGANIZATION = "Organization"
+
+
+@strawberry.type(description="One Markdown file.")
+class Note:
+    iri: strawberry.ID
+    path: str = strawberry.field(description="Path relative to the folder the notes were read from.")
+    title: Optional[str]
+    category: Optional[str]
+    date: Optional[str] = strawberry.field(description="ISO date (YYYY-MM-DD).")
+
+
+def make_note(ctx: Context, iri: str) -> Note:
+    rec = ctx.catalogue.notes.get(iri)
+    if rec is None:
+        return Note(iri=strawberry.ID(iri), path="", title=None, category=None, date=None)
+    return Note(iri=strawberry.ID(rec.iri), path=rec.path, title=rec.title, category=rec.category, date=rec.date)
+
+
+@strawberry.type(description="A reference in a note: a URL and the title the note gives it.")
+class Source:
+    iri: strawberry.ID
+    url: str
+    title: Optional[str]
+    section: Optional[str] = strawberry.field(description="Headings (from the top, joined by ' / ') it stands under.")
+    note_iri: strawberry.Private[str]
+
+    @strawberry.field(description="The note the reference is written in.")
+    def note(self, info: Info) -> Note:
+        return make_note(info.context, self.note_iri)
+
+
+@strawberry.type(description="A span of a note that names an entity.")
+class Mention:
+    iri: strawberry.ID
+    text: str
+    start: int = strawberry.field(description="Character offset (inclusive) in the note's text.")
+    end: int = strawberry.field(description="Character offset (exclusive) in the note's text.")
+    section: Optional[str] = strawberry.field(description="Headings it stands under, joined by ' / '.")
+    sentence: Optional[str]
+    method: Optional[str] = strawberry.field(description="The component that found it.")
+    confidence: float
+    note_iri: strawberry.Private[str]
+    entity_iri: strawberry.Private[Optional[str]]
+
+    @strawberry.field
+    def note(self, info: Info) -> Note:
+        return make_note(info.context, self.note_iri)
+
+    @strawberry.field(description="The entity the span names.")
+    def entity(self, info: Info) -> Optional["Entity"]:
+        return make_entity(info.context, self.entity_iri) if self.entity_iri else None
+
+
+def make_mention(m: MentionRec) -> Mention:
+    return Mention(iri=strawberry.ID(m.iri), text=m.text, start=m.start, end=m.end, section=m.section,
+                   sentence=m.sentence, method=m.method, confidence=m.confidence, note_iri=m.note,
+                   entity_iri=m.entity)
+
+
+@strawberry.type(description="A span of a note that backs a link: the mention the link was derived from.")
+class Evidence:
+    text: str
+    start: int
+    end: int
+    section: Optional[str]
+    sentence: Optional[str]
+    method: Optional[str]
+    mention_rec: strawberry.Private[MentionRec]
+
+    @strawberry.field
+    def note(self, info: Info) -> Note:
+        return make_note(info.context, self.mention_rec.note)
+
+    @strawberry.field
+    def mention(self) -> Mention:
+        return make_mention(self.mention_rec)
+
+
+def make_evidence(m: MentionRec) -> Evidence:
+    return Evidence(text=m.text, start=m.start, end=m.end, section=m.section, sentence=m.sentence,
+                    method=m.method, mention_rec=m)
+
+
+@strawberry.type(description="That a source covers an entity: directly (it names it) or inferred (scored, justified).")
+class Coverage:
+    iri: strawberry.ID
+    score: float = strawberry.field(description="How strongly the source covers the entity, 0..1; 1 for direct.")
+    direct: bool = strawberry.field(description="True when the source names the entity; false when inferred.")
+    justification: Optional[str]
+    method: Optional[str]
+    rec: strawberry.Private[CoverageRec]
+
+    @strawberry.field
+    def source(self) -> Source:
+        r = self.rec
+        return Source(iri=strawberry.ID(r.source), url=r.url, title=r.title, section=r.section, note_iri=r.note)
+
+    @strawberry.field(description="The entity covered.")
+    def entity(self, info: Info) -> "Entity":
+        return make_entity(info.context, self.rec.entity)
+
+    @strawberry.field(description="The mentions the coverage rests on.")
+    async def evidence(self, info: Info) -> list[Evidence]:
+        return [make_evidence(m) for m in await info.context.loaders.evidence.load(self.rec.iri)]
+
+    @strawberry.field(description="Shared neighbours that justify an inferred coverage.")
+    async def via(self, info: Info) -> list["Entity"]:
+        return [make_entity(info.context, v) for v in await info.context.loaders.via.load(self.rec.iri)
+                if v in info.context.catalogue.entities]
+
+
+def make_coverage(c: CoverageRec) -> Coverage:
+    return Coverage(iri=strawberry.ID(c.iri), score=c.score, direct=c.direct, justification=c.justification,
+                    method=c.method, rec=c)
+
+
+@strawberry.type(description="A weighted, directed relatedness of one entity to another.")
+class Relatedness:
+    iri: strawberry.ID
+    weight: float
+    method: Optional[str]
+    rank: Optional[int] = strawberry.field(description="1 for the most related entity of 'from'.")
+    rec: strawberry.Private[RelatedRec]
+
+    @strawberry.field(name="from")
+    def from_(self, info: Info) -> "Entity":
+        return make_entity(info.context, self.rec.from_)
+
+    @strawberry.field
+    def to(self, info: Info) -> "Entity":
+        return make_entity(info.context, self.rec.to)
+
+    @strawberry.field(description="The mentions the relatedness rests on.")
+    async def evidence(self, info: Info) -> list[Evidence]:
+        return [make_evidence(m) for m in await info.context.loaders.evidence.load(self.rec.iri)]
+
+
+def make_related(r: RelatedRec) -> Relatedness:
+    return Relatedness(iri=strawberry.ID(r.iri), weight=r.weight, method=r.method, rank=r.rank, rec=r)
+
+
+async def entity_sources(ctx: Context, iris: Sequence[str], first: int) -> list[Coverage]:
+    lists = await ctx.loaders.coverage.load_many(list(iris))
+    best: dict[str, CoverageRec] = {}
+    for lst in lists:
+        for c in lst:
+            if c.source not in best or (c.score, c.direct) > (best[c.source].score, best[c.source].direct):
+                best[c.source] = c
+    ranked = sorted(best.values(), key=lambda c: (-c.score, not c.direct, c.url, c.source))
+    return [make_coverage(c) for c in ranked[:first]]
+
+
+async def entity_related(ctx: Context, iri: str, first: int, type_: Optional[EntityType]) -> list[Relatedness]:
+    lst = await ctx.loaders.related.load(iri)
+    cat = ctx.catalogue
+    out = [r for r in lst if r.to in cat.entities and (type_ is None or cat.entities[r.to].type == type_.value)]
+    return [make_related(r) for r in out[:first]]
+
+
+@strawberry.interface(description="Something the notes talk about.")
+class Entity:
+    iri: strawberry.ID
+    name: str
+    type: EntityType
+    aliases: list[str]
+    pagerank: Optional[float] = strawberry.field(description="Centrality in the entity graph (link pass).")
+    community: Optional[int] = strawberry.field(description="Community number (link pass).")
+    degree: Optional[int]
+    mention_count: int = strawberry.field(description="How many mentions name it.")
+
+    @strawberry.field(description="The spans of notes that name it, by note path and offset.")
+    async def mentions(self, info: Info, first: Optional[int] = None) -> list[Mention]:
+        n = check_first(first, 20)
+        return [make_mention(m) for m in (await info.context.loaders.mentions.load(str(self.iri)))[:n]]
+
+    @strawberry.field(description="The sources that cover it, best first.")
+    async def sources(self, info: Info, first: Optional[int] = None) -> list[Coverage]:
+        return await entity_sources(info.context, [str(self.iri)], check_first(first, 20))
+
+    @strawberry.field(description="The entities most related to it, best first; optionally of one type.")
+    async def related(self, info: Info, first: Optional[int] = None,
+                      type: Optional[EntityType] = None) -> list[Relatedness]:
+        return await entity_related(info.context, str(self.iri), check_first(first, 10), type)
+
+
+@strawberry.type
+class Person(Entity):
+    pass
+
+
+@strawberry.type
+class Event(Entity):
+    @strawberry.field(description="Dates written beside it (ISO 8601: YYYY, YYYY-MM or YYYY-MM-DD).")
+    def dates(self, info: Info) -> list[str]:
+        rec = info.context.catalogue.entities.get(str(self.iri))
+        return list(rec.dates) if rec else []
+
+
+@strawberry.type
+class Paper(Entity):
+    pass
+
+
+@strawberry.type
+class Place(Entity):
+    pass
+
+
+@strawberry.type
+class Organization(Entity):
+    pass
+
+
+_CLASSES = {"Person": Person, "Event": Event, "Paper": Paper, "Place": Place, "Organization": Organization}
+
+
+def make_entity(ctx: Context, iri: str) -> Entity:
+    rec = ctx.catalogue.entities.get(iri)
+    if rec is None:
+        raise QueryError(f"the graph has no entity {iri}")
+    return entity_of(rec)
+
+
+def entity_of(rec: EntityRec) -> Entity:
+    return _CLASSES[rec.type](iri=strawberry.ID(rec.iri), name=rec.name, type=EntityType(rec.type),
+                              aliases=list(rec.aliases), pagerank=rec.pagerank, community=rec.community,
+                              degree=rec.degree, mention_count=rec.mention_count)
+
+
+@strawberry.type
+class EntityEdge:
+    node: Entity
+    cursor: str
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: Optional[str]
+    end_cursor: Optional[str]
+
+
+@strawberry.type(description="A page of entities, Relay style.")
+class EntityConnection:
+    edges: list[EntityEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="One hop of a path between two entities, with the evidence for it.")
+class PathStep:
+    kind: str = strawberry.field(description="What links the two: e.g. 'co-mention', 'related', 'covers'.")
+    evidence: Optional[str] = strawberry.field(description="The text that backs the hop.")
+    from_iri: strawberry.Private[str]
+    to_iri: strawberry.Private[str]
+    note_iri: strawberry.Private[Optional[str]]
+    weight: Optional[float] = None
+
+    @strawberry.field(name="from")
+    def from_(self, info: Info) -> Entity:
+        return make_entity(info.context, self.from_iri)
+
+    @strawberry.field
+    def to(self, info: Info) -> Entity:
+        return make_entity(info.context, self.to_iri)
+
+    @strawberry.field
+    def note(self, info: Info) -> Optional[Note]:
+        return make_note(info.context, self.note_iri) if self.note_iri else None
+
+
+@strawberry.type
+class TypeCount:
+    type: EntityType
+    count: int
+
+
+@strawberry.type(description="Counts over the graph being served.")
+class Stats:
+    generation: str
+    triples: int
+    notes: int
+    sections: int
+    sources: int
+    mentions: int
+    entities: int
+    coverages: int
+    relations: int
+    by_type: list[TypeCount]
+
+
+# ====================================================================== the root
+
+
+def ctx_of(info: Info) -> Context:
+    return info.context
+
+
+def find_entities(ctx: Context, name: str, what: str = "name") -> list[EntityRec]:
+    return ctx.catalogue.lookup(check_text(name, what))
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Sources covering an entity (by name or alias), best first.")
+    async def sources(self, info: Info, covering: str, first: Optional[int] = 20) -> list[Coverage]:
+        ctx = ctx_of(info)
+        n = check_first(first, 20)
+        recs = find_entities(ctx, covering, "covering")
+        if not recs:
+            return []
+        return await entity_sources(ctx, [r.iri for r in recs], n)
+
+    @strawberry.field(description="An entity by name or alias (the most mentioned one when several share it).")
+    def entity(self, info: Info, name: str) -> Optional[Entity]:
+        recs = find_entities(ctx_of(info), name)
+        return entity_of(recs[0]) if recs else None
+
+    @strawberry.field(description="Entities by name, optionally of one type or containing a search string; paged.")
+    def entities(self, info: Info, type: Optional[EntityType] = None, search: Optional[str] = None,
+                 first: Optional[int] = 50, after: Optional[str] = None) -> EntityConnection:
+        cat = ctx_of(info).catalogue
+        n = check_first(first, 50)
+        recs = cat.sorted
+        if type is not None:
+            recs = [r for r in recs if r.type == type.value]
+        if search:
+            s = norm(check_text(search, "search"))
+            recs = [r for r in recs if s in norm(r.name) or any(s in norm(a) for a in r.aliases)]
+        start = cat.after(recs, check_text(after, "after") if after else None)
+        page = recs[start:start + n]
+        edges = [EntityEdge(node=entity_of(r), cursor=encode_cursor(r.sort_key)) for r in page]
+        return EntityConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=start + n < len(recs), has_previous_page=start > 0,
+                               start_cursor=edges[0].cursor if edges else None,
+                               end_cursor=edges[-1].cursor if edges else None),
+            total_count=len(recs))
+
+    @strawberry.field(description="The entities most related to one (by name or alias), optionally of one type.")
+    async def related(self, info: Info, name: str, first: Optional[int] = 10,
+                      type: Optional[EntityType] = None) -> list[Relatedness]:
+        ctx = ctx_of(info)
+        n = check_first(first, 10)
+        recs = find_entities(ctx, name)
+        if not recs:
+            return []
+        return await entity_related(ctx, recs[0].iri, n, type)
+
+    @strawberry.field(description="The shortest chain of links between two entities; null when there is none.")
+    async def path(self, info: Info, from_: Annotated[str, strawberry.argument(name="from")],
+                   to: str) -> Optional[list[PathStep]]:
+        ctx = ctx_of(info)
+        a = find_entities(ctx, from_, "from")
+        b = find_entities(ctx, to, "to")
+        if not a or not b:
+            missing = from_ if not a else to
+            raise KGNotFound(f"no entity is named {missing!r}; look names up with entities(search: ...)")
+        return await ctx.snap.call(_path, ctx.snap, a[0].iri, b[0].iri)
+
+    @strawberry.field(description="A note by its path.")
+    def note(self, info: Info, path: str) -> Optional[Note]:
+        ctx = ctx_of(info)
+        rec = ctx.catalogue.notes_by_path.get(check_text(path, "path", 4096))
+        return make_note(ctx, rec.iri) if rec else None
+
+    @strawberry.field(description="Events with a date in a span of years (inclusive), earliest first.")
+    def events(self, info: Info, from_year: int, to_year: int, first: Optional[int] = 50) -> list[Event]:
+        n = check_first(first, 50)
+        out = []
+        for rec in ctx_of(info).catalogue.sorted:
+            if rec.type != "Event":
+                continue
+            years = [int(d[:4]) for d in rec.dates if d[:4].isdigit()]
+            hits = [y for y in years if from_year <= y <= to_year]
+            if hits:
+                out.append((min(hits), rec))
+        out.sort(key=lambda t: (t[0], t[1].sort_key))
+        return [entity_of(rec) for _, rec in out[:n]]  # type: ignore[misc]
+
+    @strawberry.field(description="The most central entities (by PageRank), of one community and/or type.")
+    def central(self, info: Info, community: Optional[int] = None, type: Optional[EntityType] = None,
+                first: Optional[int] = 10) -> list[Entity]:
+        n = check_first(first, 10)
+        recs = [r for r in ctx_of(info).catalogue.entities.values()
+                if (community is None or r.community == community) and (type is None or r.type == type.value)]
+        recs.sort(key=lambda r: (-(r.pagerank or 0.0), -r.mention_count, r.sort_key))
+        return [entity_of(r) for r in recs[:n]]
+
+    @strawberry.field(description="Counts over the graph being served.")
+    async def stats(self, info: Info) -> Stats:
+        ctx = ctx_of(info)
+        s = await ctx.snap.call(ctx.catalogue.stats, ctx.snap.store)
+        c = s["counts"]
+        return Stats(generation=ctx.snap.generation, triples=s["triples"], notes=c.get("Note", 0),
+                     sections=c.get("Section", 0), sources=c.get("Source", 0), mentions=c.get("Mention", 0),
+                     entities=len(ctx.catalogue.entities), coverages=c.get("Coverage", 0),
+                     relations=c.get("Relatedness", 0),
+                     by_type=[TypeCount(type=EntityType(t), count=c.get(t, 0)) for t in _TYPES])
+
+
+class KGNotFound(KGError):
+    code = "not_found"
+
+
+def _path(snap: Snapshot, a: str, b: str) -> list[PathStep] | None:
+    kind, graph = snap.catalogue.link_graph(snap.store)
+    if a == b:
+        return []
+    if kind == "links":
+        from kg import links
+
+        try:
+            hops = links.find_path(graph, a, b)
+        except KGError:
+            raise
+        if not hops:
+            return None
+        return [_step(h) for h in hops]
+    import networkx as nx
+
+    try:
+        nodes = nx.shortest_path(graph, a, b)
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        return None
+    return [PathStep(kind="related", evidence=None, from_iri=x, to_iri=y, note_iri=None,
+                     weight=graph[x][y].get("weight")) for x, y in zip(nodes, nodes[1:])]
+
+
+def _step(h: Any) -> PathStep:
+    note = getattr(h, "note", None)
+    return PathStep(kind=str(getattr(h, "kind", "link")), evidence=getattr(h, "evidence", None),
+                    from_iri=str(h.from_iri), to_iri=str(h.to_iri),
+                    note_iri=str(note) if note else None, weight=getattr(h, "weight", None))
+
+
+# ====================================================================== errors, limits, time
+
+
+class KGErrorExtension(SchemaExtension):
+    """kg's own errors keep their message and get ``extensions.code``; anything unexpected is masked."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        result.errors = [self._process(e) for e in result.errors]
+
+    @staticmethod
+    def _process(error: GraphQLError) -> GraphQLError:
+        orig = error.original_error
+        if orig is None or isinstance(orig, GraphQLError):
+            ext = dict(error.extensions or {})
+            ext.setdefault("code", "graphql_invalid")
+            return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
+                                path=error.path, extensions=ext)
+        if isinstance(orig, KGError):
+            return GraphQLError(str(orig), nodes=error.nodes, source=error.source, positions=error.positions,
+                                path=error.path, extensions={"code": orig.code})
+        log.error("unexpected error in a resolver", exc_info=orig)
+        return GraphQLError("Unexpected error.", nodes=error.nodes, source=error.source, positions=error.positions,
+                            path=error.path, extensions={"code": "internal_error"})
+
+
+def _error_result(message: str, code: str) -> ExecutionResult:
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
+
+
+class KGSchema(strawberry.Schema):
+    """The schema, with a query-size check and a time limit on each request."""
+
+    time_limit: float = DEFAULT_TIME_LIMIT
+
+    async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
+        if query is not None and len(query) > MAX_QUERY_CHARS:
+            return _error_result(f"the query is {len(query):,} characters long; at most {MAX_QUERY_CHARS:,} "
+                                 "are accepted", "query_too_large")
+        try:
+            return await asyncio.wait_for(super().execute(query, *args, **kwargs), self.time_limit)
+        except TimeoutError:
+            return _error_result(f"the query took longer than {self.time_limit:g} s and was stopped; "
+                                 "ask for less (a smaller 'first', fewer nested fields)",
+                                 QueryTimeoutError.code)
+
+
+def _ignore_introspection(ctx: Any) -> bool:
+    return ctx.field_name in ("__schema", "__type")
+
+
+def build_schema(*, production: bool = False, time_limit: float = DEFAULT_TIME_LIMIT) -> KGSchema:
+    """The schema; ``production`` switches introspection off."""
+    extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=_ignore_introspection),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+        KGErrorExtension,
+    ]
+    if production:
+        extensions.insert(0, DisableIntrospection())
+    s = KGSchema(query=Query, types=[Person, Event, Paper, Place, Organization], extensions=extensions)
+    s.time_limit = time_limit
+    return s
+
+
+#: the schema with development settings; ``str(schema)`` is the SDL in schemas/schema.graphql
+schema = build_schema()

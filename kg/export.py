@@ -1,0 +1,773 @@
+"""The entity graph as something to look at: GraphML, GEXF, Cytoscape, D3, DOT and an offline HTML viewer.
+
+:func:`load_view_graph` reads entities (and, if asked for, sources) with the
+edges between them from a store through bound SPARQL, and cuts the result down
+with a :class:`ViewFilter` (types, communities, a centre and a radius, a
+minimum weight, a node budget filled by centrality).  :func:`export_graph`
+serialises it.
+
+Nodes carry ``type``, ``name``, ``aliases``, ``key``, ``centrality``,
+``pagerank``, ``community``, ``degree`` and ``mentions`` (how many mentions
+back the entity).  Edges carry ``kind`` (``related``, ``co-mention`` or
+``covers``), ``weight`` and ``method``.
+
+Where the link pass has not run (no ``kg:Relatedness`` in the store), edges
+are co-mentions (entities named in the same snippet; the weight is the number
+of such snippets), centrality is PageRank computed here and communities are
+Louvain communities computed here.
+
+>>> g = demo_graph()
+>>> sorted(g.nodes[n]["name"] for n in g)
+['二二六兵变', '北一辉', '日本', '池田成彬']
+>>> body, media = export_graph(g, "dot")
+>>> media, body.startswith(b"digraph kg {")
+('text/vnd.graphviz', True)
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from io import BytesIO
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from kg.errors import ExportError, NotFoundError
+from kg.model import ENTITY_TYPES
+from kg.vocab import KG_NS
+
+__all__ = [
+    "VIEW_FORMATS",
+    "NODE_TYPES",
+    "ViewFilter",
+    "load_view_graph",
+    "export_graph",
+    "export_view",
+    "render_html",
+    "parse_filter",
+    "demo_graph",
+]
+
+Select = Callable[..., list[dict[str, Any]]]
+
+#: export formats handled here: name → (media type, file extension)
+VIEW_FORMATS: dict[str, tuple[str, str]] = {
+    "graphml": ("application/graphml+xml", "graphml"),
+    "gexf": ("application/gexf+xml", "gexf"),
+    "cytoscape": ("application/json", "cyjs"),
+    "d3": ("application/json", "json"),
+    "dot": ("text/vnd.graphviz", "dot"),
+    "html": ("text/html; charset=utf-8", "html"),
+}
+
+#: node types a view can hold: the entity types and Source
+NODE_TYPES = (*ENTITY_TYPES, "Source")
+
+#: viewer colours by type (also written into DOT, GEXF)
+TYPE_COLOURS = {
+    "Person": "#e4572e",
+    "Event": "#f3a712",
+    "Paper": "#6c8ead",
+    "Place": "#29335c",
+    "Organization": "#669bbc",
+    "Source": "#8a8a8a",
+}
+
+#: when an HTML view has more nodes than this and no budget was given, keep the most central ones
+HTML_DEFAULT_MAX_NODES = 2000
+
+_VIZ_DIR = Path(__file__).with_name("viz")
+
+
+@dataclass(frozen=True)
+class ViewFilter:
+    """What part of the graph to show.
+
+    ``types``: node types to keep (empty: every entity type; add ``"Source"`` for sources).
+    ``communities``: community numbers to keep (empty: all).
+    ``centre`` / ``radius``: keep only what lies within ``radius`` hops of an entity
+    (its IRI, its key ``Type/name``, or a name or alias).
+    ``min_weight``: drop edges lighter than this.
+    ``max_nodes``: keep the ``max_nodes`` most central nodes (level of detail; the centre is always kept).
+    ``drop_isolated``: drop nodes left without an edge.
+    ``co_mention``: add co-mention edges: ``None`` only when the store has no relatedness edges.
+    """
+
+    types: tuple[str, ...] = ()
+    communities: tuple[int, ...] = ()
+    centre: str | None = None
+    radius: int = 1
+    min_weight: float = 0.0
+    max_nodes: int | None = None
+    drop_isolated: bool = False
+    co_mention: bool | None = None
+
+    def __post_init__(self) -> None:
+        bad = [t for t in self.types if t not in NODE_TYPES]
+        if bad:
+            raise ExportError(f"unknown node type {bad[0]!r}; use one of {', '.join(NODE_TYPES)}")
+        if self.radius < 0:
+            raise ExportError("the radius must be 0 or more")
+        if self.max_nodes is not None and self.max_nodes < 1:
+            raise ExportError("max_nodes must be 1 or more")
+
+    @property
+    def node_types(self) -> tuple[str, ...]:
+        return self.types or ENTITY_TYPES
+
+
+def parse_filter(params: Mapping[str, Any]) -> ViewFilter:
+    """A :class:`ViewFilter` from query parameters or CLI options (strings, lists or numbers).
+
+    >>> parse_filter({"type": "Person,Place", "min_weight": "2", "centre": "北一辉", "radius": "2"})
+    ViewFilter(types=('Person', 'Place'), communities=(), centre='北一辉', radius=2, min_weight=2.0, max_nodes=None, drop_isolated=False, co_mention=None)
+    """
+
+    def items(*names: str) -> list[str]:
+        out: list[str] = []
+        for name in names:
+            v = params.get(name)
+            if v is None:
+                continue
+            for part in (v if isinstance(v, (list, tuple)) else [v]):
+                out.extend(p.strip() for p in str(part).split(",") if p.strip())
+        return out
+
+    def one(*names: str) -> Any:
+        for name in names:
+            v = params.get(name)
+            if isinstance(v, (list, tuple)):
+                v = v[-1] if v else None
+            if v not in (None, ""):
+                return v
+        return None
+
+    def flag(name: str) -> bool | None:
+        v = one(name)
+        if v is None:
+            return None
+        if isinstance(v, bool):
+            return v
+        return str(v).lower() in ("1", "true", "yes", "on")
+
+    try:
+        communities = tuple(int(c) for c in items("community", "communities"))
+        radius = int(one("radius") or 1)
+        min_weight = float(one("min_weight", "min-weight") or 0.0)
+        max_nodes = one("max_nodes", "max-nodes")
+        max_nodes = int(max_nodes) if max_nodes is not None else None
+    except ValueError as err:
+        raise ExportError(f"a filter value is not a number ({err})") from None
+    types = tuple(_canon_type(t) for t in items("type", "types"))
+    return ViewFilter(types=types, communities=communities, centre=one("centre", "center"), radius=radius,
+                      min_weight=min_weight, max_nodes=max_nodes, drop_isolated=bool(flag("drop_isolated")),
+                      co_mention=flag("co_mention"))
+
+
+def _canon_type(name: str) -> str:
+    for t in NODE_TYPES:
+        if t.lower() == name.lower():
+            return t
+    raise ExportError(f"unknown node type {name!r}; use one of {', '.join(NODE_TYPES)}")
+
+
+# ---------------------------------------------------------------- reading the store
+
+_Q_ENTITIES = """
+SELECT DISTINCT ?e ?class ?key ?name ?pagerank ?community ?degree WHERE {
+  ?e a kg:Entity ; a ?class ; kg:name ?name .
+  FILTER(?class != kg:Entity)
+  OPTIONAL { ?e kg:key ?key }
+  OPTIONAL { ?e kg:pagerank ?pagerank }
+  OPTIONAL { ?e kg:community ?community }
+  OPTIONAL { ?e kg:degree ?degree }
+}
+"""
+_Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { ?e a kg:Entity ; kg:alias ?alias }"
+_Q_MENTION_COUNTS = "SELECT ?e (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a kg:Mention ; kg:mentionOf ?e } GROUP BY ?e"
+_Q_RELATED = """
+SELECT DISTINCT ?r ?a ?b ?weight ?method WHERE {
+  ?r a kg:Relatedness ; kg:fromEntity ?a ; kg:toEntity ?b .
+  OPTIONAL { ?r kg:weight ?weight }
+  OPTIONAL { ?r kg:method ?method }
+}
+"""
+_Q_RELATED_SHORT = "SELECT DISTINCT ?a ?b WHERE { ?a kg:relatedTo ?b }"
+_Q_COMENTION = "SELECT DISTINCT ?sn ?e WHERE { ?sn a kg:Snippet ; kg:mentions ?e }"
+_Q_SOURCES = """
+SELECT DISTINCT ?s ?url ?title ?path WHERE {
+  ?s a kg:Source ; kg:url ?url ; kg:note ?n .
+  ?n kg:path ?path .
+  OPTIONAL { ?s kg:title ?title }
+}
+"""
+_Q_COVERAGE = """
+SELECT DISTINCT ?c ?s ?e ?score ?direct ?method WHERE {
+  ?c a kg:Coverage ; kg:source ?s ; kg:entity ?e .
+  OPTIONAL { ?c kg:score ?score }
+  OPTIONAL { ?c kg:direct ?direct }
+  OPTIONAL { ?c kg:method ?method }
+}
+"""
+_Q_SOURCE_MENTIONS = "SELECT DISTINCT ?s ?e WHERE { ?s a kg:Source ; kg:mentions ?e }"
+_Q_FIND_BY_NAME = "SELECT DISTINCT ?e ?name WHERE { ?e a kg:Entity ; kg:name ?name }"
+_Q_FIND_BY_ALIAS = "SELECT DISTINCT ?e ?alias WHERE { ?e a kg:Entity ; kg:alias ?alias }"
+_Q_FIND_BY_KEY = "SELECT DISTINCT ?e ?key WHERE { ?e a kg:Entity ; kg:key ?key }"
+_Q_MENTIONS = """
+SELECT DISTINCT ?e ?m ?text ?sentence ?path ?title ?src WHERE {
+  ?m a kg:Mention ; kg:mentionOf ?e ; kg:text ?text ; kg:note ?n .
+  ?n kg:path ?path .
+  OPTIONAL { ?m kg:sentence ?sentence }
+  OPTIONAL { ?n kg:title ?title }
+  OPTIONAL { ?m kg:inSource ?src }
+}
+"""
+
+
+def _type_of(iri: str) -> str | None:
+    if iri.startswith(KG_NS):
+        name = iri[len(KG_NS):]
+        if name in ENTITY_TYPES:
+            return name
+    return None
+
+
+def load_view_graph(select: Select, filters: ViewFilter | None = None) -> nx.MultiDiGraph:
+    """The entity graph of a store (``select`` is a store's ``select``), cut down by ``filters``.
+
+    Node ids are IRIs.  The graph is a :class:`networkx.MultiDiGraph` (two
+    entities may be related by several methods); ``graph.graph`` records what
+    was kept out of how much (``total_nodes``, ``shown_nodes``, ...).
+    """
+    f = filters or ViewFilter()
+    g = nx.MultiDiGraph()
+    for r in select(_Q_ENTITIES):
+        t = _type_of(r["class"])
+        if t is None:
+            continue
+        e = r["e"]
+        if e in g:  # several classes or names: keep the first of each
+            continue
+        g.add_node(e, type=t, name=r["name"], key=r.get("key") or f"{t}/{r['name']}", aliases=[],
+                   pagerank=r.get("pagerank"), community=r.get("community"), degree=r.get("degree"), mentions=0)
+    for r in select(_Q_ALIASES):
+        if r["e"] in g and r["alias"] != g.nodes[r["e"]]["name"]:
+            g.nodes[r["e"]]["aliases"].append(r["alias"])
+    for r in select(_Q_MENTION_COUNTS):
+        if r["e"] in g:
+            g.nodes[r["e"]]["mentions"] = int(r["n"])
+
+    related = 0
+    for r in select(_Q_RELATED):
+        a, b = r["a"], r["b"]
+        if a in g and b in g and a != b:
+            method = r.get("method") or "related"
+            g.add_edge(a, b, key=f"related:{method}", kind="related", weight=_num(r.get("weight"), 1.0),
+                       method=method)
+            related += 1
+    if not related:  # shortcut triples only
+        for r in select(_Q_RELATED_SHORT):
+            a, b = r["a"], r["b"]
+            if a in g and b in g and a != b and not g.has_edge(a, b):
+                g.add_edge(a, b, key="related:relatedTo", kind="related", weight=1.0, method="relatedTo")
+                related += 1
+    want_comention = f.co_mention if f.co_mention is not None else related == 0
+    if want_comention:
+        _add_comentions(g, select(_Q_COMENTION))
+
+    if "Source" in f.node_types:
+        _add_sources(g, select)
+
+    _fill_centrality(g)
+    g.graph.update(total_nodes=g.number_of_nodes(), total_edges=g.number_of_edges(),
+                   edge_source="related" if related else "co-mention" if want_comention else "none")
+    g = _apply_filters(g, f, select)
+    g.graph.update(shown_nodes=g.number_of_nodes(), shown_edges=g.number_of_edges())
+    return g
+
+
+def _num(v: Any, default: float) -> float:
+    try:
+        return float(v) if v is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _add_comentions(g: nx.MultiDiGraph, rows: Iterable[dict[str, Any]]) -> None:
+    by_snippet: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        if r["e"] in g:
+            by_snippet[r["sn"]].append(r["e"])
+    pairs: Counter[tuple[str, str]] = Counter()
+    for ents in by_snippet.values():
+        ents = sorted(set(ents))
+        if len(ents) > 60:  # a list of names, not prose: pairs would say little and cost much
+            continue
+        pairs.update(combinations(ents, 2))
+    for (a, b), n in pairs.items():
+        g.add_edge(a, b, key="co-mention:snippet", kind="co-mention", weight=float(n), method="snippet")
+
+
+def _add_sources(g: nx.MultiDiGraph, select: Select) -> None:
+    entities = set(g)
+    for r in select(_Q_SOURCES):
+        s = r["s"]
+        if s not in g:
+            title = r.get("title")
+            g.add_node(s, type="Source", name=title or r["url"], key=s, aliases=[], url=r["url"],
+                       note=r["path"], pagerank=None, community=None, degree=None, mentions=0)
+    covered = 0
+    for r in select(_Q_COVERAGE):
+        s, e = r["s"], r["e"]
+        if s in g and e in entities:
+            method = r.get("method") or ("direct" if r.get("direct") in (True, None) else "inferred")
+            g.add_edge(s, e, key=f"covers:{method}", kind="covers", weight=_num(r.get("score"), 1.0), method=method)
+            covered += 1
+    if not covered:
+        for r in select(_Q_SOURCE_MENTIONS):
+            s, e = r["s"], r["e"]
+            if s in g and e in entities:
+                g.add_edge(s, e, key="covers:title", kind="covers", weight=1.0, method="title")
+
+
+def _simple(g: nx.MultiDiGraph) -> nx.Graph:
+    """Undirected, one edge per pair, weights summed."""
+    s = nx.Graph()
+    s.add_nodes_from(g)
+    for a, b, w in g.edges(data="weight", default=1.0):
+        if s.has_edge(a, b):
+            s[a][b]["weight"] += w
+        else:
+            s.add_edge(a, b, weight=w)
+    return s
+
+
+def _fill_centrality(g: nx.MultiDiGraph) -> None:
+    """``centrality``: the store's PageRank where it has one, else PageRank computed here; likewise
+    ``degree`` and ``community``."""
+    nodes = g.nodes
+    have_pr = any(nodes[n]["pagerank"] is not None for n in g)
+    have_comm = any(nodes[n]["community"] is not None for n in g)
+    simple = _simple(g) if (not have_pr or not have_comm) else None
+    computed: dict[str, float] = {}
+    if not have_pr and g.number_of_nodes():
+        try:
+            computed = nx.pagerank(simple, weight="weight")
+        except (ImportError, nx.PowerIterationFailedConvergence):
+            n = max(1, g.number_of_nodes() - 1)
+            computed = {v: (d + 1) / n for v, d in simple.degree()}
+    if not have_comm and g.number_of_nodes():
+        try:
+            parts = nx.community.louvain_communities(simple, weight="weight", seed=0)
+        except Exception:  # noqa: BLE001 - communities are a nicety
+            parts = [set(c) for c in nx.connected_components(simple)]
+        parts = sorted(parts, key=lambda c: (-len(c), min(c)))
+        for i, part in enumerate(parts):
+            for v in part:
+                nodes[v]["community"] = i
+    for v in g:
+        d = nodes[v]
+        if d["pagerank"] is not None:
+            d["centrality"] = float(d["pagerank"])
+        elif computed:
+            d["centrality"] = float(computed.get(v, 0.0))
+        else:
+            d["centrality"] = 0.0
+        if d["degree"] is None:
+            d["degree"] = len(set(g.predecessors(v)) | set(g.successors(v)))
+
+
+def _resolve_centre(g: nx.MultiDiGraph, centre: str, select: Select) -> str:
+    if centre in g:
+        return centre
+    candidates: list[str] = []
+    for query, var in ((_Q_FIND_BY_KEY, "key"), (_Q_FIND_BY_NAME, "name"), (_Q_FIND_BY_ALIAS, "alias")):
+        candidates = [r["e"] for r in select(query, {var: centre}) if r["e"] in g]
+        if candidates:
+            break
+    if not candidates:
+        raise NotFoundError(f"no entity {centre!r} in the view; give its name, an alias, its key (Type/name) or IRI")
+    return max(candidates, key=lambda v: (g.nodes[v]["centrality"], v))
+
+
+def _apply_filters(g: nx.MultiDiGraph, f: ViewFilter, select: Select) -> nx.MultiDiGraph:
+    types = set(f.node_types)
+    centre = _resolve_centre(g, f.centre, select) if f.centre else None
+    keep = {v for v, t in g.nodes(data="type") if t in types}
+    if f.communities:
+        wanted = set(f.communities)
+        keep = {v for v in keep if g.nodes[v]["community"] in wanted or g.nodes[v]["type"] == "Source"}
+    if centre is not None:
+        keep.add(centre)
+    h = g.subgraph(keep).copy()
+    if f.min_weight > 0:
+        h.remove_edges_from([(a, b, k) for a, b, k, w in h.edges(keys=True, data="weight", default=1.0)
+                             if w < f.min_weight])
+    if centre is not None:
+        near = nx.single_source_shortest_path_length(h.to_undirected(as_view=True), centre, cutoff=f.radius)
+        h = h.subgraph(near).copy()
+        for v, dist in near.items():
+            h.nodes[v]["distance"] = dist
+        h.graph["centre"] = centre
+    if f.drop_isolated:
+        h.remove_nodes_from([v for v in list(h) if h.degree(v) == 0 and v != centre])
+    if f.max_nodes is not None and h.number_of_nodes() > f.max_nodes:
+        h = _level_of_detail(h, f.max_nodes, centre)
+    h.graph.update(g.graph)
+    return h
+
+
+def _level_of_detail(g: nx.MultiDiGraph, budget: int, centre: str | None = None) -> nx.MultiDiGraph:
+    ranked = sorted(g, key=lambda v: (v != centre, -g.nodes[v]["centrality"], v))
+    return g.subgraph(ranked[:budget]).copy()
+
+
+# ---------------------------------------------------------------- serialisations
+
+
+def _flat_attrs(d: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes GraphML/GEXF can hold: no None, lists joined with '|'."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if v is None or k.startswith("_"):
+            continue
+        if isinstance(v, (list, tuple)):
+            v = "|".join(map(str, v))
+        elif isinstance(v, bool):
+            v = str(v).lower()
+        out[k] = v
+    return out
+
+
+def _typed_copy(g: nx.MultiDiGraph, gexf: bool = False) -> nx.MultiDiGraph:
+    h = nx.MultiDiGraph()
+    h.graph.update({k: v for k, v in g.graph.items() if isinstance(v, (str, int, float))})
+    for v, d in g.nodes(data=True):
+        attrs = _flat_attrs(d)
+        attrs.setdefault("aliases", "")
+        attrs["centrality"] = float(attrs.get("centrality", 0.0))
+        if "pagerank" in attrs:
+            attrs["pagerank"] = float(attrs["pagerank"])
+        attrs["label"] = d.get("name", v)
+        if gexf:
+            colour = TYPE_COLOURS.get(d.get("type"), "#999999")
+            attrs["viz"] = {"color": {"r": int(colour[1:3], 16), "g": int(colour[3:5], 16),
+                                      "b": int(colour[5:7], 16), "a": 1.0},
+                            "size": 4.0 + 40.0 * math.sqrt(attrs["centrality"])}
+            if "pos" in d:
+                attrs["viz"]["position"] = {"x": float(d["pos"][0]), "y": float(d["pos"][1]), "z": 0.0}
+        attrs.pop("pos", None)
+        h.add_node(v, **attrs)
+    for a, b, k, d in g.edges(keys=True, data=True):
+        attrs = _flat_attrs(d)
+        attrs["weight"] = float(attrs.get("weight", 1.0))
+        if gexf:
+            attrs["label"] = attrs.get("kind", "")
+        h.add_edge(a, b, key=k, **attrs)
+    return h
+
+
+def _graphml(g: nx.MultiDiGraph) -> bytes:
+    buf = BytesIO()
+    nx.write_graphml(_typed_copy(g), buf, encoding="utf-8", prettyprint=True, named_key_ids=True)
+    return buf.getvalue()
+
+
+def _gexf(g: nx.MultiDiGraph) -> bytes:
+    buf = BytesIO()
+    nx.write_gexf(_typed_copy(g, gexf=True), buf, encoding="utf-8", prettyprint=True)
+    return buf.getvalue()
+
+
+def _json_attrs(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()
+            if v is not None and not k.startswith("_") and k != "pos"}
+
+
+def _edge_id(a: str, b: str, k: str, i: int) -> str:
+    return f"e{i}"
+
+
+def cytoscape_elements(g: nx.MultiDiGraph, positions: bool = True) -> dict[str, Any]:
+    """``{"data": {...}, "elements": {"nodes": [...], "edges": [...]}}``: cytoscape.js ``cy.json()`` input
+    and Cytoscape's ``.cyjs``."""
+    pos = layout_positions(g) if positions else {}
+    nodes = []
+    for v, d in g.nodes(data=True):
+        el: dict[str, Any] = {"data": {"id": v, **_json_attrs(d)}}
+        if v in pos:
+            el["position"] = {"x": pos[v][0], "y": pos[v][1]}
+        nodes.append(el)
+    edges = [{"data": {"id": _edge_id(a, b, k, i), "source": a, "target": b, **_json_attrs(d)}}
+             for i, (a, b, k, d) in enumerate(g.edges(keys=True, data=True))]
+    meta = {k: v for k, v in g.graph.items() if isinstance(v, (str, int, float))}
+    return {"data": meta, "elements": {"nodes": nodes, "edges": edges}}
+
+
+def d3_node_link(g: nx.MultiDiGraph) -> dict[str, Any]:
+    """Node-link JSON (``nodes``, ``links`` with ``source``/``target`` ids), as ``nx.node_link_data(edges="links")``."""
+    return {
+        "directed": True,
+        "multigraph": True,
+        "graph": {k: v for k, v in g.graph.items() if isinstance(v, (str, int, float))},
+        "nodes": [{"id": v, **_json_attrs(d)} for v, d in g.nodes(data=True)],
+        "links": [{"source": a, "target": b, "key": k, **_json_attrs(d)} for a, b, k, d in g.edges(keys=True, data=True)],
+    }
+
+
+def _dot_quote(s: Any) -> str:
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _dot(g: nx.MultiDiGraph) -> bytes:
+    lines = ["digraph kg {", "  graph [overlap=false, splines=true, outputorder=edgesfirst];",
+             '  node [shape=ellipse, style=filled, fontname="Noto Sans CJK SC,sans-serif", fontsize=10];',
+             "  edge [arrowsize=0.5];"]
+    for v, d in g.nodes(data=True):
+        colour = TYPE_COLOURS.get(d.get("type"), "#999999")
+        width = 0.3 + 3.0 * math.sqrt(float(d.get("centrality") or 0.0))
+        attrs = {"label": d.get("name", v), "fillcolor": colour, "fontcolor": "white" if d.get("type") == "Place" else "black",
+                 "width": f"{width:.2f}", "type": d.get("type", ""), "community": d.get("community", ""),
+                 "centrality": f"{float(d.get('centrality') or 0):.6g}", "aliases": "|".join(d.get("aliases") or ())}
+        lines.append(f"  {_dot_quote(v)} [" + ", ".join(f"{k}={_dot_quote(x)}" for k, x in attrs.items()) + "];")
+    for a, b, k, d in g.edges(keys=True, data=True):
+        w = float(d.get("weight", 1.0))
+        attrs = {"kind": d.get("kind", ""), "method": d.get("method", ""), "weight": f"{w:.6g}",
+                 "penwidth": f"{min(6.0, 0.5 + math.log1p(w)):.2f}"}
+        if d.get("kind") == "co-mention":
+            attrs["dir"] = "none"
+        lines.append(f"  {_dot_quote(a)} -> {_dot_quote(b)} [" + ", ".join(f"{k2}={_dot_quote(x)}" for k2, x in attrs.items()) + "];")
+    lines.append("}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def layout_positions(g: nx.MultiDiGraph, scale: float | None = None) -> dict[str, tuple[float, float]]:
+    """Node positions (a force-directed layout, seeded, so the same graph gives the same picture).
+
+    The biggest components are laid out by themselves and packed in rows, so
+    that small islands do not push the main one into a corner.
+    """
+    if g.number_of_nodes() == 0:
+        return {}
+    simple = _simple(g)
+    for a, b, d in simple.edges(data=True):
+        d["weight"] = 1.0 + math.log1p(d["weight"])
+    comps = sorted(nx.connected_components(simple), key=lambda c: (-len(c), min(c)))
+    try:
+        import numpy  # noqa: F401 - networkx layouts need it
+    except ImportError:
+        return {}
+    pos: dict[str, tuple[float, float]] = {}
+    singles = [next(iter(c)) for c in comps if len(c) == 1]
+    multi = [c for c in comps if len(c) > 1]
+    # pack components: each gets a square proportional to sqrt(size)
+    unit = 60.0
+    x = y = row_h = 0.0
+    row_w = unit * math.sqrt(max(1, g.number_of_nodes())) * 1.6
+    for comp in multi:
+        sub = simple.subgraph(comp)
+        side = unit * math.sqrt(len(comp)) * 1.4
+        if len(comp) == 2:
+            p = dict(zip(sorted(comp), ((-0.5, 0.0), (0.5, 0.0))))
+        else:
+            k = 1.0 / math.sqrt(len(comp))
+            p = nx.spring_layout(sub, k=k, iterations=60 if len(comp) < 3000 else 35, weight="weight", seed=7)
+        if x > 0 and x + side > row_w:
+            x, y, row_h = 0.0, y + row_h + unit, 0.0
+        xs = [float(c[0]) for c in p.values()]
+        ys = [float(c[1]) for c in p.values()]
+        span = max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
+        for v, c in p.items():
+            pos[v] = (x + (float(c[0]) - min(xs)) / span * side, y + (float(c[1]) - min(ys)) / span * side)
+        x += side + unit
+        row_h = max(row_h, side)
+    # isolated nodes: a grid below
+    if singles:
+        y += row_h + unit * 2
+        cols = max(1, int(math.sqrt(len(singles)) * 2))
+        for i, v in enumerate(sorted(singles, key=lambda v: -g.nodes[v]["centrality"])):
+            pos[v] = ((i % cols) * unit * 0.8, y + (i // cols) * unit * 0.8)
+    return {v: (round(px, 1), round(py, 1)) for v, (px, py) in pos.items()}
+
+
+# ---------------------------------------------------------------- the HTML viewer
+
+#: per node, how much evidence the viewer embeds
+HTML_MENTIONS_PER_NODE = 4
+HTML_SOURCES_PER_NODE = 5
+HTML_SENTENCE_CHARS = 180
+
+
+def node_details(select: Select, g: nx.MultiDiGraph, *, mentions_per_node: int = HTML_MENTIONS_PER_NODE,
+                 sources_per_node: int = HTML_SOURCES_PER_NODE,
+                 sentence_chars: int = HTML_SENTENCE_CHARS) -> dict[str, dict[str, Any]]:
+    """Evidence for each node: mentions (text, sentence, note path and title) and sources (url, title),
+    capped per node, one mention per note first so that the sample spans notes."""
+    wanted = set(g)
+    rows_by_entity: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in select(_Q_MENTIONS):
+        if r["e"] in wanted:
+            rows_by_entity[r["e"]].append(r)
+    sources: dict[str, tuple[str, str | None]] = {}
+    source_rows = select(_Q_SOURCES)
+    for r in source_rows:
+        sources[r["s"]] = (r["url"], r.get("title"))
+    entity_sources: dict[str, list[str]] = defaultdict(list)
+    for r in select(_Q_SOURCE_MENTIONS):
+        if r["e"] in wanted:
+            entity_sources[r["e"]].append(r["s"])
+    for a, b, d in g.edges(data=True):
+        if d.get("kind") == "covers":
+            entity_sources[b].append(a)
+    out: dict[str, dict[str, Any]] = {}
+    for v in g:
+        rows = sorted(rows_by_entity.get(v, []), key=lambda r: (r["path"], r["m"]))
+        picked: list[dict[str, Any]] = []
+        seen_notes: set[str] = set()
+        for r in rows:  # first one per note, then the rest
+            if r["path"] not in seen_notes:
+                seen_notes.add(r["path"])
+                picked.append(r)
+        picked += [r for r in rows if r not in picked]
+        mentions = []
+        for r in picked[:mentions_per_node]:
+            sentence = (r.get("sentence") or "").strip()
+            if len(sentence) > sentence_chars:
+                sentence = sentence[:sentence_chars] + "…"
+            m = {"text": r["text"], "sentence": sentence, "note": r["path"]}
+            if r.get("title"):
+                m["title"] = r["title"]
+            mentions.append(m)
+        srcs = []
+        for s in dict.fromkeys(entity_sources.get(v, [])):
+            if s in sources:
+                url, title = sources[s]
+                srcs.append({"url": url, "title": title or url})
+            if len(srcs) >= sources_per_node:
+                break
+        if g.nodes[v].get("type") == "Source" and g.nodes[v].get("url"):
+            srcs.insert(0, {"url": g.nodes[v]["url"], "title": g.nodes[v]["name"]})
+        out[v] = {"mentions": mentions, "notes": len(seen_notes), "sources": srcs}
+    return out
+
+
+def _html_payload(g: nx.MultiDiGraph, details: Mapping[str, Mapping[str, Any]], title: str,
+                  api: str | None) -> dict[str, Any]:
+    pos = layout_positions(g)
+    ids = {v: i for i, v in enumerate(g)}
+    nodes = []
+    for v, d in g.nodes(data=True):
+        x, y = pos.get(v, (0.0, 0.0))
+        n = {"id": v, "k": d.get("key", v), "n": d.get("name", v), "t": d.get("type", ""),
+             "c": round(float(d.get("centrality") or 0.0), 6), "m": d.get("community"),
+             "g": d.get("degree"), "x": x, "y": y}
+        if d.get("aliases"):
+            n["a"] = list(d["aliases"])
+        if d.get("mentions"):
+            n["mc"] = d["mentions"]
+        det = details.get(v)
+        if det:
+            if det.get("mentions"):
+                n["ev"] = [[m["text"], m["sentence"], m["note"], m.get("title", "")] for m in det["mentions"]]
+            if det.get("sources"):
+                n["src"] = [[s["url"], s["title"]] for s in det["sources"]]
+            if det.get("notes"):
+                n["nn"] = det["notes"]
+        nodes.append(n)
+    edges = [[ids[a], ids[b], d.get("kind", ""), round(float(d.get("weight", 1.0)), 4), d.get("method", "")]
+             for a, b, d in g.edges(data=True)]
+    meta = {k: v for k, v in g.graph.items() if isinstance(v, (str, int, float))}
+    return {"title": title, "meta": meta, "colours": TYPE_COLOURS, "nodes": nodes, "edges": edges, "api": api}
+
+
+def _script_json(data: Any) -> str:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # safe inside <script>: no "</", no "<!--", no line separators that old parsers choke on
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def vendored_library() -> tuple[str, str]:
+    """The vendored cytoscape.js: ``(source, version)``."""
+    vendor = _VIZ_DIR / "vendor"
+    meta = json.loads((vendor / "VENDORED.json").read_text(encoding="utf-8"))
+    lib = meta["libraries"]["cytoscape"]
+    return (vendor / lib["file"]).read_text(encoding="utf-8"), lib["version"]
+
+
+def render_html(g: nx.MultiDiGraph, details: Mapping[str, Mapping[str, Any]] | None = None, *,
+                title: str = "kg: entity graph", api: str | None = None) -> str:
+    """One self-contained HTML page (library, style and data inline; nothing fetched from anywhere)."""
+    template = (_VIZ_DIR / "viewer.html").read_text(encoding="utf-8")
+    lib, version = vendored_library()
+    payload = _html_payload(g, details or {}, title, api)
+    lib = lib.replace("</script", "<\\/script")
+    page = template.replace("{{TITLE}}", _html.escape(title))
+    page = page.replace("{{LIBRARY_VERSION}}", _html.escape(version))
+    # replace the data and library last, by position, so that nothing inside them is taken for a marker
+    before, rest = page.split("/*{{LIBRARY}}*/", 1)
+    middle, after = rest.split("/*{{DATA}}*/", 1)
+    return before + lib + middle + _script_json(payload) + after
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def export_graph(g: nx.MultiDiGraph, fmt: str, *, details: Mapping[str, Mapping[str, Any]] | None = None,
+                 title: str = "kg: entity graph", api: str | None = None) -> tuple[bytes, str]:
+    """Serialise a view graph: ``(body, media type)``."""
+    if fmt not in VIEW_FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(VIEW_FORMATS)}")
+    media = VIEW_FORMATS[fmt][0]
+    if fmt == "graphml":
+        return _graphml(g), media
+    if fmt == "gexf":
+        return _gexf(g), media
+    if fmt == "cytoscape":
+        return json.dumps(cytoscape_elements(g), ensure_ascii=False).encode("utf-8"), media
+    if fmt == "d3":
+        return json.dumps(d3_node_link(g), ensure_ascii=False).encode("utf-8"), media
+    if fmt == "dot":
+        return _dot(g), media
+    return render_html(g, details, title=title, api=api).encode("utf-8"), media
+
+
+def export_view(select: Select, fmt: str, filters: ViewFilter | None = None, *, title: str | None = None,
+                api: str | None = None) -> tuple[bytes, str]:
+    """Load, filter and serialise in one go (what ``kg export`` and ``/export/{format}`` call).
+
+    An HTML view with more than :data:`HTML_DEFAULT_MAX_NODES` nodes and no
+    budget keeps the most central ones.
+    """
+    if fmt not in VIEW_FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(VIEW_FORMATS)}")
+    f = filters or ViewFilter()
+    if fmt == "html" and f.max_nodes is None:
+        f = replace(f, max_nodes=HTML_DEFAULT_MAX_NODES)
+    g = load_view_graph(select, f)
+    details = node_details(select, g) if fmt == "html" else None
+    return export_graph(g, fmt, details=details, title=title or "kg: entity graph", api=api)
+
+
+def demo_graph() -> nx.MultiDiGraph:
+    """A four-entity view graph for examples and doctests."""
+    g = nx.MultiDiGraph()
+    ent = "https://w3id.org/kg/id/entity/"
+    for i, (t, name, pr) in enumerate([("Person", "北一辉", 0.4), ("Person", "池田成彬", 0.2),
+                                       ("Event", "二二六兵变", 0.3), ("Place", "日本", 0.1)]):
+        g.add_node(ent + f"{t}/{name}", type=t, name=name, key=f"{t}/{name}", aliases=["北辉次郎"] if i == 0 else [],
+                   pagerank=pr, centrality=pr, community=0 if i < 3 else 1, degree=None, mentions=1)
+    g.add_edge(ent + "Person/北一辉", ent + "Event/二二六兵变", key="related:co-occurrence", kind="related",
+               weight=3.0, method="co-occurrence")
+    g.add_edge(ent + "Person/池田成彬", ent + "Person/北一辉", key="related:co-occurrence", kind="related",
+               weight=1.0, method="co-occurrence")
+    for v in g:
+        g.nodes[v]["degree"] = g.degree(v)
+    return g

@@ -136,3 +136,39 @@ def test_nasty_folder_builds_with_one_error_per_bad_file(tmp_path):
         assert p.message and str(p).startswith(p.path)
     built = {r["p"] for r in open_store(tmp_path / "store").select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }")}
     assert built == good | {"bad-front-matter-unclosed.md"}  # read as text, and reported
+
+
+def test_reading_during_a_build_sees_old_or_new_never_a_mix(tmp_path):
+    """A reader polling while another process builds sees whole generations only."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from conftest import corpus_or_skip
+
+    corpus = corpus_or_skip()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for f in sorted(corpus.glob("*.markdown"))[:30]:
+        shutil.copy(f, notes / f.name)
+    store = tmp_path / "store"
+    assert build([notes], store, extract=False).ok
+    reader = open_store(store)
+    count_q = "SELECT (COUNT(?n) AS ?c) (COUNT(?s) AS ?sources) WHERE { { ?n a kg:Note } UNION { ?s a kg:Source } }"
+    old = reader.select(count_q)[0]
+    for f in sorted(corpus.glob("*.markdown"))[30:]:
+        shutil.copy(f, notes / f.name)
+    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "build", str(notes), "--store", str(store),
+                             "--no-extract"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = []
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        seen.append(reader.select(count_q)[0])
+        time.sleep(0.01)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    time.sleep(0.3)
+    new = reader.select(count_q)[0]
+    assert new["c"] == 251 and old["c"] == 30
+    assert len(seen) > 3
+    assert all(s in (old, new) for s in seen), {tuple(s.values()) for s in seen}

@@ -177,19 +177,33 @@ def sparql(
 @app.command()
 def export(
     store: StoreOpt = ".kg",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="RDF: ttl|nt|nq|trig|jsonld.")] = "ttl",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="RDF: ttl|nt|nq|trig|jsonld; views: graphml|gexf|cytoscape|d3|dot|html.")] = "ttl",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: standard output).")] = None,
     note: Annotated[Optional[str], typer.Option(help="Only this note's graph (its path).")] = None,
+    types: Annotated[Optional[list[str]], typer.Option("--type", help="Views: keep these node types (Person, ..., Source); repeat or comma-separate.")] = None,
+    community: Annotated[Optional[list[int]], typer.Option(help="Views: keep these communities.")] = None,
+    centre: Annotated[Optional[str], typer.Option("--centre", "--center", help="Views: only what lies near this entity (name, alias, Type/name or IRI).")] = None,
+    radius: Annotated[int, typer.Option(help="Views: hops from --centre.")] = 1,
+    min_weight: Annotated[float, typer.Option("--min-weight", help="Views: drop lighter edges.")] = 0.0,
+    max_nodes: Annotated[Optional[int], typer.Option("--max-nodes", help="Views: keep the N most central nodes (html: 2000 unless set).")] = None,
+    drop_isolated: Annotated[bool, typer.Option("--drop-isolated", help="Views: drop nodes without edges.")] = False,
 ) -> None:
-    """Dump the graph (or one note's graph) in a standard RDF format."""
+    """Dump the graph in an RDF format, or a view of its entities: graphml|gexf|cytoscape|d3|dot|html."""
     from kg.store import RDF_FORMATS, open_store
     from kg.vocab import note_graph
 
     try:
         if fmt in RDF_FORMATS:
             body = open_store(store).dump(fmt, str(note_graph(note)) if note else None)
+        elif fmt in ("graphml", "gexf", "cytoscape", "d3", "dot", "html"):
+            from kg.export import export_view, parse_filter
+
+            filters = parse_filter({"type": types, "community": community, "centre": centre, "radius": radius,
+                                    "min_weight": min_weight, "max_nodes": max_nodes, "drop_isolated": drop_isolated})
+            body, _ = export_view(open_store(store).select, fmt, filters)
         else:
-            raise KGError(f"unknown export format {fmt!r}; use one of ttl, nt, nq, trig, jsonld")
+            raise KGError(f"unknown export format {fmt!r}; use one of ttl, nt, nq, trig, jsonld, "
+                          "graphml, gexf, cytoscape, d3, dot, html")
     except KGError as err:
         raise _fail(err) from None
     if output is None:

@@ -322,6 +322,22 @@ class RemoteStore:
     def note_hashes(self) -> dict[str, str]:
         return _note_hashes(self)
 
+    # -- what code written against pyoxigraph's Store.query needs (kg.api reads through it)
+
+    @property
+    def oxigraph(self) -> RemoteStore:
+        """Stands in for the embedded store's ``pyoxigraph.Store``: :meth:`query` answers like ``Store.query``."""
+        return self
+
+    def query(self, sparql: str, *, use_default_graph_as_union: bool = True, prefixes: Mapping[str, str] | None = None,
+              substitutions: Mapping[Any, Any] | None = None, **_ignored: Any):
+        """A SELECT/ASK as pyoxigraph ``QuerySolutions``/``QueryBoolean``; substitutions are bound with VALUES."""
+        if prefixes:
+            declared = {(m.group(1) or "") for m in _PREFIX_DECL_RE.finditer(sparql)}
+            sparql = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in prefixes.items() if p not in declared) + sparql
+        bindings = {getattr(k, "value", str(k)): v for k, v in (substitutions or {}).items()}
+        return self._solutions(sparql, bindings or None)
+
     def meta(self) -> dict[str, str]:
         """Build metadata (kg version, settings fingerprint, build time, build id)."""
         rows = self.select(f"SELECT ?p ?o WHERE {{ GRAPH <{META_GRAPH}> {{ ?m ?p ?o }} }}")

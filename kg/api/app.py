@@ -1,0 +1,376 @@
+"""The HTTP server: one starlette app over a built store.
+
+====================================  =====================================================
+``/graphql``                          GraphQL, GET and POST (GraphiQL in a browser unless production)
+``/sparql``                           SPARQL 1.1 Protocol, query operation only (GET, POST form,
+                                      POST application/sparql-query); results negotiated
+``/dump.{ext}``                       the whole graph (or ``?note=PATH`` / ``?graph=IRI``):
+                                      ttl, nt, nq, trig, jsonld
+``/rdf-graph-store?graph=IRI``        Graph Store Protocol GET (``?default`` for the union)
+``/healthz``                          liveness and the generation being served
+====================================  =====================================================
+
+Read-only: SPARQL updates, SERVICE, FROM <remote> and every write method are
+refused with a 4xx.  kg's own errors become JSON ``{"error": {"code", "message"}}``
+with a matching status; anything else is a masked 500.  CORS is off unless
+origins are given.
+
+Routes come from :func:`build_routes`; other features add theirs by passing
+``extra_routes`` to :func:`create_app` (or by extending the list it returns).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from strawberry.asgi import GraphQL
+
+from kg.api.schema import Context, GraphBackend, KGSchema, build_schema
+from kg.api.sparql_worker import DEFAULT_TIMEOUT, SparqlPool
+from kg.errors import KGError, NotFoundError, QueryError, QueryRefusedError
+from kg.store import RDF_FORMATS, EmbeddedStore
+from kg.vocab import note_graph
+
+__all__ = ["create_app", "build_routes", "STATUS", "MAX_BODY_BYTES"]
+
+log = logging.getLogger("kg.api")
+
+MAX_BODY_BYTES = 1 * 2**20  # a query is text; nothing sent here needs more
+
+#: HTTP status for each error code; codes not listed are 400 for query errors, else 500
+STATUS = {
+    "bad_query": 400,
+    "query_refused": 403,
+    "query_timeout": 503,
+    "busy": 503,
+    "not_found": 404,
+    "no_store": 503,
+    "store_error": 500,
+    "not_acceptable": 406,
+    "unsupported_media_type": 415,
+    "request_too_large": 413,
+    "result_too_large": 400,
+    "bad_request": 400,
+}
+
+
+class UnsupportedMediaTypeError(QueryError):
+    code = "unsupported_media_type"
+
+
+class BadRequestError(QueryError):
+    code = "bad_request"
+
+
+class NotAcceptable(QueryError):
+    code = "not_acceptable"
+
+
+def error_response(err: KGError) -> JSONResponse:
+    status = STATUS.get(err.code, 400 if isinstance(err, QueryError) else 500)
+    return JSONResponse({"error": {"code": err.code, "message": str(err)}}, status_code=status)
+
+
+async def _kg_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KGError)
+    return error_response(exc)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": {"code": "internal_error", "message": "Unexpected error."}}, status_code=500)
+
+
+# ---------------------------------------------------------------- content negotiation
+
+RESULT_MEDIA = {
+    "application/sparql-results+json": "json",
+    "application/json": "json",
+    "application/sparql-results+xml": "xml",
+    "application/xml": "xml",
+    "text/xml": "xml",
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+}
+GRAPH_MEDIA = {
+    "text/turtle": "ttl",
+    "application/x-turtle": "ttl",
+    "application/n-triples": "nt",
+    "text/plain": "nt",
+    "application/ld+json": "jsonld",
+    "application/rdf+xml": "xml",
+}
+DUMP_MEDIA = {**GRAPH_MEDIA, "application/n-quads": "nq", "application/trig": "trig"}
+FORMAT_PARAM = {"json": ("json", None), "xml": ("xml", "xml"), "csv": ("csv", None), "tsv": ("tsv", None),
+                "ttl": (None, "ttl"), "turtle": (None, "ttl"), "nt": (None, "nt"), "jsonld": (None, "jsonld")}
+
+
+def parse_accept(header: str | None) -> list[tuple[str, float, int]]:
+    """``(media range, q, position)`` from an Accept header, best first."""
+    out = []
+    for i, part in enumerate((header or "*/*").split(",")):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        if not media:
+            continue
+        q = 1.0
+        for f in fields[1:]:
+            if f.startswith("q="):
+                try:
+                    q = max(0.0, min(1.0, float(f[2:])))
+                except ValueError:
+                    q = 0.0
+        out.append((media, q, i))
+    out.sort(key=lambda t: (-t[1], t[2]))
+    return out
+
+
+def negotiate(header: str | None, offers: dict[str, str]) -> str | None:
+    """The format key of the best offer the Accept header allows (offers in preference order), or None."""
+    best: tuple[float, int, int] | None = None
+    choice = None
+    for media, q, pos in parse_accept(header):
+        if q <= 0:
+            continue
+        for rank, (offer, key) in enumerate(offers.items()):
+            if media == offer or media == "*/*" or (media.endswith("/*") and offer.startswith(media[:-1])):
+                score = (-q, 0 if media == offer else 1, rank)
+                if best is None or score < best:
+                    best, choice = score, key
+    return choice
+
+
+# ---------------------------------------------------------------- GraphQL
+
+
+class KGGraphQL(GraphQL):
+    """strawberry's ASGI view, with a kg Context (one store snapshot per request)."""
+
+    def __init__(self, schema: KGSchema, backend: GraphBackend, *, production: bool):
+        super().__init__(schema, graphql_ide=None if production else "graphiql", allow_queries_via_get=True)
+        self.backend = backend
+
+    async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
+        return Context(await self.backend.asnapshot(), request, response)
+
+
+# ---------------------------------------------------------------- SPARQL
+
+
+async def _read_body(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise RequestTooLarge(f"the request body is larger than {MAX_BODY_BYTES // 2**20} MiB")
+    return body
+
+
+class RequestTooLarge(QueryError):
+    code = "request_too_large"
+
+
+async def sparql_endpoint(request: Request) -> Response:
+    pool: SparqlPool = request.app.state.sparql
+    params = request.query_params
+    if request.method == "GET":
+        query = params.get("query")
+        if "update" in params:
+            raise QueryRefusedError("SPARQL updates are refused: the graph is read-only; rebuild it with 'kg build'")
+    else:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = await _read_body(request)
+        if ctype == "application/sparql-query":
+            query = body.decode("utf-8", "replace")
+        elif ctype == "application/x-www-form-urlencoded":
+            from urllib.parse import parse_qs
+
+            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            if "update" in form:
+                raise QueryRefusedError("SPARQL updates are refused: the graph is read-only; "
+                                        "rebuild it with 'kg build'")
+            query = (form.get("query") or [None])[0]
+            params = {**dict(params), **{k: v[0] for k, v in form.items()}}  # type: ignore[assignment]
+        elif ctype == "application/sparql-update":
+            raise QueryRefusedError("SPARQL updates are refused: the graph is read-only; rebuild it with 'kg build'")
+        else:
+            raise UnsupportedMediaTypeError(
+                f"POST a query as application/sparql-query or application/x-www-form-urlencoded (got {ctype or 'none'})")
+    if not query:
+        raise BadRequestError("no query: send ?query=... (GET) or a POST body (SPARQL 1.1 Protocol)")
+    for p in ("default-graph-uri", "named-graph-uri"):
+        if p in params:
+            raise QueryRefusedError(f"{p} is refused: kg does not load graphs; query its named graphs with GRAPH")
+    fmt = params.get("format")
+    if fmt:
+        if fmt not in FORMAT_PARAM:
+            raise NotAcceptable(f"unknown format {fmt!r}; use one of {', '.join(FORMAT_PARAM)}")
+        result_fmt, rdf_fmt = FORMAT_PARAM[fmt]
+        result_fmt = result_fmt or "json"
+        rdf_fmt = rdf_fmt or "ttl"
+    else:
+        accept = request.headers.get("accept")
+        result_fmt = negotiate(accept, RESULT_MEDIA)
+        rdf_fmt = negotiate(accept, GRAPH_MEDIA)
+        if result_fmt is None and rdf_fmt is None:
+            raise NotAcceptable("the Accept header names no format this endpoint answers in: "
+                                f"{', '.join(dict.fromkeys([*RESULT_MEDIA, *GRAPH_MEDIA]))}")
+    result = await pool.run(query, result_fmt, rdf_fmt)
+    return Response(result.body, media_type=result.media_type, headers={"Vary": "Accept"})
+
+
+# ---------------------------------------------------------------- dumps
+
+
+async def _dump(request: Request, fmt: str, graph: str | None) -> Response:
+    backend: GraphBackend = request.app.state.backend
+    loop = asyncio.get_running_loop()
+    body = await loop.run_in_executor(backend.pool, backend.store.dump, fmt, graph)
+    _, media, ext = RDF_FORMATS[fmt]
+    name = "kg" if graph is None else "kg-graph"
+    return Response(body, media_type=media, headers={"Content-Disposition": f'inline; filename="{name}.{ext}"'})
+
+
+DUMP_EXTS = ("ttl", "nt", "nq", "trig", "jsonld")
+
+
+async def dump_endpoint(request: Request) -> Response:
+    ext = request.path_params["ext"]
+    if ext not in DUMP_EXTS:
+        raise NotFoundError(f"no dump format {ext!r}; use /dump.ttl, /dump.nt, /dump.nq, /dump.trig or /dump.jsonld")
+    return await _dump(request, ext, _graph_param(request))
+
+
+def _graph_param(request: Request) -> str | None:
+    note = request.query_params.get("note")
+    graph = request.query_params.get("graph")
+    if note and graph:
+        raise BadRequestError("give either note= or graph=, not both")
+    if note:
+        return str(note_graph(note))
+    return graph or None
+
+
+async def graph_store_endpoint(request: Request) -> Response:
+    params = request.query_params
+    if ("graph" in params) == ("default" in params):
+        raise BadRequestError("name one graph: ?graph=IRI or ?default (Graph Store Protocol)")
+    fmt = negotiate(request.headers.get("accept"), DUMP_MEDIA)
+    if fmt is None:
+        raise NotAcceptable(f"the Accept header names no RDF format this server writes: {', '.join(DUMP_MEDIA)}")
+    graph = params.get("graph") or None
+    if "graph" in params and not graph:
+        raise BadRequestError("?graph= needs an IRI")
+    return await _dump(request, fmt, graph)
+
+
+async def healthz(request: Request) -> Response:
+    backend: GraphBackend = request.app.state.backend
+    loop = asyncio.get_running_loop()
+    try:
+        gen = await loop.run_in_executor(backend.pool, backend.store.generation)
+    except KGError as err:
+        return JSONResponse({"status": "unavailable", "error": {"code": err.code, "message": str(err)}},
+                            status_code=503)
+    return JSONResponse({"status": "ok", "generation": gen, "store": backend.store.location,
+                         "sparql_workers_replaced": request.app.state.sparql.replaced})
+
+
+# ---------------------------------------------------------------- the app
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes (413), whether or not they say their length."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for k, v in scope.get("headers", ()):
+            if k == b"content-length" and v.isdigit() and int(v) > self.limit:
+                return await _too_large(scope, receive, send, self.limit)
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    raise RequestTooLarge(f"the request body is larger than {self.limit // 2**20} MiB")
+            return msg
+
+        await self.app(scope, limited, send)
+
+
+async def _too_large(scope: Any, receive: Any, send: Any, limit: int) -> None:
+    resp = error_response(RequestTooLarge(f"the request body is larger than {limit // 2**20} MiB"))
+    await resp(scope, receive, send)
+
+
+def build_routes(graphql_app: Any) -> list[BaseRoute]:
+    """The server's routes; extend the list for new features."""
+    return [
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/sparql", sparql_endpoint, methods=["GET", "POST"]),
+        Route("/dump.{ext}", dump_endpoint, methods=["GET"]),
+        Route("/rdf-graph-store", graph_store_endpoint, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+
+
+def create_app(
+    store_location: str | os.PathLike[str],
+    *,
+    production: bool = False,
+    cors_origins: Sequence[str] = (),
+    sparql_timeout: float = DEFAULT_TIMEOUT,
+    sparql_workers: int = 2,
+    graphql_time_limit: float = 10.0,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The ASGI app over the store at ``store_location`` (opened now: a missing store fails fast)."""
+    store = EmbeddedStore(store_location)
+    backend = GraphBackend(store)
+    schema = build_schema(production=production, time_limit=graphql_time_limit)
+    pool = SparqlPool(store.location, size=sparql_workers, timeout=sparql_timeout)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await pool.start()
+        try:
+            await backend.asnapshot()  # read the catalogue before the first request
+        except KGError as err:
+            log.warning("the store cannot be read yet: %s", err)
+        try:
+            yield
+        finally:
+            await pool.close()
+            backend.close()
+
+    middleware = [Middleware(BodyLimit)]
+    if cors_origins:
+        middleware.append(Middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                                     allow_headers=["content-type", "accept"]))
+    routes = [*build_routes(KGGraphQL(schema, backend, production=production)), *extra_routes]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                    exception_handlers={KGError: _kg_error, Exception: _unexpected})
+    app.state.backend = backend
+    app.state.sparql = pool
+    app.state.schema = schema
+    app.state.production = production
+    return app

@@ -58,9 +58,9 @@ otherwise).
 
 >>> from kg.links import text_features
 >>> sorted(f for f in text_features("Multi-Task Learning for Recommendations") if f.startswith("t:"))
-['t:learning', 't:multi task', 't:recommendation', 't:task']
+['t:learning', 't:multi task', 't:recommendation']
 >>> sorted(f for f in text_features("多任务学习在推荐中的应用") if f.startswith("t:"))
-['t:application', 't:learning', 't:multi task', 't:recommendation', 't:task']
+['t:application', 't:learning', 't:multi task', 't:recommendation']
 """
 
 from __future__ import annotations
@@ -346,7 +346,7 @@ _EN_STOP = frozenset(
     "it its via vs not no how what why when where which who whom we you they our your their i my me he she his her "
     "do does did can could should would will shall may might must about over under than then so such also all any "
     "some more most very just new one two three using use used based towards toward".split())
-_W_CONCEPT, _W_WORD, _W_BIGRAM = 1.5, 1.0, 0.6
+_W_CONCEPT, _W_GENERIC, _W_WORD, _W_BIGRAM = 1.5, 0.3, 1.0, 0.6
 
 
 def _stem(word: str) -> str:
@@ -365,6 +365,7 @@ def _norm(text: str) -> str:
 class _Glossary:
     en: dict[tuple[str, ...], tuple[str, ...]]  # stemmed word tuple -> concepts
     zh: dict[str, tuple[str, ...]]
+    generic: frozenset[str]  # concepts that say what kind of text, not what about
     en_max: int
     zh_max: int
 
@@ -373,13 +374,17 @@ class _Glossary:
 def _glossary() -> _Glossary:
     en: dict[tuple[str, ...], set[str]] = defaultdict(set)
     zh: dict[str, set[str]] = defaultdict(set)
+    generic: set[str] = set()
     file = Path(__file__).parent / "data" / "glossary_en_zh.tsv"
     for line in file.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#") or "\t" not in line:
             continue
-        en_side, zh_side = line.split("\t", 1)
+        cols = line.split("\t")
+        en_side, zh_side = cols[0], cols[1]
         forms = [f.strip() for f in en_side.split("|") if f.strip()]
         concept = " ".join(_stem(w) for w in re.findall(r"[a-z0-9]+", _norm(forms[0])))
+        if len(cols) > 2 and cols[2].strip() == "generic":
+            generic.add("t:" + concept)
         for f in forms:
             words = tuple(_stem(w) for w in re.findall(r"[a-z0-9]+", _norm(f)))
             if words:
@@ -391,6 +396,7 @@ def _glossary() -> _Glossary:
     return _Glossary(
         {k: tuple(sorted(v)) for k, v in en.items()},
         {k: tuple(sorted(v)) for k, v in zh.items()},
+        frozenset(generic),
         max((len(k) for k in en), default=1),
         max((len(k) for k in zh), default=2),
     )
@@ -416,14 +422,18 @@ def text_features(text: str) -> Counter:
         if not words:
             return
         covered = [False] * len(words)
-        for n in range(min(g.en_max, len(words)), 0, -1):
-            for i in range(len(words) - n + 1):
+        i = 0
+        while i < len(words):  # greedy longest match, left to right
+            for n in range(min(g.en_max, len(words) - i), 0, -1):
                 concepts = g.en.get(tuple(words[i:i + n]))
                 if concepts:
-                    for c in concepts:
-                        out["t:" + c] += 1
+                    _emit(concepts, g, out)
                     for j in range(i, i + n):
                         covered[j] = True
+                    i += n
+                    break
+            else:
+                i += 1
         for w, cov in zip(words, covered):
             if not cov and len(w) >= 2 and w not in _EN_STOP and not w.isdigit():
                 out["w:" + w] += 1
@@ -439,17 +449,32 @@ def text_features(text: str) -> Counter:
     return out
 
 
+def _emit(concepts: Iterable[str], g: _Glossary, out: Counter) -> None:
+    """Count concepts; a phrase made of known words ("recommender system") also counts theirs."""
+    for c in concepts:
+        out["t:" + c] += 1
+        words = c.split()
+        if len(words) > 1 and all((w,) in g.en for w in words):
+            for w in words:
+                for sub in g.en[(w,)]:
+                    out["t:" + sub] += 1
+
+
 def _cjk_features(run: str, g: _Glossary, out: Counter) -> None:
     covered = [False] * len(run)
     n = len(run)
-    for i in range(n):
+    i = 0
+    while i < n:  # greedy longest match, left to right
         for length in range(min(g.zh_max, n - i), 1, -1):
             concepts = g.zh.get(run[i:i + length])
             if concepts:
-                for c in concepts:
-                    out["t:" + c] += 1
+                _emit(concepts, g, out)
                 for j in range(i, i + length):
                     covered[j] = True
+                i += length
+                break
+        else:
+            i += 1
     piece: list[str] = []
     for ch, cov in zip(run + " ", covered + [True]):
         if cov or ch in _CJK_STOP:
@@ -461,7 +486,9 @@ def _cjk_features(run: str, g: _Glossary, out: Counter) -> None:
 
 
 def _feature_weight(f: str) -> float:
-    return _W_CONCEPT if f[0] == "t" else _W_WORD if f[0] == "w" else _W_BIGRAM
+    if f[0] == "t":
+        return _W_GENERIC if f in _glossary().generic else _W_CONCEPT
+    return _W_WORD if f[0] == "w" else _W_BIGRAM
 
 
 def _vector(bags: Iterable[tuple[Counter, float]], idf: Mapping[str, float], default_idf: float) -> dict[str, float]:

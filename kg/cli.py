@@ -232,6 +232,52 @@ def evaluate(
     typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if as_json else report.format())
 
 
+@app.command()
+def serve(
+    store: StoreOpt = ".kg",
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    production: Annotated[bool, typer.Option("--production", help="No GraphiQL IDE, no introspection.")] = False,
+    cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="Allow this origin (CORS); repeatable.")] = None,
+    sparql_timeout: Annotated[float, typer.Option(help="Seconds a SPARQL query may run before it is stopped.")] = 10.0,
+    sparql_workers: Annotated[int, typer.Option(help="Worker processes answering /sparql.")] = 2,
+) -> None:
+    """Serve the graph over HTTP: /graphql (with GraphiQL), /sparql, /dump.{ttl,nt,nq,trig,jsonld}, /healthz."""
+    import uvicorn
+
+    from kg.api.app import create_app
+
+    try:
+        web = create_app(store, production=production, cors_origins=tuple(cors_origin or ()),
+                         sparql_timeout=sparql_timeout, sparql_workers=sparql_workers)
+    except KGError as err:
+        raise _fail(err) from None
+    _err(f"serving {store} on http://{host}:{port}/graphql (SPARQL at /sparql)")
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def query(
+    text: Annotated[str, typer.Argument(metavar="QUERY", help="A GraphQL query, @file.graphql, or - for standard input.")],
+    store: StoreOpt = ".kg",
+    var: Annotated[Optional[list[str]], typer.Option("--var", help="A variable: name=value (JSON or text); repeatable.")] = None,
+) -> None:
+    """Run a GraphQL query in-process and print the JSON response (exit 2 when it has errors)."""
+    import logging
+
+    from kg.api.query import parse_var, run_query
+
+    logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
+    try:
+        variables = dict(parse_var(v) for v in (var or ()))
+        result = run_query(store, _read_arg(text), variables)
+    except KGError as err:
+        raise _fail(err) from None
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    if result.get("errors"):
+        raise typer.Exit(2)
+
+
 def main() -> None:
     try:
         app()

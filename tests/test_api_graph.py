@@ -75,7 +75,9 @@ def _mentions(note, key: str, text: str, *, reference: int | None = None, every:
         i = note.text.find(text, start)
         if i < 0:
             break
-        out.append(Mention(note.path, i, i + len(text), text, etype, key, None, None, reference,
+        section = max((x.index for x in note.sections if x.start <= i < x.end), default=None)
+        snippet = max((x.index for x in note.snippets if x.start <= i < x.end), default=None)
+        out.append(Mention(note.path, i, i + len(text), text, etype, key, section, snippet, reference,
                            max(0, i - 5), min(len(note.text), i + len(text) + 5), "test"))
         start = i + len(text)
         if not every:

@@ -29,6 +29,7 @@ import asyncio
 import base64
 import bisect
 import logging
+import os
 import threading
 import unicodedata
 from collections import defaultdict
@@ -311,18 +312,25 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 class GraphBackend:
     """The store behind the API: hands out a :class:`Snapshot` per request; caches a catalogue per generation."""
 
-    def __init__(self, store: EmbeddedStore | str, *, threads: int = 4):
-        self.store = store if isinstance(store, EmbeddedStore) else EmbeddedStore(store)
+    def __init__(self, store: Any, *, threads: int = 4):
+        if isinstance(store, (str, os.PathLike)):
+            from kg.store import open_store
+
+            store = open_store(store)
+        self.store = store  # an EmbeddedStore, or a RemoteStore (pyoxigraph-style query())
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kg-store")
         self._lock = threading.Lock()
         self._catalogues: dict[str, Catalogue] = {}
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            self.store.refresh()
-            # the live generation and its open store, taken together (refresh swaps both)
-            ox_store, gen = self.store._store, self.store._gen
-            name = gen.name if gen else ""
+            if isinstance(self.store, EmbeddedStore):
+                self.store.refresh()
+                # the live generation and its open store, taken together (refresh swaps both)
+                ox_store, gen = self.store._store, self.store._gen
+                name = gen.name if gen else ""
+            else:
+                ox_store, name = self.store, self.store.generation()
             cat = self._catalogues.get(name)
             if cat is None:
                 cat = Catalogue(ox_store)
@@ -939,13 +947,10 @@ def _path(snap: Snapshot, a: str, b: str) -> list[PathStep] | None:
     if kind == "links":
         from kg import links
 
-        try:
-            hops = links.find_path(graph, a, b)
-        except KGError:
-            raise
+        hops = links.find_path(graph, a, b)
         if not hops:
             return None
-        return [_step(h) for h in hops]
+        return [_step(h, snap.catalogue) for h in hops]
     import networkx as nx
 
     try:
@@ -956,11 +961,13 @@ def _path(snap: Snapshot, a: str, b: str) -> list[PathStep] | None:
                      weight=graph[x][y].get("weight")) for x, y in zip(nodes, nodes[1:])]
 
 
-def _step(h: Any) -> PathStep:
+def _step(h: Any, catalogue: Catalogue) -> PathStep:
     note = getattr(h, "note", None)
+    if note and note not in catalogue.notes:  # kg.links names notes by path
+        rec = catalogue.notes_by_path.get(note)
+        note = rec.iri if rec else None
     return PathStep(kind=str(getattr(h, "kind", "link")), evidence=getattr(h, "evidence", None),
-                    from_iri=str(h.from_iri), to_iri=str(h.to_iri),
-                    note_iri=str(note) if note else None, weight=getattr(h, "weight", None))
+                    from_iri=str(h.from_iri), to_iri=str(h.to_iri), note_iri=note, weight=getattr(h, "weight", None))
 
 
 # ====================================================================== errors, limits, time

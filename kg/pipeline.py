@@ -162,7 +162,7 @@ def build(
         if links and extract:
             report.links = _update_links(writer, progress)
         writer.replace_graph(str(META_GRAPH), _meta_triples(fingerprint, report))
-        writer.commit()
+        writer.commit(optimize=len(todo) >= 200)
         report.generation = writer.target.name
     report.seconds = time.perf_counter() - t0
     return report

@@ -359,6 +359,7 @@ class StoreWriter:
         self._store = store
         self._lock_fd = lock_fd
         self._pending: list[ox.Quad] = []
+        self._pending_graphs: set[str] = set()
         self.committed = False
 
     @property
@@ -380,12 +381,18 @@ class StoreWriter:
         return [{n: from_oxigraph(sol[n]) for n in names} for sol in result]
 
     def replace_graph(self, graph: str, triples: Iterable[tuple[Node, Node, Node]]) -> None:
-        """Replace a named graph by ``triples`` (rdflib terms)."""
+        """Replace a named graph by ``triples`` (rdflib terms).
+
+        Additions are buffered and written in bulk; removals happen at once.
+        """
+        if graph in self._pending_graphs:
+            self.flush()
         node = ox.NamedNode(graph)
-        self.flush()
-        self._store.remove_graph(node) if self._store.contains_named_graph(node) else None
+        if self._store.contains_named_graph(node):
+            self._store.remove_graph(node)
         self._pending.extend(ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), node) for s, p, o in triples)
-        if len(self._pending) > 200_000:
+        self._pending_graphs.add(graph)
+        if len(self._pending) > 500_000:
             self.flush()
 
     def replace_note(self, path: str, triples: Iterable[tuple[Node, Node, Node]]) -> None:
@@ -395,7 +402,8 @@ class StoreWriter:
         self.remove_graph(str(note_graph(path)))
 
     def remove_graph(self, graph: str) -> None:
-        self.flush()
+        if graph in self._pending_graphs:
+            self.flush()
         node = ox.NamedNode(graph)
         if self._store.contains_named_graph(node):
             self._store.remove_graph(node)
@@ -404,12 +412,17 @@ class StoreWriter:
         if self._pending:
             self._store.bulk_extend(self._pending)
             self._pending = []
+        self._pending_graphs.clear()
 
-    def commit(self) -> None:
-        """Make this generation the live one (atomic), and drop old generations."""
+    def commit(self, optimize: bool = False) -> None:
+        """Make this generation the live one (atomic), and drop old generations.
+
+        ``optimize`` compacts the store first: worth it after large builds.
+        """
         self.flush()
         self._store.flush()
-        self._store.optimize()
+        if optimize:
+            self._store.optimize()
         del self._store
         self._store = None  # type: ignore[assignment]
         tmp = self.root / "CURRENT.tmp"

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from rdflib import Graph
+from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 
 from kg import links
@@ -107,7 +107,7 @@ def answers(store: Path, entity: str) -> list[dict]:
              ?c a kg:Coverage ; kg:entity ?e ; kg:source ?s ; kg:score ?score ; kg:direct ?direct ;
                 kg:justification ?why .
              OPTIONAL { ?s kg:title ?title }
-           } ORDER BY DESC(?score) ?s""", {"e": entity})
+           } ORDER BY DESC(?score) ?s""", {"e": URIRef(entity)})
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +158,172 @@ def test_sample_sources_covering_ple(sample_links):
         assert c.justification.startswith(("direct:", "inferred:"))
         assert not c.direct and c.score < 1.0
         assert "推荐" in c.justification or "recommendation" in c.justification or c is not cov[0]
+
+
+# ---------------------------------------------------------------- small notes of our own
+
+REC = """# 推荐系统
+
+## 模型
+
+PLE（Progressive Layered Extraction）是一个多任务推荐模型，常和 MMoE 一起比较。
+
+## 历史
+
+MMoE 由 Google 提出，用门控专家网络共享底层。
+
+## 参考
+
+https://example.org/ple
+PLE 模型详解
+
+https://example.org/simple
+A SIMPLE guide to IMPLEMENTING ranking models
+
+https://example.org/mtl-rec
+多任务学习在推荐系统中的应用
+
+https://example.org/x/PLE-notes
+Some notes on ranking
+
+# 日本
+
+东京是日本的首都。
+
+https://example.org/tokyo
+东京旅行指南
+"""
+REC_NAMES = [("Paper", "Progressive Layered Extraction", ("PLE",)), ("Paper", "MMoE", ()),
+             ("Organization", "Google", ()), ("Place", "东京", ()), ("Place", "日本", ())]
+
+LIB = """# 图书馆
+
+PLE（Public Library of Edinburgh）是爱丁堡的一座公共图书馆，藏书很多。
+
+https://example.org/ple-lib
+PLE 开放时间
+"""
+LIB_NAMES = [("Organization", "Public Library of Edinburgh", ("PLE",))]
+
+OTHER = """# 杂记
+
+https://example.org/c1
+PLE 多任务推荐模型复现
+
+https://example.org/c2
+PLE 图书馆借书指南
+
+https://example.org/c3
+SIMPLE IMPLEMENTING EXAMPLE
+"""
+
+
+@pytest.fixture(scope="module")
+def own_notes():
+    return [(parse_note(REC, "rec.md"), REC_NAMES), (parse_note(LIB, "lib.md"), LIB_NAMES),
+            (parse_note(OTHER, "other.md"), [])]
+
+
+@pytest.fixture(scope="module")
+def own_store(tmp_path_factory, own_notes) -> Path:
+    return build_store(tmp_path_factory.mktemp("own"), own_notes)
+
+
+def _url_of(store: Path) -> dict[str, str]:
+    rows = open_store(store).select("SELECT ?s ?url WHERE { ?s a kg:Source ; kg:url ?url }")
+    return {r["s"]: r["url"] for r in rows}
+
+
+REC_PLE = str(entity_iri("Paper/Progressive Layered Extraction"))
+LIB_PLE = str(entity_iri("Organization/Public Library of Edinburgh"))
+
+
+def test_direct_ranks_above_inferred(own_store):
+    urls = _url_of(own_store)
+    rows = answers(own_store, REC_PLE)
+    got = [(urls[r["s"]], r["direct"]) for r in rows]
+    assert got[0] == ("https://example.org/ple", True), got
+    assert ("https://example.org/c1", True) in got  # names PLE in another note, told apart by its context
+    assert ("https://example.org/mtl-rec", False) in got  # inferred: 多任务 + 推荐, no name
+    direct = [r["score"] for r in rows if r["direct"]]
+    inferred = [r["score"] for r in rows if not r["direct"]]
+    assert inferred and min(direct) > max(inferred)
+    assert all(r["score"] >= 1.0 for r in rows if r["direct"]) and all(r["score"] < 1.0 for r in rows
+                                                                        if not r["direct"])
+    why = {urls[r["s"]]: r["why"] for r in rows}
+    assert why["https://example.org/ple"].startswith("direct:")
+    assert why["https://example.org/mtl-rec"].startswith("inferred:") and "recommendation" in why[
+        "https://example.org/mtl-rec"]
+
+
+def test_substrings_and_urls_do_not_name(own_store):
+    urls = _url_of(own_store)
+    for ent in (REC_PLE, LIB_PLE):
+        direct = {urls[r["s"]] for r in answers(own_store, ent) if r["direct"]}
+        assert not direct & {"https://example.org/simple", "https://example.org/x/PLE-notes",
+                             "https://example.org/c3"}, direct
+
+
+def test_one_acronym_two_entities(own_store):
+    urls = _url_of(own_store)
+    data = links.load_link_input(open_store(own_store).select)
+    assert {e.iri for e in links.entities_named(data, "PLE")} == {REC_PLE, LIB_PLE}
+    rec = {urls[r["s"]] for r in answers(own_store, REC_PLE)}
+    lib = {urls[r["s"]]: r for r in answers(own_store, LIB_PLE)}
+    assert "https://example.org/ple-lib" not in rec and "https://example.org/c2" not in rec
+    assert "https://example.org/ple" not in lib and "https://example.org/c1" not in lib
+    assert lib["https://example.org/ple-lib"]["direct"] and lib["https://example.org/c2"]["direct"]
+    assert "closest" in lib["https://example.org/c2"]["why"]  # says how the two were told apart
+    assert "https://example.org/tokyo" not in rec
+
+
+def test_path_hops_with_evidence(own_store):
+    data = links.load_link_input(open_store(own_store).select)
+    g = links.project_graph(data)
+    google = str(entity_iri("Organization/Google"))
+    hops = links.find_path(g, REC_PLE, google)
+    assert hops is not None and len(hops) == 2
+    assert [h.from_iri for h in hops] == [REC_PLE, str(entity_iri("Paper/MMoE"))] and hops[-1].to_iri == google
+    for h in hops:
+        assert h.kind in {"snippet", "section", "source"} and h.evidence and h.note == "rec.md"
+        assert "#mention-" in h.mention and "#mention-" in h.from_mention
+    assert "MMoE" in hops[0].evidence and "Google" in hops[1].evidence
+    assert links.find_path(g, REC_PLE, google, max_hops=1) is None
+    assert links.find_path(g, REC_PLE, LIB_PLE) is None  # only the whole-corpus hubs would join them
+
+
+def test_related_pagerank_community_stored(own_store):
+    store = open_store(own_store)
+    ents = store.select("SELECT ?e WHERE { ?e a kg:Entity }")
+    stats = store.select("SELECT ?e ?pr ?c ?d WHERE { ?e kg:pagerank ?pr ; kg:community ?c ; kg:degree ?d }")
+    assert {r["e"] for r in stats} == {r["e"] for r in ents}
+    assert all(r["pr"] > 0 for r in stats)
+    rel = store.select("""SELECT ?a ?b ?w ?rank ?m WHERE { ?r a kg:Relatedness ; kg:fromEntity ?a ; kg:toEntity ?b ;
+                          kg:weight ?w ; kg:rank ?rank ; kg:method ?m . ?a kg:relatedTo ?b }""")
+    pairs = {(r["a"], r["b"]) for r in rel}
+    assert (REC_PLE, str(entity_iri("Paper/MMoE"))) in pairs
+    com = {r["e"]: r["c"] for r in stats}
+    assert com[REC_PLE] == com[str(entity_iri("Paper/MMoE"))]
+
+
+def test_deterministic(tmp_path, own_notes, own_store):
+    again = build_store(tmp_path, list(reversed(own_notes)))
+
+    def links_graph(store):
+        g = Graph()
+        g.parse(data=open_store(store).dump("nt", graph=str(LINKS_GRAPH)), format="nt")
+        return g
+
+    a, b = links_graph(own_store), links_graph(again)
+    assert len(a) > 0 and isomorphic(a, b)
+
+
+def test_sample_paths_and_japan_stays_apart(sample_links):
+    data, result = sample_links
+    g = links.project_graph(data)
+    a, b = str(entity_iri("Person/北一辉")), str(entity_iri("Person/池田成彬"))
+    hops = links.find_path(g, a, b)
+    assert hops and len(hops) == 1 and "北一辉" in hops[0].evidence and "池田成彬" in hops[0].evidence
+    (ple,) = links.entities_named(data, "PLE")
+    japan = str(entity_iri("Place/日本"))
+    assert all(r.to_entity != japan for r in result.related if r.from_entity == ple.iri)

@@ -1,0 +1,99 @@
+"""The `kg` command as a user runs it: exit codes, output formats, error lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rdflib import Graph
+from rdflib.compare import isomorphic
+
+from conftest import SAMPLES
+
+
+def kg(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kg.cli", *args], capture_output=True, text=True, input=input,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("cli") / "store"
+    done = kg("build", str(SAMPLES), "--store", str(path), "--no-extract")
+    assert done.returncode == 0, done.stderr
+    assert "1 added" in done.stdout
+    return str(path)
+
+
+def test_second_build_says_up_to_date(store):
+    done = kg("build", str(SAMPLES), "--store", store, "--no-extract")
+    assert done.returncode == 0 and "up to date" in done.stdout
+
+
+def test_stats_json_counts_by_class_and_note(store):
+    done = kg("stats", "--store", store, "--json")
+    data = json.loads(done.stdout)
+    assert data["by_class"]["Source"] == 58 and data["by_class"]["Note"] == 1
+    assert data["by_note"][0]["sources"] == 58
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "tsv", "xml"])
+def test_sparql_select_formats(store, fmt):
+    done = kg("sparql", "SELECT ?title WHERE { ?s a kg:Source ; kg:title ?title } ORDER BY ?title LIMIT 5",
+              "--store", store, "--format", fmt)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    if fmt == "json":
+        assert len(json.loads(out)["results"]["bindings"]) == 5
+    elif fmt == "csv":
+        rows = list(csv.reader(io.StringIO(out)))
+        assert rows[0] == ["title"] and len(rows) == 6
+    elif fmt == "tsv":
+        assert out.splitlines()[0] == "?title" and len(out.splitlines()) == 6
+    else:
+        assert "<sparql" in out and out.count("<result>") == 5
+
+
+def test_sparql_from_file_and_construct_as_turtle(store, tmp_path):
+    q = tmp_path / "q.rq"
+    q.write_text("CONSTRUCT { ?s kg:title ?t } WHERE { ?s a kg:Source ; kg:title ?t }", encoding="utf-8")
+    done = kg("sparql", f"@{q}", "--store", store, "--format", "turtle")
+    assert done.returncode == 0, done.stderr
+    assert len(Graph().parse(data=done.stdout, format="turtle")) == 58
+
+
+def test_export_ttl_is_isomorphic_to_nt(store, tmp_path):
+    out = tmp_path / "g.ttl"
+    assert kg("export", "--store", store, "--format", "ttl", "-o", str(out)).returncode == 0
+    nt = kg("export", "--store", store, "--format", "nt").stdout
+    assert isomorphic(Graph().parse(out, format="turtle"), Graph().parse(data=nt, format="nt"))
+
+
+def test_bad_query_and_update_exit_2_with_a_message(store):
+    bad = kg("sparql", "SELEC nonsense", "--store", store)
+    assert bad.returncode == 2 and "does not parse" in bad.stderr
+    upd = kg("sparql", "INSERT DATA { <urn:a> <urn:b> <urn:c> }", "--store", store)
+    assert upd.returncode == 2 and "read-only" in upd.stderr
+
+
+def test_missing_store_and_missing_notes(tmp_path):
+    done = kg("stats", "--store", str(tmp_path / "none"))
+    assert done.returncode == 2 and "kg build" in done.stderr
+    done = kg("build", str(tmp_path / "no-notes"), "--store", str(tmp_path / "s"))
+    assert done.returncode == 2 and "no-notes" in done.stderr
+
+
+def test_bad_notes_exit_1_and_name_the_file(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "good.md").write_text("# Good\n", encoding="utf-8")
+    (notes / "bad.md").write_bytes(b"# x\n\n\xff\xfe")
+    done = kg("build", str(notes), "--store", str(tmp_path / "s"), "--no-extract")
+    assert done.returncode == 1
+    assert "bad.md:3:" in done.stderr and "UTF-8" in done.stderr
+    assert "1 added" in done.stdout

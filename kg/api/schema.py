@@ -1013,7 +1013,10 @@ class KGSchema(strawberry.Schema):
             return _error_result(f"the query is {len(query):,} characters long; at most {MAX_QUERY_CHARS:,} "
                                  "are accepted", "query_too_large")
         try:
-            return await asyncio.wait_for(super().execute(query, *args, **kwargs), self.time_limit)
+            result = await asyncio.wait_for(super().execute(query, *args, **kwargs), self.time_limit)
+            if result.errors:  # errors raised before the operation ran (syntax) get a code too
+                result.errors = [KGErrorExtension._process(e) for e in result.errors]
+            return result
         except TimeoutError:
             return _error_result(f"the query took longer than {self.time_limit:g} s and was stopped; "
                                  "ask for less (a smaller 'first', fewer nested fields)",
@@ -1027,15 +1030,15 @@ def _ignore_introspection(ctx: Any) -> bool:
 def build_schema(*, production: bool = False, time_limit: float = DEFAULT_TIME_LIMIT) -> KGSchema:
     """The schema; ``production`` switches introspection off."""
     extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=_ignore_introspection),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=_ignore_introspection),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
         KGErrorExtension,
     ]
     if production:
-        extensions.insert(0, DisableIntrospection())
+        extensions.insert(0, DisableIntrospection)
     s = KGSchema(query=Query, types=[Person, Event, Paper, Place, Organization], extensions=extensions)
     s.time_limit = time_limit
     return s

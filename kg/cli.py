@@ -218,6 +218,7 @@ def evaluate(
     gold: Annotated[Path, typer.Argument(help="Gold file (JSON): the entities a careful reader finds, by type.")],
     store: StoreOpt = ".kg",
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    details: Annotated[bool, typer.Option(help="List the false positives and the missed entities.")] = False,
 ) -> None:
     """Precision, recall and F1 per entity type against a hand-made gold file."""
     from kg.evaluate import evaluate as run_eval, load_gold
@@ -226,10 +227,27 @@ def evaluate(
 
     try:
         g = load_gold(gold)
-        report = run_eval(list_entities(open_store(store)), g)
+        wanted = set(g.notes)
+        entities = list_entities(open_store(store))
+
+        def in_gold(path: str) -> bool:  # matched by path or by file name
+            return path in wanted or path.rsplit("/", 1)[-1] in wanted
+
+        found = [(t, name, aliases) for t, name, aliases, notes in entities if any(map(in_gold, notes))]
+        built = {n for *_, notes in entities for n in notes}
+        for path in sorted(wanted):
+            if not any(n == path or n.rsplit("/", 1)[-1] == path for n in built):
+                _err(f"warning: the gold note {path} has no entities in the store; was it built?")
+        report = run_eval(found, g)
     except KGError as err:
         raise _fail(err) from None
-    typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if as_json else report.format())
+    if as_json:
+        scores = {sc.type: {"precision": round(sc.precision, 4), "recall": round(sc.recall, 4), "f1": round(sc.f1, 4),
+                            "predicted": sc.predicted, "gold": sc.gold} for sc in report.scores}
+        typer.echo(json.dumps({"scores": scores, "false_positives": report.false_positives,
+                               "missed": report.false_negatives}, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(report.format(details=details))
 
 
 @app.command()

@@ -97,3 +97,23 @@ def test_bad_notes_exit_1_and_name_the_file(tmp_path):
     assert done.returncode == 1
     assert "bad.md:3:" in done.stderr and "UTF-8" in done.stderr
     assert "1 added" in done.stdout
+
+
+def test_eval_scores_the_built_graph_against_a_gold_file(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "n.md").write_text("# 日本\n\n1969年，奥崎谦三在东京用弹弓射击昭和天皇。\n", encoding="utf-8")
+    store = tmp_path / "s"
+    assert kg("build", str(notes), "--store", str(store), "--no-links").returncode == 0
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps({"version": 1, "notes": {"n.md": {
+        "Person": [["奥崎谦三"], ["昭和天皇", "裕仁"]], "Place": [["东京"]]}}}, ensure_ascii=False), encoding="utf-8")
+    done = kg("eval", str(gold), "--store", str(store), "--json")
+    assert done.returncode == 0, done.stderr
+    scores = json.loads(done.stdout)["scores"]
+    assert scores["Person"]["gold"] == 2 and scores["Place"]["gold"] == 1
+    assert scores["Person"]["recall"] >= 0.5 and scores["Place"]["recall"] == 1.0
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    done = kg("eval", str(bad), "--store", str(store))
+    assert done.returncode == 2 and "bad.json" in done.stderr

@@ -632,11 +632,19 @@ def node_details(select: Select, g: nx.MultiDiGraph, *, mentions_per_node: int =
         rows = sorted(rows_by_entity.get(v, []), key=lambda r: (r["path"], r["m"]))
         picked: list[dict[str, Any]] = []
         seen_notes: set[str] = set()
-        for r in rows:  # first one per note, then the rest
+        seen_sentences: set[tuple[str, str]] = set()
+        rest = []
+        for r in rows:  # first one per note, then the rest; one per sentence
+            said = (r["path"], r.get("sentence") or r["m"])
+            if said in seen_sentences:
+                continue
+            seen_sentences.add(said)
             if r["path"] not in seen_notes:
                 seen_notes.add(r["path"])
                 picked.append(r)
-        picked += [r for r in rows if r not in picked]
+            else:
+                rest.append(r)
+        picked += rest
         mentions = []
         for r in picked[:mentions_per_node]:
             sentence = (r.get("sentence") or "").strip()
@@ -682,8 +690,19 @@ def _html_payload(g: nx.MultiDiGraph, details: Mapping[str, Mapping[str, Any]], 
             if det.get("notes"):
                 n["nn"] = det["notes"]
         nodes.append(n)
-    edges = [[ids[a], ids[b], d.get("kind", ""), round(float(d.get("weight", 1.0)), 4), d.get("method", "")]
-             for a, b, d in g.edges(data=True)]
+    # one edge per pair and kind: a→b and b→a of the same kind are drawn once, with the larger weight
+    merged: dict[tuple[int, int, str], list[Any]] = {}
+    for a, b, d in g.edges(data=True):
+        i, j = ids[a], ids[b]
+        kind = d.get("kind", "")
+        key = (min(i, j), max(i, j), kind)
+        w = round(float(d.get("weight", 1.0)), 4)
+        if key not in merged:
+            merged[key] = [i, j, kind, w, d.get("method", "")]
+        elif w > merged[key][3]:
+            merged[key][3] = w
+            merged[key][4] = d.get("method", "")
+    edges = list(merged.values())
     meta = {k: v for k, v in g.graph.items() if isinstance(v, (str, int, float))}
     return {"title": title, "meta": meta, "colours": TYPE_COLOURS, "nodes": nodes, "edges": edges, "api": api}
 

@@ -265,7 +265,7 @@ def test_html_is_one_self_contained_file(store):
     doc = json.loads(data)
     bei = next(n for n in doc["nodes"] if n["n"] == "北一辉")
     assert bei["t"] == "Person" and bei["a"] == ["北辉次郎"]
-    assert len(bei["ev"]) == 4 and all(ev[0] in ("北一辉", "北辉次郎") and ev[2] == SAMPLE.name for ev in bei["ev"])
+    assert len(bei["ev"]) == 3 and all(ev[0] in ("北一辉", "北辉次郎") and ev[2] == SAMPLE.name for ev in bei["ev"])
     assert any("二二六" in ev[1] or "北一辉" in ev[1] for ev in bei["ev"])
 
 

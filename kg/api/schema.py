@@ -44,6 +44,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -1027,18 +1028,25 @@ def _ignore_introspection(ctx: Any) -> bool:
     return ctx.field_name in ("__schema", "__type")
 
 
+# Validation rules built once: ValidationCache keys on the rule classes, and the
+# limiters make new classes per instance, so fresh limiters per request would never hit the cache.
+_LIMIT_RULES = (
+    *QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=_ignore_introspection).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+)
+_NO_INTROSPECTION_RULES = tuple(DisableIntrospection().validation_rules)
+
+
 def build_schema(*, production: bool = False, time_limit: float = DEFAULT_TIME_LIMIT) -> KGSchema:
     """The schema; ``production`` switches introspection off."""
+    rules = [*(_NO_INTROSPECTION_RULES if production else ()), *_LIMIT_RULES]
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=_ignore_introspection),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=256),
+        lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=256),
         KGErrorExtension,
     ]
-    if production:
-        extensions.insert(0, DisableIntrospection)
     s = KGSchema(query=Query, types=[Person, Event, Paper, Place, Organization], extensions=extensions)
     s.time_limit = time_limit
     return s

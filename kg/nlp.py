@@ -230,8 +230,15 @@ def find_sentences(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
+def _text(doc) -> str:
+    text = doc.user_data.get("kg_text")
+    if text is None:
+        text = doc.user_data["kg_text"] = doc.text
+    return text
+
+
 def kg_sentences(doc):
-    doc.user_data["kg_sentences"] = find_sentences(doc.text)
+    doc.user_data["kg_sentences"] = find_sentences(_text(doc))
     return doc
 
 
@@ -269,7 +276,7 @@ def normalise_date(match: re.Match) -> str | None:
 
 
 def kg_dates(doc):
-    doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in _DATE_RE.finditer(doc.text)]
+    doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in _DATE_RE.finditer(_text(doc))]
     return doc
 
 
@@ -279,7 +286,7 @@ _PERIODICAL_END = ("报", "日报", "时报", "晚报", "周刊", "杂志", "新
 
 
 def kg_titles(doc):
-    text = doc.text
+    text = _text(doc)
     for m in _BRACKET_TITLE.finditer(text):
         inner = m.group(1)
         s, e = m.start(1), m.end(1)
@@ -314,7 +321,7 @@ def _looks_like_title(words: list[str]) -> bool:
 
 
 def kg_english_titles(doc):
-    text = doc.text
+    text = _text(doc)
     for m in _EN_SEGMENT.finditer(text):
         seg = m.group(0).rstrip(" :,&+/")
         words = re.findall(_EN_WORD, seg)
@@ -364,7 +371,7 @@ def find_acronyms(text: str) -> list[tuple[int, int, int, int]]:
 
 
 def kg_acronyms(doc):
-    text = doc.text
+    text = _text(doc)
     res = _resources()
     defs = []
     for ls, le, as_, ae in find_acronyms(text):
@@ -389,14 +396,14 @@ _MODEL_NAME = re.compile(r"(?<![A-Za-z0-9\-])(?=[A-Za-z0-9\-]*\d)(?=(?:[A-Za-z0-
 
 def kg_model_names(doc):
     """Named models written with capitals and digits (L2MT, GPT-3, YOLOv3) → Paper."""
-    for m in _MODEL_NAME.finditer(doc.text):
+    for m in _MODEL_NAME.finditer(_text(doc)):
         _add(doc, m.start(), m.end(), "Paper", "model_name", 62)
     return doc
 
 
 def kg_conferences(doc):
     res = _resources()
-    for m in re.finditer(r"(?<![A-Za-z])([A-Za-z]{2,12})[ \t]*'?((?:19|20)\d\d|\d\d)(?!\d)", doc.text):
+    for m in re.finditer(r"(?<![A-Za-z])([A-Za-z]{2,12})[ \t]*'?((?:19|20)\d\d|\d\d)(?!\d)", _text(doc)):
         if m.group(1) in res.conferences or m.group(1).upper() in res.conferences:
             _add(doc, m.start(), m.end(), "Event", "conference_year", 92)
     return doc
@@ -404,7 +411,7 @@ def kg_conferences(doc):
 
 def kg_gazetteer(doc):
     res = _resources()
-    text = doc.text
+    text = _text(doc)
     for m in res.place_re.finditer(text):
         s, e = m.start(), m.end()
         # a place name glued into a longer dictionary word is not a mention (东京湾 is fine, 中国人 too)
@@ -437,6 +444,8 @@ def _proper_ish(tok: str, res: _Resources, allow_numeral: bool) -> bool:
 
 def _suffix_type(tok: str, res: _Resources) -> tuple[str, str] | None:
     """(type, suffix) when a token ends with an event, organisation or place word."""
+    if not tok.endswith(res.event_words) and not tok.endswith(res.org_suffixes) and not tok.endswith(res.place_suffixes) and not tok.endswith("党员"):
+        return None
     for w in res.event_words:
         if tok.endswith(w):
             return "Event", w
@@ -453,7 +462,7 @@ def _suffix_type(tok: str, res: _Resources) -> tuple[str, str] | None:
 
 def kg_suffix_names(doc):
     res = _resources()
-    text = doc.text
+    text = _text(doc)
     toks = _tokens(doc)
     for i, (s, e, tok) in enumerate(toks):
         found = _suffix_type(tok, res)
@@ -515,7 +524,7 @@ def _surname_at(text: str, i: int, res: _Resources) -> list[tuple[str, bool]]:
 
 
 def _person_by_surname(doc, res: _Resources) -> None:
-    text = doc.text
+    text = _text(doc)
     n = len(text)
     i = 0
     while i < n:
@@ -580,7 +589,7 @@ _PLACE_NEXT = ("地区", "附近", "方向", "前线", "城", "市", "州", "省
 
 
 def _person_by_transliteration(doc, res: _Resources) -> None:
-    text = doc.text
+    text = _text(doc)
     pattern = re.compile(
         "(?:[" + "".join(sorted(res.translit)) + "]{2,}(?:[" + _TRANSLIT_SEP + "][" + "".join(sorted(res.translit)) + "]{1,})*)"
     )
@@ -619,7 +628,7 @@ def _person_by_transliteration(doc, res: _Resources) -> None:
 
 def _person_by_role(doc, res: _Resources) -> None:
     """A name right after a role word (理事长池田成彬, 教皇克莱芒八世) or after 叫/名叫."""
-    text = doc.text
+    text = _text(doc)
     for m in re.finditer(r"(?:名叫|叫做|叫|名为)([\u3400-\u9fff]{2,5})(?=[，。、；：,\s]|$)", text):
         name = m.group(1)
         if name not in res.stopwords and not res.tags.get(name, "nr").startswith(("v", "a", "d")):
@@ -664,7 +673,7 @@ class _ModelNer:
         self.nlp = nlp
 
     def __call__(self, doc):
-        other = self.nlp(doc.text)
+        other = self.nlp(_text(doc))
         for ent in other.ents:
             type_ = _NER_LABELS.get(ent.label_)
             if type_:
@@ -686,8 +695,9 @@ def kg_resolve(doc):
     inside = lambda c: any(t[0] <= c[0] and c[1] <= t[1] for t in kept_titles)  # noqa: E731
     others = [c for c in others if c[3] == "acronym" or not inside(c)]
     kept = _non_overlapping(others)
-    kept = [c for c in kept if doc.text[c[0] : c[1]].strip() not in res.stopwords]
+    kept = [c for c in kept if _text(doc)[c[0] : c[1]].strip() not in res.stopwords]
     doc.user_data["kg_mentions"] = sorted(kept_titles + kept)
+    doc.user_data.pop("kg_text", None)
     return doc
 
 
@@ -737,40 +747,25 @@ class Extractor:
         return next(self.extract_many([note]))
 
     def extract_many(self, notes: Iterable[Note], n_process: int = 1) -> Iterator[Extraction]:
-        """Extract notes in order; ``n_process`` > 1 uses that many processes (same results)."""
-        seen: list[Note | None] = []
+        """Extract notes in order; ``n_process`` > 1 uses that many processes (same results).
+
+        A note's blocks are read as one text joined by line breaks (a break ends
+        every name and sentence), and the findings split back per block.
+        """
+        seen: list[Note] = []
 
         def items():
             for ni, note in enumerate(notes):
                 seen.append(note)
-                if not note.blocks:
-                    yield ("", (ni, -1))
-                for bi, block in enumerate(note.blocks):
-                    yield (block.text, (ni, bi))
+                yield ("\n".join(b.text for b in note.blocks), ni)
 
-        current: int | None = None
-        collected: list[dict] = []
-        for (ni, bi), data in self._pipe(items(), n_process):
-            if current is not None and ni != current:
-                yield self._build(seen[current], collected)
-                seen[current], collected = None, []
-            current = ni
-            if bi >= 0:
-                collected.append(data)
-        if current is not None:
-            yield self._build(seen[current], collected)
-
-    def _pipe(self, items, n_process: int):
-        kwargs: dict[str, Any] = {"as_tuples": True, "batch_size": 64}
+        kwargs: dict[str, Any] = {"as_tuples": True, "batch_size": 8}
         if n_process > 1:
             kwargs["n_process"] = n_process
-        for doc, ctx in self._nlp.pipe(items, **kwargs):
-            yield ctx, {
-                "mentions": list(doc.user_data.get("kg_mentions", [])),
-                "sentences": list(doc.user_data.get("kg_sentences", [])),
-                "dates": list(doc.user_data.get("kg_dates", [])),
-                "acronyms": list(doc.user_data.get("kg_acronyms", [])),
-            }
+        for doc, ni in self._nlp.pipe(items(), **kwargs):
+            note = seen[ni]
+            seen[ni] = None  # type: ignore[call-overload]
+            yield self._build(note, _split_by_block(note, doc.user_data))
 
     # -- turning block findings into model records
 
@@ -897,6 +892,25 @@ class Extractor:
                                        text=note.text[block.start + s : block.start + e], value=value,
                                        section=block.section, snippet=block.snippet, events=events))
         return tuple(out)
+
+
+def _split_by_block(note: Note, data: dict) -> list[dict]:
+    """Per-block findings (block-local offsets) from the findings on the joined text."""
+    out, offset = [], 0
+    for block in note.blocks:
+        a, b = offset, offset + len(block.text)
+
+        def local(items, n=2):
+            return [(s - a, e - a, *rest) for s, e, *rest in items if a <= s and e <= b]
+
+        out.append({
+            "mentions": local(data.get("kg_mentions", [])),
+            "sentences": [(max(s, a) - a, min(e, b) - a) for s, e in data.get("kg_sentences", []) if s < b and e > a],
+            "dates": local(data.get("kg_dates", [])),
+            "acronyms": [(ls - a, le - a, s - a, e - a) for ls, le, s, e in data.get("kg_acronyms", []) if a <= ls and e <= b],
+        })
+        offset = b + 1
+    return out
 
 
 def load_extractor(model: str | None = None, curation: Curation | None = None) -> Extractor:

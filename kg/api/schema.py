@@ -339,6 +339,17 @@ class GraphBackend:
         return Snapshot(ox_store, name, cat, self.pool)
 
     async def asnapshot(self) -> Snapshot:
+        if isinstance(self.store, EmbeddedStore) and self._lock.acquire(blocking=False):
+            # fast path: the live generation's catalogue is already read (no I/O but a read of CURRENT
+            # every 0.2 s); never waits for the lock, which a thread reading a catalogue may hold
+            try:
+                self.store.refresh()
+                ox_store, gen = self.store._store, self.store._gen
+                cat = self._catalogues.get(gen.name if gen else "")
+            finally:
+                self._lock.release()
+            if cat is not None:
+                return Snapshot(ox_store, gen.name if gen else "", cat, self.pool)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, self.snapshot)
 

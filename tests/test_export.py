@@ -362,3 +362,50 @@ def test_end_to_end_on_the_sample_build(tmp_path):
         assert h.number_of_nodes() == g.number_of_nodes()
     with_sources = load_view_graph(store.select, ViewFilter(types=("Paper", "Source"), min_weight=0.0))
     assert any(d["kind"] == "covers" for _, _, d in with_sources.edges(data=True))
+
+
+# ---------------------------------------------------------------- the server
+
+
+@pytest.fixture(scope="module")
+def client(store):
+    from starlette.testclient import TestClient
+
+    from kg.api.app import create_app
+
+    with TestClient(create_app(store.location, sparql_workers=1)) as c:
+        yield c
+
+
+def test_server_viz_page(client):
+    r = client.get("/viz", params={"type": "Person,Event"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    data = r.text.split('<script id="kg-data" type="application/json">', 1)[1].split("</script>", 1)[0]
+    doc = json.loads(data)
+    assert {n["t"] for n in doc["nodes"]} == {"Person", "Event"} and "北一辉" in {n["n"] for n in doc["nodes"]}
+    assert client.get("/viz").status_code == 200
+
+
+@pytest.mark.parametrize("fmt", sorted(VIEW_FORMATS))
+def test_server_exports_with_the_same_filters(client, fmt):
+    r = client.get(f"/export/{fmt}", params=[("centre", "北一辉"), ("radius", "1"), ("min_weight", "1")])
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].split(";")[0] == VIEW_FORMATS[fmt][0].split(";")[0]
+    if fmt == "graphml":
+        g = nx.read_graphml(BytesIO(r.content))
+        assert {g.nodes[v]["name"] for v in g} == {"北一辉", "池田成彬", "二二六兵变", "日本"}
+    if fmt == "d3":
+        assert len(r.json()["nodes"]) == 4
+
+
+def test_server_export_errors(client):
+    r = client.get("/export/png")
+    assert r.status_code == 404 and "graphml" in r.json()["error"]["message"]
+    r = client.get("/export/d3", params={"type": "Robot"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "export_error"
+    r = client.get("/export/d3", params={"radius": "far"})
+    assert r.status_code == 400
+    r = client.get("/export/d3", params={"centre": "无此人"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = client.get("/export/d3", params=[("type", "Person"), ("type", "Place")])
+    assert {n["type"] for n in r.json()["nodes"]} == {"Person", "Place"}

@@ -8,6 +8,8 @@
                                       ttl, nt, nq, trig, jsonld
 ``/rdf-graph-store?graph=IRI``        Graph Store Protocol GET (``?default`` for the union)
 ``/healthz``                          liveness and the generation being served
+``/viz``, ``/export/{format}``        the graph viewer and graph views (graphml, gexf, cytoscape,
+                                      d3, dot, html), filtered by query parameters (kg.viz.routes)
 ====================================  =====================================================
 
 Read-only: SPARQL updates, SERVICE, FROM <remote> and every write method are
@@ -324,12 +326,15 @@ async def _too_large(scope: Any, receive: Any, send: Any, limit: int) -> None:
 
 def build_routes(graphql_app: Any) -> list[BaseRoute]:
     """The server's routes; extend the list for new features."""
+    from kg.viz.routes import viz_routes
+
     return [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Route("/sparql", sparql_endpoint, methods=["GET", "POST"]),
         Route("/dump.{ext}", dump_endpoint, methods=["GET"]),
         Route("/rdf-graph-store", graph_store_endpoint, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        *viz_routes(),  # /viz and /export/{format}: graph views (kg.export)
     ]
 
 

@@ -486,8 +486,11 @@ class RemoteWriter:
             self.store.update(" ;\n".join(ops), "graph update")
             self._heartbeat()
 
-    def commit(self) -> None:
-        """Write what is pending, then the meta graph (with this build's id) last."""
+    def commit(self, optimize: bool = False) -> None:
+        """Write what is pending, then the meta graph (with this build's id) last.
+
+        ``optimize`` is accepted for :class:`kg.store.StoreWriter` parity; compaction is the server's business.
+        """
         from rdflib import Literal, URIRef
 
         self._mark_dirty()

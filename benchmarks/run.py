@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import pstats
+import re
 import shutil
 import signal
 import socket
@@ -173,8 +174,11 @@ def saved_queries() -> list[dict]:
         for line in text.splitlines():
             if line.lstrip().startswith("# variables:"):
                 variables = json.loads(line.split(":", 1)[1])
-        out.append({"name": f.name, "kind": "sparql" if f.suffix in (".rq", ".sparql") else "graphql",
-                    "text": text, "variables": variables})
+        kind = "sparql" if f.suffix in (".rq", ".sparql") else "graphql"
+        entry = {"name": f.name, "kind": kind, "text": text, "variables": variables}
+        if kind == "graphql" and "sources(covering:" in re.sub(r"\s+", "", text):
+            entry["probe"] = "sources_covering"
+        out.append(entry)
     return out
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ COMPONENTS = (
     "kg_person_names",
     "kg_lexicon",
 )
+
+#: bumped whenever the extraction output changes, so stores rebuild
+EXTRACTOR_VERSION = "2"
 
 CANDIDATES = "kg_candidates"  # user_data key: list of (start, end, type, method, priority)
 
@@ -210,7 +214,34 @@ def _add(doc, start: int, end: int, type_: str, method: str, priority: int) -> N
 
 
 def _tokens(doc) -> list[tuple[int, int, str]]:
-    return [(t.idx, t.idx + len(t.text), t.text) for t in doc if not t.is_space]
+    toks = doc.user_data.get("kg_tokens")
+    if toks is None:
+        toks = doc.user_data["kg_tokens"] = [(t.idx, t.idx + len(t.text), t.text) for t in doc if not t.is_space]
+    return toks
+
+
+def segment(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, word)`` of the non-space words of ``text``: one jieba segmentation (HMM on),
+    the same words spaCy's ``zh`` tokenizer with the jieba segmenter makes."""
+    import jieba
+
+    out, pos = [], 0
+    for w in jieba.cut(text, cut_all=False):
+        end = pos + len(w)
+        if not w.isspace():
+            out.append((pos, end, w))
+        pos = end
+    return out
+
+
+class _Doc:
+    """What the components read of a spaCy ``Doc``: ``text`` and ``user_data`` (tokens precomputed)."""
+
+    __slots__ = ("text", "user_data")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.user_data: dict[str, Any] = {"kg_text": text, "kg_tokens": segment(text)}
 
 
 # ---------------------------------------------------------------- components
@@ -747,25 +778,47 @@ class Extractor:
         return next(self.extract_many([note]))
 
     def extract_many(self, notes: Iterable[Note], n_process: int = 1) -> Iterator[Extraction]:
-        """Extract notes in order; ``n_process`` > 1 uses that many processes (same results).
+        """Extract notes in order; ``n_process`` > 1 uses that many worker processes (same results).
 
         A note's blocks are read as one text joined by line breaks (a break ends
-        every name and sentence), and the findings split back per block.
+        every name and sentence), and the findings split back per block.  The
+        text is segmented once (jieba, as spaCy's ``zh`` tokenizer does) and the
+        components run in pipeline order on it.  Workers are forked from this
+        process (the loaded pipeline is shared, not rebuilt) and send back plain
+        :class:`Extraction` records, in input order.
         """
-        seen: list[Note] = []
-
-        def items():
-            for ni, note in enumerate(notes):
-                seen.append(note)
-                yield ("\n".join(b.text for b in note.blocks), ni)
-
-        kwargs: dict[str, Any] = {"as_tuples": True, "batch_size": 8}
         if n_process > 1:
-            kwargs["n_process"] = n_process
-        for doc, ni in self._nlp.pipe(items(), **kwargs):
-            note = seen[ni]
-            seen[ni] = None  # type: ignore[call-overload]
-            yield self._build(note, _split_by_block(note, doc.user_data))
+            notes = list(notes)
+            if len(notes) >= 2 * n_process and _fork_available():
+                yield from self._extract_parallel(notes, n_process)
+                return
+        for note in notes:
+            yield self._extract_one(note)
+
+    def _extract_one(self, note: Note) -> Extraction:
+        doc = _Doc("\n".join(b.text for b in note.blocks))
+        for _name, proc in self._components():
+            doc = proc(doc)
+        return self._build(note, _split_by_block(note, doc.user_data))
+
+    def _components(self) -> list:
+        procs = self.__dict__.get("_procs")
+        if procs is None:
+            procs = self.__dict__["_procs"] = list(self._nlp.pipeline)
+        return procs
+
+    def _extract_parallel(self, notes: list[Note], n_process: int) -> Iterator[Extraction]:
+        import multiprocessing
+
+        global _WORKER_EXTRACTOR
+        ctx = multiprocessing.get_context("fork")
+        chunksize = max(1, min(8, len(notes) // (n_process * 8)))
+        _WORKER_EXTRACTOR = self  # inherited by the forked workers: the pipeline is loaded once, here
+        try:
+            with ctx.Pool(n_process) as pool:
+                yield from pool.imap(_extract_in_worker, notes, chunksize=chunksize)
+        finally:
+            _WORKER_EXTRACTOR = None
 
     # -- turning block findings into model records
 
@@ -789,7 +842,7 @@ class Extractor:
             for ls, le, as_, ae in data["acronyms"]:
                 abbr_long.setdefault(block.text[as_:ae], _clean_name(block.text[ls:le]))
             for s, e, type_, method, prio in data["mentions"]:
-                sent = next(((a, b) for a, b in sentences if a <= s < b), (0, len(block.text)))
+                sent = _sentence_of(sentences, s, len(block.text))
                 found.append(dict(start=block.start + s, end=block.start + e, type=type_, method=method,
                                   prio=prio, block=block, sent=(block.start + sent[0], block.start + sent[1])))
         found = self._propagate(note, blocks, found)
@@ -875,7 +928,7 @@ class Extractor:
                 elif len(name) == 2 and res.freq.get(block.text[m.start() : m.end() + 1], 0) > 30:
                     continue
                 src = names[name]
-                sent = next(((a, b) for a, b in data["sentences"] if a <= m.start() < b), (0, len(block.text)))
+                sent = _sentence_of(data["sentences"], m.start(), len(block.text))
                 extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
                                   block=block, sent=(block.start + sent[0], block.start + sent[1])))
                 taken.append((s, e))
@@ -885,7 +938,7 @@ class Extractor:
         out = []
         for block, data in zip(note.blocks, blocks):
             for s, e, value in data["dates"]:
-                sent = next(((a, b) for a, b in data["sentences"] if a <= s < b), (0, len(block.text)))
+                sent = _sentence_of(data["sentences"], s, len(block.text))
                 a, b = block.start + sent[0], block.start + sent[1]
                 events = tuple(sorted({m.key for m in mentions if m.type == "Event" and a <= m.start < b}))
                 out.append(DateMention(note=note.path, start=block.start + s, end=block.start + e,
@@ -894,23 +947,63 @@ class Extractor:
         return tuple(out)
 
 
+_WORKER_EXTRACTOR: "Extractor | None" = None
+
+
+def _extract_in_worker(note: Note) -> Extraction:
+    assert _WORKER_EXTRACTOR is not None
+    return _WORKER_EXTRACTOR._extract_one(note)
+
+
+def _fork_available() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def _split_by_block(note: Note, data: dict) -> list[dict]:
     """Per-block findings (block-local offsets) from the findings on the joined text."""
-    out, offset = [], 0
+    starts, offset = [], 0
     for block in note.blocks:
-        a, b = offset, offset + len(block.text)
+        starts.append(offset)
+        offset += len(block.text) + 1
+    out = [{"mentions": [], "sentences": [], "dates": [], "acronyms": []} for _ in note.blocks]
+    if not out:
+        return out
 
-        def local(items, n=2):
-            return [(s - a, e - a, *rest) for s, e, *rest in items if a <= s and e <= b]
+    def where(s: int, e: int) -> int | None:
+        i = bisect_right(starts, s) - 1
+        if i < 0:
+            return None
+        return i if e <= starts[i] + len(note.blocks[i].text) else None
 
-        out.append({
-            "mentions": local(data.get("kg_mentions", [])),
-            "sentences": [(max(s, a) - a, min(e, b) - a) for s, e in data.get("kg_sentences", []) if s < b and e > a],
-            "dates": local(data.get("kg_dates", [])),
-            "acronyms": [(ls - a, le - a, s - a, e - a) for ls, le, s, e in data.get("kg_acronyms", []) if a <= ls and e <= b],
-        })
-        offset = b + 1
+    for key, field_ in (("kg_mentions", "mentions"), ("kg_dates", "dates")):
+        for s, e, *rest in data.get(key, []):
+            i = where(s, e)
+            if i is not None:
+                a = starts[i]
+                out[i][field_].append((s - a, e - a, *rest))
+    for ls, le, s, e in data.get("kg_acronyms", []):
+        i = where(ls, e)
+        if i is not None:
+            a = starts[i]
+            out[i]["acronyms"].append((ls - a, le - a, s - a, e - a))
+    for s, e in data.get("kg_sentences", []):
+        i = max(0, bisect_right(starts, s) - 1)
+        while i < len(starts) and starts[i] < e:
+            a, b = starts[i], starts[i] + len(note.blocks[i].text)
+            if s < b and e > a:
+                out[i]["sentences"].append((max(s, a) - a, min(e, b) - a))
+            i += 1
     return out
+
+
+def _sentence_of(sentences: list[tuple[int, int]], s: int, length: int) -> tuple[int, int]:
+    """The sentence (a, b) with a <= s < b, or the whole block."""
+    i = bisect_right(sentences, (s, float("inf"))) - 1
+    if i >= 0 and sentences[i][0] <= s < sentences[i][1]:
+        return sentences[i]
+    return (0, length)
 
 
 def load_extractor(model: str | None = None, curation: Curation | None = None) -> Extractor:

@@ -298,7 +298,18 @@ def _rss_mb(pid: int) -> dict[str, float]:
                 out[key] = int(val.split()[0]) / 1024
     except OSError:
         pass
-    return {"rss_mb": out.get("VmRSS", 0.0), "peak_rss_mb": out.get("VmHWM", 0.0)}
+    res = {"rss_mb": out.get("VmRSS", 0.0), "peak_rss_mb": out.get("VmHWM", 0.0)}
+    # worker processes (kg serve's SPARQL workers) count too
+    tree = 0.0
+    try:
+        kids = [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+                for c in (t / "children").read_text().split()]
+    except OSError:
+        kids = []
+    for kid in kids:
+        tree += _rss_mb(kid)["tree_rss_mb"]
+    res["tree_rss_mb"] = res["rss_mb"] + tree
+    return res
 
 
 def _wait_http(url: str, proc: subprocess.Popen, seconds: float = 60, method: str = "GET",
@@ -388,7 +399,7 @@ def bench_kg_server(store_dir: Path, reps: int) -> dict:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
     base = f"http://127.0.0.1:{port}"
     try:
-        if not _wait_http(base + "/", proc, seconds=120):
+        if not _wait_http(base + "/healthz", proc, seconds=120):
             err = proc.stderr.read().decode(errors="replace")[-1500:] if proc.poll() is not None else ""
             return {"error": f"kg serve did not come up on {base}: {err}", "command": " ".join(cmd)}
         client = httpx.Client(base_url=base, timeout=60)
@@ -540,8 +551,11 @@ def verdict(res: dict, scales: list[int]) -> dict:
         v["sources_covering_p50_ms"] = {"value": None, "ok": None, "why": "kg.api (GraphQL) not in this checkout"}
     srv = res.get("kg_server", {})
     if "peak_rss_mb" in srv:
-        v["server_rss_mb"] = {"value": round(srv["peak_rss_mb"], 1), "target": "<= 1024",
-                              "ok": srv["peak_rss_mb"] <= TARGETS["server_rss_mb"]}
+        worst = max(srv["peak_rss_mb"], srv.get("tree_rss_mb", 0.0))
+        v["server_rss_mb"] = {"value": round(worst, 1), "target": "<= 1024",
+                              "ok": worst <= TARGETS["server_rss_mb"],
+                              "detail": f"main process peak {srv['peak_rss_mb']:.0f} MB; with workers now "
+                                        f"{srv.get('tree_rss_mb', 0):.0f} MB"}
     else:
         v["server_rss_mb"] = {"value": None, "ok": None, "why": srv.get("skipped") or srv.get("error") or "not run"}
     return v
@@ -575,7 +589,8 @@ def print_table(res: dict, scales: list[int]) -> None:
         if "queries" not in block:
             print(f"\n{title}: {block.get('skipped') or block.get('error')}")
             continue
-        extra = f", server RSS {block['rss_mb']:,.0f} MB (peak {block['peak_rss_mb']:,.0f} MB)" if "rss_mb" in block else ""
+        extra = (f", server RSS {block['rss_mb']:,.0f} MB (peak {block['peak_rss_mb']:,.0f} MB; with workers "
+                 f"{block.get('tree_rss_mb', 0):,.0f} MB)") if "rss_mb" in block else ""
         print(f"\nquery latency, {title}{extra}:")
         print(f"  {'query':<48}{'p50 ms':>9}{'p95 ms':>9}{'n':>5}")
         for q in block["queries"]:

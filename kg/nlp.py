@@ -104,6 +104,7 @@ class _Resources:
     tags: dict[str, str]
     place_re: re.Pattern
     role_re: re.Pattern
+    surname_start_re: re.Pattern
 
 
 @lru_cache(maxsize=1)
@@ -116,10 +117,12 @@ def _resources() -> _Resources:
     orgs = _read_words("org_suffixes.txt")
     places = frozenset(_read_words("places.txt"))
     roles = frozenset(_read_words("role_words.txt"))
+    surnames_zh = frozenset(_read_words("surnames_zh.txt"))
+    surnames_ja = frozenset(_read_words("surnames_ja.txt"))
     by_length = lambda words: sorted(set(words), key=lambda w: (-len(w), w))  # noqa: E731
     return _Resources(
-        surnames_zh=frozenset(_read_words("surnames_zh.txt")),
-        surnames_ja=frozenset(_read_words("surnames_ja.txt")),
+        surnames_zh=surnames_zh,
+        surnames_ja=surnames_ja,
         places=places,
         place_suffixes=tuple(by_length(_read_words("place_suffixes.txt"))),
         org_suffixes=tuple(by_length(w for w in orgs if not w.isascii())),
@@ -134,6 +137,9 @@ def _resources() -> _Resources:
         tags=jieba.posseg.dt.word_tag_tab,
         place_re=re.compile("|".join(map(re.escape, by_length(places)))),
         role_re=re.compile("|".join(map(re.escape, by_length(roles)))),
+        surname_start_re=re.compile(
+            "[" + "".join(sorted({w[0] for w in (*surnames_zh, *surnames_ja) if _is_cjk(w[0])})) + "]"
+        ),
     )
 
 
@@ -473,8 +479,19 @@ def _proper_ish(tok: str, res: _Resources, allow_numeral: bool) -> bool:
     return True
 
 
+_SUFFIX_CACHE: dict[str, tuple[str, str] | None] = {}
+
+
 def _suffix_type(tok: str, res: _Resources) -> tuple[str, str] | None:
     """(type, suffix) when a token ends with an event, organisation or place word."""
+    try:
+        return _SUFFIX_CACHE[tok]
+    except KeyError:
+        found = _SUFFIX_CACHE[tok] = _suffix_type_uncached(tok, res)
+        return found
+
+
+def _suffix_type_uncached(tok: str, res: _Resources) -> tuple[str, str] | None:
     if not tok.endswith(res.event_words) and not tok.endswith(res.org_suffixes) and not tok.endswith(res.place_suffixes) and not tok.endswith("党员"):
         return None
     for w in res.event_words:
@@ -557,10 +574,10 @@ def _surname_at(text: str, i: int, res: _Resources) -> list[tuple[str, bool]]:
 def _person_by_surname(doc, res: _Resources) -> None:
     text = _text(doc)
     n = len(text)
-    i = 0
-    while i < n:
-        if not _is_cjk(text[i]) or not _left_ok(text, i, res):
-            i += 1
+    pos = 0
+    for start in res.surname_start_re.finditer(text):
+        i = start.start()
+        if i < pos or not _left_ok(text, i, res):
             continue
         best = None
         for surname, long_given in _surname_at(text, i, res):
@@ -608,9 +625,7 @@ def _person_by_surname(doc, res: _Resources) -> None:
                 break
         if best:
             _add(doc, best[0], best[1], "Person", "surname", best[2])
-            i = best[1]
-        else:
-            i += 1
+            pos = best[1]
 
 
 _PLACE_ENDINGS = ("斯克", "格勒", "堡", "茨克", "波尔", "夫卡", "维尔", "尼亚", "斯坦", "兰", "亚", "港")

@@ -172,9 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         store = Path(args.store) if args.store else build_store(Path(args.notes), args.copies, work)
         term, name = pick_names(store)
-        print(f"questions: sources(covering: {term!r}), entity(name: {name!r})")
+        print(f"questions: sources(covering: {term!r}), entity(name: {name!r})", flush=True)
         for label, (p50, p99) in in_process(store, term, name, args.inprocess).items():
-            print(f"in-process {label:<20} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms")
+            print(f"in-process {label:<20} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms", flush=True)
 
         port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store), "--port", str(port)],

@@ -64,7 +64,7 @@ COMPONENTS = (
 )
 
 #: bumped whenever the extraction output changes, so stores rebuild
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"
 
 CANDIDATES = "kg_candidates"  # user_data key: list of (start, end, type, method, priority)
 
@@ -177,7 +177,7 @@ def _is_terminator(text: str, e: int, res: _Resources) -> bool:
     ch = text[e]
     if ch in _PUNCT or ch.isspace() or not _is_cjk(ch) or ch in _FUNCTION_CHARS:
         return True
-    if res.role_re.match(text, e):
+    if res.role_re.match(text, e) or (ch in "副总前原代正" and res.role_re.match(text, e + 1)):
         return True
     return _common_word_at(text, e, res) > 0
 
@@ -556,6 +556,55 @@ def kg_suffix_names(doc):
 _TRANSLIT_SEP = "·•・‧"
 
 
+#: characters a given name ends with only when a function word is glued on (揆叙可都 → 揆叙)
+_WEAK_NAME_END = set("可被把将对从向为以于或就也都而又还很最更再已曾并但却则因如说等连虽便即乃仍竟亦均皆给让叫了的是在和与及着过得地所")
+#: last characters that make a word a thing, a place or a group, not a person (石浦港, 海圻舰, 余生录, 幸存者)
+_CATEGORY_END = set("港舰艇号录者城局部厂站馆队团党帮派式质性率权型化法论界学")
+
+
+def _everyday_name_word(name: str, res: _Resources) -> bool:
+    """A two-character dictionary word that jieba tags as a name but uses as an everyday word.
+
+    jieba's ``nr`` tag covers many common words (阳光, 荣耀, 麻木, 师爷); real two-character
+    names in its dictionary are rarer words.  A frequent word counts as everyday, unless it is also
+    a reign or given name the dictionary knows as such in longer names (乾隆帝, 溥仪).
+    """
+    if len(name) != 2 or res.tags.get(name) not in _NAME_TAGS:
+        return False
+    return res.freq.get(name, 0) >= 100 and not res.freq.get(name + "帝") and not res.freq.get(name + "皇帝")
+
+
+_KIN = re.compile(r"的?(?:侄子|侄女|儿子|女儿|妻子|丈夫|老婆|夫人|父亲|母亲|哥哥|弟弟|姐姐|妹妹|秘书|副官|亲信|学生|同学|部下|参议|舞伴|小舅子|外甥)")
+
+
+def _person_context(text: str, s: int, e: int, res: _Resources) -> bool:
+    """Whether ``text[s:e]`` stands where a person's name stands: after or before a role word,
+    or before a kinship or retinue word (溥仪的侄子, 将军凤山, 党员张扬)."""
+    if res.role_re.match(text, e) or _KIN.match(text, e):
+        return True
+    return any(text.endswith(r, 0, s) for r in res.roles) or text.endswith("党员", 0, s)
+
+
+def _plausible_person(text: str, s: int, e: int, res: _Resources) -> bool:
+    """General checks on a span proposed as a person's name by the dictionary or a surname."""
+    name = text[s:e]
+    if name[-1] in _CATEGORY_END or (len(name) >= 3 and name[-1] == "人"):
+        return False  # 石浦港, 海圻舰, 阿富汗人
+    if _everyday_name_word(name, res) and not _person_context(text, s, e, res):
+        return False
+    if len(name) >= 4 and name[0] in res.surnames_zh and name[:2] not in res.surnames_zh and not any(
+        name.startswith(x) for x in res.surnames_ja if len(x) >= 2
+    ) and not all(c in res.translit for c in name):
+        return False  # four characters after a one-character surname: an idiom (顾名思义, 尚方宝剑)
+    if any(name.startswith(p) for p in _places_at(text, s, res)) or res.role_re.search(name, 1):
+        return False  # 罗马城, 罗马教皇
+    if all(c in res.translit for c in name) and (
+        (s > 0 and text[s - 1] in res.translit) or (e < len(text) and text[e] in res.translit)
+    ):
+        return False  # the middle of a transliterated word (巴赫穆特, 莫比乌斯)
+    return True
+
+
 def _surname_at(text: str, i: int, res: _Resources) -> list[tuple[str, bool]]:
     out = []
     for n in (4, 3, 2, 1):
@@ -608,7 +657,11 @@ def _person_by_surname(doc, res: _Resources) -> None:
                     continue
                 name = text[i:e]
                 tag = res.tags.get(name)
-                if name in res.stopwords or (tag is not None and tag not in _NAME_TAGS and res.freq.get(name, 0) > 5):
+                if name in res.stopwords or (tag is not None and tag not in _NAME_TAGS and res.freq.get(name, 0) > (5 if k >= 2 else 0)):
+                    continue
+                if g > 1 and given[-1] in _WEAK_NAME_END:
+                    continue  # a function character glued on (纳兰揆叙可都…): try the shorter name
+                if not _plausible_person(text, i, e, res):
                     continue
                 if k == 1 and len(given) == 2 and res.freq.get(given, 0) >= 100 and res.tags.get(given) not in _NAME_TAGS:
                     continue
@@ -621,6 +674,10 @@ def _person_by_surname(doc, res: _Resources) -> None:
                     continue
                 best = (i, e, 75 if k >= 2 else 65)
                 break
+            if not best:
+                known = next((text[i : i + m] for m in (4, 3) if res.tags.get(text[i : i + m]) in _NAME_TAGS), None)
+                if known and _plausible_person(text, i, i + len(known), res):
+                    best = (i, i + len(known), 75)  # the dictionary knows the whole name (左宗棠结了 → 左宗棠)
             if best:
                 break
         if best:
@@ -694,13 +751,20 @@ _LEXICON_TYPES = {"nr": "Person", "nrfg": "Person", "nrt": "Person", "ns": "Plac
 
 def kg_lexicon(doc):
     res = _resources()
+    text = _text(doc)
     for s, e, tok in _tokens(doc):
         tag = res.tags.get(tok)
         type_ = _LEXICON_TYPES.get(tag or "")
         if not type_ or len(tok) < 2 or tok in res.stopwords or not all(_is_cjk(c) for c in tok):
             continue
-        if type_ == "Person" and tok[0] not in res.surnames_zh and not any(tok.startswith(x) for x in res.surnames_ja) and tag != "nrt":
-            continue
+        if type_ == "Person":
+            long_surname = any(tok.startswith(x) for x in res.surnames_ja) or tok[:2] in res.surnames_zh
+            if tok[0] not in res.surnames_zh and not long_surname and tag != "nrt":
+                continue
+            if len(tok) >= 4 and not long_surname and tag != "nrt":
+                continue  # four characters after a one-character surname: an idiom (顾名思义, 尚方宝剑)
+            if not _plausible_person(text, s, e, res):
+                continue
         if type_ == "Place" and not tok.endswith(res.place_suffixes):
             continue
         _add(doc, s, e, type_, f"lexicon_{tag}", 40)

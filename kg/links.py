@@ -249,8 +249,8 @@ DEFAULTS: dict[str, Any] = {
     "top_k": 10,  # related entities kept per entity
     "hub_degree": 80,  # contexts naming more entities than this are hubs
     "df_cap": 200,  # features in more source titles than this do not propose candidates
-    "min_inferred": 0.2,  # inferred coverage below this is dropped
-    "max_inferred": 10,  # inferred coverages kept per entity
+    "min_inferred": 0.25,  # inferred coverage below this is dropped
+    "max_inferred": 5,  # inferred coverages kept per entity
     "seed": 7,  # Louvain's seed
 }
 
@@ -259,38 +259,40 @@ _ROUND = 6
 
 # ---------------------------------------------------------------- reading the store
 
+# Each note's named graph repeats the entities it mentions; patterns are matched inside one graph
+# (GRAPH ?g) so that the union of graphs does not multiply rows.
 _Q_ENTITIES = """
-SELECT ?e ?key ?name ?cls WHERE {
-  ?e a kg:Entity ; kg:key ?key ; kg:name ?name ; a ?cls .
-  FILTER(?cls != kg:Entity && STRSTARTS(STR(?cls), "https://w3id.org/kg/ns#"))
-}"""
-_Q_ALIASES = "SELECT ?e ?alias WHERE { ?e a kg:Entity ; kg:alias ?alias }"
-_Q_NOTES = "SELECT ?n ?path WHERE { ?n a kg:Note ; kg:path ?path }"
+SELECT DISTINCT ?e ?key ?name ?cls WHERE { GRAPH ?g {
+  VALUES ?cls { kg:Person kg:Event kg:Paper kg:Place kg:Organization }
+  ?e a ?cls ; kg:key ?key ; kg:name ?name .
+} }"""
+_Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { GRAPH ?g { ?e kg:alias ?alias } }"
+_Q_NOTES = "SELECT ?n ?path WHERE { GRAPH ?g { ?n a kg:Note ; kg:path ?path } }"
 _Q_MENTIONS = """
-SELECT ?m ?e ?n ?start ?end ?text ?sentence ?section ?snippet ?source WHERE {
+SELECT ?m ?e ?n ?start ?end ?text ?sentence ?section ?snippet ?source WHERE { GRAPH ?g {
   ?m a kg:Mention ; kg:mentionOf ?e ; kg:note ?n ; kg:start ?start ; kg:end ?end ; kg:text ?text .
   OPTIONAL { ?m kg:sentence ?sentence }
   OPTIONAL { ?m kg:section ?section }
   OPTIONAL { ?m kg:snippet ?snippet }
   OPTIONAL { ?m kg:inSource ?source }
-}"""
+} }"""
 _Q_SOURCES = """
-SELECT ?s ?n ?url ?title ?section ?snippet WHERE {
+SELECT ?s ?n ?url ?title ?section ?snippet WHERE { GRAPH ?g {
   ?s a kg:Source ; kg:note ?n ; kg:url ?url .
   OPTIONAL { ?s kg:title ?title }
   OPTIONAL { ?s kg:section ?section }
   OPTIONAL { ?s kg:snippet ?snippet }
-}"""
+} }"""
 _Q_SECTIONS = """
-SELECT ?s ?n ?heading ?hpath ?level ?parent WHERE {
+SELECT ?s ?n ?heading ?hpath ?level ?parent WHERE { GRAPH ?g {
   ?s a kg:Section ; kg:note ?n ; kg:heading ?heading ; kg:headingPath ?hpath ; kg:level ?level .
   OPTIONAL { ?s kg:parentSection ?parent }
-}"""
+} }"""
 _Q_SNIPPETS = """
-SELECT ?s ?n ?section WHERE {
+SELECT ?s ?n ?section WHERE { GRAPH ?g {
   ?s a kg:Snippet ; kg:note ?n .
   OPTIONAL { ?s kg:section ?section }
-}"""
+} }"""
 
 
 def load_link_input(select: Callable[..., list[dict[str, Any]]]) -> LinkInput:
@@ -680,23 +682,25 @@ def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[R
     return tuple(EntityStats(e, round(pr[e], _ROUND + 3), community[e], degree.get(e, 0)) for e in sorted(entities))
 
 
-def _pagerank(g: nx.Graph, alpha: float = 0.85, tol: float = 1e-10, max_iter: int = 100) -> dict[str, float]:
+def _pagerank(g: nx.Graph, alpha: float = 0.85, tol: float = 1e-9, max_iter: int = 100) -> dict[str, float]:
     """Weighted PageRank by power iteration (pure Python, deterministic, no SciPy)."""
     nodes = list(g)
     n = len(nodes)
     if not n:
         return {}
-    strength = {u: sum(d["weight"] for d in g[u].values()) for u in nodes}
+    adj = {u: [(v, d["weight"]) for v, d in g[u].items()] for u in nodes}
+    strength = {u: sum(w for _, w in adj[u]) for u in nodes}
+    dangling_nodes = [u for u in nodes if not strength[u]]
     rank = dict.fromkeys(nodes, 1.0 / n)
     for _ in range(max_iter):
-        dangling = alpha * sum(rank[u] for u in nodes if not strength[u]) / n
+        dangling = alpha * sum(rank[u] for u in dangling_nodes) / n
         new = dict.fromkeys(nodes, (1.0 - alpha) / n + dangling)
         for u in nodes:
             su = strength[u]
             if su:
                 share = alpha * rank[u] / su
-                for v, d in g[u].items():
-                    new[v] += share * d["weight"]
+                for v, w in adj[u]:
+                    new[v] += share * w
         err = sum(abs(new[u] - rank[u]) for u in nodes)
         rank = new
         if err < n * tol:
@@ -726,14 +730,14 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
     default_idf = math.log(n_docs + 1) + 1.0
     src_vec = {s: _vector([(bag, 1.0)], idf, default_idf) for s, bag in src_bags.items()}
     src_top = {s.iri: _top_section(s.section, sections) for s in sources}
-    postings: dict[str, list[str]] = defaultdict(list)
+    # inverted index: feature -> [(source, weight)], over all sources and per note
+    postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    note_postings: dict[str, dict[str, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
     for s in sorted(src_vec):
-        for f in src_vec[s]:
-            postings[f].append(s)
-    by_note: dict[str, list[str]] = defaultdict(list)
-    for s in sources:
-        if s.iri in src_vec:
-            by_note[s.note].append(s.iri)
+        note = src_by_iri[s].note
+        for f, w in src_vec[s].items():
+            postings[f].append((s, w))
+            note_postings[note][f].append((s, w))
 
     # --- entity contexts, one per (entity, note)
     ctx_parts: dict[tuple[str, str], dict[str, Any]] = {}
@@ -751,13 +755,21 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         top = _top_section(m.section, sections) if m.section else None
         if top:
             part["tops"].add(top)
-    name_bags = {e: text_features(" ; ".join((ent.name,) + ent.aliases)) for e, ent in entities.items()}
+    memo: dict[str, Counter] = {}
+
+    def feats(text: str) -> Counter:
+        bag = memo.get(text)
+        if bag is None:
+            bag = memo[text] = text_features(text)
+        return bag
+
+    name_bags = {e: feats(" ; ".join((ent.name,) + ent.aliases)) for e, ent in entities.items()}
     contexts: dict[str, list[_Context]] = defaultdict(list)
     for (e, note) in sorted(ctx_parts):
         part = ctx_parts[e, note]
         bags = [(name_bags[e], 1.0)]
-        bags += [(text_features(s), 1.0) for s in sorted(part["sentences"])]
-        bags += [(text_features(h), 0.5) for h in sorted(part["headings"])]
+        bags += [(feats(s), 1.0) for s in sorted(part["sentences"])]
+        bags += [(feats(h), 0.5) for h in sorted(part["headings"])]
         contexts[e].append(_Context(e, note, part["tops"], part["heading"], _vector(bags, idf, default_idf)))
 
     # --- direct coverage
@@ -793,7 +805,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
     src_entities: dict[str, set[str]] = defaultdict(set)
     for (s, e) in direct:
         src_entities[s].add(e)
-    cap = p["df_cap"]
+    cap, min_inferred = p["df_cap"], p["min_inferred"]
     out: list[Coverage] = list(direct.values())
     for e in sorted(contexts):
         best: dict[str, tuple[float, float, _Context, tuple[str, ...]]] = {}
@@ -801,19 +813,17 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         max_rw = max(rw.values(), default=0.0)
         for ctx in contexts[e]:
             vec = ctx.vector
-            cands = set(by_note.get(ctx.note, ()))
-            for f in vec:
+            local = note_postings.get(ctx.note, {})
+            acc: dict[str, float] = defaultdict(float)
+            for f, v in vec.items():  # sparse dot products through the inverted index
                 post = postings.get(f)
-                if post and len(post) <= cap:
-                    cands.update(post)
-            for s in cands:
-                if (s, e) in direct or e in named.get(s, ()):
-                    continue  # named outright: direct for this entity, or for another one of the same name
-                sv = src_vec[s]
-                small, large = (sv, vec) if len(sv) < len(vec) else (vec, sv)
-                sim = sum(v * large[f] for f, v in small.items() if f in large)
-                if sim <= 0:
+                if not post:
                     continue
+                for s, w in (post if len(post) <= cap else local.get(f, ())):
+                    acc[s] += v * w
+            for s, sim in acc.items():
+                if sim * 1.0 + 0.2 < min_inferred or (s, e) in direct or e in named.get(s, ()):
+                    continue  # too weak, or named outright (direct for this entity or for another of that name)
                 src = src_by_iri[s]
                 prox = 1.0 if src_top.get(s) and src_top[s] in ctx.top_sections else 0.9 if src.note == ctx.note \
                     else 0.8

@@ -122,12 +122,18 @@ def sample_links(sample_note):
 
 
 def _input_for(notes_and_names) -> links.LinkInput:
-    """LinkInput through an in-memory rdflib graph's SPARQL (the same queries the store answers)."""
+    """LinkInput through an in-memory rdflib dataset's SPARQL (the same queries the store answers)."""
     from kg.store import PREFIXES
 
-    g = Graph()
+    from rdflib import Dataset
+
+    from kg.vocab import note_graph
+
+    g = Dataset()
     for note, names in notes_and_names:
-        g += build_note_graph(note, hand_extract(note, names))
+        part = g.graph(note_graph(note.path))
+        for t in build_note_graph(note, hand_extract(note, names)):
+            part.add(t)
     prefix = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
 
     def select(sparql, bindings=None):

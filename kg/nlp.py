@@ -16,6 +16,7 @@ Components, in pipeline order (each writes to ``doc.user_data``):
 ``kg_conferences``     venue acronym + year (CVPR 2018) → Event
 ``kg_gazetteer``       countries, regions, provinces, prefectures, states, cities → Place
 ``kg_suffix_names``    names ending in organisation, event or place words → Organization / Event / Place
+``kg_org_context``     coordinated names before 财阀/集团 (三井和三菱两家财阀), Latin names before 网站/公司 → Organization
 ``kg_person_names``    surname + given name, transliterated names, role-word context → Person
 ``kg_lexicon``         jieba's dictionary tags (nr/ns/nt) as a weak signal
 ``kg_model_ner``       a trained pipeline's NER (only with ``--model``)
@@ -59,12 +60,13 @@ COMPONENTS = (
     "kg_conferences",
     "kg_gazetteer",
     "kg_suffix_names",
+    "kg_org_context",
     "kg_person_names",
     "kg_lexicon",
 )
 
 #: bumped whenever the extraction output changes, so stores rebuild
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "4"
 
 CANDIDATES = "kg_candidates"  # user_data key: list of (start, end, type, method, priority)
 
@@ -104,6 +106,7 @@ class _Resources:
     tags: dict[str, str]
     place_re: re.Pattern
     role_re: re.Pattern
+    common_acronyms: frozenset[str]
     surname_start_re: re.Pattern
 
 
@@ -137,6 +140,7 @@ def _resources() -> _Resources:
         tags=jieba.posseg.dt.word_tag_tab,
         place_re=re.compile("|".join(map(re.escape, by_length(places)))),
         role_re=re.compile("|".join(map(re.escape, by_length(roles)))),
+        common_acronyms=_common_acronyms(),
         surname_start_re=re.compile(
             "[" + "".join(sorted({w[0] for w in (*surnames_zh, *surnames_ja) if _is_cjk(w[0])})) + "]"
         ),
@@ -431,10 +435,57 @@ def kg_acronyms(doc):
 _MODEL_NAME = re.compile(r"(?<![A-Za-z0-9\-])(?=[A-Za-z0-9\-]*\d)(?=(?:[A-Za-z0-9\-]*[A-Z]){2})[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![A-Za-z0-9\-])")
 
 
+_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9\-_.])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![A-Za-z0-9_])")
+#: an acronym in capitals (TCN, STGCN) or a CamelCase name with a capital run or a -Net ending (CubicLSTM, WaveNet)
+_CAPS_NAME = re.compile(r"[A-Z][A-Z0-9]{1,7}s?")
+_CAMEL_NAME = re.compile(r"(?:[A-Z][a-z]+)+(?:[A-Z]{2,}[a-z]*|Net|Nets|Former|former)(?:[A-Z][a-z]+|[A-Z]{2,})*|[A-Z][a-z]+[A-Z]{2,}[A-Za-z]*")
+#: words around a Latin name that make it a named model, method or paper
+_MODEL_CUE_BEFORE = ("模型之", "模型", "算法", "网络", "论文", "方法", "框架之", "利用", "使用", "基于", "提出")
+_MODEL_CUE_AFTER = ("模型", "论文", "网络", "算法", "架构", "方法", "详解", "原理", "解读")
+
+
+def _common_acronyms() -> frozenset[str]:
+    return frozenset(w.casefold() for w in _read_words("common_acronyms.txt"))
+
+
+def _is_technical(text: str) -> bool:
+    """A note about technology: many distinct Latin words in its prose."""
+    return len({w.casefold() for w in _LATIN_WORD.findall(text) if len(w) >= 2}) >= 12
+
+
 def kg_model_names(doc):
-    """Named models written with capitals and digits (L2MT, GPT-3, YOLOv3) → Paper."""
-    for m in _MODEL_NAME.finditer(_text(doc)):
+    """Named models (Paper): capitals and digits (L2MT, GPT-3, YOLOv3); in technical notes also
+    acronyms (TCN, STGCN), CamelCase names (CubicLSTM, LightNet, Graph WaveNet) and Latin words
+    a model word stands beside (模型SDM, 使用Resnet模型).  Common acronyms, units, conference and
+    organisation abbreviations (GPU, API, PDF, CVPR, MIT) are left out."""
+    text = _text(doc)
+    res = _resources()
+    for m in _MODEL_NAME.finditer(text):
         _add(doc, m.start(), m.end(), "Paper", "model_name", 62)
+    if not _is_technical(text):
+        return doc
+    common = res.common_acronyms
+    for m in _LATIN_WORD.finditer(text):
+        word = m.group(0)
+        s, e = m.start(), m.end()
+        folded = word.casefold()
+        if folded in common or folded in _SMALL_WORDS:
+            continue
+        before = text[max(0, s - 3) : s]
+        after = text[e : e + 2]
+        cue = before.endswith(_MODEL_CUE_BEFORE) or after.startswith(_MODEL_CUE_AFTER)
+        if (word in res.conferences or word.upper() in res.conferences) and not cue:
+            continue  # a venue (CVPR), unless a model word stands beside it (模型SDM)
+        caps = bool(_CAPS_NAME.fullmatch(word)) and len(word.rstrip("s")) >= 3
+        camel = bool(_CAMEL_NAME.fullmatch(word))
+        if not (caps or camel or (cue and word[0].isupper() and len(word) >= 3)):
+            continue
+        # a capitalised word just before a CamelCase name belongs to it (Graph WaveNet, Self-Attention ConvLSTM)
+        if camel:
+            p = re.search(r"(?<![A-Za-z0-9\-])([A-Z][a-z]+(?:-[A-Z][a-z]+)?)[ \t]$", text[max(0, s - 30) : s])
+            if p and p.group(1).casefold() not in common and p.group(1).lower() not in _SMALL_WORDS:
+                s -= len(p.group(0))
+        _add(doc, s, e, "Paper", "model_name", 61 if cue or camel else 58)
     return doc
 
 
@@ -508,6 +559,36 @@ def _suffix_type_uncached(tok: str, res: _Resources) -> tuple[str, str] | None:
     return None
 
 
+_ORG_STOP_PREFIX = {"所有", "全部", "各个", "各", "整个", "这些", "那些", "一些", "许多", "多个", "地下", "自己", "我们", "他们"}
+#: two short names coordinated before a group noun: 三井和三菱两家财阀, 美团与滴滴等公司
+_COORD_ORGS = re.compile(
+    r"(?<![\u3400-\u9fff])?([\u3400-\u9fff]{2})(?:和|与|及|、)([\u3400-\u9fff]{2})(?:两家|二家|几家|等)?(?=财阀|集团|家族|公司|银行|企业)"
+)
+_LATIN_ORG = re.compile(
+    r"(?<![A-Za-z0-9\-])([A-Z][A-Za-z0-9]+(?:[ \t][A-Z][A-Za-z0-9]+){0,2})"
+    r"(?=网站|公司|团队|新研究|研究院|实验室|平台|官方|开源|发布|推出|提出|收购|的研究)"
+)
+
+
+def kg_org_context(doc):
+    """Organisations told by their context: coordinated names before a group noun, Latin names
+    before an organisation word (Kaggle网站, DeepMind新研究)."""
+    res = _resources()
+    text = _text(doc)
+    for m in _COORD_ORGS.finditer(text):
+        for g in (1, 2):
+            name = m.group(g)
+            if name not in res.stopwords and res.tags.get(name) not in _FUNCTION_TAGS and not _NUMERAL.match(name):
+                _add(doc, m.start(g), m.end(g), "Organization", "coordinated_org", 79)
+    common = res.common_acronyms
+    for m in _LATIN_ORG.finditer(text):
+        name = m.group(1)
+        if name.casefold() in common or _CAPS_NAME.fullmatch(name) or _CAMEL_NAME.fullmatch(name):
+            continue
+        _add(doc, m.start(1), m.end(1), "Organization", "latin_org", 63)
+    return doc
+
+
 def kg_suffix_names(doc):
     res = _resources()
     text = _text(doc)
@@ -517,6 +598,11 @@ def kg_suffix_names(doc):
         if not found:
             continue
         type_, suffix = found
+        if type_ == "Organization" and (
+            any(tok.endswith(r) for r in res.roles)
+            or (len(suffix) == 1 and len(tok) >= 2 and res.tags.get(tok) not in (None, "nt", "nz", "j", "ns"))
+        ):
+            continue  # a role (广州将军) or an everyday word ending in 军/党 (冠军, 敌军), not an organisation
         end = e - 1 if suffix == "党员" else e
         allow_numeral = type_ == "Event"
         tag = res.tags.get(tok)
@@ -531,16 +617,23 @@ def kg_suffix_names(doc):
             extend = not (type_ == "Event" and tag is not None)
         elif type_ == "Place" and len(suffix) == 1:
             continue  # a lone 山/河/市 after a word is too weak
+        if type_ == "Place" and tok in res.places:
+            extend = False  # a gazetteer place takes no prefix (不敢当广州将军)
         start = s
         j = i - 1
         while extend and j >= 0 and i - j <= 3:
             ps, pe, ptok = toks[j]
             if pe != start or not _proper_ish(ptok, res, allow_numeral) or end - ps > 14:
                 break
+            if type_ == "Organization" and (res.tags.get(ptok) in ("m", "mq", "r", "b") or _NUMERAL.match(ptok[:1])
+                                            or ptok.endswith(("人", "员", "者")) or ptok in _ORG_STOP_PREFIX):
+                break  # 所有部队, 八辆汽车, 负责人共产党员
             start = ps
             j -= 1
         if start == s and len(tok) == len(suffix):
             continue  # nothing but the suffix word
+        if suffix == "党员" and text[start:end].endswith("共党") and end - start >= 3:
+            end -= 1  # 中共党员 → 中共
         name = text[start:end]
         if name in res.stopwords or len(name) < 2:
             continue
@@ -767,6 +860,8 @@ def kg_lexicon(doc):
                 continue
         if type_ == "Place" and not tok.endswith(res.place_suffixes):
             continue
+        if type_ == "Organization" and not tok.endswith(res.org_suffixes) and tok[-1] not in "团局部院会社署厅校":
+            continue  # jieba's nt covers everyday words (最新进展, 最大化)
         _add(doc, s, e, type_, f"lexicon_{tag}", 40)
     return doc
 

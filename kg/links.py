@@ -50,7 +50,7 @@ to everything, and cost quadratic time).  The ``top_k`` best per entity are
 kept with their rank, and two evidence mentions from the best shared context.
 
 **Centrality and communities** are computed on the graph of those top-k
-links: weighted PageRank (power iteration, pure Python) and Louvain
+links: weighted PageRank (networkx with SciPy, else a pure-Python power iteration) and Louvain
 communities (``networkx``, fixed seed, numbered by size then by first IRI).
 ``degree`` is the number of distinct entities an entity shares a context with.
 
@@ -246,9 +246,9 @@ class Hop:
 
 #: tunable parameters of :func:`compute_links`
 DEFAULTS: dict[str, Any] = {
-    "top_k": 10,  # related entities kept per entity
+    "top_k": 6,  # related entities kept per entity
     "hub_degree": 80,  # contexts naming more entities than this are hubs
-    "df_cap": 200,  # features in more source titles than this do not propose candidates
+    "df_cap": 60,  # features in more source titles than this only score sources of the same note
     "min_inferred": 0.25,  # inferred coverage below this is dropped
     "max_inferred": 5,  # inferred coverages kept per entity
     "seed": 7,  # Louvain's seed
@@ -374,6 +374,7 @@ class _Glossary:
     generic: frozenset[str]  # concepts that say what kind of text, not what about
     en_max: int
     zh_max: int
+    zh_heads: frozenset[str] = frozenset()  # first two characters of every Chinese form
 
 
 @lru_cache(maxsize=1)
@@ -405,6 +406,7 @@ def _glossary() -> _Glossary:
         frozenset(generic),
         max((len(k) for k in en), default=1),
         max((len(k) for k in zh), default=2),
+        frozenset(k[:2] for k in zh),
     )
 
 
@@ -470,7 +472,11 @@ def _cjk_features(run: str, g: _Glossary, out: Counter) -> None:
     covered = [False] * len(run)
     n = len(run)
     i = 0
+    heads = g.zh_heads
     while i < n:  # greedy longest match, left to right
+        if run[i:i + 2] not in heads:
+            i += 1
+            continue
         for length in range(min(g.zh_max, n - i), 1, -1):
             concepts = g.zh.get(run[i:i + length])
             if concepts:
@@ -674,7 +680,12 @@ def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[R
             if g.has_edge(a, r.to_entity):
                 w = max(w, g[a][r.to_entity]["weight"])
             g.add_edge(a, r.to_entity, weight=w)
-    pr = _pagerank(g)
+    try:
+        import scipy  # noqa: F401  networkx's PageRank needs it
+
+        pr = nx.pagerank(g, weight="weight") if g.number_of_edges() else _pagerank(g)
+    except ImportError:
+        pr = _pagerank(g)
     communities = nx.community.louvain_communities(g, weight="weight", seed=p["seed"]) if g.number_of_edges() \
         else [{n} for n in g]
     ordered = sorted((sorted(c) for c in communities), key=lambda c: (-len(c), c[0]))

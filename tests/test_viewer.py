@@ -69,7 +69,7 @@ def _type(page, text: str, enter: bool = True) -> None:
 
 def _click_node(page, name: str) -> None:
     page.eval("document.getElementById('search').blur(); document.getElementById('search-results').replaceChildren();"
-              "kg.cy.stop(); kg.cy.fit(undefined, 30); null")
+              "kg.cy.stop(); kg.fit(kg.cy.nodes()); null")
     pos = page.eval(f"""(() => {{
         const n = kg.cy.nodes().filter(e => e.data('label') === {json.dumps(name)})[0];
         const p = n.renderedPosition(), box = document.getElementById('cy').getBoundingClientRect();

@@ -30,7 +30,9 @@ __all__ = [
     "MAX_NOTE_BYTES",
     "find_note_files",
     "read_note",
+    "read_note_bytes",
     "read_notes",
+    "note_hash",
     "parse_note",
 ]
 
@@ -111,6 +113,13 @@ def read_note(file: str | os.PathLike[str], path: str | None = None) -> Note:
     """Read one file as a note; raise :class:`NoteError` when it cannot be."""
     file = Path(file)
     path = path or file.name
+    return parse_note(read_note_bytes(file, path), path, file=str(file.resolve()))
+
+
+def read_note_bytes(file: str | os.PathLike[str], path: str | None = None) -> bytes:
+    """The bytes of a note file, refusing files too large to be notes (checked before reading)."""
+    file = Path(file)
+    path = path or file.name
     try:
         size = file.stat().st_size
         if size > MAX_NOTE_BYTES:
@@ -119,10 +128,14 @@ def read_note(file: str | os.PathLike[str], path: str | None = None) -> Note:
                 "split it into smaller notes",
                 path=path,
             )
-        data = file.read_bytes()
+        return file.read_bytes()
     except OSError as err:
         raise NoteError(f"cannot read the file ({err.strerror or err}); check its permissions", path=path) from None
-    return parse_note(data, path, file=str(file.resolve()))
+
+
+def note_hash(data: bytes) -> str:
+    """The hash that identifies a note's content (``Note.sha256``)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -161,7 +174,7 @@ def parse_note(data: bytes | str, path: str, file: str | None = None) -> Note:
         raw = data
         text = _decode(data, path)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _Parser(text, path, file or path, hashlib.sha256(raw).hexdigest()).parse()
+    return _Parser(text, path, file or path, note_hash(raw)).parse()
 
 
 class _Parser:

@@ -20,8 +20,9 @@ from rdflib import RDF, XSD, Literal, URIRef
 
 from kg import __version__
 from kg.model import Note, ReadProblem
-from kg.notes import read_notes
-from kg.rdf import build_note_graph
+from kg.errors import NoteError
+from kg.notes import find_note_files, note_hash, parse_note, read_note_bytes
+from kg.rdf import note_triples
 from kg.store import DEFAULT_STORE, write_store
 from kg.vocab import KG, LINKS_GRAPH, META_GRAPH
 
@@ -114,10 +115,7 @@ def build(
     """
     t0 = time.perf_counter()
     report = BuildReport(store=str(store))
-    notes, problems = read_notes(paths)
-    report.problems.extend(problems)
-    report.notes_seen = len(notes)
-    failed_paths = {p.path for p in problems}
+    files = list(find_note_files(paths))
     curation_files = _curation_files(paths)
     fingerprint = _fingerprint(model, curation_files, extract)
 
@@ -126,17 +124,30 @@ def build(
         old_meta = _read_meta(writer)
         rebuild_all = force or old_meta.get("fingerprint") != fingerprint
         todo: list[Note] = []
-        for note in notes:
-            prev = old.get(note.path)
-            if prev is None:
-                report.added.append(note.path)
-                todo.append(note)
-            elif prev != note.sha256 or rebuild_all:
-                report.changed.append(note.path)
-                todo.append(note)
-            else:
-                report.unchanged += 1
-        seen = {n.path for n in notes}
+        seen: set[str] = set()
+        failed_paths: set[str] = set()
+        for i, (file, rel) in enumerate(files):
+            # hash the bytes first: an unchanged note is never parsed
+            try:
+                data = read_note_bytes(file, rel)
+                digest = note_hash(data)
+                prev = old.get(rel)
+                if prev == digest and not rebuild_all:
+                    report.unchanged += 1
+                    seen.add(rel)
+                    continue
+                note = parse_note(data, rel, file=str(file.resolve()))
+            except NoteError as err:
+                report.problems.append(ReadProblem(rel, err.line, err.message))
+                failed_paths.add(rel)
+                continue
+            report.problems.extend(note.problems)
+            seen.add(rel)
+            (report.added if prev is None else report.changed).append(rel)
+            todo.append(note)
+            if progress:
+                progress("read", i + 1, len(files))
+        report.notes_seen = len(seen)
         for path in sorted(old):
             if path in seen:
                 continue
@@ -152,7 +163,7 @@ def build(
         extractions = _extract(todo, model, curation_files, n_process, progress) if extract else None
         for i, note in enumerate(todo):
             ex = next(extractions) if extractions is not None else None
-            writer.replace_note(note.path, build_note_graph(note, ex))
+            writer.replace_note(note.path, note_triples(note, ex))
             if progress and extractions is None:
                 progress("graph", i + 1, len(todo))
         for path in report.removed:

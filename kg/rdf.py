@@ -24,7 +24,7 @@ from kg.vocab import (
     type_iri,
 )
 
-__all__ = ["build_note_graph", "bind_prefixes"]
+__all__ = ["build_note_graph", "note_triples", "bind_prefixes"]
 
 _SENTENCE_MAX = 400
 
@@ -55,7 +55,7 @@ def _has_surrogate(text: str) -> bool:
 
 
 def build_note_graph(note: Note, extraction: Extraction | None = None) -> Graph:
-    """The RDF graph of one note.
+    """The RDF graph of one note (the triples of :func:`note_triples` in an rdflib Graph).
 
     >>> from kg.notes import parse_note
     >>> g = build_note_graph(parse_note("# Title\\n\\nhttps://example.org/a\\n\\nA title\\n", "n.md"))
@@ -63,7 +63,15 @@ def build_note_graph(note: Note, extraction: Extraction | None = None) -> Graph:
     1
     """
     g = bind_prefixes(Graph())
-    add = g.add
+    for t in note_triples(note, extraction):
+        g.add(t)
+    return g
+
+
+def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple[URIRef, URIRef, URIRef | Literal]]:
+    """The triples of one note's graph, as a list (no indexing: what a store load wants)."""
+    out: list[tuple[URIRef, URIRef, URIRef | Literal]] = []
+    add = out.append
     path = note.path
     n = note_iri(path)
     add((n, RDF.type, KG.Note))
@@ -129,12 +137,11 @@ def build_note_graph(note: Note, extraction: Extraction | None = None) -> Graph:
         span(node, im.start, im.end)
 
     if extraction is not None:
-        _add_extraction(g, note, extraction)
-    return g
+        _add_extraction(add, note, extraction)
+    return out
 
 
-def _add_extraction(g: Graph, note: Note, ex: Extraction) -> None:
-    add = g.add
+def _add_extraction(add, note: Note, ex: Extraction) -> None:
     path = note.path
     n = note_iri(path)
     for e in ex.entities:

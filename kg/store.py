@@ -360,6 +360,7 @@ class StoreWriter:
         self._lock_fd = lock_fd
         self._pending: list[ox.Quad] = []
         self._pending_graphs: set[str] = set()
+        self._term_cache: dict[Node, Any] = {}
         self.committed = False
 
     @property
@@ -390,7 +391,26 @@ class StoreWriter:
         node = ox.NamedNode(graph)
         if self._store.contains_named_graph(node):
             self._store.remove_graph(node)
-        self._pending.extend(ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), node) for s, p, o in triples)
+        cache = self._term_cache
+        quads = self._pending
+        for s, p, o in triples:
+            # IRIs repeat a lot (predicates, classes, the note): convert each once
+            ts = cache.get(s) if type(s) is URIRef else None
+            if ts is None:
+                ts = to_oxigraph(s)
+                if type(s) is URIRef:
+                    cache[s] = ts
+            tp = cache.get(p)
+            if tp is None:
+                tp = cache[p] = to_oxigraph(p)
+            to = cache.get(o) if type(o) is URIRef else None
+            if to is None:
+                to = to_oxigraph(o)
+                if type(o) is URIRef and len(cache) < 200_000:
+                    cache[o] = to
+            quads.append(ox.Quad(ts, tp, to, node))
+        if len(cache) > 200_000:
+            cache.clear()
         self._pending_graphs.add(graph)
         if len(self._pending) > 500_000:
             self.flush()

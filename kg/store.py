@@ -275,8 +275,8 @@ class EmbeddedStore:
         substitutes projected variables only).
         """
         result = self._run(sparql, bindings)
-        if isinstance(result, bool):
-            return [{"result": result}]
+        if isinstance(result, ox.QueryBoolean):
+            return [{"result": bool(result)}]
         if not isinstance(result, ox.QuerySolutions):
             raise QueryError("select() takes a SELECT query; use construct() for CONSTRUCT/DESCRIBE")
         names = [v.value for v in result.variables]
@@ -284,9 +284,9 @@ class EmbeddedStore:
 
     def ask(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> bool:
         result = self._run(sparql, bindings)
-        if not isinstance(result, bool):
+        if not isinstance(result, ox.QueryBoolean):
             raise QueryError("ask() takes an ASK query")
-        return result
+        return bool(result)
 
     def query_bytes(self, sparql: str, fmt: str = "json", bindings: Mapping[str, Any] | None = None) -> tuple[bytes, str]:
         """Run any read-only query and serialise its result: ``(body, media type)``.
@@ -304,8 +304,6 @@ class EmbeddedStore:
         if fmt not in RESULT_FORMATS:
             raise QueryError(f"unknown result format {fmt!r}; use one of {', '.join(RESULT_FORMATS)}")
         res_fmt, media = RESULT_FORMATS[fmt]
-        if isinstance(result, bool):
-            result = ox.QueryBoolean(result) if hasattr(ox, "QueryBoolean") else result
         return result.serialize(format=res_fmt), media
 
     def dump(self, fmt: str = "ttl", graph: str | None = None) -> bytes:

@@ -228,3 +228,12 @@ def test_corpus_builds_and_second_build_is_a_no_op(tmp_path):
     second = build([corpus], tmp_path / "store", extract=False)
     assert second.nothing_to_do and second.unchanged == 251 and second.characters == 0
     assert open_store(tmp_path / "store").generation() == gen
+
+
+def test_ask_queries(structure_store):
+    s = open_store(structure_store)
+    assert s.ask("ASK { ?s a kg:Source ; kg:title ?t }", {"t": "福岛的宿命"}) is True
+    assert s.ask("ASK { ?s a kg:Source ; kg:title ?t }", {"t": "not a title"}) is False
+    assert s.select("ASK { ?s a kg:Note }") == [{"result": True}]
+    body, media = s.query_bytes("ASK { ?s a kg:Note }", "json")
+    assert b"true" in body and media == "application/sparql-results+json"

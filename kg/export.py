@@ -181,67 +181,72 @@ def _canon_type(name: str) -> str:
 
 
 # ---------------------------------------------------------------- reading the store
+#
+# Each query is one triple pattern with its predicate (and sometimes its
+# object) bound, joined here in Python.  Joins over the union of the per-note
+# graphs are slow in Oxigraph (the entity query alone took minutes on the
+# 251-post corpus); single patterns answer from one index in well under a
+# second each.
 
-_Q_ENTITIES = """
-SELECT DISTINCT ?e ?class ?key ?name ?pagerank ?community ?degree WHERE {
-  ?e a kg:Entity ; a ?class ; kg:name ?name .
-  FILTER(?class != kg:Entity)
-  OPTIONAL { ?e kg:key ?key }
-  OPTIONAL { ?e kg:pagerank ?pagerank }
-  OPTIONAL { ?e kg:community ?community }
-  OPTIONAL { ?e kg:degree ?degree }
-}
-"""
-_Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { ?e a kg:Entity ; kg:alias ?alias }"
-_Q_MENTION_COUNTS = "SELECT ?e (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a kg:Mention ; kg:mentionOf ?e } GROUP BY ?e"
-_Q_RELATED = """
-SELECT DISTINCT ?r ?a ?b ?weight ?method WHERE {
-  ?r a kg:Relatedness ; kg:fromEntity ?a ; kg:toEntity ?b .
-  OPTIONAL { ?r kg:weight ?weight }
-  OPTIONAL { ?r kg:method ?method }
-}
-"""
-_Q_RELATED_SHORT = "SELECT DISTINCT ?a ?b WHERE { ?a kg:relatedTo ?b }"
-_Q_COMENTION = "SELECT DISTINCT ?sn ?e WHERE { ?sn a kg:Snippet ; kg:mentions ?e }"
-_Q_SOURCES = """
-SELECT DISTINCT ?s ?url ?title ?path WHERE {
-  ?s a kg:Source ; kg:url ?url ; kg:note ?n .
-  ?n kg:path ?path .
-  OPTIONAL { ?s kg:title ?title }
-}
-"""
-_Q_COVERAGE = """
-SELECT DISTINCT ?c ?s ?e ?score ?direct ?method WHERE {
-  ?c a kg:Coverage ; kg:source ?s ; kg:entity ?e .
-  OPTIONAL { ?c kg:score ?score }
-  OPTIONAL { ?c kg:direct ?direct }
-  OPTIONAL { ?c kg:method ?method }
-}
-"""
-_Q_SOURCE_MENTIONS = "SELECT DISTINCT ?s ?e WHERE { ?s a kg:Source ; kg:mentions ?e }"
-_Q_FIND_BY_NAME = "SELECT DISTINCT ?e ?name WHERE { ?e a kg:Entity ; kg:name ?name }"
-_Q_FIND_BY_ALIAS = "SELECT DISTINCT ?e ?alias WHERE { ?e a kg:Entity ; kg:alias ?alias }"
-_Q_FIND_BY_KEY = "SELECT DISTINCT ?e ?key WHERE { ?e a kg:Entity ; kg:key ?key }"
-_Q_MENTIONS = """
-SELECT DISTINCT ?e ?m ?text ?sentence ?path ?title ?src WHERE {
-  ?m a kg:Mention ; kg:mentionOf ?e ; kg:text ?text ; kg:note ?n .
-  ?n kg:path ?path .
-  OPTIONAL { ?m kg:sentence ?sentence }
-  OPTIONAL { ?n kg:title ?title }
-  OPTIONAL { ?m kg:inSource ?src }
-}
-"""
+_Q_PAIRS = "SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o }"
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
-def _type_of(iri: str) -> str | None:
-    if iri.startswith(KG_NS):
-        name = iri[len(KG_NS):]
-        if name in ENTITY_TYPES:
-            return name
-    return None
+class _Reader:
+    """Cached single-pattern reads of a store."""
+
+    def __init__(self, select: Select):
+        self.select = select
+        self._pairs: dict[str, list[tuple[str, Any]]] = {}
+        self._typed: dict[str, set[str]] = {}
+        self._maps: dict[str, dict[str, Any]] = {}
+
+    def pairs(self, predicate: str) -> list[tuple[str, Any]]:
+        """``(subject, object)`` of every triple with this predicate."""
+        if predicate not in self._pairs:
+            from rdflib import URIRef
+
+            rows = self.select(_Q_PAIRS, {"p": URIRef(KG_NS + predicate if ":" not in predicate else predicate)})
+            self._pairs[predicate] = [(r["s"], r["o"]) for r in rows]
+        return self._pairs[predicate]
+
+    def first(self, predicate: str) -> dict[str, Any]:
+        """Subject → its (first) object for this predicate."""
+        if predicate not in self._maps:
+            m: dict[str, Any] = {}
+            for s_, o in self.pairs(predicate):
+                m.setdefault(s_, o)
+            self._maps[predicate] = m
+        return self._maps[predicate]
+
+    def typed(self, cls: str) -> set[str]:
+        """Instances of ``kg:cls``."""
+        if cls not in self._typed:
+            from rdflib import URIRef
+
+            rows = self.select(_Q_PAIRS, {"p": URIRef(_RDF_TYPE), "o": URIRef(KG_NS + cls)})
+            self._typed[cls] = {r["s"] for r in rows}
+        return self._typed[cls]
+
+    def find(self, predicate: str, value: str) -> list[str]:
+        """Subjects whose ``kg:predicate`` is the string ``value`` (bound, never pasted)."""
+        from rdflib import URIRef
+
+        return [r["s"] for r in self.select(_Q_PAIRS, {"p": URIRef(KG_NS + predicate), "o": value})]
+
+    def note_of(self, iri: str) -> str | None:
+        """The note IRI a mention or source belongs to (kg.vocab mints them as ``note#part``)."""
+        note = iri.split("#", 1)[0]
+        if note in self.first("path"):
+            return note
+        return self.first("note").get(iri)
 
 
-def load_view_graph(select: Select, filters: ViewFilter | None = None) -> nx.MultiDiGraph:
+def _reader(select: Select | _Reader) -> _Reader:
+    return select if isinstance(select, _Reader) else _Reader(select)
+
+
+def load_view_graph(select: Select | _Reader, filters: ViewFilter | None = None) -> nx.MultiDiGraph:
     """The entity graph of a store (``select`` is a store's ``select``), cut down by ``filters``.
 
     Node ids are IRIs.  The graph is a :class:`networkx.MultiDiGraph` (two
@@ -249,48 +254,50 @@ def load_view_graph(select: Select, filters: ViewFilter | None = None) -> nx.Mul
     was kept out of how much (``total_nodes``, ``shown_nodes``, ...).
     """
     f = filters or ViewFilter()
+    rd = _reader(select)
     g = nx.MultiDiGraph()
-    for r in select(_Q_ENTITIES):
-        t = _type_of(r["class"])
-        if t is None:
-            continue
-        e = r["e"]
-        if e in g:  # several classes or names: keep the first of each
-            continue
-        g.add_node(e, type=t, name=r["name"], key=r.get("key") or f"{t}/{r['name']}", aliases=[],
-                   pagerank=r.get("pagerank"), community=r.get("community"), degree=r.get("degree"), mentions=0)
-    for r in select(_Q_ALIASES):
-        if r["e"] in g and r["alias"] != g.nodes[r["e"]]["name"]:
-            g.nodes[r["e"]]["aliases"].append(r["alias"])
-    for r in select(_Q_MENTION_COUNTS):
-        if r["e"] in g:
-            g.nodes[r["e"]]["mentions"] = int(r["n"])
+    names, keys = rd.first("name"), rd.first("key")
+    pagerank, community, degree = rd.first("pagerank"), rd.first("community"), rd.first("degree")
+    for t in ENTITY_TYPES:
+        for e in sorted(rd.typed(t)):
+            if e in g or e not in names:  # several classes: keep the first
+                continue
+            g.add_node(e, type=t, name=names[e], key=keys.get(e) or f"{t}/{names[e]}", aliases=[],
+                       pagerank=pagerank.get(e), community=community.get(e), degree=degree.get(e), mentions=0)
+    for e, alias in sorted(rd.pairs("alias")):
+        if e in g and alias != g.nodes[e]["name"]:
+            g.nodes[e]["aliases"].append(alias)
+    for e, n in Counter(e for _, e in rd.pairs("mentionOf")).items():
+        if e in g:
+            g.nodes[e]["mentions"] = n
 
     related = 0
-    for r in select(_Q_RELATED):
-        a, b = r["a"], r["b"]
+    froms, tos = rd.first("fromEntity"), rd.first("toEntity")
+    weights, methods = rd.first("weight"), rd.first("method")
+    for r in sorted(rd.typed("Relatedness")):
+        a, b = froms.get(r), tos.get(r)
         if a in g and b in g and a != b:
-            method = r.get("method") or "related"
-            g.add_edge(a, b, key=f"related:{method}", kind="related", weight=_num(r.get("weight"), 1.0),
+            method = methods.get(r) or "related"
+            g.add_edge(a, b, key=f"related:{method}", kind="related", weight=_num(weights.get(r), 1.0),
                        method=method)
             related += 1
     if not related:  # shortcut triples only
-        for r in select(_Q_RELATED_SHORT):
-            a, b = r["a"], r["b"]
+        for a, b in rd.pairs("relatedTo"):
             if a in g and b in g and a != b and not g.has_edge(a, b):
                 g.add_edge(a, b, key="related:relatedTo", kind="related", weight=1.0, method="relatedTo")
                 related += 1
     want_comention = f.co_mention if f.co_mention is not None else related == 0
     if want_comention:
-        _add_comentions(g, select(_Q_COMENTION))
+        snippets = rd.typed("Snippet")
+        _add_comentions(g, ((sn, e) for sn, e in rd.pairs("mentions") if sn in snippets))
 
     if "Source" in f.node_types:
-        _add_sources(g, select)
+        _add_sources(g, rd)
 
     _fill_centrality(g)
     g.graph.update(total_nodes=g.number_of_nodes(), total_edges=g.number_of_edges(),
                    edge_source="related" if related else "co-mention" if want_comention else "none")
-    g = _apply_filters(g, f, select)
+    g = _apply_filters(g, f, rd)
     g.graph.update(shown_nodes=g.number_of_nodes(), shown_edges=g.number_of_edges())
     return g
 
@@ -302,41 +309,49 @@ def _num(v: Any, default: float) -> float:
         return default
 
 
-def _add_comentions(g: nx.MultiDiGraph, rows: Iterable[dict[str, Any]]) -> None:
-    by_snippet: dict[str, list[str]] = defaultdict(list)
-    for r in rows:
-        if r["e"] in g:
-            by_snippet[r["sn"]].append(r["e"])
+def _add_comentions(g: nx.MultiDiGraph, rows: Iterable[tuple[str, str]]) -> None:
+    by_snippet: dict[str, set[str]] = defaultdict(set)
+    for sn, e in rows:
+        if e in g:
+            by_snippet[sn].add(e)
     pairs: Counter[tuple[str, str]] = Counter()
     for ents in by_snippet.values():
-        ents = sorted(set(ents))
         if len(ents) > 60:  # a list of names, not prose: pairs would say little and cost much
             continue
-        pairs.update(combinations(ents, 2))
-    for (a, b), n in pairs.items():
+        pairs.update(combinations(sorted(ents), 2))
+    for (a, b), n in sorted(pairs.items()):
         g.add_edge(a, b, key="co-mention:snippet", kind="co-mention", weight=float(n), method="snippet")
 
 
-def _add_sources(g: nx.MultiDiGraph, select: Select) -> None:
+def _sources(rd: _Reader) -> dict[str, tuple[str, str | None, str | None]]:
+    """Source IRI → (url, title, note path)."""
+    urls, titles, paths = rd.first("url"), rd.first("title"), rd.first("path")
+    out = {}
+    for s_ in sorted(rd.typed("Source")):
+        if s_ in urls:
+            note = rd.note_of(s_)
+            out[s_] = (urls[s_], titles.get(s_), paths.get(note) if note else None)
+    return out
+
+
+def _add_sources(g: nx.MultiDiGraph, rd: _Reader) -> None:
     entities = set(g)
-    for r in select(_Q_SOURCES):
-        s = r["s"]
-        if s not in g:
-            title = r.get("title")
-            g.add_node(s, type="Source", name=title or r["url"], key=s, aliases=[], url=r["url"],
-                       note=r["path"], pagerank=None, community=None, degree=None, mentions=0)
+    for s_, (url, title, path) in _sources(rd).items():
+        g.add_node(s_, type="Source", name=title or url, key=s_, aliases=[], url=url, note=path,
+                   pagerank=None, community=None, degree=None, mentions=0)
     covered = 0
-    for r in select(_Q_COVERAGE):
-        s, e = r["s"], r["e"]
-        if s in g and e in entities:
-            method = r.get("method") or ("direct" if r.get("direct") in (True, None) else "inferred")
-            g.add_edge(s, e, key=f"covers:{method}", kind="covers", weight=_num(r.get("score"), 1.0), method=method)
+    src, ent = rd.first("source"), rd.first("entity")
+    score, direct, method = rd.first("score"), rd.first("direct"), rd.first("method")
+    for c in sorted(rd.typed("Coverage")):
+        s_, e = src.get(c), ent.get(c)
+        if s_ in g and e in entities:
+            m = method.get(c) or ("direct" if direct.get(c) in (True, None) else "inferred")
+            g.add_edge(s_, e, key=f"covers:{m}", kind="covers", weight=_num(score.get(c), 1.0), method=m)
             covered += 1
     if not covered:
-        for r in select(_Q_SOURCE_MENTIONS):
-            s, e = r["s"], r["e"]
-            if s in g and e in entities:
-                g.add_edge(s, e, key="covers:title", kind="covers", weight=1.0, method="title")
+        for s_, e in rd.pairs("mentions"):
+            if s_ in g and g.nodes[s_]["type"] == "Source" and e in entities:
+                g.add_edge(s_, e, key="covers:title", kind="covers", weight=1.0, method="title")
 
 
 def _simple(g: nx.MultiDiGraph) -> nx.Graph:
@@ -386,12 +401,12 @@ def _fill_centrality(g: nx.MultiDiGraph) -> None:
             d["degree"] = len(set(g.predecessors(v)) | set(g.successors(v)))
 
 
-def _resolve_centre(g: nx.MultiDiGraph, centre: str, select: Select) -> str:
+def _resolve_centre(g: nx.MultiDiGraph, centre: str, rd: _Reader) -> str:
     if centre in g:
         return centre
     candidates: list[str] = []
-    for query, var in ((_Q_FIND_BY_KEY, "key"), (_Q_FIND_BY_NAME, "name"), (_Q_FIND_BY_ALIAS, "alias")):
-        candidates = [r["e"] for r in select(query, {var: centre}) if r["e"] in g]
+    for predicate in ("key", "name", "alias"):
+        candidates = [e for e in rd.find(predicate, centre) if e in g]
         if candidates:
             break
     if not candidates:
@@ -399,9 +414,9 @@ def _resolve_centre(g: nx.MultiDiGraph, centre: str, select: Select) -> str:
     return max(candidates, key=lambda v: (g.nodes[v]["centrality"], v))
 
 
-def _apply_filters(g: nx.MultiDiGraph, f: ViewFilter, select: Select) -> nx.MultiDiGraph:
+def _apply_filters(g: nx.MultiDiGraph, f: ViewFilter, rd: _Reader) -> nx.MultiDiGraph:
     types = set(f.node_types)
-    centre = _resolve_centre(g, f.centre, select) if f.centre else None
+    centre = _resolve_centre(g, f.centre, rd) if f.centre else None
     keep = {v for v, t in g.nodes(data="type") if t in types}
     if f.communities:
         wanted = set(f.communities)
@@ -646,24 +661,30 @@ HTML_SOURCES_PER_NODE = 5
 HTML_SENTENCE_CHARS = 180
 
 
-def node_details(select: Select, g: nx.MultiDiGraph, *, mentions_per_node: int = HTML_MENTIONS_PER_NODE,
+def node_details(select: Select | _Reader, g: nx.MultiDiGraph, *, mentions_per_node: int = HTML_MENTIONS_PER_NODE,
                  sources_per_node: int = HTML_SOURCES_PER_NODE,
                  sentence_chars: int = HTML_SENTENCE_CHARS) -> dict[str, dict[str, Any]]:
     """Evidence for each node: mentions (text, sentence, note path and title) and sources (url, title),
     capped per node, one mention per note first so that the sample spans notes."""
+    rd = _reader(select)
     wanted = set(g)
+    texts, sentences, in_source = rd.first("text"), rd.first("sentence"), rd.first("inSource")
+    paths, titles = rd.first("path"), rd.first("title")
     rows_by_entity: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in select(_Q_MENTIONS):
-        if r["e"] in wanted:
-            rows_by_entity[r["e"]].append(r)
-    sources: dict[str, tuple[str, str | None]] = {}
-    source_rows = select(_Q_SOURCES)
-    for r in source_rows:
-        sources[r["s"]] = (r["url"], r.get("title"))
+    for m, e in rd.pairs("mentionOf"):
+        if e not in wanted:
+            continue
+        note = rd.note_of(m)
+        path = paths.get(note) if note else None
+        if path is None or m not in texts:
+            continue
+        rows_by_entity[e].append({"m": m, "text": texts[m], "sentence": sentences.get(m), "path": path,
+                                  "title": titles.get(note), "src": in_source.get(m)})
+    sources = {s_: (url, title) for s_, (url, title, _) in _sources(rd).items()}
     entity_sources: dict[str, list[str]] = defaultdict(list)
-    for r in select(_Q_SOURCE_MENTIONS):
-        if r["e"] in wanted:
-            entity_sources[r["e"]].append(r["s"])
+    for s_, e in sorted(rd.pairs("mentions")):
+        if e in wanted and s_ in sources:
+            entity_sources[e].append(s_)
     for a, b, d in g.edges(data=True):
         if d.get("kind") == "covers":
             entity_sources[b].append(a)
@@ -810,8 +831,9 @@ def export_view(select: Select, fmt: str, filters: ViewFilter | None = None, *, 
     f = filters or ViewFilter()
     if fmt == "html" and f.max_nodes is None:
         f = replace(f, max_nodes=HTML_DEFAULT_MAX_NODES)
-    g = load_view_graph(select, f)
-    details = node_details(select, g) if fmt == "html" else None
+    rd = _Reader(select)
+    g = load_view_graph(rd, f)
+    details = node_details(rd, g) if fmt == "html" else None
     return export_graph(g, fmt, details=details, title=title or "kg: entity graph", api=api)
 
 

@@ -46,6 +46,7 @@ class BuildReport:
     kept_on_error: list[str] = field(default_factory=list)  # notes that failed now but keep their last good graph
     links: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per stage
     characters: int = 0
     generation: str = ""
 
@@ -68,6 +69,7 @@ class BuildReport:
             "problems": [str(p) for p in self.problems],
             "links": self.links,
             "seconds": round(self.seconds, 3),
+            "phases": {k: round(v, 3) for k, v in self.phases.items()},
             "characters": self.characters,
             "generation": self.generation,
         }
@@ -160,6 +162,8 @@ def build(
             return report  # the writer's generation is dropped; the live one stays
 
         report.characters = sum(len(n.text) for n in todo)
+        t_read = time.perf_counter()
+        report.phases["read"] = t_read - t0
         extractions = _extract(todo, model, curation_files, n_process, progress) if extract else None
         for i, note in enumerate(todo):
             ex = next(extractions) if extractions is not None else None
@@ -169,11 +173,16 @@ def build(
         for path in report.removed:
             writer.remove_note(path)
         writer.flush()
+        t_notes = time.perf_counter()
+        report.phases["extract+store"] = t_notes - t_read
 
         if links and extract:
             report.links = _update_links(writer, progress)
+        t_links = time.perf_counter()
+        report.phases["links"] = t_links - t_notes
         writer.replace_graph(str(META_GRAPH), _meta_triples(fingerprint, report))
         writer.commit(optimize=len(todo) >= 200)
+        report.phases["commit"] = time.perf_counter() - t_links
         report.generation = writer.target.name
     report.seconds = time.perf_counter() - t0
     return report

@@ -333,3 +333,33 @@ def test_sample_paths_and_japan_stays_apart(sample_links):
     (ple,) = links.entities_named(data, "PLE")
     japan = str(entity_iri("Place/日本"))
     assert all(r.to_entity != japan for r in result.related if r.from_entity == ple.iri)
+
+
+# ---------------------------------------------------------------- end to end, with the extraction pass
+
+def test_pipeline_sample_ple(sample_store):
+    """``kg build samples``: sources covering PLE, best first, per entity so named."""
+    pytest.importorskip("kg.nlp")
+    store = open_store(sample_store)
+    data = links.load_link_input(store.select)
+    named = links.entities_named(data, "PLE")
+    assert named, "the extraction pass found no PLE"
+    japan = {s.iri for s in data.sources if any(x.iri == s.section and x.heading_path.startswith("日本")
+                                                 for x in data.sections)}
+    assert japan
+    for ent in named:
+        rows = answers(sample_store, ent.iri)
+        assert rows, ent.name
+        assert {r["title"] for r in rows[:2]} == {"多任务学习在推荐算法中的应用", "多任务学习方法在推荐中的演变"}, rows
+        assert not japan & {r["s"] for r in rows}
+        assert all(r["why"].startswith("direct:" if r["direct"] else "inferred:") for r in rows)
+    stats = store.select("SELECT (COUNT(?e) AS ?n) WHERE { ?e a kg:Entity . FILTER NOT EXISTS { ?e kg:pagerank ?p } }")
+    assert stats[0]["n"] == 0
+
+
+def test_links_conform_to_shapes(own_store):
+    pyshacl = pytest.importorskip("pyshacl")
+    data = Graph().parse(data=open_store(own_store).dump("nt"), format="nt")
+    shapes = Graph().parse(REPO / "schemas" / "shapes.ttl", format="turtle")
+    ok, _, text = pyshacl.validate(data, shacl_graph=shapes, inference="none")
+    assert ok, text

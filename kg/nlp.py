@@ -66,7 +66,7 @@ COMPONENTS = (
 )
 
 #: bumped whenever the extraction output changes, so stores rebuild
-EXTRACTOR_VERSION = "4"
+EXTRACTOR_VERSION = "5"
 
 CANDIDATES = "kg_candidates"  # user_data key: list of (start, end, type, method, priority)
 
@@ -108,6 +108,16 @@ class _Resources:
     role_re: re.Pattern
     common_acronyms: frozenset[str]
     surname_start_re: re.Pattern
+    orgs: frozenset[str]
+    org_re: re.Pattern
+    rulers: frozenset[str]
+
+
+#: a dynasty and a temple or posthumous title: 汉献帝, 唐太宗, 明成祖
+_DYNASTY_TITLE = "[秦汉晋隋唐宋元明清辽金][太高世中仁英宪孝武文景宣献灵哀惠昭章和安顺桓少平光明神熹思怀愍穆德睿]{1,2}[帝宗祖]"
+
+
+_DYNASTY_TITLE_RE = re.compile(_DYNASTY_TITLE)
 
 
 @lru_cache(maxsize=1)
@@ -123,6 +133,7 @@ def _resources() -> _Resources:
     surnames_zh = frozenset(_read_words("surnames_zh.txt"))
     surnames_ja = frozenset(_read_words("surnames_ja.txt"))
     by_length = lambda words: sorted(set(words), key=lambda w: (-len(w), w))  # noqa: E731
+    orgs_known = frozenset(_read_words("organizations.txt"))
     return _Resources(
         surnames_zh=surnames_zh,
         surnames_ja=surnames_ja,
@@ -144,6 +155,9 @@ def _resources() -> _Resources:
         surname_start_re=re.compile(
             "[" + "".join(sorted({w[0] for w in (*surnames_zh, *surnames_ja) if _is_cjk(w[0])})) + "]"
         ),
+        orgs=orgs_known,
+        rulers=frozenset(_read_words("rulers.txt")),
+        org_re=re.compile("|".join(map(re.escape, by_length(w for w in orgs_known if not w.isascii())))),
     )
 
 
@@ -570,11 +584,57 @@ _LATIN_ORG = re.compile(
 )
 
 
+def _known_orgs(doc, text: str, res: _Resources) -> None:
+    """Well-known organisations from the general lexicon (百度, 谷歌, 军统, 翰林院), as whole words."""
+    toks = _tokens(doc)
+    starts = {t[0] for t in toks}
+    ends = {t[1] for t in toks}
+    for m in res.org_re.finditer(text):
+        s, e = m.start(), m.end()
+        if e < len(text) and text[e] in _TRANSLIT_SEP:
+            continue  # 阿里·哈梅内伊 is a person
+        left = s == 0 or not _is_cjk(text[s - 1]) or s in starts or text[s - 1] in _FUNCTION_CHARS
+        right = e >= len(text) or not _is_cjk(text[e]) or e in ends or text[e] in _FUNCTION_CHARS
+        if left and right:
+            _add(doc, s, e, "Organization", "org_lexicon", 82)
+    for m in _LATIN_WORD.finditer(text):
+        if m.group(0) in res.orgs:
+            _add(doc, m.start(), m.end(), "Organization", "org_lexicon", 82)
+
+
+#: numbered military units: 155旅, 第128独立重型机械化旅, 第17兵团, 演剧二队
+_UNIT_RE = re.compile(
+    r"(?<![\d０-９])(?:第)?(?P<num>\d{1,4}|[一二三四五六七八九十百]{1,4})"
+    r"(?P<mid>(?:独立|重型|机械化|摩托化|装甲|空降|空中突击|海军陆战|步兵|炮兵|坦克|山地|突击|近卫|警卫|特种|快速反应|领土防卫){0,4})"
+    r"(?P<unit>旅|师|集团军|兵团|军团|纵队|支队|大队|中队|团|军|舰队)(?![\u3400-\u9fff]{0,1}长)"
+)
+_UNIT_PREFIX_WORD = re.compile(r"[\u3400-\u9fff]{1,6}(?:军|营|部|队)?$")
+
+
+def _military_units(doc, text: str, res: _Resources) -> None:
+    """Numbered units (155旅, 第128独立重型机械化旅): digits, or a 第 ordinal, and a unit word."""
+    for m in _UNIT_RE.finditer(text):
+        num, mid, unit = m.group("num"), m.group("mid"), m.group("unit")
+        arabic = num.isdigit()
+        if not arabic and not m.group(0).startswith("第"):
+            continue  # 三个团, 两个师 are counts; Chinese numerals need 第
+        if unit in ("团", "军") and not (arabic or mid) :
+            continue  # 第一军 is a unit but 第三团 too often a count; keep the clear ones
+        if arabic and len(num) == 4 and num.startswith(("19", "20")):
+            continue  # a year (1950年) never stands here, but 2018师 would be odd
+        e = m.end()
+        if e < len(text) and text[e] in "人名个次位":
+            continue
+        _add(doc, m.start(), e, "Organization", "military_unit", 80)
+
+
 def kg_org_context(doc):
     """Organisations told by their context: coordinated names before a group noun, Latin names
     before an organisation word (Kaggle网站, DeepMind新研究)."""
     res = _resources()
     text = _text(doc)
+    _known_orgs(doc, text, res)
+    _military_units(doc, text, res)
     for m in _COORD_ORGS.finditer(text):
         for g in (1, 2):
             name = m.group(g)
@@ -617,21 +677,32 @@ def kg_suffix_names(doc):
             extend = not (type_ == "Event" and tag is not None)
         elif type_ == "Place" and len(suffix) == 1:
             continue  # a lone 山/河/市 after a word is too weak
-        if type_ == "Place" and tok in res.places:
-            extend = False  # a gazetteer place takes no prefix (不敢当广州将军)
+        generic = False
+        if type_ == "Place":
+            if tok in res.places or (tag == "ns" and len(tok) > len(suffix)):
+                extend = False  # a gazetteer or dictionary place takes no prefix (不敢当广州将军, 海底平顶山)
+            elif len(tok) > len(suffix) and tag is not None and tag not in ("nz", "j"):
+                generic = True  # a common noun ending in a place word (火山, 机关, 城市) needs a proper name before it
+                if tok in res.stopwords:
+                    continue
         start = s
         j = i - 1
         while extend and j >= 0 and i - j <= 3:
             ps, pe, ptok = toks[j]
             if pe != start or not _proper_ish(ptok, res, allow_numeral) or end - ps > 14:
                 break
+            if type_ == "Place" and (ptok in res.orgs or ptok.endswith(("员", "人", "者"))
+                                     or (_suffix_type(ptok, res) or ("",))[0] == "Organization"):
+                break  # 国民党中统淮阴地区, 共产党员松岛: an organisation or a person word ends the place
+            if generic and (ptok in res.places or not (all(c in res.translit for c in ptok) or res.tags.get(ptok) in ("ns", "nz"))):
+                break  # 汤加火山 is 汤加, 浅层火山 no place
             if type_ == "Organization" and (res.tags.get(ptok) in ("m", "mq", "r", "b") or _NUMERAL.match(ptok[:1])
                                             or ptok.endswith(("人", "员", "者")) or ptok in _ORG_STOP_PREFIX):
                 break  # 所有部队, 八辆汽车, 负责人共产党员
             start = ps
             j -= 1
-        if start == s and len(tok) == len(suffix):
-            continue  # nothing but the suffix word
+        if start == s and (len(tok) == len(suffix) or generic):
+            continue  # nothing but the suffix word, or a common noun
         if suffix == "党员" and text[start:end].endswith("共党") and end - start >= 3:
             end -= 1  # 中共党员 → 中共
         name = text[start:end]
@@ -698,6 +769,65 @@ def _plausible_person(text: str, s: int, e: int, res: _Resources) -> bool:
     return True
 
 
+_VERBISH = {"v", "vn", "vd", "r", "p", "d", "c", "u", "q", "a", "ad", "m"}
+
+
+def _role_before(text: str, i: int, res: _Resources) -> bool:
+    return any(text.endswith(r, 0, i) for r in res.roles)
+
+
+def _verb_like_given(surname: str, given: str, res: _Resources) -> bool:
+    """Whether a single-character surname that is mostly an everyday word (来, 由, 任, 全, 费) is
+    followed by a verb, pronoun or measure word rather than a given name."""
+    if res.tags.get(given) in ("q",) or (len(given) == 1 and res.tags.get(given) == "q"):
+        return True
+    if res.tags.get(surname) not in _VERBISH:
+        return False
+    return res.tags.get(given[0]) in _VERBISH or res.tags.get(given) in _VERBISH
+
+
+def _person_by_new_word(doc, res: _Resources) -> None:
+    """A word jieba's HMM made up (not in its dictionary) of a surname and one or two name
+    characters is a name (刘峙, 潘从洲, 李仙洲)."""
+    text = _text(doc)
+    for s, e, tok in _tokens(doc):
+        if not 2 <= len(tok) <= 3 or res.freq.get(tok, 0) > 0 or not all(_is_cjk(c) for c in tok):
+            continue
+        surname, given = tok[0], tok[1:]
+        if surname not in res.surnames_zh or surname in _FUNCTION_CHARS or surname in _NOT_NAME_CHAR:
+            continue
+        if _verb_like_given(surname, given, res) or given[-1] in _NOT_NAME_END or given[-1] in "朝代国" or any(c in _NOT_NAME_CHAR and c not in "从" for c in given):
+            continue
+        if any(res.freq.get(given[j:], 0) >= 50 for j in range(len(given) - 1)) or not _left_ok(text, s, res):
+            continue
+        if _plausible_person(text, s, e, res) and _is_terminator(text, e, res):
+            _add(doc, s, e, "Person", "new_word_name", 64)
+
+
+_DOT_NAME = re.compile(r"([\u3400-\u9fff]{2,4})([·•・‧][\u3400-\u9fff]{2,5})+")
+
+
+def _person_by_dot(doc, res: _Resources) -> None:
+    """A Western name written with a middle dot: the words either side of it (亚历山大·朱汉)."""
+    text = _text(doc)
+    toks = _tokens(doc)
+    ends = {t[1]: t for t in toks}
+    for m in _DOT_NAME.finditer(text):
+        dot = m.end(1)
+        tok = ends.get(dot)
+        if tok is None or not all(_is_cjk(c) for c in tok[2]) or tok[2] in res.stopwords:
+            continue
+        s = tok[0]
+        e = m.end()
+        # the name after the dot ends at a function character or a common word
+        k = dot + 1
+        while k < e and not (text[k] in _FUNCTION_CHARS or (k > dot + 2 and _common_word_at(text, k, res) and text[k] not in res.translit)):
+            k += 1
+        e = k
+        if e - dot >= 3 and text[s:e] not in res.places:
+            _add(doc, s, e, "Person", "dotted_name", 70)
+
+
 def _surname_at(text: str, i: int, res: _Resources) -> list[tuple[str, bool]]:
     out = []
     for n in (4, 3, 2, 1):
@@ -729,8 +859,8 @@ def _person_by_surname(doc, res: _Resources) -> None:
                 w = _common_word_at(text, i, res, min_freq=20)
                 if w and res.tags.get(text[i : i + w]) not in _NAME_TAGS:
                     continue
-                if surname in _FUNCTION_CHARS or surname in _NOT_NAME_CHAR:
-                    continue
+                if surname in _FUNCTION_CHARS or (surname in _NOT_NAME_CHAR and not _role_before(text, i, res)):
+                    continue  # 年 is a surname right after a role word (巡抚年遐龄)
             if _inside_word(text, i, res):
                 continue
             if any(p.startswith(surname) for p in _places_at(text, i, res)):
@@ -765,6 +895,8 @@ def _person_by_surname(doc, res: _Resources) -> None:
                 # the given name must not be a common word running on past the name
                 if any(res.freq.get(text[j : e + 1], 0) >= 30 for j in range(i + k, e)):
                     continue
+                if k == 1 and _verb_like_given(surname, given, res) and not _person_context(text, i, e, res):
+                    continue  # 来打, 由溅落, 任哪去, 全灭: a verb after a character that is mostly a word
                 best = (i, e, 75 if k >= 2 else 65)
                 break
             if not best:
@@ -831,8 +963,27 @@ def _person_by_role(doc, res: _Resources) -> None:
             _add(doc, m.start(1), m.end(1), "Person", "named_as", 70)
 
 
+def _person_by_ruler(doc, res: _Resources) -> None:
+    """Monarchs by reign, personal or temple name from the general list (乾隆, 溥仪, 汉献帝), as whole words."""
+    text = _text(doc)
+    toks = _tokens(doc)
+    starts = {t[0] for t in toks}
+    ends = {t[1] for t in toks}
+    found = [(a, c) for (a, b, x), (b2, c, y) in zip(toks, toks[1:]) if b == b2 and x + y in res.rulers]
+    found += [(a, b) for a, b, x in toks if x in res.rulers]
+    found += [(m.start(), m.end()) for m in _DYNASTY_TITLE_RE.finditer(text)]
+    for s, e in found:
+        left = s == 0 or not _is_cjk(text[s - 1]) or s in starts
+        right = e >= len(text) or not _is_cjk(text[e]) or e in ends or text[e] in _FUNCTION_CHARS
+        if left and right and not any(res.freq.get(text[s : e + k]) for k in (1, 2, 3)):
+            _add(doc, s, e, "Person", "ruler", 84)  # 康熙字典, 永乐大典 are books
+
+
 def kg_person_names(doc):
     res = _resources()
+    _person_by_ruler(doc, res)
+    _person_by_new_word(doc, res)
+    _person_by_dot(doc, res)
     _person_by_surname(doc, res)
     _person_by_transliteration(doc, res)
     _person_by_role(doc, res)
@@ -901,9 +1052,30 @@ def kg_resolve(doc):
     others = [c for c in others if c[3] == "acronym" or not inside(c)]
     kept = _non_overlapping(others)
     kept = [c for c in kept if _text(doc)[c[0] : c[1]].strip() not in res.stopwords]
+    kept += _nested(others, kept)
     doc.user_data["kg_mentions"] = sorted(kept_titles + kept)
     doc.user_data.pop("kg_text", None)
     return doc
+
+
+_NESTED_METHODS = {"gazetteer": "Place", "surname": "Person"}
+
+
+def _nested(cands: list[tuple], kept: list[tuple]) -> list[tuple]:
+    """A gazetteer place or a surname-found person heading a kept organisation or event name is a
+    mention too (东京高等法院 → 东京, 李仙洲集团 → 李仙洲, 汤加火山喷发 → 汤加)."""
+    heads = {(c[0], c[1]) for c in kept if c[2] in ("Organization", "Event")}
+    org_heads = {(c[0], c[1]) for c in kept if c[2] == "Organization"}  # places only head organisations
+    starts: dict[int, list[int]] = defaultdict(list)
+    for a, b in heads:
+        starts[a].append(b)
+    out = []
+    for c in cands:
+        if _NESTED_METHODS.get(c[3]) == c[2] and any(c[1] < b for b in starts.get(c[0], ())) and (
+            c[2] == "Person" or any(c[1] < b for a, b in org_heads if a == c[0])
+        ):
+            out.append(c)
+    return sorted(set(out))
 
 
 def _non_overlapping(cands: list[tuple]) -> list[tuple]:

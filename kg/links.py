@@ -719,6 +719,38 @@ def _pagerank(g: nx.Graph, alpha: float = 0.85, tol: float = 1e-9, max_iter: int
     return rank
 
 
+class _Profiles:
+    """How close a title is to an entity: its context in the title's note, else the mean of its contexts.
+
+    Looking at one context (or one mean) per title keeps this linear however many notes name the entity.
+    """
+
+    def __init__(self, contexts: Mapping[str, list[_Context]]):
+        self.contexts = contexts
+        self.by_note = {(c.entity, c.note): c for cs in contexts.values() for c in cs}
+        self._mean: dict[str, dict[str, float]] = {}
+
+    def mean(self, e: str) -> dict[str, float]:
+        vec = self._mean.get(e)
+        if vec is None:
+            acc: dict[str, float] = defaultdict(float)
+            for c in self.contexts.get(e, ()):
+                for f, v in c.vector.items():
+                    acc[f] += v
+            top = sorted(acc.items(), key=lambda t: (-t[1], t[0]))[:300]
+            norm = math.sqrt(sum(v * v for _, v in top))
+            vec = self._mean[e] = {f: v / norm for f, v in top} if norm else {}
+        return vec
+
+    def sim(self, sv: Mapping[str, float], e: str, note: str) -> float:
+        ctx = self.by_note.get((e, note))
+        vec = ctx.vector if ctx is not None else self.mean(e)
+        return sum(v * vec.get(f, 0.0) for f, v in sv.items())
+
+    def at_home(self, e: str, note: str) -> bool:
+        return (e, note) in self.by_note
+
+
 def _top_section(iri: str | None, sections: Mapping[str, SectionInfo]) -> str | None:
     seen = 0
     while iri is not None and iri in sections and sections[iri].parent and seen < 50:
@@ -784,6 +816,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         contexts[e].append(_Context(e, note, part["tops"], part["heading"], _vector(bags, idf, default_idf)))
 
     # --- direct coverage
+    profiles = _Profiles(contexts)
     direct: dict[tuple[str, str], Coverage] = {}
     mentioned_in_note: dict[str, set[str]] = defaultdict(set)
     for m in data.mentions:
@@ -794,7 +827,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             prev = direct.get(key)
             ev = tuple(sorted(set(prev.evidence) | {m.iri})) if prev else (m.iri,)
             direct[key] = _direct(src_by_iri[m.source], entities[m.entity], m.text, ev, "mention-in-title",
-                                  contexts.get(m.entity, ()), src_vec)
+                                  profiles, src_vec)
     forms = _form_index(entities)
     named: dict[str, set[str]] = defaultdict(set)  # source -> entities one of whose forms its title names
     for s in sources:
@@ -806,10 +839,9 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             cands = [e for e in ents if (s.iri, e) not in direct]
             if len(cands) < len(ents) or not cands:
                 continue  # a mention already settled this form here
-            chosen, why = _disambiguate(s, cands, ents, mentioned_in_note, contexts, src_vec)
+            chosen, why = _disambiguate(s, cands, ents, mentioned_in_note, profiles, src_vec)
             for e in chosen:
-                direct[s.iri, e] = _direct(s, entities[e], form, (), "name-in-title", contexts.get(e, ()),
-                                           src_vec, why)
+                direct[s.iri, e] = _direct(s, entities[e], form, (), "name-in-title", profiles, src_vec, why)
 
     # --- inferred coverage
     rel_weight: dict[str, dict[str, float]] = {a: {r.to_entity: r.weight for r in rs} for a, rs in related.items()}
@@ -866,11 +898,9 @@ def _shared(a: Mapping[str, float], b: Mapping[str, float], n: int = 5) -> list[
 
 
 def _direct(src: SourceInfo, ent: EntityInfo, form: str, evidence: tuple[str, ...], method: str,
-            contexts: Iterable[_Context], src_vec: Mapping[str, dict[str, float]], why: str = "") -> Coverage:
-    contexts = list(contexts)
-    sv = src_vec.get(src.iri, {})
-    sim = max((sum(v * c.vector.get(f, 0.0) for f, v in sv.items()) for c in contexts), default=0.0)
-    at_home = any(c.note == src.note for c in contexts)
+            profiles: _Profiles, src_vec: Mapping[str, dict[str, float]], why: str = "") -> Coverage:
+    sim = profiles.sim(src_vec.get(src.iri, {}), ent.iri, src.note)
+    at_home = profiles.at_home(ent.iri, src.note)
     score = 1.0 + 0.5 * min(sim, 1.0) + (0.3 if evidence else 0.0) + (0.15 if at_home else 0.0)
     text = f"direct: the title \"{src.title}\" names \"{form}\"" + (
         f" ({ent.name})" if form != ent.name else "")
@@ -910,7 +940,7 @@ def _forms_in(title: str, idx: Mapping[str, Mapping[str, list[str]]]) -> list[tu
 
 
 def _disambiguate(src: SourceInfo, cands: list[str], all_ents: list[str], in_note: Mapping[str, set[str]],
-                  contexts: Mapping[str, list[_Context]], src_vec: Mapping[str, dict[str, float]]):
+                  profiles: _Profiles, src_vec: Mapping[str, dict[str, float]]):
     if len(cands) == 1:
         return cands, ""
     here = [e for e in cands if e in in_note.get(src.note, ())]
@@ -918,8 +948,7 @@ def _disambiguate(src: SourceInfo, cands: list[str], all_ents: list[str], in_not
         return here, f"of the {len(all_ents)} entities named so, only this one is mentioned in {src.note}"
     pool = here or cands
     sv = src_vec.get(src.iri, {})
-    sims = {e: max((sum(v * c.vector.get(f, 0.0) for f, v in sv.items()) for c in contexts.get(e, ())), default=0.0)
-            for e in pool}
+    sims = {e: profiles.sim(sv, e, src.note) for e in pool}
     top = max(sims.values())
     best = [e for e in pool if sims[e] == top]
     if len(best) == 1 and top > 0:

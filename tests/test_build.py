@@ -237,3 +237,19 @@ def test_ask_queries(structure_store):
     assert s.select("ASK { ?s a kg:Note }") == [{"result": True}]
     body, media = s.query_bytes("ASK { ?s a kg:Note }", "json")
     assert b"true" in body and media == "application/sparql-results+json"
+
+
+def test_curation_beside_the_notes_is_honoured_and_a_change_rebuilds(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "n.md").write_text("# 历史\n\n1969年，奥崎谦三在东京用弹弓射击昭和天皇。日本政府没有起诉。\n", encoding="utf-8")
+    store = tmp_path / "store"
+    names_q = "SELECT ?name WHERE { ?e a kg:Entity ; kg:name ?name }"
+    assert build([notes], store, links=False).ok
+    before = {r["name"] for r in open_store(store).select(names_q)}
+    assert "东京" in before
+    (notes / "kg-curation.toml").write_text('not_entities = ["东京"]\n', encoding="utf-8")
+    report = build([notes], store, links=False)
+    assert report.changed == ["n.md"]  # same note, new curation: rebuilt
+    after = {r["name"] for r in open_store(store).select(names_q)}
+    assert "东京" not in after and after == before - {"东京"}

@@ -381,8 +381,8 @@ def _fill_centrality(g: nx.MultiDiGraph) -> None:
             n = max(1, g.number_of_nodes() - 1)
             computed = {v: (d + 1) / n for v, d in simple.degree()}
     if not have_comm and g.number_of_nodes():
-        try:
-            parts = nx.community.louvain_communities(simple, weight="weight", seed=0)
+        try:  # label propagation: linear time; the link pass's Louvain communities are better when present
+            parts = [set(c) for c in nx.community.label_propagation_communities(simple)]
         except Exception:  # noqa: BLE001 - communities are a nicety
             parts = [set(c) for c in nx.connected_components(simple)]
         parts = sorted(parts, key=lambda c: (-len(c), min(c)))
@@ -415,35 +415,48 @@ def _resolve_centre(g: nx.MultiDiGraph, centre: str, rd: _Reader) -> str:
 
 
 def _apply_filters(g: nx.MultiDiGraph, f: ViewFilter, rd: _Reader) -> nx.MultiDiGraph:
+    """Work out the kept nodes on views of ``g``, then copy only what is kept."""
     types = set(f.node_types)
     centre = _resolve_centre(g, f.centre, rd) if f.centre else None
-    keep = {v for v, t in g.nodes(data="type") if t in types}
+    nodes = g.nodes
+    keep = {v for v, t in nodes(data="type") if t in types}
     if f.communities:
         wanted = set(f.communities)
-        keep = {v for v in keep if g.nodes[v]["community"] in wanted or g.nodes[v]["type"] == "Source"}
+        keep = {v for v in keep if nodes[v]["community"] in wanted or nodes[v]["type"] == "Source"}
     if centre is not None:
         keep.add(centre)
-    h = g.subgraph(keep).copy()
-    if f.min_weight > 0:
-        h.remove_edges_from([(a, b, k) for a, b, k, w in h.edges(keys=True, data="weight", default=1.0)
-                             if w < f.min_weight])
+    min_w = f.min_weight
+
+    def heavy(a: str, b: str, k: str) -> bool:
+        return g[a][b][k].get("weight", 1.0) >= min_w
+
+    view = g.subgraph(keep)
+    if min_w > 0:
+        view = nx.subgraph_view(view, filter_edge=heavy)
+    distance: dict[str, int] = {}
     if centre is not None:
-        near = nx.single_source_shortest_path_length(h.to_undirected(as_view=True), centre, cutoff=f.radius)
-        h = h.subgraph(near).copy()
-        for v, dist in near.items():
-            h.nodes[v]["distance"] = dist
-        h.graph["centre"] = centre
+        distance = nx.single_source_shortest_path_length(view.to_undirected(as_view=True), centre, cutoff=f.radius)
+        keep = set(distance)
     if f.drop_isolated:
-        h.remove_nodes_from([v for v in list(h) if h.degree(v) == 0 and v != centre])
-    if f.max_nodes is not None and h.number_of_nodes() > f.max_nodes:
-        h = _level_of_detail(h, f.max_nodes, centre)
+        keep = {v for v in keep if v == centre or any(w in keep and w != v for w in view.successors(v))
+                or any(w in keep and w != v for w in view.predecessors(v))}
+    if f.max_nodes is not None and len(keep) > f.max_nodes:
+        ranked = sorted(keep, key=lambda v: (v != centre, -nodes[v]["centrality"], v))
+        keep = set(ranked[:f.max_nodes])
+    h = nx.MultiDiGraph()
     h.graph.update(g.graph)
+    for v in g:  # the store's order
+        if v in keep:
+            attrs = dict(nodes[v])
+            attrs["aliases"] = list(attrs.get("aliases") or ())
+            if v in distance:
+                attrs["distance"] = distance[v]
+            h.add_node(v, **attrs)
+    h.add_edges_from((a, b, k, dict(d)) for a, b, k, d in g.edges(keys=True, data=True)
+                     if a in keep and b in keep and (min_w <= 0 or d.get("weight", 1.0) >= min_w))
+    if centre is not None:
+        h.graph["centre"] = centre
     return h
-
-
-def _level_of_detail(g: nx.MultiDiGraph, budget: int, centre: str | None = None) -> nx.MultiDiGraph:
-    ranked = sorted(g, key=lambda v: (v != centre, -g.nodes[v]["centrality"], v))
-    return g.subgraph(ranked[:budget]).copy()
 
 
 # ---------------------------------------------------------------- serialisations
@@ -659,6 +672,7 @@ def _layout_component(sub: nx.Graph, centrality: Mapping[str, float]) -> dict[st
 HTML_MENTIONS_PER_NODE = 4
 HTML_SOURCES_PER_NODE = 5
 HTML_SENTENCE_CHARS = 180
+HTML_EDGES_PER_NODE = 12
 
 
 def node_details(select: Select | _Reader, g: nx.MultiDiGraph, *, mentions_per_node: int = HTML_MENTIONS_PER_NODE,
@@ -763,7 +777,17 @@ def _html_payload(g: nx.MultiDiGraph, details: Mapping[str, Mapping[str, Any]], 
         elif w > merged[key][3]:
             merged[key][3] = w
             merged[key][4] = d.get("method", "")
-    edges = list(merged.values())
+    # level of detail for edges: each node keeps its strongest HTML_EDGES_PER_NODE (an edge stays if
+    # either end keeps it), so that a dense co-mention graph does not fill the file with weak links
+    by_node: dict[int, list[tuple[float, tuple[int, int, str]]]] = defaultdict(list)
+    for key, e in merged.items():
+        by_node[e[0]].append((e[3], key))
+        by_node[e[1]].append((e[3], key))
+    kept: set[tuple[int, int, str]] = set()
+    for lst in by_node.values():
+        lst.sort(key=lambda x: (-x[0], x[1]))
+        kept.update(k for _, k in lst[:HTML_EDGES_PER_NODE])
+    edges = [e for key, e in merged.items() if key in kept]
     meta = {k: v for k, v in g.graph.items() if isinstance(v, (str, int, float))}
     return {"title": title, "meta": meta, "colours": TYPE_COLOURS, "nodes": nodes, "edges": edges, "api": api}
 

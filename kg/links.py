@@ -870,9 +870,14 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                 src = src_by_iri[s]
                 prox = 1.0 if src_top.get(s) and src_top[s] in ctx.top_sections else 0.9 if src.note == ctx.note \
                     else 0.8
-                via = tuple(sorted((x for x in src_entities.get(s, ()) if x in rw), key=lambda x: (-rw[x], x)))[:3]
-                bonus = 0.2 * (rw[via[0]] / max_rw) if via and max_rw else 0.0
-                score = min(0.999, sim * prox + bonus)
+                named_here = src_entities.get(s)
+                via: tuple[str, ...] = ()
+                bonus = 0.0
+                if named_here and rw:
+                    via = tuple(sorted((x for x in named_here if x in rw), key=lambda x: (-rw[x], x)))[:3]
+                    bonus = 0.2 * (rw[via[0]] / max_rw) if via and max_rw else 0.0
+                score = sim * prox + bonus
+                score = score if score < 0.999 else 0.999
                 if s not in best or score > best[s][0]:
                     best[s] = (score, sim, ctx, via)
         ranked = sorted(((v[0], s) for s, v in best.items() if v[0] >= p["min_inferred"]),

@@ -1464,8 +1464,15 @@ class Extractor:
 
     def _dates(self, note: Note, blocks: list[dict], mentions: list[Mention]) -> tuple[DateMention, ...]:
         out = []
+        year, snippet = None, object()  # the year of the closest preceding date with one, in this snippet
         for block, data in zip(note.blocks, blocks):
+            if block.snippet != snippet:
+                year, snippet = None, block.snippet
             for s, e, value in data["dates"]:
+                if value and value[:4].isdigit():
+                    year = value[:4]
+                elif value and value.startswith("--") and year:
+                    value = year + value[1:]  # 1970年1月…，6月8日 → 1970-06-08
                 sent = _sentence_of(data["sentences"], s, len(block.text))
                 a, b = block.start + sent[0], block.start + sent[1]
                 events = tuple(sorted({m.key for m in mentions if m.type == "Event" and a <= m.start < b}))

@@ -82,8 +82,23 @@ def test_events_and_dates(seed):
     assert {"二二六兵变", "明治维新", "CVPR 2018"} <= names(x, "Event")
     values = {d.text: d.value for d in x.dates}
     assert values["1969年1月2日"] == "1969-01-02" and values["1970年1月"] == "1970-01"
+    assert values["6月8日"] == "1970-06-08" and values["10月7日"] == "1970-10-07"  # the year of the date before
     meiji = [d for d in x.dates if d.value == "1890"]
     assert meiji and "Event/明治维新" in meiji[0].events
+
+
+def test_month_day_takes_the_preceding_year_in_its_snippet(extractor):
+    x = extractor.extract(parse_note("# a\n\n1970年1月出发，6月8日到达。\n\n---\n\n3月2日又走了。\n", "d.md"))
+    assert [d.value for d in x.dates] == ["1970-01", "1970-06-08", "--03-02"]
+
+
+def test_events_have_proper_names_and_no_function_prefix(extractor):
+    x = extractor.extract(parse_note(
+        "# e\n\n这是第一次阿富汗战争。时间序列的下一场革命？开了最后一次秘密会议。"
+        "乌克兰奥运会冠军拍卖金牌。1839年第一次英缅战争爆发。公元79年，维苏威火山喷发。\n", "e.md"))
+    events = names(x, "Event")
+    assert {"第一次阿富汗战争", "第一次英缅战争", "维苏威火山喷发"} <= events
+    assert not {"这是第一次阿富汗战争", "下一场革命", "秘密会议", "乌克兰奥运会"} & events
 
 
 def test_reference_title_mentions_point_at_the_reference(seed):

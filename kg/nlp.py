@@ -173,7 +173,7 @@ def _resources() -> _Resources:
             "[" + "".join(sorted({w[0] for w in (*surnames_zh, *surnames_ja) if _is_cjk(w[0])})) + "]"
         ),
         orgs=orgs_known,
-        rulers=frozenset(_read_words("rulers.txt")),
+        rulers=frozenset(_read_words("rulers.txt")) | frozenset(_read_words("leaders.txt")),
         org_re=re.compile("|".join(map(re.escape, by_length(w for w in orgs_known if not w.isascii())))),
         events=frozenset(_read_words("events.txt")),
         event_re=re.compile("|".join(map(re.escape, by_length(_read_words("events.txt"))))),
@@ -1139,8 +1139,35 @@ def _person_by_role(doc, res: _Resources) -> None:
     text = _text(doc)
     for m in re.finditer(r"(?:名叫|叫做|叫|名为)([\u3400-\u9fff]{2,5})(?=[，。、；：,\s]|$)", text):
         name = m.group(1)
+        if len(name) >= 4 and name[:2] not in res.surnames_zh and name[:2] not in res.surnames_ja and text.count(name) < 2:
+            continue  # 叫凤山入城: four characters after 叫, used once, name a thing
         if name not in res.stopwords and not res.tags.get(name, "nr").startswith(("v", "a", "d")):
             _add(doc, m.start(1), m.end(1), "Person", "named_as", 70)
+    # a name right after a role word: 大太监小德张的, 秘书阎又文是, 精神领袖北一辉时
+    for m in res.role_re.finditer(text):
+        s = m.end()
+        for n in (3, 2):
+            e = s + n
+            name = text[s:e]
+            if e > len(text) or not all(_is_cjk(c) and c not in _ROLE_NAME_STOP for c in name):
+                continue
+            if not (e >= len(text) or text[e] in _PUNCT or text[e] in "的是时在和与说等曾被将也都就"):
+                continue
+            if res.role_re.match(text, s) or name in res.stopwords or res.place_re.match(text, s):
+                break
+            tag = res.tags.get(name)
+            if tag is not None and tag not in _NAME_TAGS or res.freq.get(name, 0) >= 30 and tag not in _NAME_TAGS:
+                continue
+            if _common_word_at(text, e - 2, res, min_freq=30) and res.tags.get(text[e - 2 : e]) not in _NAME_TAGS:
+                continue
+            _add(doc, s, e, "Person", "role_name", 66)
+            break
+
+
+#: characters never in a name found by its role word (a looser set than _NOT_NAME_CHAR: 北一辉, 阎又文)
+_ROLE_NAME_STOP = set("他她它我你的了是在和与及就也都而被把将对从向为以于或其这那着过得地所还很最更再已曾并但却则因如说等们个年月日")
+#: words after a reign name or a title that make it a book (永乐大典, 康熙字典, 明太祖实录)
+_BOOK_WORDS = ("大典", "字典", "全书", "宝典", "实录", "会典", "会要", "通鉴", "类书", "丛书", "辞典", "词典", "通宝")
 
 
 def _person_by_ruler(doc, res: _Resources) -> None:
@@ -1155,8 +1182,10 @@ def _person_by_ruler(doc, res: _Resources) -> None:
     for s, e in found:
         left = s == 0 or not _is_cjk(text[s - 1]) or s in starts
         right = e >= len(text) or not _is_cjk(text[e]) or e in ends or text[e] in _FUNCTION_CHARS
+        if text.startswith(_BOOK_WORDS, e):
+            continue  # 康熙字典, 永乐大典 are books
         if left and right and not any(res.freq.get(text[s : e + k]) for k in (1, 2, 3)):
-            _add(doc, s, e, "Person", "ruler", 84)  # 康熙字典, 永乐大典 are books
+            _add(doc, s, e, "Person", "ruler", 84)
 
 
 def kg_person_names(doc):

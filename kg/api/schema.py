@@ -632,7 +632,7 @@ def make_evidence(m: MentionRec) -> Evidence:
 @strawberry.type(description="That a source covers an entity: directly (it names it) or inferred (scored, justified).")
 class Coverage:
     iri: strawberry.ID
-    score: float = strawberry.field(description="How strongly the source covers the entity, 0..1; 1 for direct.")
+    score: float = strawberry.field(description="How strongly the source covers the entity: inferred coverage in [0.25, 1), direct coverage in [1, 2), so a source that names the entity always ranks first.")
     direct: bool = strawberry.field(description="True when the source names the entity; false when inferred.")
     justification: Optional[str]
     method: Optional[str]

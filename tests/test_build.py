@@ -194,6 +194,8 @@ def test_refusal_check_is_not_fooled_by_strings(structure_store):
 
 def test_killed_build_leaves_last_good_store(tmp_path):
     """SIGKILL at random points of a real build: the store stays readable and complete."""
+    import random
+
     corpus = corpus_or_skip()
     notes = tmp_path / "notes"
     shutil.copytree(corpus, notes)
@@ -203,20 +205,27 @@ def test_killed_build_leaves_last_good_store(tmp_path):
     for f in sorted(notes.glob("*.markdown"))[:20]:
         shutil.copy(f, subset / f.name)
     assert build([subset], store, extract=False).ok
-    good = len(open_store(store).select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }"))
+    count_q = "SELECT (COUNT(DISTINCT ?n) AS ?notes) (COUNT(DISTINCT ?s) AS ?sources) WHERE { { ?n a kg:Note } UNION { ?s a kg:Source } }"
+    old = open_store(store).select(count_q)[0]
     cmd = [sys.executable, "-m", "kg.cli", "build", str(notes), "--store", str(store), "--no-extract", "--force"]
-    for delay in (0.3, 0.8, 1.5):
+    # how long a whole build takes here, so the kills fall anywhere in it, the commit included
+    reference = tmp_path / "reference"
+    t = time.perf_counter()
+    assert subprocess.run([*cmd[:-3], str(reference), "--no-extract"], capture_output=True).returncode == 0
+    duration = time.perf_counter() - t
+    new = open_store(reference).select(count_q)[0]
+    assert new["notes"] == 271
+    rng = random.Random(20261124)
+    for _ in range(5):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        time.sleep(rng.uniform(0.05, 1.0) * duration)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        s = open_store(store)
-        count = len(s.select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }"))
         # either the old graph or the whole new one, never a part
-        assert count in (good, 251 + 20), count
+        assert open_store(store).select(count_q)[0] in (old, new)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert len(open_store(store).select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }")) == 271
+    assert open_store(store).select(count_q)[0] == new
 
 
 def test_corpus_builds_and_second_build_is_a_no_op(tmp_path):

@@ -66,7 +66,7 @@ COMPONENTS = (
 )
 
 #: bumped whenever the extraction output changes, so stores rebuild
-EXTRACTOR_VERSION = "6"
+EXTRACTOR_VERSION = "7"
 
 CANDIDATES = "kg_candidates"  # user_data key: list of (start, end, type, method, priority)
 
@@ -533,13 +533,74 @@ def kg_conferences(doc):
     return doc
 
 
+#: river endings: a known place or mountain's name before them names a river (富士山 → 富士川)
+_RIVER_RE = re.compile(r"([\u3400-\u9fff]{2,4}?)(川|江|河)")
+#: a Latin name in brackets after a Chinese transliteration (斯通博利式(Stromboli), 武尔卡诺(Vulcano))
+_LATIN_GLOSS = re.compile(r"([\u3400-\u9fff]{2,8})[ \t]*[(（][ \t]*([A-Z][a-z]{2,}(?:[ \t][A-Z][a-z]{2,}){0,2})[ \t]*[)）]")
+#: words naming a kind of place, after a transliteration (X火山, X岛), or saying it is one (是一座火山)
+_PLACE_KIND = ("火山", "群岛", "岛", "山", "湖", "河")
+
+
+def _river_names(doc, text: str, res: _Resources) -> None:
+    """Rivers named after a known place or mountain: X + 川/江/河 where X or X山 is a known place
+    (富士山 → 富士川); the ending must not start an everyday word (河流, 江湖)."""
+    for i, ch in enumerate(text):
+        if ch not in "川江河" or i < 2:
+            continue
+        e = i + 1
+        if not _is_terminator(text, e, res) or res.freq.get(text[i : i + 2], 0) >= 30:
+            continue
+        for n in (4, 3, 2):
+            s = i - n
+            if s < 0:
+                continue
+            prefix = text[s:i]
+            if not all(_is_cjk(c) for c in prefix):
+                continue
+            known = prefix + "山" in res.places or (prefix in res.places and prefix not in res.countries)
+            if known and text[s:e] not in res.places and (s == 0 or not _is_cjk(text[s - 1]) or _left_boundary(text, s, res)):
+                _add(doc, s, e, "Place", "river_name", 66)
+                break
+
+
+def _latin_place_glosses(doc, text: str, res: _Resources) -> None:
+    """A Latin name glossing a transliteration is a place when the transliteration stands before a
+    place-kind word (火山, 岛) nearby, or the text says it is one (武尔卡诺是一座火山)."""
+    for m in _LATIN_GLOSS.finditer(text):
+        stem = m.group(1)
+        if stem.endswith("式"):
+            stem = stem[:-1]
+        # the transliteration: the longest tail of the Chinese run made of transliteration characters
+        k = len(stem)
+        while k > 0 and stem[k - 1] in res.translit:
+            k -= 1
+        stem = stem[k:] if len(stem) - k >= 2 else stem[-4:]
+        if len(stem) < 2:
+            continue
+        window = text[max(0, m.start() - 80) : m.end() + 80]
+        cue = any(stem + w in window for w in _PLACE_KIND) or re.search(
+            re.escape(stem) + r"(?:是|为)(?:一座|一个|座)?(?:活|死|海底)?(?:火山|岛|山)", window)
+        if cue:
+            _add(doc, m.start(2), m.end(2), "Place", "latin_place", 68)
+
+
 def kg_gazetteer(doc):
     res = _resources()
     text = _text(doc)
+    toks = _tokens(doc)
+    starts = [t[0] for t in toks]
     for m in res.place_re.finditer(text):
         s, e = m.start(), m.end()
-        # a place name glued into a longer dictionary word is not a mention (东京湾 is fine, 中国人 too)
+        # a place name glued into a longer dictionary word is not a mention (东京湾 is fine, 中国人 too);
+        # one starting inside a dictionary place word names that whole place (伪满洲国, not 满洲)
+        k = bisect_right(starts, s) - 1
+        if (k >= 0 and toks[k][0] < s and toks[k][1] >= e and s - toks[k][0] <= 2 and len(toks[k][2]) <= 6
+                and res.tags.get(toks[k][2]) == "ns" and not res.place_re.match(text, toks[k][0])):
+            _add(doc, toks[k][0], toks[k][1], "Place", "gazetteer", 70)
+            continue
         _add(doc, s, e, "Place", "gazetteer", 70)
+    _river_names(doc, text, res)
+    _latin_place_glosses(doc, text, res)
     return doc
 
 
@@ -874,8 +935,9 @@ def kg_suffix_names(doc):
             if type_ == "Place" and (ptok in res.orgs or ptok.endswith(("员", "人", "者"))
                                      or (_suffix_type(ptok, res) or ("",))[0] == "Organization"):
                 break  # 国民党中统淮阴地区, 共产党员松岛: an organisation or a person word ends the place
-            if generic and (ptok in res.places or not (all(c in res.translit for c in ptok) or res.tags.get(ptok) in ("ns", "nz"))):
-                break  # 汤加火山 is 汤加, 浅层火山 no place
+            if generic and (ptok in res.places or not (all(c in res.translit for c in ptok) or res.tags.get(ptok) in ("ns", "nz")
+                                                        or (tok in _LANDFORMS and not res.freq.get(ptok) and any(c in res.translit for c in ptok)))):
+                break  # 汤加火山 is 汤加, 浅层火山 no place; an unknown word of transliteration is part of it (斯通博利火山)
             if type_ == "Organization" and (res.tags.get(ptok) in ("m", "mq", "r", "b") or _NUMERAL.match(ptok[:1])
                                             or ptok.endswith(("人", "员", "者")) or ptok in _ORG_STOP_PREFIX):
                 break  # 所有部队, 八辆汽车, 负责人共产党员
@@ -892,12 +954,35 @@ def kg_suffix_names(doc):
             ntag = res.tags.get(name)
             if (ntag is not None and ntag not in ("ns", "nz", "j")) or (ntag is None and start == s):
                 continue
+            if _org_follows(text, end, res):
+                continue  # 中统淮阴地区调查统计室: a place word inside an organisation's name
         priority = {"Event": 80, "Organization": 78, "Place": 55}[type_]
         _add(doc, start, end, type_, f"{type_.lower()}_suffix", priority)
     return doc
 
 
 _TRANSLIT_SEP = "·•・‧"
+#: landform nouns a transliterated name stands before (斯通博利火山)
+_LANDFORMS = frozenset("火山 群岛 半岛 山脉 海峡 盆地 高原 平原 沙漠 运河 海湾 湖泊".split())
+#: endings of an office or bureau name a region can stand inside (淮阴地区调查统计室)
+_OFFICE_END = ("室", "处", "科", "股", "所", "局", "署", "部", "厅", "站", "委", "办")
+
+
+def _org_follows(text: str, e: int, res: _Resources) -> bool:
+    """Whether the words right after ``e`` (up to punctuation or a function character) end in an
+    organisation or office word: the place before them is part of that organisation's name."""
+    k = e
+    while k < len(text) and k - e < 10 and _is_cjk(text[k]) and text[k] not in _FUNCTION_CHARS:
+        k += 1
+    run = text[e:k]
+    if len(run) < 2:
+        return False
+    # an office word at the end, or one followed by a role (调查统计室主任)
+    for cut in range(len(run), 1, -1):
+        head = run[:cut]
+        if head.endswith(res.org_suffixes) or head.endswith(_OFFICE_END) and (cut == len(run) or res.role_re.match(run, cut)):
+            return True
+    return False
 
 
 #: characters a given name ends with only when a function word is glued on (揆叙可都 → 揆叙)
@@ -1260,22 +1345,27 @@ def kg_resolve(doc):
     inside = lambda c: any(t[0] <= c[0] and c[1] <= t[1] for t in kept_titles)  # noqa: E731
     others = [c for c in others if c[3] == "acronym" or not inside(c)]
     kept = _non_overlapping(others)
-    kept = [c for c in kept if _text(doc)[c[0] : c[1]].strip() not in res.stopwords]
+    text = _text(doc)
+    kept = [c for c in kept if text[c[0] : c[1]].strip() not in res.stopwords]
     kept += _nested(others, kept)
+    kept = [c for c in kept if not (c[2] == "Place" and text.endswith(_SETTING_PREFIX, 0, c[0]))]
     doc.user_data["kg_mentions"] = sorted(kept_titles + kept)
     doc.user_data.pop("kg_text", None)
     return doc
 
 
+#: words of a setting before a place word that make it a kind of landform (海底平顶山 is a seamount)
+_SETTING_PREFIX = ("海底", "洋底", "湖底", "水下", "地下", "月面", "月球上", "火星上")
 _NESTED_METHODS = {"gazetteer": "Place", "surname": "Person", "place_suffix": "Place"}
 
 
 def _nested(cands: list[tuple], kept: list[tuple]) -> list[tuple]:
     """A gazetteer place or a surname-found person heading a kept organisation or event name is a
     mention too (东京高等法院 → 东京, 李仙洲集团 → 李仙洲, 汤加火山喷发 → 汤加)."""
-    heads = {(c[0], c[1]) for c in kept if c[2] in ("Organization", "Event")}
+    # a weak dictionary-tag organisation (东北局, jieba's nt) heads nothing
+    heads = {(c[0], c[1]) for c in kept if c[2] in ("Organization", "Event") and c[4] >= 50}
     # places head organisations, and natural events (维苏威火山喷发 → 维苏威火山, 汤加)
-    org_heads = {(c[0], c[1]) for c in kept if c[2] == "Organization" or c[3] == "event_nature"}
+    org_heads = {(c[0], c[1]) for c in kept if (c[2] == "Organization" and c[4] >= 50) or c[3] == "event_nature"}
     nature = {(c[0], c[1]) for c in kept if c[3] == "event_nature"}
     starts: dict[int, list[int]] = defaultdict(list)
     for a, b in heads:

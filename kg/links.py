@@ -94,6 +94,7 @@ __all__ = [
 ]
 
 import math
+import os
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -606,7 +607,7 @@ def compute_links(data: LinkInput, **params: Any) -> LinkResult:
 
     related, degree, best_ctx = _relatedness(data, entities, p)
     stats = _centrality(entities, related, degree, p)
-    coverages = _coverage(data, entities, sections, related, p)
+    coverages, _ = _coverage(data, entities, sections, related, p)
     return LinkResult(
         coverages=coverages,
         related=tuple(r for rs in (related[k] for k in sorted(related)) for r in rs),
@@ -627,7 +628,9 @@ def _contexts_of(m: MentionInfo) -> list[tuple[str, float, str]]:
     return out
 
 
-def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping[str, Any]):
+def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping[str, Any],
+                 only: set[str] | None = None):
+    """Top-k related entities per entity; with ``only``, the rows (and degrees) of those entities alone."""
     members: dict[str, dict[str, str]] = defaultdict(dict)  # context -> entity -> first mention IRI
     weight: dict[str, float] = {}
     for m in data.mentions:
@@ -641,7 +644,7 @@ def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping
     for ctx in sorted(members):
         ents = sorted(members[ctx])
         d = len(ents)
-        if d < 2 or d > hub:
+        if d < 2 or d > hub or (only is not None and only.isdisjoint(members[ctx])):
             continue
         add = weight[ctx] / math.log(1.0 + d)
         for i, a in enumerate(ents):
@@ -658,6 +661,8 @@ def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping
     related: dict[str, list[Related]] = {}
     k = p["top_k"]
     for a in sorted(per):
+        if only is not None and a not in only:
+            continue
         top = sorted(per[a], key=lambda t: (-t[0], t[1]))[:k]
         rows = []
         for rank, (s, b) in enumerate(top, 1):
@@ -666,12 +671,18 @@ def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping
             ev = tuple(sorted({members[ctx][a], members[ctx][b]}))
             rows.append(Related(a, b, round(s, _ROUND), rank, "adamic-adar:snippet+section+source", ev))
         related[a] = rows
-    degree = {e: len(neighbours.get(e, ())) for e in entities}
+    degree = {e: len(neighbours.get(e, ())) for e in (entities if only is None else only)}
     return related, degree, best
 
 
 def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[Related]],
-                degree: Mapping[str, int], p: Mapping[str, Any]) -> tuple[EntityStats, ...]:
+                degree: Mapping[str, int], p: Mapping[str, Any],
+                old_community: Mapping[str, int] | None = None) -> tuple[EntityStats, ...]:
+    """PageRank and Louvain communities on the graph of top-k links.
+
+    With ``old_community`` (an incremental pass) Louvain is not run again: known entities keep their
+    community, a new one joins the community of its strongest related neighbour (else a new one).
+    """
     g = nx.Graph()
     g.add_nodes_from(sorted(entities))
     for a in sorted(related):
@@ -686,10 +697,23 @@ def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[R
         pr = nx.pagerank(g, weight="weight") if g.number_of_edges() else _pagerank(g)
     except ImportError:
         pr = _pagerank(g)
-    communities = nx.community.louvain_communities(g, weight="weight", seed=p["seed"]) if g.number_of_edges() \
-        else [{n} for n in g]
-    ordered = sorted((sorted(c) for c in communities), key=lambda c: (-len(c), c[0]))
-    community = {n: i for i, c in enumerate(ordered) for n in c}
+    if old_community is None:
+        communities = nx.community.louvain_communities(g, weight="weight", seed=p["seed"]) \
+            if g.number_of_edges() else [{n} for n in g]
+        ordered = sorted((sorted(c) for c in communities), key=lambda c: (-len(c), c[0]))
+        community = {n: i for i, c in enumerate(ordered) for n in c}
+    else:
+        community = {e: old_community[e] for e in entities if e in old_community}
+        fresh = max(old_community.values(), default=-1) + 1
+        for e in sorted(entities):
+            if e in community:
+                continue
+            near = sorted(((d["weight"], v) for v, d in g[e].items() if v in community), key=lambda t: (-t[0], t[1]))
+            if near:
+                community[e] = community[near[0][1]]
+            else:
+                community[e] = fresh
+                fresh += 1
     return tuple(EntityStats(e, round(pr[e], _ROUND + 3), community[e], degree.get(e, 0)) for e in sorted(entities))
 
 
@@ -759,19 +783,44 @@ def _top_section(iri: str | None, sections: Mapping[str, SectionInfo]) -> str | 
     return iri
 
 
+@dataclass
+class _CoverageState:
+    """What an incremental pass reuses from the last full one: IDF (frozen), title vectors, named entities."""
+
+    idf: dict[str, float]
+    default_idf: float
+    src_vec: dict[str, dict[str, float]]
+    named: dict[str, set[str]]  # source -> entities one of whose forms its title names
+    direct: dict[tuple[str, str], Coverage]  # (source, entity) -> direct coverage
+    inferred: dict[str, list[Coverage]]  # entity -> its inferred coverages
+
+
 def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Mapping[str, SectionInfo],
-              related: Mapping[str, list[Related]], p: Mapping[str, Any]) -> tuple[Coverage, ...]:
+              related: Mapping[str, list[Related]], p: Mapping[str, Any],
+              state: _CoverageState | None = None, fresh_sources: set[str] | None = None,
+              touched: set[str] | None = None) -> tuple[tuple[Coverage, ...], _CoverageState]:
+    """Coverage; with ``state`` (incremental) only sources in ``fresh_sources`` (the changed notes'), titles
+    naming ``touched`` entities and the inferred coverage of ``touched`` entities are computed again."""
     sources = [s for s in data.sources]
     src_by_iri = {s.iri: s for s in sources}
     # --- source title features and IDF
-    src_bags: dict[str, Counter] = {s.iri: text_features(s.title) for s in sources if s.title}
-    df: Counter = Counter()
-    for bag in src_bags.values():
-        df.update(bag.keys())
-    n_docs = len(src_bags)
-    idf = {f: math.log((n_docs + 1) / (c + 1)) + 1.0 for f, c in df.items()}
-    default_idf = math.log(n_docs + 1) + 1.0
-    src_vec = {s: _vector([(bag, 1.0)], idf, default_idf) for s, bag in src_bags.items()}
+    if state is None:
+        src_bags: dict[str, Counter] = {s.iri: text_features(s.title) for s in sources if s.title}
+        df: Counter = Counter()
+        for bag in src_bags.values():
+            df.update(bag.keys())
+        n_docs = len(src_bags)
+        idf = {f: math.log((n_docs + 1) / (c + 1)) + 1.0 for f, c in df.items()}
+        default_idf = math.log(n_docs + 1) + 1.0
+        src_vec = {s: _vector([(bag, 1.0)], idf, default_idf) for s, bag in src_bags.items()}
+    else:  # IDF frozen at the last full pass; new titles get vectors under it
+        idf, default_idf = state.idf, state.default_idf
+        fresh_sources = fresh_sources or set()
+        src_vec = {s.iri: (state.src_vec.get(s.iri) if s.iri not in fresh_sources else None) for s in sources
+                   if s.title}
+        for s, vec in src_vec.items():
+            if vec is None:
+                src_vec[s] = _vector([(text_features(src_by_iri[s].title), 1.0)], idf, default_idf)
     src_top = {s.iri: _top_section(s.section, sections) for s in sources}
     # inverted index: feature -> [(source, weight)], over all sources and per note
     postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
@@ -782,9 +831,31 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             postings[f].append((s, w))
             note_postings[note][f].append((s, w))
 
+    forms = _form_index(entities)
+    # sources whose direct coverage is (re)computed, and entities whose contexts are needed
+    if state is None:
+        redo = [s for s in sources]
+        needed: set[str] | None = None
+    else:
+        touched = touched or set()
+        redo_set = {s for s in fresh_sources if s in src_by_iri}
+        redo_set.update(s for s, ents in state.named.items() if s in src_by_iri and not touched.isdisjoint(ents))
+        redo_set.update(s for (s, e) in state.direct if e in touched and s in src_by_iri)
+        redo = [s for s in sources if s.iri in redo_set]
+        needed = set(touched)
+        for s in redo:
+            if s.title:
+                for _, ents in _forms_in(_URL_RE.sub(" ", unicodedata.normalize("NFKC", s.title)), forms):
+                    needed.update(ents)
+        for m in data.mentions:
+            if m.source in redo_set:
+                needed.add(m.entity)
+
     # --- entity contexts, one per (entity, note)
     ctx_parts: dict[tuple[str, str], dict[str, Any]] = {}
     for m in data.mentions:
+        if needed is not None and m.entity not in needed:
+            continue
         key = (m.entity, m.note)
         part = ctx_parts.get(key)
         if part is None:
@@ -806,7 +877,8 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             bag = memo[text] = text_features(text)
         return bag
 
-    name_bags = {e: feats(" ; ".join((ent.name,) + ent.aliases)) for e, ent in entities.items()}
+    name_bags = {e: feats(" ; ".join((ent.name,) + ent.aliases)) for e, ent in entities.items()
+                 if needed is None or e in needed}
     contexts: dict[str, list[_Context]] = defaultdict(list)
     for (e, note) in sorted(ctx_parts):
         part = ctx_parts[e, note]
@@ -821,16 +893,23 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
     mentioned_in_note: dict[str, set[str]] = defaultdict(set)
     for m in data.mentions:
         mentioned_in_note[m.note].add(m.entity)
+    redo_iris = {s.iri for s in redo}
     for m in data.mentions:
-        if m.source and m.source in src_by_iri:
+        if m.source and m.source in redo_iris:
             key = (m.source, m.entity)
             prev = direct.get(key)
             ev = tuple(sorted(set(prev.evidence) | {m.iri})) if prev else (m.iri,)
             direct[key] = _direct(src_by_iri[m.source], entities[m.entity], m.text, ev, "mention-in-title",
                                   profiles, src_vec)
-    forms = _form_index(entities)
     named: dict[str, set[str]] = defaultdict(set)  # source -> entities one of whose forms its title names
-    for s in sources:
+    if state is not None:  # what the titles not read again named, and the direct coverage they gave
+        for s, ents in state.named.items():
+            if s in src_by_iri and s not in redo_iris:
+                named[s] = set(ents)
+        for (s, e), c in state.direct.items():
+            if s in src_by_iri and s not in redo_iris and e in entities:
+                direct[s, e] = c
+    for s in redo:
         if not s.title:
             continue
         title = _URL_RE.sub(" ", unicodedata.normalize("NFKC", s.title))
@@ -850,7 +929,18 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         src_entities[s].add(e)
     cap, min_inferred = p["df_cap"], p["min_inferred"]
     out: list[Coverage] = list(direct.values())
+    inferred: dict[str, list[Coverage]] = defaultdict(list)
+    if state is not None:  # untouched entities keep their inferred coverage, less what changed under it
+        for e, covs in state.inferred.items():
+            if e in touched or e not in entities:
+                continue
+            for c in covs:
+                s = c.source
+                if s in src_by_iri and s not in fresh_sources and (s, e) not in direct and e not in named.get(s, ()):
+                    inferred[e].append(c)
     for e in sorted(contexts):
+        if state is not None and e not in touched:
+            continue
         best: dict[str, tuple[float, float, _Context, tuple[str, ...]]] = {}
         rw = rel_weight.get(e, {})
         max_rw = max(rw.values(), default=0.0)
@@ -892,9 +982,12 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                    f"{entities[e].name} is spoken of in {where} (similarity {sim:.2f}); the source is {place}")
             if via:
                 why += "; the title names related " + ", ".join(entities[v].name for v in via)
-            out.append(Coverage(s, e, round(score, _ROUND), False, "tfidf-glossary+graph", why, (), via,
-                                tuple(shared)))
-    return tuple(sorted(out, key=lambda c: (c.entity, -c.score, c.source)))
+            inferred[e].append(Coverage(s, e, round(score, _ROUND), False, "tfidf-glossary+graph", why, (), via,
+                                        tuple(shared)))
+    for covs in inferred.values():
+        out.extend(covs)
+    new_state = _CoverageState(idf, default_idf, src_vec, dict(named), direct, dict(inferred))
+    return tuple(sorted(out, key=lambda c: (c.entity, -c.score, c.source))), new_state
 
 
 def _shared(a: Mapping[str, float], b: Mapping[str, float], n: int = 5) -> list[str]:
@@ -1168,3 +1261,360 @@ def find_path(graph: nx.Graph, from_iri: str, to_iri: str, max_hops: int = 6,
                         eb.get("note") or ea.get("note") or "", ea["mention"], eb["mention"],
                         ctx if kind == "source" else None))
     return hops
+
+
+# ---------------------------------------------------------------- the pass on an Oxigraph store, full or incremental
+#
+# :func:`relink` is what a build runs.  It reads the link input note by note (one query per kind of record,
+# rows grouped by named graph) and keeps it, with the state of the coverage pass and the result, in a pickle
+# beside the store generation (``links-cache.pickle``).  When few notes changed (at most ``max_fraction`` of
+# them) and the cache belongs to the generation the build started from, only the changed notes are read and:
+#
+# * relatedness and degree are recomputed for the entities mentioned in the changed notes (before or after
+#   the change): exactly what a full pass gives, since every other entity shares no context with them;
+# * PageRank is recomputed on the whole (small) entity graph: exact;
+# * communities are kept (Louvain is not run): an entity keeps its community, a new one joins its strongest
+#   related neighbour's: close to, not equal to, a full pass;
+# * coverage: IDF stays as the last full pass computed it (new titles are weighed with it); direct coverage is
+#   recomputed for the changed notes' sources and for every title naming an entity they mention; inferred
+#   coverage is recomputed for the entities they mention; other entities keep theirs, less the sources that
+#   went or changed (a new title is inferred to cover them at the next full pass).
+#
+# The links graph is then patched: the quads of links that changed are removed and the new ones added.
+# Anything else (no cache, another generation, other parameters, many changes) runs the full pass.
+
+CACHE_FILE = "links-cache.pickle"
+_CACHE_VERSION = 1
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _csv_rows(store, sparql: str, graph: str | None = None):
+    import csv
+    import io
+
+    import pyoxigraph as ox
+
+    from kg.store import PREFIXES
+
+    subs = {ox.Variable("g"): ox.NamedNode(graph)} if graph else None
+    res = store.query(sparql, use_default_graph_as_union=True, prefixes=PREFIXES, substitutions=subs)
+    rows = csv.reader(io.StringIO(res.serialize(format=ox.QueryResultsFormat.CSV).decode("utf-8"), newline=""))
+    next(rows, None)
+    return rows
+
+
+def _q(sparql: str) -> str:
+    return sparql.replace("SELECT DISTINCT ", "SELECT DISTINCT ?g ").replace("SELECT ?", "SELECT ?g ?", 1)
+
+
+def read_note_parts(store, graphs: Iterable[str] | None = None) -> dict[str, dict[str, list]]:
+    """The link input of each note graph of a pyoxigraph ``Store``, by note path (all note graphs, or ``graphs``).
+
+    Each part holds plain tuples (the fields of :class:`EntityInfo`, :class:`MentionInfo`, ...) and
+    ``note``: the note's IRI.  :func:`input_from_parts` puts parts together into a :class:`LinkInput`.
+    """
+    out: dict[str, dict[str, list]] = {}
+    for g in (sorted(graphs) if graphs is not None else [None]):
+        by_graph: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        paths: dict[str, str] = {}
+        for gr, n, path in _csv_rows(store, _q(_Q_NOTES), g):
+            paths[n] = path
+            by_graph[gr]["note"] = [n, path]
+        for gr, e, key, name, cls in _csv_rows(store, _q(_Q_ENTITIES), g):
+            by_graph[gr]["entities"].append((e, key, cls.rsplit("#", 1)[-1], name))
+        for gr, e, alias in _csv_rows(store, _q(_Q_ALIASES), g):
+            by_graph[gr]["aliases"].append((e, alias))
+        for gr, m, e, n, start, end, text, sentence, section, snippet, source in _csv_rows(store, _q(_Q_MENTIONS), g):
+            by_graph[gr]["mentions"].append((m, e, paths.get(n, n), int(start), int(end), text, sentence,
+                                             section or None, snippet or None, source or None))
+        for gr, s, n, url, title, section, snippet in _csv_rows(store, _q(_Q_SOURCES), g):
+            by_graph[gr]["sources"].append((s, paths.get(n, n), url, title or None, section or None, snippet or None))
+        for gr, s, n, heading, hpath, level, parent in _csv_rows(store, _q(_Q_SECTIONS), g):
+            by_graph[gr]["sections"].append((s, paths.get(n, n), heading, hpath, int(level), parent or None))
+        for gr, s, n, section in _csv_rows(store, _q(_Q_SNIPPETS), g):
+            by_graph[gr]["snippets"].append((s, paths.get(n, n), section or None))
+        for gr, part in by_graph.items():
+            if part.get("note"):
+                out[part["note"][1]] = dict(part)
+    return out
+
+
+def input_from_parts(parts: Mapping[str, Mapping[str, list]]) -> LinkInput:
+    """One :class:`LinkInput` from note parts, sorted as :func:`load_link_input` sorts."""
+    ents: dict[str, tuple] = {}
+    aliases: dict[str, set[str]] = defaultdict(set)
+    mentions: dict[str, tuple] = {}
+    sources: dict[str, tuple] = {}
+    sections: dict[str, tuple] = {}
+    snippets: dict[str, tuple] = {}
+    notes = []
+    for path in sorted(parts):
+        part = parts[path]
+        notes.append(tuple(part["note"]))
+        for t in part.get("entities", ()):
+            prev = ents.get(t[0])
+            if prev is None or (t[2], t[1], t[3]) < (prev[2], prev[1], prev[3]):
+                ents[t[0]] = t
+        for e, a in part.get("aliases", ()):
+            aliases[e].add(a)
+        for kind, into in (("mentions", mentions), ("sources", sources), ("sections", sections),
+                           ("snippets", snippets)):
+            for t in part.get(kind, ()):
+                into[t[0]] = t
+    return LinkInput(
+        entities=tuple(EntityInfo(*ents[k], tuple(sorted(aliases.get(k, ())))) for k in sorted(ents)),
+        mentions=tuple(sorted((MentionInfo(*t) for t in mentions.values()),
+                              key=lambda m: (m.note, m.start, m.end, m.iri))),
+        sources=tuple(SourceInfo(*sources[k]) for k in sorted(sources)),
+        sections=tuple(SectionInfo(*sections[k]) for k in sorted(sections)),
+        snippets=tuple(SnippetInfo(*snippets[k]) for k in sorted(snippets)),
+        notes=tuple(sorted(notes)),
+    )
+
+
+class _QuadMaker:
+    """pyoxigraph quads of the links graph (the triples of :func:`link_triples`), IRIs converted once."""
+
+    def __init__(self, graph: str):
+        import pyoxigraph as ox
+
+        from kg.vocab import coverage_iri, relatedness_iri
+
+        self.ox = ox
+        self.g = ox.NamedNode(graph)
+        self.iris: dict[str, Any] = {}
+        k = {n: ox.NamedNode(_KG + n) for n in (
+            "Coverage", "covers", "coverage", "source", "entity", "score", "direct", "method", "justification",
+            "evidence", "via", "Relatedness", "relatedTo", "relatedness", "fromEntity", "toEntity", "weight",
+            "rank", "pagerank", "community", "degree")}
+        k["type"] = ox.NamedNode(_RDF_TYPE)
+        self.k = k
+        self.double = ox.NamedNode(_XSD_NS + "double")
+        self.integer = ox.NamedNode(_XSD_NS + "integer")
+        self.true = ox.Literal("true", datatype=ox.NamedNode(_XSD_NS + "boolean"))
+        self.false = ox.Literal("false", datatype=ox.NamedNode(_XSD_NS + "boolean"))
+        self.methods: dict[str, Any] = {}
+        self.coverage_iri, self.relatedness_iri = coverage_iri, relatedness_iri
+
+    def iri(self, x: str):
+        n = self.iris.get(x)
+        if n is None:
+            n = self.iris[x] = self.ox.NamedNode(x)
+        return n
+
+    def method(self, x: str):
+        n = self.methods.get(x)
+        if n is None:
+            n = self.methods[x] = self.ox.Literal(x)
+        return n
+
+    def coverage(self, c: Coverage) -> list:
+        Q, g, k, L = self.ox.Quad, self.g, self.k, self.ox.Literal
+        node = self.ox.NamedNode(str(self.coverage_iri(c.source, c.entity)))
+        src, ent = self.iri(c.source), self.iri(c.entity)
+        out = [Q(node, k["type"], k["Coverage"], g), Q(src, k["covers"], ent, g), Q(src, k["coverage"], node, g),
+               Q(node, k["source"], src, g), Q(node, k["entity"], ent, g),
+               Q(node, k["score"], L(repr(float(c.score)), datatype=self.double), g),
+               Q(node, k["direct"], self.true if c.direct else self.false, g),
+               Q(node, k["method"], self.method(c.method), g), Q(node, k["justification"], L(c.justification), g)]
+        out += [Q(node, k["evidence"], self.iri(m), g) for m in c.evidence]
+        out += [Q(node, k["via"], self.iri(v), g) for v in c.via]
+        return out
+
+    def related(self, r: Related) -> list:
+        Q, g, k, L = self.ox.Quad, self.g, self.k, self.ox.Literal
+        node = self.ox.NamedNode(str(self.relatedness_iri(r.from_entity, r.to_entity, r.method)))
+        a, b = self.iri(r.from_entity), self.iri(r.to_entity)
+        out = [Q(node, k["type"], k["Relatedness"], g), Q(a, k["relatedTo"], b, g), Q(a, k["relatedness"], node, g),
+               Q(node, k["fromEntity"], a, g), Q(node, k["toEntity"], b, g),
+               Q(node, k["weight"], L(repr(float(r.weight)), datatype=self.double), g),
+               Q(node, k["rank"], L(str(int(r.rank)), datatype=self.integer), g),
+               Q(node, k["method"], self.method(r.method), g)]
+        out += [Q(node, k["evidence"], self.iri(m), g) for m in r.evidence]
+        return out
+
+    def stats(self, s: EntityStats) -> list:
+        Q, g, k, L = self.ox.Quad, self.g, self.k, self.ox.Literal
+        e = self.iri(s.entity)
+        return [Q(e, k["pagerank"], L(repr(float(s.pagerank)), datatype=self.double), g),
+                Q(e, k["community"], L(str(int(s.community)), datatype=self.integer), g),
+                Q(e, k["degree"], L(str(int(s.degree)), datatype=self.integer), g)]
+
+    def quads(self, result: LinkResult) -> list:
+        out: list = []
+        for c in result.coverages:
+            out += self.coverage(c)
+        for r in result.related:
+            out += self.related(r)
+        for s in result.stats:
+            out += self.stats(s)
+        return out
+
+
+def link_quads(result: LinkResult, graph: str) -> list:
+    """The quads of the links graph ``graph`` as pyoxigraph ``Quad`` objects (the triples of :func:`link_triples`)."""
+    return _QuadMaker(graph).quads(result)
+
+
+def _diff(old: LinkResult, new: LinkResult):
+    """(removed, added) link records between two results, keyed so that a changed record is removed and added."""
+    def keyed(r: LinkResult):
+        d: dict = {}
+        for c in r.coverages:
+            d["c", c.source, c.entity] = c
+        for x in r.related:
+            d["r", x.from_entity, x.to_entity, x.method] = x
+        for s in r.stats:
+            d["s", s.entity] = s
+        return d
+
+    a, b = keyed(old), keyed(new)
+    removed = [v for k, v in a.items() if b.get(k) != v]
+    added = [v for k, v in b.items() if a.get(k) != v]
+    return removed, added
+
+
+def _quads_of(maker: _QuadMaker, items) -> list:
+    out: list = []
+    for x in items:
+        out += (maker.coverage(x) if isinstance(x, Coverage) else maker.related(x) if isinstance(x, Related)
+                else maker.stats(x))
+    return out
+
+
+@dataclass
+class RelinkInfo:
+    mode: str  # "full" or "incremental"
+    reason: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    removed_quads: int = 0
+    added_quads: int = 0
+
+
+def relink(store, graph: str, *, changed: Iterable[str] = (), removed: Iterable[str] = (),
+           cache_in: Path | None = None, cache_out: Path | None = None, max_fraction: float = 0.1,
+           **params: Any) -> tuple[LinkResult, RelinkInfo]:
+    """Compute the links of a pyoxigraph ``store``'s note graphs and write them into its named graph ``graph``.
+
+    ``changed`` and ``removed`` are the note paths the build added/changed and removed; ``cache_in`` the
+    cache the store's links graph was written with (see the comment above), ``cache_out`` where to keep
+    the new one.  Incremental when the cache fits and at most ``max_fraction`` of the notes changed.
+    """
+    import pickle
+    import time
+
+    import pyoxigraph as ox
+
+    from kg.vocab import note_graph
+
+    t0 = time.perf_counter()
+    p = {**DEFAULTS, **params}
+    changed, removed = set(changed), set(removed)
+    cache = None
+    reason = "no cache"
+    if cache_in is not None and Path(cache_in).is_file():
+        try:
+            with open(cache_in, "rb") as fh:
+                cache = pickle.load(fh)
+            if cache.get("version") != _CACHE_VERSION or cache.get("params") != sorted(p.items()):
+                cache, reason = None, "the cache was made by another version or with other parameters"
+        except Exception:  # noqa: BLE001  a broken cache only costs a full pass
+            cache, reason = None, "the cache does not load"
+    gnode = ox.NamedNode(graph)
+    if cache is not None and not store.contains_named_graph(gnode):
+        cache, reason = None, "no links graph to patch"
+    paths = {path for _, _, path in _csv_rows(store, _q(_Q_NOTES))}
+    if cache is not None:
+        unchanged = paths - changed
+        if not unchanged <= set(cache["parts"]):
+            cache, reason = None, "the cache does not hold every unchanged note"
+        elif len(changed | removed) > max_fraction * max(len(paths | removed), 1):
+            reason = f"{len(changed | removed)} of {len(paths | removed)} notes changed"
+            if len(changed | removed) >= len(paths | removed):
+                cache = None
+            incremental = False
+        else:
+            incremental = True
+    t_check = time.perf_counter()
+    info = RelinkInfo("full", reason)
+    if cache is not None and incremental:
+        parts = {k: v for k, v in cache["parts"].items() if k in paths and k not in changed}
+        fresh = read_note_parts(store, [str(note_graph(x)) for x in sorted(changed & paths)])
+        parts.update(fresh)
+        t_read = time.perf_counter()
+        old_parts = [cache["parts"][x] for x in changed | removed if x in cache["parts"]]
+        touched = {t[1] for part in (*old_parts, *fresh.values()) for t in part.get("mentions", ())}
+        touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
+        data = input_from_parts(parts)
+        result, state = _compute_incremental(data, cache, fresh, touched, p)
+        info = RelinkInfo("incremental", f"{len(changed)} changed, {len(removed)} removed of {len(paths)} notes")
+    else:
+        parts = read_note_parts(store)
+        t_read = time.perf_counter()
+        data = input_from_parts(parts)
+        result, state = _compute_full(data, p)
+    t_compute = time.perf_counter()
+    maker = _QuadMaker(graph)
+    old_result = cache["result"] if cache is not None else None
+    if old_result is not None:  # patch: remove the quads of links that changed, add the new ones
+        gone, new = _diff(old_result, result)
+        old_quads = _quads_of(maker, gone)
+        new_quads = _quads_of(maker, new)
+    else:  # Oxigraph removes quads one by one far faster than it drops a graph
+        old_quads = list(store.quads_for_pattern(None, None, None, gnode))
+        new_quads = maker.quads(result)
+    for q in old_quads:
+        store.remove(q)
+    store.bulk_extend(new_quads)
+    info.removed_quads, info.added_quads = len(old_quads), len(new_quads)
+    t_write = time.perf_counter()
+    if cache_out is not None:
+        tmp = Path(cache_out).with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump({"version": _CACHE_VERSION, "params": sorted(p.items()), "parts": parts, "state": state,
+                         "result": result}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache_out)
+    t_end = time.perf_counter()
+    info.seconds = {"check": t_check - t0, "read": t_read - t_check, "compute": t_compute - t_read,
+                    "write": t_write - t_compute, "cache": t_end - t_write}
+    return result, info
+
+
+def _compute_full(data: LinkInput, p: Mapping[str, Any]):
+    entities = {e.iri: e for e in data.entities}
+    for m in data.mentions:
+        if m.entity not in entities:
+            entities[m.entity] = EntityInfo(m.entity, m.entity, "Entity", m.text)
+    sections = {s.iri: s for s in data.sections}
+    related, degree, _ = _relatedness(data, entities, p)
+    stats = _centrality(entities, related, degree, p)
+    coverages, cov_state = _coverage(data, entities, sections, related, p)
+    result = LinkResult(coverages=coverages, related=tuple(r for k in sorted(related) for r in related[k]),
+                        stats=stats, params=tuple(sorted(p.items())))
+    return result, {"coverage": cov_state, "related": related, "degree": degree,
+                    "community": {s.entity: s.community for s in stats}}
+
+
+def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mapping[str, Any], touched: set[str],
+                         p: Mapping[str, Any]):
+    old = cache["state"]
+    entities = {e.iri: e for e in data.entities}
+    for m in data.mentions:
+        if m.entity not in entities:
+            entities[m.entity] = EntityInfo(m.entity, m.entity, "Entity", m.text)
+    touched = touched & set(entities)
+    sections = {s.iri: s for s in data.sections}
+    rel_new, deg_new, _ = _relatedness(data, entities, p, only=touched)
+    related = {a: rs for a, rs in old["related"].items() if a not in touched and a in entities}
+    related.update(rel_new)
+    degree = {e: d for e, d in old["degree"].items() if e in entities and e not in touched}
+    degree.update(deg_new)
+    stats = _centrality(entities, related, degree, p, old_community=old["community"])
+    fresh_sources = {t[0] for part in fresh.values() for t in part.get("sources", ())}
+    coverages, cov_state = _coverage(data, entities, sections, related, p, state=old["coverage"],
+                                     fresh_sources=fresh_sources, touched=touched)
+    result = LinkResult(coverages=coverages, related=tuple(r for k in sorted(related) for r in related[k]),
+                        stats=stats, params=tuple(sorted(p.items())))
+    return result, {"coverage": cov_state, "related": related, "degree": degree,
+                    "community": {s.entity: s.community for s in stats}}

@@ -177,7 +177,7 @@ def build(
         report.phases["extract+store"] = t_notes - t_read
 
         if links and extract:
-            report.links = _update_links(writer, progress)
+            report.links = _update_links(writer, progress, report.added + report.changed, report.removed)
         t_links = time.perf_counter()
         report.phases["links"] = t_links - t_notes
         writer.replace_graph(str(META_GRAPH), _meta_triples(fingerprint, report))
@@ -216,15 +216,29 @@ def _extract(notes: list[Note], model, curation_files, n_process, progress):
         yield ex
 
 
-def _update_links(writer, progress) -> dict[str, int]:
-    """Recompute the link graph from the whole store (kg.links) and write it back."""
+def _update_links(writer, progress, changed: Sequence[str] = (), removed: Sequence[str] = ()) -> dict[str, int]:
+    """Bring the link graph up to date (kg.links): patched from the changed notes when few changed, else
+    recomputed from the whole store; the link input is kept beside the generation for the next build."""
     from kg import links as link_stage
 
     if progress:
         progress("links", 0, 1)
-    data = link_stage.load_link_input(writer.select)
-    result = link_stage.compute_links(data)
-    writer.replace_graph(str(LINKS_GRAPH), link_stage.link_triples(result))
+    import pyoxigraph as ox
+
+    target = getattr(writer, "target", None)
+    if isinstance(target, Path) and isinstance(getattr(writer, "oxigraph", None), ox.Store):  # embedded store
+        writer.flush()
+        try:
+            live = writer.root / (writer.root / "CURRENT").read_text(encoding="utf-8").strip()
+        except OSError:
+            live = None
+        result, _ = link_stage.relink(writer.oxigraph, str(LINKS_GRAPH), changed=changed, removed=removed,
+                                      cache_in=live / link_stage.CACHE_FILE if live else None,
+                                      cache_out=target / link_stage.CACHE_FILE)
+    else:
+        data = link_stage.load_link_input(writer.select)
+        result = link_stage.compute_links(data)
+        writer.replace_graph(str(LINKS_GRAPH), link_stage.link_triples(result))
     if progress:
         progress("links", 1, 1)
     return result.counts()

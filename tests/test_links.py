@@ -363,3 +363,76 @@ def test_links_conform_to_shapes(own_store):
     shapes = Graph().parse(REPO / "schemas" / "shapes.ttl", format="turtle")
     ok, _, text = pyshacl.validate(data, shacl_graph=shapes, inference="none")
     assert ok, text
+
+
+# ---------------------------------------------------------------- the store pass: fast reads, quads, incremental
+
+def _relink_store(tmp: Path, notes_and_names, *, changed=(), removed=(), previous: Path | None = None,
+                  max_fraction: float = 0.1) -> tuple[Path, links.RelinkInfo]:
+    """Write note graphs (hand extractions) and run :func:`links.relink` as a build does; return the store."""
+    store = tmp / ".kg"
+    with write_store(store) as w:
+        for note, names in notes_and_names:
+            w.replace_note(note.path, build_note_graph(note, hand_extract(note, names)))
+        for path in removed:
+            w.remove_note(path)
+        w.flush()
+        live = (store / (store / "CURRENT").read_text().strip()) if (store / "CURRENT").exists() else None
+        _, info = links.relink(w.oxigraph, str(LINKS_GRAPH), changed=changed, removed=removed,
+                               cache_in=live / links.CACHE_FILE if live else None,
+                               cache_out=w.target / links.CACHE_FILE, max_fraction=max_fraction)
+        w.commit()
+    return store, info
+
+
+def _links_graph(store: Path) -> Graph:
+    return Graph().parse(data=open_store(store).dump("nt", graph=str(LINKS_GRAPH)), format="nt")
+
+
+def test_store_reader_and_quads_match_the_sparql_path(tmp_path, own_notes, own_store):
+    store, info = _relink_store(tmp_path, own_notes)
+    assert info.mode == "full"
+    fast = links.input_from_parts(links.read_note_parts(open_store(store).oxigraph))
+    assert fast == links.load_link_input(open_store(own_store).select)
+    assert isomorphic(_links_graph(store), _links_graph(own_store))
+
+
+MORE = """# 随记
+
+MMoE 的门控网络让每个任务选择专家。
+
+https://example.org/mmoe-gate
+门控专家网络入门
+"""
+
+
+def test_incremental_change_gives_the_full_answers_for_ple(tmp_path, own_notes):
+    notes = own_notes + [(parse_note(MORE, "more.md"), [("Paper", "MMoE", ())])]
+    _relink_store(tmp_path / "inc", notes)
+    rec = REC.replace("常和 MMoE 一起比较", "常和 MMoE、Google 的模型一起比较")
+    changed = [(parse_note(rec, "rec.md"), REC_NAMES)]
+    inc, info = _relink_store(tmp_path / "inc", changed, changed=["rec.md"], max_fraction=0.5)
+    assert info.mode == "incremental", info
+    full, info = _relink_store(tmp_path / "full", [changed[0], *notes[1:]])
+    assert info.mode == "full"
+    for ent in (REC_PLE, LIB_PLE):
+        a = [(r["s"], r["direct"]) for r in answers(inc, ent)]
+        b = [(r["s"], r["direct"]) for r in answers(full, ent)]
+        assert a == b and a, ent
+    rel = "SELECT ?a ?b ?w WHERE { ?r a kg:Relatedness ; kg:fromEntity ?a ; kg:toEntity ?b ; kg:weight ?w }"
+    assert sorted(map(str, open_store(inc).select(rel))) == sorted(map(str, open_store(full).select(rel)))
+
+
+def test_incremental_removal_drops_the_links_of_the_note(tmp_path, own_notes):
+    _relink_store(tmp_path, own_notes)
+    store, info = _relink_store(tmp_path, [], removed=["lib.md"], max_fraction=0.5)
+    assert info.mode == "incremental", info
+    assert answers(store, LIB_PLE) == []
+    urls = set(_url_of(store).values())
+    assert "https://example.org/ple-lib" not in urls
+    left = open_store(store).select(
+        "SELECT ?s WHERE { GRAPH ?g { ?c kg:source ?s } FILTER NOT EXISTS { ?s kg:url ?u } }")
+    assert left == []  # no coverage of a source that is gone
+    stats = open_store(store).select("SELECT ?e WHERE { ?e kg:pagerank ?p }")
+    assert LIB_PLE not in {r["e"] for r in stats}
+    assert [r["direct"] for r in answers(store, REC_PLE)][:1] == [True]

@@ -685,6 +685,8 @@ def _known_orgs(doc, text: str, res: _Resources) -> None:
             _add(doc, m.start(), m.end(), "Organization", "org_lexicon", 82)
 
 
+#: a unit's name in quotes after its unit word: 突击团“斯卡拉”, 第3旅“野地”
+_QUOTED_UNIT = re.compile(r"(?:团|旅|营|师|部队|大队|中队|分队|支队|舰队|军团)[“「\"]([\u3400-\u9fffA-Za-z·]{2,8})[”」\"]")
 #: numbered military units: 155旅, 第128独立重型机械化旅, 第17兵团, 演剧二队
 _UNIT_RE = re.compile(
     r"(?<![\d０-９])(?:第)?(?P<num>\d{1,4}|[一二三四五六七八九十百]{1,4})"
@@ -723,6 +725,12 @@ def kg_org_context(doc):
             name = m.group(g)
             if name not in res.stopwords and res.tags.get(name) not in _FUNCTION_TAGS and not _NUMERAL.match(name):
                 _add(doc, m.start(g), m.end(g), "Organization", "coordinated_org", 79)
+    for m in _QUOTED_UNIT.finditer(text):
+        name = m.group(1)
+        if res.tags.get(name) in _VERBISH or (res.tags.get(name[0]) in ("d", "ad", "v") and not all(c in res.translit for c in name)):
+            continue  # 部队"缓炸": a quoted verb, not a unit's name
+        if name not in res.stopwords and not re.match(r"(?:团|旅|营|师|部队|大队|中队|分队|支队)", text[m.end():]):
+            _add(doc, m.start(1), m.end(1), "Organization", "unit_name", 81)  # not 旅“野地”旅: a nickname of the unit before
     common = res.common_acronyms
     for m in _LATIN_ORG.finditer(text):
         name = m.group(1)
@@ -988,7 +996,7 @@ def _org_follows(text: str, e: int, res: _Resources) -> bool:
 #: characters a given name ends with only when a function word is glued on (揆叙可都 → 揆叙)
 _WEAK_NAME_END = set("可被把将对从向为以于或就也都而又还很最更再已曾并但却则因如说等连虽便即乃仍竟亦均皆给让叫了的是在和与及着过得地所")
 #: last characters that make a word a thing, a place or a group, not a person (石浦港, 海圻舰, 余生录, 幸存者)
-_CATEGORY_END = set("港舰艇号录者城局部厂站馆队团党帮派式质性率权型化法论界学")
+_CATEGORY_END = set("港舰艇号录者城局部厂站馆队团党帮派式质性率权型化法论界学寨泊庄寺庙")
 
 
 def _everyday_name_word(name: str, res: _Resources) -> bool:
@@ -1017,7 +1025,7 @@ def _person_context(text: str, s: int, e: int, res: _Resources) -> bool:
 def _plausible_person(text: str, s: int, e: int, res: _Resources) -> bool:
     """General checks on a span proposed as a person's name by the dictionary or a surname."""
     name = text[s:e]
-    if name[-1] in _CATEGORY_END or (len(name) >= 3 and name[-1] == "人"):
+    if name[-1] in _CATEGORY_END or name[-1] == "人":
         return False  # 石浦港, 海圻舰, 阿富汗人
     if _everyday_name_word(name, res) and not _person_context(text, s, e, res):
         return False
@@ -1108,8 +1116,23 @@ def _surname_at(text: str, i: int, res: _Resources) -> list[tuple[str, bool]]:
     return out
 
 
+def _inside_dictionary_word(toks: list, tok_starts: list, s: int, e: int, res: _Resources) -> bool:
+    """Whether ``text[s:e]`` lies strictly inside one longer dictionary word (尚方 in 尚方宝剑)."""
+    k = bisect_right(tok_starts, s) - 1
+    if k < 0:
+        return False
+    a, b, tok = toks[k]
+    return a <= s and e < b and len(tok) >= 3 and res.freq.get(tok, 0) > 0
+
+
+#: what may follow a given name ending in 之: punctuation or the end, not a noun (刘备之子)
+_ZHI_END = re.compile(r"$|[，。！？；：、,.!?;:（）()》”’\s&＆]|[的是说和与在曾也就]")
+
+
 def _person_by_surname(doc, res: _Resources) -> None:
     text = _text(doc)
+    toks = _tokens(doc)
+    tok_starts = [t[0] for t in toks]
     n = len(text)
     pos = 0
     for start in res.surname_start_re.finditer(text):
@@ -1170,6 +1193,11 @@ def _person_by_surname(doc, res: _Resources) -> None:
                     best = (i, i + len(known), 75)  # the dictionary knows the whole name (左宗棠结了 → 左宗棠)
             if best:
                 break
+        if best and _inside_dictionary_word(toks, tok_starts, best[0], best[1], res):
+            pos = toks[bisect_right(tok_starts, best[0]) - 1][1]  # no name starts inside the word either (武王伐纣)
+            continue
+        if best and text.startswith("之", best[1]) and best[1] - best[0] == 2 and _ZHI_END.match(text, best[1] + 1):
+            best = (best[0], best[1] + 1, best[2])  # a given name ending in 之 (华克之, 王羲之)
         if best:
             _add(doc, best[0], best[1], "Person", "surname", best[2])
             pos = best[1]
@@ -1205,6 +1233,8 @@ def _person_by_transliteration(doc, res: _Resources) -> None:
         tag = res.tags.get(name)
         if tag is not None and tag not in _NAME_TAGS | {"ns", "nz"} and res.freq.get(name, 0) > 50:
             continue
+        if text.startswith(("人", "族", "语"), e) and len(name) <= 4:
+            continue  # 斯拉夫人: a people or a language, not a person
         regnal = next((r for r in res.regnal if text.startswith(r, e)), None)
         prev = text[s - 1] if s else ""
         after = text[e:]
@@ -1213,7 +1243,14 @@ def _person_by_transliteration(doc, res: _Resources) -> None:
             continue
         role_before = any(text.endswith(r, 0, s) for r in res.roles)
         role_after = bool(res.role_re.match(text, e))
-        if name.endswith(_PLACE_ENDINGS) or prev in _PLACE_PREV or after.startswith(_PLACE_NEXT) or tag == "ns":
+        place_context = prev in _PLACE_PREV or after.startswith(_PLACE_NEXT) or tag == "ns"
+        if len(name) == 3 and name.endswith("亚") and not place_context and not has_sep and (
+                e >= len(text) or text[e] in _PUNCT or text[e] in _FUNCTION_CHARS) and (
+                s == 0 or not _is_cjk(text[s - 1]) or text[s - 1] not in res.translit):
+            # three characters ending in 亚 outside a place context: a given name (谢尼亚, 塔尼亚);
+            # the countries and regions so written are in the gazetteer (肯尼亚, 叙利亚)
+            _add(doc, s, e, "Person", "transliterated", 58)
+        elif name.endswith(_PLACE_ENDINGS) or place_context:
             _add(doc, s, e, "Place", "transliterated_place", 50)
         elif has_sep or role_before or role_after or name.endswith(_PERSON_ENDINGS) or tag in _NAME_TAGS:
             _add(doc, s, e, "Person", "transliterated", 60)
@@ -1281,7 +1318,45 @@ def kg_person_names(doc):
     _person_by_surname(doc, res)
     _person_by_transliteration(doc, res)
     _person_by_role(doc, res)
+    _person_by_coordination(doc, res)
     return doc
+
+
+def _name_like(name: str, res: _Resources, paired: bool) -> bool:
+    """A coordinated short name: a surname first, or an unknown word whose first character is no
+    adjective, adverb, verb or numeral (弥助; not 低资源, 肺鼠疫)."""
+    if name[:1] in res.surnames_zh or name[:1] in res.surnames_ja or name[:2] in res.surnames_ja:
+        return True
+    first = ("nr", "nrfg", "nrt", "zg", "ng", None) + (("v", "n", "ns") if paired else ())
+    return res.tags.get(name[0]) in first and res.freq.get(name, 0) == 0
+
+
+_COORD_AFTER = re.compile(r"[ \t]*(?:&|＆|和|与|及|、)[ \t]*([\u3400-\u9fff]{2,3}?)(?:等|们)?(?=$|[）)，。、；：,;:！？!?\s])")
+_COORD_BEFORE = re.compile(r"(?:^|(?<=[（(，。、；：,;:！？!?\s]))([\u3400-\u9fff]{2,3})[ \t]*(?:&|＆|和|与|及|、)[ \t]*$")
+
+
+def _person_by_coordination(doc, res: _Resources) -> None:
+    """A short name coordinated with a person found by a strong method is a person too, when it is
+    set off by punctuation on its other side (织田信长&弥助, 弥助和织田信长)."""
+    text = _text(doc)
+    people = [c for c in doc.user_data.get(CANDIDATES, []) if c[2] == "Person" and c[4] >= 65]
+    for s, e, *_ in people:
+        spans = []
+        m = _COORD_AFTER.match(text, e)
+        if m:
+            spans.append((m.start(1), m.end(1), "&" in m.group(0) or "＆" in m.group(0)))
+        m = _COORD_BEFORE.search(text, max(0, s - 6), s)
+        if m:
+            spans.append((m.start(1), m.end(1), "&" in m.group(0) or "＆" in m.group(0)))
+        for a, b, paired in spans:
+            name = text[a:b]
+            tag = res.tags.get(name)
+            if name in res.stopwords or name in res.places or res.place_re.match(name) or res.org_re.fullmatch(name):
+                continue
+            if (tag is not None and tag not in _NAME_TAGS) or res.freq.get(name, 0) >= 30 or any(c in _NOT_NAME_CHAR for c in name):
+                continue
+            if _name_like(name, res, paired) and _plausible_person(text, a, b, res):
+                _add(doc, a, b, "Person", "coordinated_person", 63)
 
 
 _LEXICON_TYPES = {"nr": "Person", "nrfg": "Person", "nrt": "Person", "ns": "Place", "nt": "Organization"}
@@ -1301,6 +1376,8 @@ def kg_lexicon(doc):
                 continue
             if len(tok) >= 4 and not long_surname and tag != "nrt":
                 continue  # four characters after a one-character surname: an idiom (顾名思义, 尚方宝剑)
+            if len(tok) == 2 and res.tags.get(tok[0]) == "m" and not _person_context(text, s, e, res):
+                continue  # a numeral-like first character reads as a quantity (余生, 多拉快跑)
             if not _plausible_person(text, s, e, res):
                 continue
         if type_ == "Place" and not tok.endswith(res.place_suffixes):
@@ -1347,11 +1424,33 @@ def kg_resolve(doc):
     kept = _non_overlapping(others)
     text = _text(doc)
     kept = [c for c in kept if text[c[0] : c[1]].strip() not in res.stopwords]
-    kept += _nested(others, kept)
+    kept += _nested(others, kept, text)
+    kept = [c for c in kept if c[2] != "Person" or _person_setting_ok(text, c[0], c[1])]
     kept = [c for c in kept if not (c[2] == "Place" and text.endswith(_SETTING_PREFIX, 0, c[0]))]
     doc.user_data["kg_mentions"] = sorted(kept_titles + kept)
     doc.user_data.pop("kg_text", None)
     return doc
+
+
+#: words after a name that make it a people, not a person (祖鲁战士, 斯拉夫人)
+_PEOPLE_AFTER = ("族", "部落", "战士", "士兵", "武士", "民族", "人民")
+#: words before a name that make it a storm (热带气旋云雅, 台风山竹)
+_STORM_BEFORE = ("台风", "飓风", "气旋", "热带风暴", "强热带风暴", "风暴")
+#: words after a name that make it an eponymous method or law, not a person mention (蒙特卡洛采样, 贝叶斯定理)
+_EPONYM_AFTER = ("采样", "抽样", "模拟", "方法", "算法", "定理", "定律", "分布", "公式", "过程", "树搜索", "积分", "近似", "估计", "方程", "不等式", "变换")
+
+
+_AMOUNT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|倍|万|亿|元|美元|米|公里|千米|吨|以上|左右)")
+
+
+def _person_setting_ok(text: str, s: int, e: int) -> bool:
+    """Whether a person's name stands where a person stands: not before a number (高达80%), a people
+    word (祖鲁战士), a method word (蒙特卡洛采样), nor after a storm word (热带气旋云雅)."""
+    if _AMOUNT.match(text, e):
+        return False  # 高达80%, but 李玉堂1950年被…, 关梦龄33岁
+    if text.startswith(_PEOPLE_AFTER, e) or text.startswith(_EPONYM_AFTER, e):
+        return False
+    return not text.endswith(_STORM_BEFORE, 0, s)
 
 
 #: words of a setting before a place word that make it a kind of landform (海底平顶山 is a seamount)
@@ -1359,7 +1458,11 @@ _SETTING_PREFIX = ("海底", "洋底", "湖底", "水下", "地下", "月面", "
 _NESTED_METHODS = {"gazetteer": "Place", "surname": "Person", "place_suffix": "Place"}
 
 
-def _nested(cands: list[tuple], kept: list[tuple]) -> list[tuple]:
+#: event words whose names are led by a person (王安石变法, 左宗棠西征, 李自成起义); a war is not (苏阿战争)
+_PERSON_LED = ("事件", "变法", "改革", "新政", "起义", "西征", "东征", "北伐", "南征", "远征", "兵变", "政变", "之乱", "叛乱", "复辟")
+
+
+def _nested(cands: list[tuple], kept: list[tuple], text: str) -> list[tuple]:
     """A gazetteer place or a surname-found person heading a kept organisation or event name is a
     mention too (东京高等法院 → 东京, 李仙洲集团 → 李仙洲, 汤加火山喷发 → 汤加)."""
     # a weak dictionary-tag organisation (东北局, jieba's nt) heads nothing
@@ -1373,7 +1476,9 @@ def _nested(cands: list[tuple], kept: list[tuple]) -> list[tuple]:
     out = []
     for c in cands:
         if _NESTED_METHODS.get(c[3]) == c[2] and any(c[1] < b for b in starts.get(c[0], ())) and (
-            c[2] == "Person" or any(c[1] < b for a, b in org_heads if a == c[0])
+            c[2] == "Person" and (any(c[1] < b for a, b in org_heads if a == c[0])
+                                  or any(c[1] < b and text.endswith(_PERSON_LED, 0, b) for a, b in heads if a == c[0]))
+            or c[2] != "Person" and any(c[1] < b for a, b in org_heads if a == c[0])
         ) and (c[3] != "place_suffix" or any(c[1] < b for a, b in nature if a == c[0])):
             out.append(c)
     return sorted(set(out))

@@ -397,12 +397,35 @@ def _looks_like_title(words: list[str]) -> bool:
     return capital / len(content) >= 0.75
 
 
+@lru_cache(maxsize=1)
+def _first_names() -> frozenset[str]:
+    return frozenset(_read_words("first_names_latin.txt"))
+
+
+def _latin_person(words: list[str]) -> bool:
+    """Two to four capitalised words starting with a known given name (Gaius Plinius Secundus)."""
+    return 2 <= len(words) <= 4 and words[0] in _first_names() and all(
+        re.fullmatch(r"[A-Z][a-z]+", w) for w in words)
+
+
 def kg_english_titles(doc):
     text = _text(doc)
     for m in _EN_SEGMENT.finditer(text):
         seg = m.group(0).rstrip(" :,&+/")
         words = re.findall(_EN_WORD, seg)
         if not _looks_like_title(words):
+            continue
+        # a reading-list annotation after a hyphen is not part of the title (Convolutional LSTM Network-paper reading)
+        cut = re.search(r"-(?:paper|论文|notes?|reading|review)\b.*$", seg)
+        if cut:
+            seg = seg[: cut.start()]
+            words = re.findall(_EN_WORD, seg)
+            if not _looks_like_title(words):
+                continue
+        if _latin_person(words) and not set(words) & _resources().org_suffixes_en:
+            end = m.start() + seg.rfind(words[-1]) + len(words[-1])
+            if end >= len(text) or not text[end].isalpha():  # whole words only (not Kekul of Kekulé)
+                _add(doc, m.start(), end, "Person", "latin_person", 70)
             continue
         before = text[: m.start()].rstrip()
         after = text[m.start() + len(seg) :].lstrip()

@@ -158,21 +158,26 @@ class NoteRec:
     date: str | None
 
 
+# An entity's type, name and aliases stand in the graph of every note that mentions it: match them
+# inside one named graph (GRAPH ?g) and keep distinct rows, or the union default graph multiplies
+# the rows by the number of notes for every pattern joined.
 _Q_ENTITIES = """
-SELECT ?e ?class ?name ?pr ?comm ?deg WHERE {
-  ?e a kg:Entity ; a ?class ; kg:name ?name .
-  FILTER(?class != kg:Entity && STRSTARTS(STR(?class), "https://w3id.org/kg/ns#"))
+SELECT DISTINCT ?e ?class ?name ?pr ?comm ?deg WHERE {
+  { SELECT DISTINCT ?e ?class ?name WHERE {
+      GRAPH ?g { ?e a kg:Entity ; a ?class ; kg:name ?name . }
+      FILTER(?class != kg:Entity && STRSTARTS(STR(?class), "https://w3id.org/kg/ns#"))
+  } }
   OPTIONAL { ?e kg:pagerank ?pr } OPTIONAL { ?e kg:community ?comm } OPTIONAL { ?e kg:degree ?deg }
 }"""
-_Q_ALIASES = "SELECT ?e ?alias WHERE { ?e a kg:Entity ; kg:alias ?alias }"
+_Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { GRAPH ?g { ?e a kg:Entity ; kg:alias ?alias } }"
 _Q_MENTION_COUNTS = "SELECT ?e (COUNT(?m) AS ?n) WHERE { ?m kg:mentionOf ?e } GROUP BY ?e"
-_Q_EVENT_DATES = "SELECT ?e ?v WHERE { ?e a kg:Event ; kg:mentionsDate ?d . ?d kg:value ?v }"
+_Q_EVENT_DATES = "SELECT DISTINCT ?e ?v WHERE { GRAPH ?g { ?e a kg:Event ; kg:mentionsDate ?d . ?d kg:value ?v } }"
 _Q_NOTES = """
 SELECT ?n ?path ?title ?cat ?date WHERE {
   ?n a kg:Note ; kg:path ?path .
   OPTIONAL { ?n kg:title ?title } OPTIONAL { ?n kg:category ?cat } OPTIONAL { ?n kg:date ?date }
 }"""
-_Q_COUNTS = "SELECT ?class (COUNT(?s) AS ?n) WHERE { ?s a ?class } GROUP BY ?class"
+_Q_COUNTS = "SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?class } GROUP BY ?class"
 _Q_TRIPLES = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
 _Q_RELATED_ALL = """
 SELECT ?a ?b ?w WHERE { ?r kg:fromEntity ?a ; kg:toEntity ?b . OPTIONAL { ?r kg:weight ?w } }"""

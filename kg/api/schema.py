@@ -375,6 +375,15 @@ SELECT ?e ?cov ?src ?score ?direct ?just ?method ?url ?title ?note ?section WHER
   OPTIONAL {{ ?src kg:section ?sec . ?sec kg:headingPath ?section }}
 }}"""
 
+# Ranking first: the links graph alone (one copy of each fact), then details for the kept coverages.
+_Q_COVERAGE_RANK = """
+SELECT ?e ?cov ?src ?score ?direct ?url WHERE {{
+  {values}
+  ?cov kg:entity ?e ; kg:source ?src .
+  OPTIONAL {{ ?cov kg:score ?score }} OPTIONAL {{ ?cov kg:direct ?direct }}
+  ?src kg:url ?url .
+}}"""
+
 _Q_RELATED = """
 SELECT ?e ?r ?to ?w ?method ?rank WHERE {{
   {values}
@@ -476,14 +485,34 @@ class Loaders:
         found = await self.snap.call(run)
         return [found.get(k, []) for k in keys]
 
-    async def _coverage(self, keys: list[str]) -> list[list[CoverageRec]]:
-        rows = await self._batch(_Q_COVERAGE, "e", keys, lambda r: CoverageRec(
-            r["cov"], r["e"], r["src"], float(r["score"] if r["score"] is not None else 1.0),
-            bool(r["direct"]) if r["direct"] is not None else False, r["just"], r["method"], r["url"],
-            r["title"], r["note"], r["section"]))
-        for lst in rows:
-            lst.sort(key=lambda c: (-c.score, not c.direct, c.url, c.source))
-        return rows
+    async def _coverage(self, keys: list[tuple[str, int]]) -> list[list[CoverageRec]]:
+        """Coverage of each (entity, n): its n best sources, ranked on the links graph, then detailed."""
+        def run() -> list[list[CoverageRec]]:
+            ranked: dict[str, list[tuple]] = defaultdict(list)
+            entities = list(dict.fromkeys(k for k, _ in keys))
+            for chunk in _chunks(entities):
+                for r in self.snap.select(_Q_COVERAGE_RANK.format(values=values("e", chunk))):
+                    score = float(r["score"]) if r["score"] is not None else 1.0
+                    direct = bool(r["direct"]) if r["direct"] is not None else False
+                    ranked[r["e"]].append((-score, not direct, r["url"], r["src"], r["cov"]))
+            want: dict[str, int] = {}
+            for e, n in keys:
+                want[e] = max(want.get(e, 0), n)
+            kept: dict[str, list[str]] = {}
+            for e, rows in ranked.items():
+                rows.sort()
+                kept[e] = [row[4] for row in rows[:want[e]]]
+            detail: dict[str, CoverageRec] = {}
+            covs = [c for lst in kept.values() for c in lst]
+            for chunk in _chunks(list(dict.fromkeys(covs))):
+                for r in self.snap.select(_Q_COVERAGE.format(values=values("cov", chunk))):
+                    detail[r["cov"]] = CoverageRec(
+                        r["cov"], r["e"], r["src"], float(r["score"] if r["score"] is not None else 1.0),
+                        bool(r["direct"]) if r["direct"] is not None else False, r["just"], r["method"],
+                        r["url"], r["title"], r["note"], r["section"])
+            return [[detail[c] for c in kept.get(e, [])[:n] if c in detail] for e, n in keys]
+
+        return await self.snap.call(run)
 
     async def _related(self, keys: list[str]) -> list[list[RelatedRec]]:
         rows = await self._batch(_Q_RELATED, "e", keys, lambda r: RelatedRec(
@@ -693,7 +722,7 @@ def make_related(r: RelatedRec) -> Relatedness:
 
 
 async def entity_sources(ctx: Context, iris: Sequence[str], first: int) -> list[Coverage]:
-    lists = await ctx.loaders.coverage.load_many(list(iris))
+    lists = await ctx.loaders.coverage.load_many([(iri, first) for iri in iris])
     best: dict[str, CoverageRec] = {}
     for lst in lists:
         for c in lst:

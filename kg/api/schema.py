@@ -490,14 +490,17 @@ class Loaders:
         def run() -> list[list[CoverageRec]]:
             ranked: dict[str, list[tuple]] = defaultdict(list)
             entities = list(dict.fromkeys(k for k, _ in keys))
-            for chunk in _chunks(entities):
-                for r in self.snap.select(_Q_COVERAGE_RANK.format(values=values("e", chunk))):
-                    score = float(r["score"]) if r["score"] is not None else 1.0
-                    direct = bool(r["direct"]) if r["direct"] is not None else False
-                    ranked[r["e"]].append((-score, not direct, r["url"], r["src"], r["cov"]))
             want: dict[str, int] = {}
             for e, n in keys:
                 want[e] = max(want.get(e, 0), n)
+            for chunk in _chunks(entities):
+                query = _Q_COVERAGE_RANK.format(values=values("e", chunk))
+                if len(chunk) == 1:  # one entity (the usual question): let the store sort and cut
+                    query += f"\nORDER BY DESC(?score) DESC(?direct) ?url ?src LIMIT {int(want[chunk[0]])}"
+                for r in self.snap.select(query):
+                    score = float(r["score"]) if r["score"] is not None else 1.0
+                    direct = bool(r["direct"]) if r["direct"] is not None else False
+                    ranked[r["e"]].append((-score, not direct, r["url"], r["src"], r["cov"]))
             kept: dict[str, list[str]] = {}
             for e, rows in ranked.items():
                 rows.sort()

@@ -598,22 +598,8 @@ def compute_links(data: LinkInput, **params: Any) -> LinkResult:
     unknown = set(params) - set(DEFAULTS)
     if unknown:
         raise TypeError(f"unknown link parameters: {', '.join(sorted(unknown))}")
-    entities = {e.iri: e for e in data.entities}
-    # mentions of entities that are not declared still count (name from the mention)
-    for m in data.mentions:
-        if m.entity not in entities:
-            entities[m.entity] = EntityInfo(m.entity, m.entity, "Entity", m.text)
-    sections = {s.iri: s for s in data.sections}
-
-    related, degree, best_ctx = _relatedness(data, entities, p)
-    stats = _centrality(entities, related, degree, p)
-    coverages, _ = _coverage(data, entities, sections, related, p)
-    return LinkResult(
-        coverages=coverages,
-        related=tuple(r for rs in (related[k] for k in sorted(related)) for r in rs),
-        stats=stats,
-        params=tuple(sorted(p.items())),
-    )
+    result, _ = _compute_full(data, p)
+    return result
 
 
 def _contexts_of(m: MentionInfo) -> list[tuple[str, float, str]]:

@@ -808,14 +808,6 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             if vec is None:
                 src_vec[s] = _vector([(text_features(src_by_iri[s].title), 1.0)], idf, default_idf)
     src_top = {s.iri: _top_section(s.section, sections) for s in sources}
-    # inverted index: feature -> [(source, weight)], over all sources and per note
-    postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    note_postings: dict[str, dict[str, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
-    for s in sorted(src_vec):
-        note = src_by_iri[s].note
-        for f, w in src_vec[s].items():
-            postings[f].append((s, w))
-            note_postings[note][f].append((s, w))
 
     forms = _form_index(entities)
     # sources whose direct coverage is (re)computed, and entities whose contexts are needed
@@ -909,6 +901,18 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                 direct[s.iri, e] = _direct(s, entities[e], form, (), "name-in-title", profiles, src_vec, why)
 
     # --- inferred coverage
+    # inverted index: feature -> [(source, weight)], over all sources and per note, of the features that the
+    # contexts scored below hold (an incremental pass scores a few entities: a few features)
+    scored = [e for e in contexts if state is None or e in touched]
+    wanted = {f for e in scored for ctx in contexts[e] for f in ctx.vector}
+    postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    note_postings: dict[str, dict[str, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
+    for s in sorted(src_vec):
+        note = src_by_iri[s].note
+        for f, w in src_vec[s].items():
+            if f in wanted:
+                postings[f].append((s, w))
+                note_postings[note][f].append((s, w))
     rel_weight: dict[str, dict[str, float]] = {a: {r.to_entity: r.weight for r in rs} for a, rs in related.items()}
     src_entities: dict[str, set[str]] = defaultdict(set)
     for (s, e) in direct:

@@ -12,9 +12,10 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rdflib import RDF, XSD, Literal, URIRef
 
@@ -125,67 +126,82 @@ def build(
         old = writer.note_hashes()
         old_meta = _read_meta(writer)
         rebuild_all = force or old_meta.get("fingerprint") != fingerprint
-        todo: list[Note] = []
-        seen: set[str] = set()
-        failed_paths: set[str] = set()
-        for i, (file, rel) in enumerate(files):
-            # hash the bytes first: an unchanged note is never parsed
-            try:
-                data = read_note_bytes(file, rel)
-                digest = note_hash(data)
-                prev = old.get(rel)
-                if prev == digest and not rebuild_all:
-                    report.unchanged += 1
-                    seen.add(rel)
-                    continue
-                note = parse_note(data, rel, file=str(file.resolve()))
-            except NoteError as err:
-                report.problems.append(ReadProblem(rel, err.line, err.message))
-                failed_paths.add(rel)
-                continue
-            report.problems.extend(note.problems)
-            seen.add(rel)
-            (report.added if prev is None else report.changed).append(rel)
-            todo.append(note)
-            if progress:
-                progress("read", i + 1, len(files))
-        report.notes_seen = len(seen)
-        for path in sorted(old):
-            if path in seen:
-                continue
-            if path in failed_paths:
-                report.kept_on_error.append(path)
-            else:
-                report.removed.append(path)
-        if report.nothing_to_do:
-            report.seconds = time.perf_counter() - t0
-            return report  # the writer's generation is dropped; the live one stays
-
-        report.characters = sum(len(n.text) for n in todo)
-        t_read = time.perf_counter()
-        report.phases["read"] = t_read - t0
-        extractions = _extract(todo, model, curation_files, n_process, progress) if extract else None
-        for i, note in enumerate(todo):
-            ex = next(extractions) if extractions is not None else None
-            writer.replace_note(note.path, note_triples(note, ex))
-            if progress and extractions is None:
-                progress("graph", i + 1, len(todo))
-        for path in report.removed:
-            writer.remove_note(path)
-        writer.flush()
-        t_notes = time.perf_counter()
-        report.phases["extract+store"] = t_notes - t_read
-
-        if links and extract:
-            report.links = _update_links(writer, progress, report.added + report.changed, report.removed)
-        t_links = time.perf_counter()
-        report.phases["links"] = t_links - t_notes
-        writer.replace_graph(str(META_GRAPH), _meta_triples(fingerprint, report))
-        writer.commit(optimize=len(todo) >= 200)
-        report.phases["commit"] = time.perf_counter() - t_links
-        report.generation = writer.target.name
+        workers = None
+        if extract and files and n_process > 1 and _Workers.available():
+            workers = _Workers(model, curation_files, n_process if rebuild_all or not old else 1)
+        try:
+            _build_into(writer, report, files, old, rebuild_all, fingerprint, model, curation_files, extract, links,
+                        n_process, progress, workers, t0)
+        finally:
+            if workers is not None:
+                workers.close()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild_all: bool, fingerprint: str,
+                model, curation_files, extract: bool, links: bool, n_process: int, progress, workers, t0: float):
+    todo: list[Note] = []
+    seen: set[str] = set()
+    failed_paths: set[str] = set()
+    for i, (file, rel) in enumerate(files):
+        # hash the bytes first: an unchanged note is never parsed
+        try:
+            data = read_note_bytes(file, rel)
+            digest = note_hash(data)
+            prev = old.get(rel)
+            if prev == digest and not rebuild_all:
+                report.unchanged += 1
+                seen.add(rel)
+                continue
+            note = parse_note(data, rel, file=str(file.resolve()))
+        except NoteError as err:
+            report.problems.append(ReadProblem(rel, err.line, err.message))
+            failed_paths.add(rel)
+            continue
+        report.problems.extend(note.problems)
+        seen.add(rel)
+        (report.added if prev is None else report.changed).append(rel)
+        todo.append(note)
+        if progress:
+            progress("read", i + 1, len(files))
+    report.notes_seen = len(seen)
+    for path in sorted(old):
+        if path in seen:
+            continue
+        if path in failed_paths:
+            report.kept_on_error.append(path)
+        else:
+            report.removed.append(path)
+    if report.nothing_to_do:
+        return  # the writer's generation is dropped; the live one stays
+
+    report.characters = sum(len(n.text) for n in todo)
+    t_read = time.perf_counter()
+    report.phases["read"] = t_read - t0
+    if workers is not None and len(todo) > 2 * _Workers.CHUNK:
+        workers.grow(n_process)
+    extractions = _extract(todo, model, curation_files, n_process, progress, workers) if extract else None
+    for i, note in enumerate(todo):
+        ex = next(extractions) if extractions is not None else None
+        writer.replace_note(note.path, note_triples(note, ex))
+        if progress and extractions is None:
+            progress("graph", i + 1, len(todo))
+    for path in report.removed:
+        writer.remove_note(path)
+    writer.flush()
+    t_notes = time.perf_counter()
+    report.phases["extract+store"] = t_notes - t_read
+
+    if links and extract:
+        report.links = _update_links(writer, progress, report.added + report.changed, report.removed,
+                                     report.phases)
+    t_links = time.perf_counter()
+    report.phases["links"] = t_links - t_notes
+    writer.replace_graph(str(META_GRAPH), _meta_triples(fingerprint, report))
+    writer.commit(optimize=len(todo) >= 200)
+    report.phases["commit"] = time.perf_counter() - t_links
+    report.generation = writer.target.name
 
 
 def _read_meta(writer) -> dict[str, str]:
@@ -203,20 +219,95 @@ def _meta_triples(fingerprint: str, report: BuildReport):
     yield node, URIRef(str(KG._NS) + "report"), Literal(json.dumps(report.as_dict(), ensure_ascii=False))
 
 
-def _extract(notes: list[Note], model, curation_files, n_process, progress):
-    """Yield one Extraction per note, in order."""
-    from kg import nlp
-    from kg.curation import load_curation
+def _extract(notes: list[Note], model, curation_files, n_process, progress, workers: "_Workers | None" = None):
+    """Yield one Extraction per note, in order: in the worker processes when there are some, else here."""
+    if workers is not None:
+        found = workers.extract(notes)
+    else:
+        from kg import nlp
+        from kg.curation import load_curation
 
-    curation = load_curation(curation_files) if curation_files else None
-    extractor = nlp.load_extractor(model, curation)
-    for i, ex in enumerate(extractor.extract_many(notes, n_process=n_process)):
+        curation = load_curation(curation_files) if curation_files else None
+        found = nlp.load_extractor(model, curation).extract_many(notes)
+    for i, ex in enumerate(found):
         if progress:
             progress("extract", i + 1, len(notes))
         yield ex
 
 
-def _update_links(writer, progress, changed: Sequence[str] = (), removed: Sequence[str] = ()) -> dict[str, int]:
+# --------------------------------------------------------------------------- extraction workers
+
+_WORKER: dict[str, Any] = {}
+
+
+def _load_in_worker(model: str | None, curation_files: tuple[str, ...]) -> None:
+    """Pool initializer: load the pipeline once per worker; a failure is kept and raised by the first task."""
+    try:
+        from kg import nlp
+        from kg.curation import load_curation
+
+        curation = load_curation([Path(f) for f in curation_files]) if curation_files else None
+        _WORKER["extractor"] = nlp.load_extractor(model, curation)
+    except BaseException as exc:  # noqa: BLE001  re-raised in the parent through the first task
+        _WORKER["error"] = exc
+
+
+def _extract_in_worker(notes: list[Note]) -> list[Any]:
+    if "error" in _WORKER:
+        raise _WORKER["error"]
+    return list(_WORKER["extractor"].extract_many(notes))
+
+
+class _Workers:
+    """Extraction processes forked as soon as the build knows it may extract: loading the pipeline (spaCy,
+    jieba's dictionary: seconds) then overlaps reading the notes and preparing the links.  One worker starts
+    at once (enough for a few changed notes); :meth:`grow` adds the others when there is much to extract."""
+
+    CHUNK = 4  # notes per task: small enough to balance the workers, large enough to amortise the round trip
+
+    def __init__(self, model: str | None, curation_files: Sequence[Path], processes: int = 1):
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context("fork")
+        self._args = (model, tuple(str(f) for f in curation_files))
+        self._pools: list[tuple[Any, int]] = []
+        self.grow(processes)
+
+    @staticmethod
+    def available() -> bool:
+        import multiprocessing
+
+        return "fork" in multiprocessing.get_all_start_methods()
+
+    def grow(self, processes: int) -> None:
+        """Have ``processes`` workers in all."""
+        more = processes - sum(n for _, n in self._pools)
+        if more > 0:
+            self._pools.append((self._ctx.Pool(more, initializer=_load_in_worker, initargs=self._args), more))
+
+    def extract(self, notes: list[Note]) -> Iterator[Any]:
+        chunks = [notes[i:i + self.CHUNK] for i in range(0, len(notes), self.CHUNK)]
+        slots = [i for i, (_, n) in enumerate(self._pools) for _ in range(n)]  # a pool gets chunks by its size
+        mine: list[list[list[Note]]] = [[] for _ in self._pools]
+        order = []
+        for i, chunk in enumerate(chunks):
+            pool_index = slots[i % len(slots)]
+            mine[pool_index].append(chunk)
+            order.append(pool_index)
+        running = [pool.imap(_extract_in_worker, mine[j]) for j, (pool, _) in enumerate(self._pools)]
+        for pool_index in order:  # each pool answers its chunks in order, so this is the notes' order
+            yield from next(running[pool_index])
+
+    def close(self) -> None:
+        for pool, _ in self._pools:
+            pool.terminate()
+        for pool, _ in self._pools:
+            pool.join()
+        self._pools.clear()
+
+
+def _update_links(writer, progress, changed: Sequence[str] = (), removed: Sequence[str] = (),
+                  phases: dict[str, float] | None = None) -> dict[str, int]:
     """Bring the link graph up to date (kg.links): patched from the changed notes when few changed, else
     recomputed from the whole store; the link input is kept beside the generation for the next build."""
     from kg import links as link_stage
@@ -232,9 +323,12 @@ def _update_links(writer, progress, changed: Sequence[str] = (), removed: Sequen
             live = writer.root / (writer.root / "CURRENT").read_text(encoding="utf-8").strip()
         except OSError:
             live = None
-        result, _ = link_stage.relink(writer.oxigraph, str(LINKS_GRAPH), changed=changed, removed=removed,
+        result, info = link_stage.relink(writer.oxigraph, str(LINKS_GRAPH), changed=changed, removed=removed,
                                       cache_in=live / link_stage.CACHE_FILE if live else None,
-                                      cache_out=target / link_stage.CACHE_FILE)
+                                         cache_out=target / link_stage.CACHE_FILE)
+        if phases is not None:
+            phases.update({f"links.{k}": v for k, v in info.seconds.items()})
+            phases["links.incremental"] = float(info.mode == "incremental")
     else:
         data = link_stage.load_link_input(writer.select)
         result = link_stage.compute_links(data)

@@ -63,6 +63,41 @@ def test_same_notes_give_isomorphic_graphs_with_same_iris(tmp_path):
     assert set(ga.subjects()) == set(gb.subjects())
 
 
+def _without_build_metadata(store) -> Graph:
+    g = _graph(store)
+    for p in ("builtAt", "report"):
+        for t in list(g.triples((None, URIRef(str(KG._NS) + p), None))):
+            g.remove(t)
+    return g
+
+
+def test_extraction_workers_give_the_graph_of_one_process(tmp_path):
+    """n_process > 1 extracts in worker processes started with the build (loading while the notes are read);
+    the graph is the one a single process builds, for a first build and for an update of one note."""
+    notes = tmp_path / "notes"
+    shutil.copytree(SAMPLES, notes)
+    one = build([notes], tmp_path / "one", n_process=1)
+    two = build([notes], tmp_path / "two", n_process=2)
+    assert one.ok and two.ok and two.links == one.links
+    assert isomorphic(_without_build_metadata(tmp_path / "one"), _without_build_metadata(tmp_path / "two"))
+    victim = sorted(p for p in notes.iterdir() if p.is_file())[0]
+    victim.write_text(victim.read_text(encoding="utf-8") + "\n\n## 新一节\n\n北一辉在东京见了池田成彬。\n",
+                      encoding="utf-8")
+    one = build([notes], tmp_path / "one", n_process=1)
+    two = build([notes], tmp_path / "two", n_process=2)
+    assert one.changed == two.changed == [victim.name]
+    assert isomorphic(_without_build_metadata(tmp_path / "one"), _without_build_metadata(tmp_path / "two"))
+
+
+def test_a_model_that_does_not_load_fails_the_build_in_workers_too(tmp_path):
+    from kg.errors import ModelError
+
+    with pytest.raises(ModelError):
+        build([SAMPLES], tmp_path / "store", model="no_such_pipeline_xyz", n_process=2)
+    with pytest.raises(StoreNotFoundError):
+        open_store(tmp_path / "store")
+
+
 @pytest.mark.parametrize("fmt", ["ttl", "nt", "jsonld"])
 def test_exported_rdf_reparses_isomorphic_to_the_store(structure_store, fmt):
     data = open_store(structure_store).dump(fmt)

@@ -122,6 +122,10 @@ class _Resources:
     countries: frozenset[str]
     country_abbr: frozenset[str]
     segmenter: "_Segmenter"
+    role_lens: tuple[int, ...]  # the lengths of the role words, longest first
+    ja_lens: tuple[int, ...]  # the lengths of the Japanese surnames, longest first
+    surname_lens: dict[str, tuple[int, ...]]  # first character → lengths (≤ 4) of the surnames it starts, longest first
+    surname_long: dict[str, bool]  # surname (≤ 4 characters) → whether its given name may have three characters
 
 
 def _read_section(name: str, header: str) -> list[str]:
@@ -222,6 +226,13 @@ def _resources() -> _Resources:
     surnames_ja = frozenset(_read_words("surnames_ja.txt"))
     by_length = lambda words: sorted(set(words), key=lambda w: (-len(w), w))  # noqa: E731
     orgs_known = frozenset(_read_words("organizations.txt"))
+    # what _surname_at finds at a position: a Japanese surname (any length), or a Chinese one, whose
+    # given name may have three characters when it is Japanese or has two characters or more
+    surname_long = {w: True for w in surnames_ja if len(w) <= 4}
+    surname_long.update({w: len(w) >= 2 for w in surnames_zh if len(w) <= 4 and w not in surnames_ja})
+    surname_lens: dict[str, set[int]] = defaultdict(set)
+    for w in surname_long:
+        surname_lens[w[0]].add(len(w))
     return _Resources(
         surnames_zh=surnames_zh,
         surnames_ja=surnames_ja,
@@ -252,6 +263,10 @@ def _resources() -> _Resources:
         event_modifiers=frozenset(_read_words("event_modifiers.txt")),
         countries=frozenset(_read_section("places.txt", "countries and regions")),
         country_abbr=frozenset("".join(_read_words("country_abbreviations.txt"))),
+        role_lens=_lengths(roles),
+        ja_lens=_lengths(surnames_ja),
+        surname_lens={c: tuple(sorted(ns, reverse=True)) for c, ns in surname_lens.items()},
+        surname_long=surname_long,
     )
 
 
@@ -269,25 +284,61 @@ _FUNCTION_TAGS = {"uj", "ul", "uz", "ug", "uv", "ud", "u", "p", "c", "r", "d", "
 _NAME_TAGS = {"nr", "nrfg", "nrt"}
 
 
+#: the characters _CJK matches, for set operations (``_CJK_CHARS.issuperset(word)``: all CJK)
+_CJK_CHARS = frozenset(map(chr, (*range(0x3400, 0xA000), *range(0xF900, 0xFB00))))
+#: CJK characters that are no function characters: what a name may run on into
+_CJK_CONTENT = _CJK_CHARS - _FUNCTION_CHARS
+#: CJK characters that may stand in a given name
+_CJK_NAME_CHARS = _CJK_CHARS - _NOT_NAME_CHAR
+
+
 def _is_cjk(ch: str) -> bool:
-    return bool(_CJK.match(ch))
+    """Whether the character ``ch`` is a CJK ideograph (``_CJK``)."""
+    return ch in _CJK_CHARS
+
+
+def _lengths(words: Iterable[str]) -> tuple[int, ...]:
+    return tuple(sorted({len(w) for w in words}, reverse=True))
+
+
+def _ends_with_any(text: str, i: int, words: frozenset[str], lengths: tuple[int, ...]) -> bool:
+    """``any(text.endswith(w, 0, i) for w in words)``, one lookup per length."""
+    return any(text[i - n : i] in words for n in lengths if n <= i)
+
+
+def _starts_with_any(word: str, words: frozenset[str], lengths: tuple[int, ...]) -> bool:
+    """``any(word.startswith(w) for w in words)``, one lookup per length."""
+    return any(word[:n] in words for n in lengths if n <= len(word))
 
 
 def _common_word_at(text: str, i: int, res: _Resources, min_freq: int = 30) -> int:
-    """Length of the longest common dictionary word (≥2 chars) starting at ``i``, or 0."""
-    for n in (4, 3, 2):
-        w = text[i : i + n]
-        if len(w) == n and res.freq.get(w, 0) >= min_freq:
-            return n
-    return 0
+    """Length of the longest common dictionary word (≥2 chars) starting at ``i``, or 0.
+
+    jieba's dictionary holds every prefix of its words (frequency 0 when no word), so when the
+    two characters at ``i`` are not in it, no longer word starts there either."""
+    freq = res.freq
+    w2 = text[i : i + 2]
+    f2 = freq.get(w2)
+    if f2 is None or len(w2) != 2:
+        return 0
+    w3 = text[i : i + 3]
+    f3 = freq.get(w3)
+    if f3 is not None and len(w3) == 3:
+        w4 = text[i : i + 4]
+        if len(w4) == 4 and freq.get(w4, 0) >= min_freq:
+            return 4
+        if f3 >= min_freq:
+            return 3
+    return 2 if f2 >= min_freq else 0
 
 
 def _is_terminator(text: str, e: int, res: _Resources) -> bool:
-    """Whether a name may end just before ``text[e]``."""
+    """Whether a name may end just before ``text[e]``: the end, punctuation, space, anything not
+    CJK, a function character, a role word or a common word."""
     if e >= len(text):
         return True
     ch = text[e]
-    if ch in _PUNCT or ch.isspace() or not _is_cjk(ch) or ch in _FUNCTION_CHARS:
+    if ch not in _CJK_CONTENT:
         return True
     if res.role_re.match(text, e) or (ch in "副总前原代正" and res.role_re.match(text, e + 1)):
         return True
@@ -295,11 +346,16 @@ def _is_terminator(text: str, e: int, res: _Resources) -> bool:
 
 
 def _inside_word(text: str, i: int, res: _Resources, min_freq: int = 20) -> bool:
-    """Whether a common dictionary word runs across the boundary before ``text[i]``."""
+    """Whether a common dictionary word runs across the boundary before ``text[i]`` (a string not
+    in jieba's dictionary is no prefix of a word either, so longer ones are not looked up)."""
+    freq, tags, roles = res.freq, res.tags, res.roles
     for a in range(max(0, i - 3), i):
         for b in range(i + 1, min(len(text), a + 4) + 1):
             w = text[a:b]
-            if res.freq.get(w, 0) >= min_freq and res.tags.get(w) not in _NAME_TAGS and w not in res.roles:
+            f = freq.get(w)
+            if f is None:
+                break
+            if f >= min_freq and tags.get(w) not in _NAME_TAGS and w not in roles:
                 return True
     return False
 
@@ -311,9 +367,9 @@ def _places_at(text: str, i: int, res: _Resources) -> list[str]:
 
 def _left_boundary(text: str, i: int, res: _Resources) -> bool:
     """Whether ``text[i]`` starts a word: after punctuation, a function character, a role or a common word."""
-    if i == 0 or not _is_cjk(text[i - 1]) or text[i - 1] in _FUNCTION_CHARS:
+    if i == 0 or text[i - 1] not in _CJK_CONTENT:
         return True
-    if any(text.endswith(r, 0, i) for r in res.roles):
+    if _ends_with_any(text, i, res.roles, res.role_lens):
         return True
     return any(res.freq.get(text[a:i], 0) >= 20 for a in range(max(0, i - 4), i - 1))
 
@@ -1280,7 +1336,7 @@ def _person_context(text: str, s: int, e: int, res: _Resources) -> bool:
     or before a kinship or retinue word (溥仪的侄子, 将军凤山, 党员张扬)."""
     if res.role_re.match(text, e) or _KIN.match(text, e):
         return True
-    return any(text.endswith(r, 0, s) for r in res.roles) or text.endswith("党员", 0, s)
+    return _ends_with_any(text, s, res.roles, res.role_lens) or text.endswith("党员", 0, s)
 
 
 def _plausible_person(text: str, s: int, e: int, res: _Resources) -> bool:
@@ -1291,12 +1347,12 @@ def _plausible_person(text: str, s: int, e: int, res: _Resources) -> bool:
     if _everyday_name_word(name, res) and not _person_context(text, s, e, res):
         return False
     if len(name) >= 4 and name[0] in res.surnames_zh and name[:2] not in res.surnames_zh and not any(
-        name.startswith(x) for x in res.surnames_ja if len(x) >= 2
-    ) and not all(c in res.translit for c in name):
+        name[:n] in res.surnames_ja for n in res.ja_lens if 2 <= n <= len(name)
+    ) and not res.translit.issuperset(name):
         return False  # four characters after a one-character surname: an idiom (顾名思义, 尚方宝剑)
     if any(name.startswith(p) for p in _places_at(text, s, res)) or res.role_re.search(name, 1):
         return False  # 罗马城, 罗马教皇
-    if all(c in res.translit for c in name) and (
+    if res.translit.issuperset(name) and (
         (s > 0 and text[s - 1] in res.translit) or (e < len(text) and text[e] in res.translit)
     ):
         return False  # the middle of a transliterated word (巴赫穆特, 莫比乌斯)
@@ -1307,7 +1363,7 @@ _VERBISH = {"v", "vn", "vd", "r", "p", "d", "c", "u", "q", "a", "ad", "m"}
 
 
 def _role_before(text: str, i: int, res: _Resources) -> bool:
-    return any(text.endswith(r, 0, i) for r in res.roles)
+    return _ends_with_any(text, i, res.roles, res.role_lens)
 
 
 def _verb_like_given(surname: str, given: str, res: _Resources) -> bool:
@@ -1363,17 +1419,14 @@ def _person_by_dot(doc, res: _Resources) -> None:
 
 
 def _surname_at(text: str, i: int, res: _Resources) -> list[tuple[str, bool]]:
+    """The surnames (up to four characters) starting at ``i``, longest first, each with whether its
+    given name may have three characters (Japanese surnames, Chinese ones of two characters)."""
     out = []
-    for n in (4, 3, 2, 1):
+    long = res.surname_long
+    for n in res.surname_lens.get(text[i : i + 1], ()):
         w = text[i : i + n]
-        if len(w) != n:
-            continue
-        if w in res.surnames_ja and n >= 2:
-            out.append((w, True))
-        elif n == 1 and w in res.surnames_ja:
-            out.append((w, True))
-        elif w in res.surnames_zh:
-            out.append((w, n >= 2))
+        if len(w) == n and w in long:
+            out.append((w, long[w]))
     return out
 
 
@@ -1398,32 +1451,40 @@ def _person_by_surname(doc, res: _Resources) -> None:
     pos = 0
     for start in res.surname_start_re.finditer(text):
         i = start.start()
-        if i < pos or not _left_ok(text, i, res):
+        if i < pos or (i and text[i - 1].isascii() and text[i - 1].isalnum()):  # not _left_ok
             continue
         best = None
+        inside = place = None  # the same for every surname at i: looked up once, when needed
         for surname, long_given in _surname_at(text, i, res):
             k = len(surname)
             # a single-character surname glued into a common word (高中, 成为, 年轻) is no surname
             if k == 1:
+                if surname in _FUNCTION_CHARS:
+                    continue
                 w = _common_word_at(text, i, res, min_freq=20)
                 if w and res.tags.get(text[i : i + w]) not in _NAME_TAGS:
                     continue
-                if surname in _FUNCTION_CHARS or (surname in _NOT_NAME_CHAR and not _role_before(text, i, res)):
+                if surname in _NOT_NAME_CHAR and not _role_before(text, i, res):
                     continue  # 年 is a surname right after a role word (巡抚年遐龄)
-            if _inside_word(text, i, res):
+            if inside is None:
+                inside = _inside_word(text, i, res)
+            if inside:
                 continue
-            if any(p.startswith(surname) for p in _places_at(text, i, res)):
+            if place is None:
+                m = res.place_re.match(text, i)
+                place = m.group(0) if m else ""
+            if place and place.startswith(surname):
                 continue
             for g in ((3, 2, 1) if long_given else (2, 1)):
                 e = i + k + g
                 if e > n:
                     continue
                 given = text[i + k : e]
-                if not all(_is_cjk(c) and c not in _NOT_NAME_CHAR for c in given) or given[-1] in _NOT_NAME_END:
+                if not _CJK_NAME_CHARS.issuperset(given) or given[-1] in _NOT_NAME_END:
                     continue
                 if res.role_re.match(text, i + k):
                     break
-                if any(given.startswith(r) for r in ("总", "大", "小")) and res.role_re.match(text, i + k + 1):
+                if given[0] in "总大小" and res.role_re.match(text, i + k + 1):
                     break
                 if not _is_terminator(text, e, res):
                     continue
@@ -1632,7 +1693,7 @@ def kg_lexicon(doc):
         if not type_ or len(tok) < 2 or tok in res.stopwords or not all(_is_cjk(c) for c in tok):
             continue
         if type_ == "Person":
-            long_surname = any(tok.startswith(x) for x in res.surnames_ja) or tok[:2] in res.surnames_zh
+            long_surname = _starts_with_any(tok, res.surnames_ja, res.ja_lens) or tok[:2] in res.surnames_zh
             if tok[0] not in res.surnames_zh and not long_surname and tag != "nrt":
                 continue
             if len(tok) >= 4 and not long_surname and tag != "nrt":

@@ -94,7 +94,9 @@ __all__ = [
 ]
 
 import math
+import operator
 import os
+import pickle
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -174,8 +176,18 @@ class LinkInput:
 # ---------------------------------------------------------------- plain data out
 
 
+class _Record:
+    """Pickled as the class and its field values: a cache of thousands of notes holds ~10⁵ records, and the
+    dataclass default (``__getstate__`` calling ``fields()`` per object) takes seconds to write and read."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return type(self), _ATTRS[type(self)](self)
+
+
 @dataclass(frozen=True, slots=True)
-class Coverage:
+class Coverage(_Record):
     source: str
     entity: str
     score: float
@@ -188,7 +200,7 @@ class Coverage:
 
 
 @dataclass(frozen=True, slots=True)
-class Related:
+class Related(_Record):
     from_entity: str
     to_entity: str
     weight: float
@@ -198,11 +210,14 @@ class Related:
 
 
 @dataclass(frozen=True, slots=True)
-class EntityStats:
+class EntityStats(_Record):
     entity: str
     pagerank: float
     community: int
     degree: int
+
+
+_ATTRS = {cls: operator.attrgetter(*cls.__dataclass_fields__) for cls in (Coverage, Related, EntityStats)}
 
 
 @dataclass(frozen=True)
@@ -619,10 +634,14 @@ def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping
     """Top-k related entities per entity; with ``only``, the rows (and degrees) of those entities alone."""
     members: dict[str, dict[str, str]] = defaultdict(dict)  # context -> entity -> first mention IRI
     weight: dict[str, float] = {}
+    wanted = None  # with ``only``: the contexts those entities are in (no other context adds to their rows)
+    if only is not None:
+        wanted = {ctx for m in data.mentions if m.entity in only for ctx, _, _ in _contexts_of(m)}
     for m in data.mentions:
         for ctx, w, _ in _contexts_of(m):
-            members[ctx].setdefault(m.entity, m.iri)
-            weight[ctx] = w
+            if wanted is None or ctx in wanted:
+                members[ctx].setdefault(m.entity, m.iri)
+                weight[ctx] = w
     scores: dict[tuple[str, str], float] = defaultdict(float)
     best: dict[tuple[str, str], tuple[float, str]] = {}
     neighbours: dict[str, set[str]] = defaultdict(set)
@@ -671,12 +690,16 @@ def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[R
     """
     g = nx.Graph()
     g.add_nodes_from(sorted(entities))
+    edges: dict[tuple[str, str], list] = {}  # first seen (a, b) -> [a, b, weight]; the graph keeps that order
     for a in sorted(related):
         for r in related[a]:
-            w = r.weight
-            if g.has_edge(a, r.to_entity):
-                w = max(w, g[a][r.to_entity]["weight"])
-            g.add_edge(a, r.to_entity, weight=w)
+            b = r.to_entity
+            e = edges.get((a, b)) or edges.get((b, a))
+            if e is None:
+                edges[a, b] = [a, b, r.weight]
+            elif r.weight > e[2]:
+                e[2] = r.weight
+    g.add_weighted_edges_from(edges.values())
     try:
         import scipy  # noqa: F401  networkx's PageRank needs it
 
@@ -1274,7 +1297,7 @@ def find_path(graph: nx.Graph, from_iri: str, to_iri: str, max_hops: int = 6,
 # Anything else (no cache, another generation, other parameters, many changes) runs the full pass.
 
 CACHE_FILE = "links-cache.pickle"
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _XSD_NS = "http://www.w3.org/2001/XMLSchema#"
 
@@ -1330,37 +1353,49 @@ def read_note_parts(store, graphs: Iterable[str] | None = None) -> dict[str, dic
     return out
 
 
-def input_from_parts(parts: Mapping[str, Mapping[str, list]]) -> LinkInput:
-    """One :class:`LinkInput` from note parts, sorted as :func:`load_link_input` sorts."""
-    ents: dict[str, tuple] = {}
-    aliases: dict[str, set[str]] = defaultdict(set)
-    mentions: dict[str, tuple] = {}
-    sources: dict[str, tuple] = {}
-    sections: dict[str, tuple] = {}
-    snippets: dict[str, tuple] = {}
-    notes = []
-    for path in sorted(parts):
-        part = parts[path]
-        notes.append(tuple(part["note"]))
+class _Assembly:
+    """Note parts put together, note by note (an incremental pass assembles the unchanged notes while the
+    changed ones are still being extracted, then adds those)."""
+
+    def __init__(self, parts: Iterable[Mapping[str, list]] = ()):
+        self.ents: dict[str, tuple] = {}
+        self.aliases: dict[str, set[str]] = defaultdict(set)
+        self.mentions: dict[str, MentionInfo] = {}
+        self.sources: dict[str, SourceInfo] = {}
+        self.sections: dict[str, SectionInfo] = {}
+        self.snippets: dict[str, SnippetInfo] = {}
+        self.notes: list[tuple] = []
+        for part in parts:
+            self.add(part)
+
+    def add(self, part: Mapping[str, list]) -> None:
+        self.notes.append(tuple(part["note"]))
+        ents = self.ents
         for t in part.get("entities", ()):
             prev = ents.get(t[0])
             if prev is None or (t[2], t[1], t[3]) < (prev[2], prev[1], prev[3]):
                 ents[t[0]] = t
         for e, a in part.get("aliases", ()):
-            aliases[e].add(a)
-        for kind, into in (("mentions", mentions), ("sources", sources), ("sections", sections),
-                           ("snippets", snippets)):
+            self.aliases[e].add(a)
+        for kind, into, cls in (("mentions", self.mentions, MentionInfo), ("sources", self.sources, SourceInfo),
+                                ("sections", self.sections, SectionInfo), ("snippets", self.snippets, SnippetInfo)):
             for t in part.get(kind, ()):
-                into[t[0]] = t
-    return LinkInput(
-        entities=tuple(EntityInfo(*ents[k], tuple(sorted(aliases.get(k, ())))) for k in sorted(ents)),
-        mentions=tuple(sorted((MentionInfo(*t) for t in mentions.values()),
-                              key=lambda m: (m.note, m.start, m.end, m.iri))),
-        sources=tuple(SourceInfo(*sources[k]) for k in sorted(sources)),
-        sections=tuple(SectionInfo(*sections[k]) for k in sorted(sections)),
-        snippets=tuple(SnippetInfo(*snippets[k]) for k in sorted(snippets)),
-        notes=tuple(sorted(notes)),
-    )
+                into[t[0]] = cls(*t)
+
+    def input(self) -> LinkInput:
+        return LinkInput(
+            entities=tuple(EntityInfo(*self.ents[k], tuple(sorted(self.aliases.get(k, ())))) for k in sorted(self.ents)),
+            mentions=tuple(sorted(self.mentions.values(), key=lambda m: (m.note, m.start, m.end, m.iri))),
+            sources=tuple(self.sources[k] for k in sorted(self.sources)),
+            sections=tuple(self.sections[k] for k in sorted(self.sections)),
+            snippets=tuple(self.snippets[k] for k in sorted(self.snippets)),
+            notes=tuple(sorted(self.notes)),
+        )
+
+
+def input_from_parts(parts: Mapping[str, Mapping[str, list]]) -> LinkInput:
+    """One :class:`LinkInput` from note parts, sorted as :func:`load_link_input` sorts."""
+    return _Assembly(parts[path] for path in sorted(parts)).input()
 
 
 class _QuadMaker:
@@ -1482,93 +1517,171 @@ class RelinkInfo:
     added_quads: int = 0
 
 
-def relink(store, graph: str, *, changed: Iterable[str] = (), removed: Iterable[str] = (),
-           cache_in: Path | None = None, cache_out: Path | None = None, max_fraction: float = 0.1,
-           **params: Any) -> tuple[LinkResult, RelinkInfo]:
-    """Compute the links of a pyoxigraph ``store``'s note graphs and write them into its named graph ``graph``.
+class Relink:
+    """A link pass over a pyoxigraph ``store``'s note graphs, written into its named graph ``graph``, in two
+    steps: creating it does what needs only the last pass (reading its cache, putting the unchanged notes
+    together), so that it can run while the changed notes are still being extracted; :meth:`run`, once the
+    changed notes' graphs are in the store, computes, writes and keeps the new cache.
 
-    ``changed`` and ``removed`` are the note paths the build added/changed and removed; ``cache_in`` the
+    ``changed`` and ``removed`` are the note paths the build adds/changes and removes; ``cache_in`` the
     cache the store's links graph was written with (see the comment above), ``cache_out`` where to keep
     the new one.  Incremental when the cache fits and at most ``max_fraction`` of the notes changed.
     """
-    import pickle
-    import time
 
-    import pyoxigraph as ox
+    def __init__(self, store, graph: str, *, changed: Iterable[str] = (), removed: Iterable[str] = (),
+                 cache_in: Path | None = None, cache_out: Path | None = None, max_fraction: float = 0.1,
+                 **params: Any):
+        import time
 
-    from kg.vocab import note_graph
+        import pyoxigraph as ox
 
-    t0 = time.perf_counter()
-    p = {**DEFAULTS, **params}
-    changed, removed = set(changed), set(removed)
-    cache = None
-    reason = "no cache"
-    if cache_in is not None and Path(cache_in).is_file():
-        try:
-            with open(cache_in, "rb") as fh:
-                cache = pickle.load(fh)
-            if cache.get("version") != _CACHE_VERSION or cache.get("params") != sorted(p.items()):
-                cache, reason = None, "the cache was made by another version or with other parameters"
-        except Exception:  # noqa: BLE001  a broken cache only costs a full pass
-            cache, reason = None, "the cache does not load"
-    gnode = ox.NamedNode(graph)
-    if cache is not None and not store.contains_named_graph(gnode):
-        cache, reason = None, "no links graph to patch"
-    paths = {path for _, _, path in _csv_rows(store, _q(_Q_NOTES))}
-    if cache is not None:
-        unchanged = paths - changed
-        if not unchanged <= set(cache["parts"]):
-            cache, reason = None, "the cache does not hold every unchanged note"
-        elif len(changed | removed) > max_fraction * max(len(paths | removed), 1):
-            reason = f"{len(changed | removed)} of {len(paths | removed)} notes changed"
-            if len(changed | removed) >= len(paths | removed):
-                cache = None
-            incremental = False
+        t0 = time.perf_counter()
+        self.store, self.graph, self.cache_out = store, graph, cache_out
+        self.p = p = {**DEFAULTS, **params}
+        self.changed, self.removed = changed, removed = set(changed), set(removed)
+        cache = None
+        reason = "no cache"
+        if cache_in is not None and Path(cache_in).is_file():
+            try:
+                with open(cache_in, "rb") as fh:
+                    cache = pickle.load(fh)
+                if cache.get("version") != _CACHE_VERSION or cache.get("params") != sorted(p.items()):
+                    cache, reason = None, "the cache was made by another version or with other parameters"
+            except Exception:  # noqa: BLE001  a broken cache only costs a full pass
+                cache, reason = None, "the cache does not load"
+        if cache is not None and not store.contains_named_graph(ox.NamedNode(graph)):
+            cache, reason = None, "no links graph to patch"
+        # the notes once the build has written: what the store holds now, less the removed, with the changed
+        self.paths = paths = ({path for _, _, path in _csv_rows(store, _q(_Q_NOTES))} - removed) | changed
+        incremental = False
+        if cache is not None:
+            unchanged = paths - changed
+            if not unchanged <= set(cache["parts"]):
+                cache, reason = None, "the cache does not hold every unchanged note"
+            elif len(changed | removed) > max_fraction * max(len(paths | removed), 1):
+                reason = f"{len(changed | removed)} of {len(paths | removed)} notes changed"
+                if len(changed | removed) >= len(paths | removed):
+                    cache = None
+            else:
+                incremental = True
+        self.cache = cache
+        self.incremental = incremental
+        self.info = RelinkInfo("incremental" if incremental else "full",
+                               f"{len(changed)} changed, {len(removed)} removed of {len(paths)} notes"
+                               if incremental else reason)
+        self.parts: dict[str, Any] = {}
+        self.assembly: _Assembly | None = None
+        if incremental:
+            self.parts = {k: v for k, v in cache["parts"].items() if k in paths and k not in changed}
+            self.assembly = _Assembly(self.parts[k] for k in sorted(self.parts))
+        self.info.seconds["prepare"] = time.perf_counter() - t0
+
+    def run(self) -> tuple[LinkResult, RelinkInfo]:
+        import time
+
+        import pyoxigraph as ox
+
+        from kg.vocab import note_graph
+
+        t0 = time.perf_counter()
+        store, p, cache, info = self.store, self.p, self.cache, self.info
+        changed, removed, paths = self.changed, self.removed, self.paths
+        if self.incremental:
+            parts = self.parts
+            fresh = read_note_parts(store, [str(note_graph(x)) for x in sorted(changed & paths)])
+            parts.update(fresh)
+            for path in sorted(fresh):
+                self.assembly.add(fresh[path])
+            t_read = time.perf_counter()
+            old_parts = [cache["parts"][x] for x in changed | removed if x in cache["parts"]]
+            touched = {t[1] for part in (*old_parts, *fresh.values()) for t in part.get("mentions", ())}
+            touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
+            data = self.assembly.input()
+            result, state = _compute_incremental(data, cache, fresh, touched, p)
         else:
-            incremental = True
-    t_check = time.perf_counter()
-    info = RelinkInfo("full", reason)
-    if cache is not None and incremental:
-        parts = {k: v for k, v in cache["parts"].items() if k in paths and k not in changed}
-        fresh = read_note_parts(store, [str(note_graph(x)) for x in sorted(changed & paths)])
-        parts.update(fresh)
-        t_read = time.perf_counter()
-        old_parts = [cache["parts"][x] for x in changed | removed if x in cache["parts"]]
-        touched = {t[1] for part in (*old_parts, *fresh.values()) for t in part.get("mentions", ())}
-        touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
-        data = input_from_parts(parts)
-        result, state = _compute_incremental(data, cache, fresh, touched, p)
-        info = RelinkInfo("incremental", f"{len(changed)} changed, {len(removed)} removed of {len(paths)} notes")
-    else:
-        parts = read_note_parts(store)
-        t_read = time.perf_counter()
-        data = input_from_parts(parts)
-        result, state = _compute_full(data, p)
-    t_compute = time.perf_counter()
-    maker = _QuadMaker(graph)
-    old_result = cache["result"] if cache is not None else None
-    if old_result is not None:  # patch: remove the quads of links that changed, add the new ones
-        gone, new = _diff(old_result, result)
-        old_quads = _quads_of(maker, gone)
-        new_quads = _quads_of(maker, new)
-    else:  # Oxigraph removes quads one by one far faster than it drops a graph
-        old_quads = list(store.quads_for_pattern(None, None, None, gnode))
-        new_quads = maker.quads(result)
-    for q in old_quads:
-        store.remove(q)
-    store.bulk_extend(new_quads)
-    info.removed_quads, info.added_quads = len(old_quads), len(new_quads)
-    t_write = time.perf_counter()
-    if cache_out is not None:
-        tmp = Path(cache_out).with_suffix(".tmp")
+            parts = read_note_parts(store)
+            t_read = time.perf_counter()
+            data = input_from_parts(parts)
+            result, state = _compute_full(data, p)
+        t_compute = time.perf_counter()
+        saved = _save_cache(self.cache_out, {"version": _CACHE_VERSION, "params": sorted(p.items()),
+                                             "parts": parts, "state": state, "result": result})
+        try:
+            gnode = ox.NamedNode(self.graph)
+            maker = _QuadMaker(self.graph)
+            old_result = cache["result"] if cache is not None else None
+            if old_result is not None:  # patch: remove the quads of links that changed, add the new ones
+                gone, new = _diff(old_result, result)
+                old_quads = _quads_of(maker, gone)
+                new_quads = _quads_of(maker, new)
+            else:  # Oxigraph removes quads one by one far faster than it drops a graph
+                old_quads = list(store.quads_for_pattern(None, None, None, gnode))
+                new_quads = maker.quads(result)
+            for q in old_quads:
+                store.remove(q)
+            store.bulk_extend(new_quads)
+            info.removed_quads, info.added_quads = len(old_quads), len(new_quads)
+            t_write = time.perf_counter()
+        finally:
+            saved()
+        t_end = time.perf_counter()
+        info.seconds.update({"read": t_read - t0, "compute": t_compute - t_read, "write": t_write - t_compute,
+                             "cache": t_end - t_write})
+        return result, info
+
+
+def relink(store, graph: str, *, changed: Iterable[str] = (), removed: Iterable[str] = (),
+           cache_in: Path | None = None, cache_out: Path | None = None, max_fraction: float = 0.1,
+           **params: Any) -> tuple[LinkResult, RelinkInfo]:
+    """Compute the links of a pyoxigraph ``store``'s note graphs and write them into its named graph ``graph``
+    (:class:`Relink` in one go)."""
+    return Relink(store, graph, changed=changed, removed=removed, cache_in=cache_in, cache_out=cache_out,
+                  max_fraction=max_fraction, **params).run()
+
+
+def _save_cache(path: Path | None, cache: Mapping[str, Any]) -> Callable[[], None]:
+    """Start writing the link cache to ``path``; returns the function that waits until it is written.
+
+    Pickling the cache of thousands of notes takes a second, so where the OS can fork, a child process
+    writes it (from a copy-on-write snapshot of this one) while this process writes the links graph.  A
+    cache that fails to be written is left out: the next build then makes a full pass.
+    """
+    if path is None:
+        return lambda: None
+    path = Path(path)
+    tmp = path.with_suffix(".tmp")
+
+    def write() -> None:
         with open(tmp, "wb") as fh:
-            pickle.dump({"version": _CACHE_VERSION, "params": sorted(p.items()), "parts": parts, "state": state,
-                         "result": result}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache_out)
-    t_end = time.perf_counter()
-    info.seconds = {"check": t_check - t0, "read": t_read - t_check, "compute": t_compute - t_read,
-                    "write": t_write - t_compute, "cache": t_end - t_write}
-    return result, info
+            pickle.dump(cache, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    pid = 0
+    if hasattr(os, "fork"):
+        try:
+            pid = os.fork()
+        except OSError:
+            pid = 0
+        else:
+            if pid == 0:  # the child: write, and leave without running this process's exit handlers
+                code = 1
+                try:
+                    write()
+                    code = 0
+                finally:
+                    os._exit(code)
+    if not pid:
+        write()
+        os.replace(tmp, path)
+        return lambda: None
+
+    def wait() -> None:
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) == 0:
+            os.replace(tmp, path)
+        else:
+            tmp.unlink(missing_ok=True)
+
+    return wait
 
 
 def _compute_full(data: LinkInput, p: Mapping[str, Any]):

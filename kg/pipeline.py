@@ -182,6 +182,8 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     if workers is not None and len(todo) > 2 * _Workers.CHUNK:
         workers.grow(n_process)
     extractions = _extract(todo, model, curation_files, n_process, progress, workers) if extract else None
+    # the link pass reads its last cache while the workers extract
+    relink = _prepare_links(writer, report.added + report.changed, report.removed) if links and extract else None
     for i, note in enumerate(todo):
         ex = next(extractions) if extractions is not None else None
         writer.replace_note(note.path, note_triples(note, ex))
@@ -194,8 +196,7 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     report.phases["extract+store"] = t_notes - t_read
 
     if links and extract:
-        report.links = _update_links(writer, progress, report.added + report.changed, report.removed,
-                                     report.phases)
+        report.links = _update_links(writer, progress, relink, report.phases)
     t_links = time.perf_counter()
     report.phases["links"] = t_links - t_notes
     writer.replace_graph(str(META_GRAPH), _meta_triples(fingerprint, report))
@@ -306,26 +307,36 @@ class _Workers:
         self._pools.clear()
 
 
-def _update_links(writer, progress, changed: Sequence[str] = (), removed: Sequence[str] = (),
-                  phases: dict[str, float] | None = None) -> dict[str, int]:
+def _prepare_links(writer, changed: Sequence[str], removed: Sequence[str]):
+    """The link pass's first step (kg.links.Relink) on an embedded store: its cache of the last pass read,
+    the unchanged notes put together.  None for a remote store (its link pass reads everything)."""
+    import pyoxigraph as ox
+
+    from kg import links as link_stage
+
+    target = getattr(writer, "target", None)
+    if not (isinstance(target, Path) and isinstance(getattr(writer, "oxigraph", None), ox.Store)):
+        return None
+    writer.flush()
+    try:
+        live = writer.root / (writer.root / "CURRENT").read_text(encoding="utf-8").strip()
+    except OSError:
+        live = None
+    return link_stage.Relink(writer.oxigraph, str(LINKS_GRAPH), changed=changed, removed=removed,
+                             cache_in=live / link_stage.CACHE_FILE if live else None,
+                             cache_out=target / link_stage.CACHE_FILE)
+
+
+def _update_links(writer, progress, relink, phases: dict[str, float] | None = None) -> dict[str, int]:
     """Bring the link graph up to date (kg.links): patched from the changed notes when few changed, else
     recomputed from the whole store; the link input is kept beside the generation for the next build."""
     from kg import links as link_stage
 
     if progress:
         progress("links", 0, 1)
-    import pyoxigraph as ox
-
-    target = getattr(writer, "target", None)
-    if isinstance(target, Path) and isinstance(getattr(writer, "oxigraph", None), ox.Store):  # embedded store
+    if relink is not None:  # embedded store
         writer.flush()
-        try:
-            live = writer.root / (writer.root / "CURRENT").read_text(encoding="utf-8").strip()
-        except OSError:
-            live = None
-        result, info = link_stage.relink(writer.oxigraph, str(LINKS_GRAPH), changed=changed, removed=removed,
-                                      cache_in=live / link_stage.CACHE_FILE if live else None,
-                                         cache_out=target / link_stage.CACHE_FILE)
+        result, info = relink.run()
         if phases is not None:
             phases.update({f"links.{k}": v for k, v in info.seconds.items()})
             phases["links.incremental"] = float(info.mode == "incremental")

@@ -34,7 +34,7 @@ import re
 import sys
 import tempfile
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -126,6 +126,7 @@ class _Resources:
     ja_lens: tuple[int, ...]  # the lengths of the Japanese surnames, longest first
     surname_lens: dict[str, tuple[int, ...]]  # first character → lengths (≤ 4) of the surnames it starts, longest first
     surname_long: dict[str, bool]  # surname (≤ 4 characters) → whether its given name may have three characters
+    ruler_heads: frozenset[str]  # the proper prefixes of the rulers' names
 
 
 def _read_section(name: str, header: str) -> list[str]:
@@ -226,6 +227,7 @@ def _resources() -> _Resources:
     surnames_ja = frozenset(_read_words("surnames_ja.txt"))
     by_length = lambda words: sorted(set(words), key=lambda w: (-len(w), w))  # noqa: E731
     orgs_known = frozenset(_read_words("organizations.txt"))
+    rulers = frozenset(_read_words("rulers.txt")) | frozenset(_read_words("leaders.txt"))
     # what _surname_at finds at a position: a Japanese surname (any length), or a Chinese one, whose
     # given name may have three characters when it is Japanese or has two characters or more
     surname_long = {w: True for w in surnames_ja if len(w) <= 4}
@@ -256,7 +258,7 @@ def _resources() -> _Resources:
             "[" + "".join(sorted({w[0] for w in (*surnames_zh, *surnames_ja) if _is_cjk(w[0])})) + "]"
         ),
         orgs=orgs_known,
-        rulers=frozenset(_read_words("rulers.txt")) | frozenset(_read_words("leaders.txt")),
+        rulers=rulers,
         org_re=re.compile("|".join(map(re.escape, by_length(w for w in orgs_known if not w.isascii())))),
         events=frozenset(_read_words("events.txt")),
         event_re=re.compile("|".join(map(re.escape, by_length(_read_words("events.txt"))))),
@@ -267,6 +269,7 @@ def _resources() -> _Resources:
         ja_lens=_lengths(surnames_ja),
         surname_lens={c: tuple(sorted(ns, reverse=True)) for c, ns in surname_lens.items()},
         surname_long=surname_long,
+        ruler_heads=frozenset(r[:k] for r in rulers for k in range(1, len(r))),
     )
 
 
@@ -392,6 +395,16 @@ def _tokens(doc) -> list[tuple[int, int, str]]:
     if toks is None:
         toks = doc.user_data["kg_tokens"] = [(t.idx, t.idx + len(t.text), t.text) for t in doc if not t.is_space]
     return toks
+
+
+def _token_index(doc) -> tuple[list[int], set[int], set[int]]:
+    """The token starts (a sorted list and a set) and ends (a set), made once per text."""
+    index = doc.user_data.get("kg_token_index")
+    if index is None:
+        toks = _tokens(doc)
+        starts = [t[0] for t in toks]
+        index = doc.user_data["kg_token_index"] = (starts, set(starts), {t[1] for t in toks})
+    return index
 
 
 def segment(text: str) -> list[tuple[int, int, str]]:
@@ -905,7 +918,7 @@ def kg_gazetteer(doc):
     res = _resources()
     text = _text(doc)
     toks = _tokens(doc)
-    starts = [t[0] for t in toks]
+    starts = _token_index(doc)[0]
     for m in res.place_re.finditer(text):
         s, e = m.start(), m.end()
         # a place name glued into a longer dictionary word is not a mention (东京湾 is fine, 中国人 too);
@@ -986,9 +999,7 @@ _LATIN_ORG = re.compile(
 
 def _known_orgs(doc, text: str, res: _Resources) -> None:
     """Well-known organisations from the general lexicon (百度, 谷歌, 军统, 翰林院), as whole words."""
-    toks = _tokens(doc)
-    starts = {t[0] for t in toks}
-    ends = {t[1] for t in toks}
+    _, starts, ends = _token_index(doc)
     for m in res.org_re.finditer(text):
         s, e = m.start(), m.end()
         if e < len(text) and text[e] in _TRANSLIT_SEP:
@@ -1196,15 +1207,14 @@ def _event_lexicon(doc, text: str, res: _Resources) -> None:
     """Events written without an event word, from a general list of a whole category (抗美援朝),
     and named banquets (千叟宴, 鸿门宴): a rare two-character name before 宴."""
     toks = _tokens(doc)
-    starts = {t[0] for t in toks}
-    ends = {t[1] for t in toks}
+    _, starts, ends = _token_index(doc)
     for m in res.event_re.finditer(text):
         a, b = m.start(), m.end()
         left = a == 0 or not _is_cjk(text[a - 1]) or a in starts
         right = b >= len(text) or not _is_cjk(text[b]) or b in ends or text[b] in _FUNCTION_CHARS
         if left and right:
             _add(doc, a, b, "Event", "event_lexicon", 78)
-    for a, b, tok in toks:
+    for a, b, tok in (toks if "宴" in text else ()):
         if len(tok) == 3 and tok.endswith("宴") and tok[:2] not in res.event_modifiers and all(_is_cjk(c) for c in tok):
             prefix = tok[:2]
             if res.freq.get(prefix, 0) < 20 and not (set(prefix) & _FUNCTION_CHARS) and res.freq.get(tok, 0) < 1000:
@@ -1380,8 +1390,9 @@ def _person_by_new_word(doc, res: _Resources) -> None:
     """A word jieba's HMM made up (not in its dictionary) of a surname and one or two name
     characters is a name (刘峙, 潘从洲, 李仙洲)."""
     text = _text(doc)
-    for s, e, tok in _tokens(doc):
-        if not 2 <= len(tok) <= 3 or res.freq.get(tok, 0) > 0 or not all(_is_cjk(c) for c in tok):
+    freq = res.freq
+    for s, e, tok in [t for t in _tokens(doc) if not freq.get(t[2])]:  # frequencies are never negative
+        if not 2 <= len(tok) <= 3 or not _CJK_CHARS.issuperset(tok):
             continue
         surname, given = tok[0], tok[1:]
         if surname not in res.surnames_zh or surname in _FUNCTION_CHARS or surname in _NOT_NAME_CHAR:
@@ -1401,11 +1412,11 @@ def _person_by_dot(doc, res: _Resources) -> None:
     """A Western name written with a middle dot: the words either side of it (亚历山大·朱汉)."""
     text = _text(doc)
     toks = _tokens(doc)
-    ends = {t[1]: t for t in toks}
     for m in _DOT_NAME.finditer(text):
         dot = m.end(1)
-        tok = ends.get(dot)
-        if tok is None or not all(_is_cjk(c) for c in tok[2]) or tok[2] in res.stopwords:
+        k = bisect_left(_token_index(doc)[0], dot) - 1  # the token ending at the dot, if one does
+        tok = toks[k] if k >= 0 and toks[k][1] == dot else None
+        if tok is None or not _CJK_CHARS.issuperset(tok[2]) or tok[2] in res.stopwords:
             continue
         s = tok[0]
         e = m.end()
@@ -1618,10 +1629,12 @@ def _person_by_ruler(doc, res: _Resources) -> None:
     """Monarchs by reign, personal or temple name from the general list (乾隆, 溥仪, 汉献帝), as whole words."""
     text = _text(doc)
     toks = _tokens(doc)
-    starts = {t[0] for t in toks}
-    ends = {t[1] for t in toks}
-    found = [(a, c) for (a, b, x), (b2, c, y) in zip(toks, toks[1:]) if b == b2 and x + y in res.rulers]
-    found += [(a, b) for a, b, x in toks if x in res.rulers]
+    _, starts, ends = _token_index(doc)
+    rulers, heads = res.rulers, res.ruler_heads
+    # two adjacent tokens making a ruler's name: the first is a proper prefix of one
+    found = [(a, toks[j + 1][1]) for j, (a, b, x) in enumerate(toks)
+             if x in heads and j + 1 < len(toks) and b == toks[j + 1][0] and x + toks[j + 1][2] in rulers]
+    found += [(a, b) for a, b, x in toks if x in rulers]
     found += [(m.start(), m.end()) for m in _DYNASTY_TITLE_RE.finditer(text)]
     for s, e in found:
         left = s == 0 or not _is_cjk(text[s - 1]) or s in starts
@@ -1687,10 +1700,11 @@ _LEXICON_TYPES = {"nr": "Person", "nrfg": "Person", "nrt": "Person", "ns": "Plac
 def kg_lexicon(doc):
     res = _resources()
     text = _text(doc)
-    for s, e, tok in _tokens(doc):
-        tag = res.tags.get(tok)
-        type_ = _LEXICON_TYPES.get(tag or "")
-        if not type_ or len(tok) < 2 or tok in res.stopwords or not all(_is_cjk(c) for c in tok):
+    tags = res.tags
+    for s, e, tok in [t for t in _tokens(doc) if tags.get(t[2]) in _LEXICON_TYPES]:
+        tag = tags[tok]
+        type_ = _LEXICON_TYPES[tag]
+        if len(tok) < 2 or tok in res.stopwords or not _CJK_CHARS.issuperset(tok):
             continue
         if type_ == "Person":
             long_surname = _starts_with_any(tok, res.surnames_ja, res.ja_lens) or tok[:2] in res.surnames_zh
@@ -1810,9 +1824,12 @@ def _non_overlapping(cands: list[tuple]) -> list[tuple]:
     strong = lambda c: c[4] if c[4] >= 85 else 0  # noqa: E731
     order = sorted(cands, key=lambda c: (-strong(c), -(c[1] - c[0]), -c[4], c[0], c[2]))
     taken: list[tuple] = []
+    # the characters the taken spans cover: a span (never empty) overlaps one iff it covers one of them
+    covered = bytearray(max((c[1] for c in cands), default=0))
     for c in order:
-        if all(c[1] <= t[0] or t[1] <= c[0] for t in taken):
+        if covered.find(1, c[0], c[1]) < 0:
             taken.append(c)
+            covered[c[0] : c[1]] = b"\x01" * (c[1] - c[0])
     return sorted(taken)
 
 
@@ -1987,13 +2004,16 @@ class Extractor:
                     names[text] = f
         if not names:
             return found
-        taken = sorted((f["start"], f["end"]) for f in found)
+        # the characters the mentions cover: an occurrence (never empty) overlaps a mention iff it covers one
+        covered = bytearray(len(note.text) + 1)
+        for f in found:
+            covered[f["start"] : f["end"]] = b"\x01" * (f["end"] - f["start"])
         pattern = re.compile("|".join(map(re.escape, sorted(names, key=lambda x: (-len(x), x)))))
         extra = []
         for block, data in zip(note.blocks, blocks):
             for m in pattern.finditer(block.text):
                 s, e = block.start + m.start(), block.start + m.end()
-                if any(not (e <= a or b <= s) for a, b in taken):
+                if covered.find(1, s, e) >= 0:
                     continue
                 name = m.group(0)
                 if name.isascii():
@@ -2005,12 +2025,13 @@ class Extractor:
                 sent = _sentence_of(data["sentences"], m.start(), len(block.text))
                 extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
                                   block=block, sent=(block.start + sent[0], block.start + sent[1])))
-                taken.append((s, e))
+                covered[s:e] = b"\x01" * (e - s)
         return found + extra
 
     def _dates(self, note: Note, blocks: list[dict], mentions: list[Mention]) -> tuple[DateMention, ...]:
         out = []
         year, snippet = None, object()  # the year of the closest preceding date with one, in this snippet
+        events_at = [(m.start, m.key) for m in mentions if m.type == "Event"]
         for block, data in zip(note.blocks, blocks):
             if block.snippet != snippet:
                 year, snippet = None, block.snippet
@@ -2021,7 +2042,7 @@ class Extractor:
                     value = year + value[1:]  # 1970年1月…，6月8日 → 1970-06-08
                 sent = _sentence_of(data["sentences"], s, len(block.text))
                 a, b = block.start + sent[0], block.start + sent[1]
-                events = tuple(sorted({m.key for m in mentions if m.type == "Event" and a <= m.start < b}))
+                events = tuple(sorted({key for start, key in events_at if a <= start < b}))
                 out.append(DateMention(note=note.path, start=block.start + s, end=block.start + e,
                                        text=note.text[block.start + s : block.start + e], value=value,
                                        section=block.section, snippet=block.snippet, events=events))

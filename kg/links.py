@@ -701,9 +701,7 @@ def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[R
                 e[2] = r.weight
     g.add_weighted_edges_from(edges.values())
     try:
-        import scipy  # noqa: F401  networkx's PageRank needs it
-
-        pr = nx.pagerank(g, weight="weight") if g.number_of_edges() else _pagerank(g)
+        pr = _pagerank_scipy(list(g), list(edges.values())) if edges else _pagerank(g)
     except ImportError:
         pr = _pagerank(g)
     if old_community is None:
@@ -724,6 +722,36 @@ def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[R
                 community[e] = fresh
                 fresh += 1
     return tuple(EntityStats(e, round(pr[e], _ROUND + 3), community[e], degree.get(e, 0)) for e in sorted(entities))
+
+
+def _pagerank_scipy(nodes: list[str], edges: list, alpha: float = 0.85, tol: float = 1e-6,
+                    max_iter: int = 100) -> dict[str, float]:
+    """networkx's SciPy PageRank (same matrix, same iteration, same floats) on an undirected edge list,
+    without building the matrix edge by edge through the graph API (a second on 10⁵ links)."""
+    import numpy as np
+    import scipy as sp
+
+    n = len(nodes)
+    index = {v: i for i, v in enumerate(nodes)}
+    row = np.fromiter((index[a] for a, _, _ in edges), dtype=np.int64, count=len(edges))
+    col = np.fromiter((index[b] for _, b, _ in edges), dtype=np.int64, count=len(edges))
+    w = np.fromiter((x for _, _, x in edges), dtype=float, count=len(edges))
+    loops = row == col  # symmetrising counts a self-loop twice: networkx keeps it once
+    r, c = np.concatenate([row, col[~loops]]), np.concatenate([col, row[~loops]])
+    d = np.concatenate([w, w[~loops]])
+    a = sp.sparse.coo_array((d, (r, c)), shape=(n, n), dtype=float).asformat("csr")
+    s = a.sum(axis=1)
+    s[s != 0] = 1.0 / s[s != 0]
+    a = sp.sparse.dia_array((s.T, 0), shape=a.shape).tocsr() @ a
+    x = np.repeat(1.0 / n, n)
+    p = np.repeat(1.0 / n, n)
+    dangling = np.where(s == 0)[0]
+    for _ in range(max_iter):
+        last = x
+        x = alpha * (x @ a + sum(x[dangling]) * p) + (1 - alpha) * p
+        if np.absolute(x - last).sum() < n * tol:
+            return dict(zip(nodes, map(float, x)))
+    raise nx.PowerIterationFailedConvergence(max_iter)
 
 
 def _pagerank(g: nx.Graph, alpha: float = 0.85, tol: float = 1e-9, max_iter: int = 100) -> dict[str, float]:

@@ -82,6 +82,9 @@ __all__ = [
     "LinkResult",
     "Hop",
     "load_link_input",
+    "part_from_triples",
+    "Relink",
+    "relink",
     "compute_links",
     "link_triples",
     "project_graph",
@@ -1381,6 +1384,63 @@ def read_note_parts(store, graphs: Iterable[str] | None = None) -> dict[str, dic
     return out
 
 
+_CLASSES = frozenset(_KG + c for c in ("Person", "Event", "Paper", "Place", "Organization"))
+_RDF_TYPE_IRI = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+def part_from_triples(triples: Iterable[tuple]) -> dict[str, list]:
+    """The link input of one note graph from its triples (what :func:`read_note_parts` reads back from a
+    store for that graph), for a build that has the triples at hand: no round trip through the store.
+
+    Terms are compared as strings (rdflib terms and plain strings both work); the rows are those of the
+    ``_Q_*`` queries above.
+    """
+    props: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for s_, p_, o_ in triples:
+        props[str(s_)][str(p_)].append(o_)
+    k = _KG
+    typ, key_, name_, alias_, path_ = _RDF_TYPE_IRI, k + "key", k + "name", k + "alias", k + "path"
+    note_, section_, snippet_ = k + "note", k + "section", k + "snippet"
+    part: dict[str, list] = defaultdict(list)
+    paths: dict[str, str] = {}
+    for subj, ps in props.items():
+        types = {str(t) for t in ps.get(typ, ())}
+        if k + "Note" in types and ps.get(path_):
+            paths[subj] = str(ps[path_][0])
+            part["note"] = [subj, paths[subj]]
+    for subj, ps in props.items():
+        types = {str(t) for t in ps.get(typ, ())}
+        if not types:
+            continue
+        first = {p_: vs[0] for p_, vs in ps.items()}
+        opt = (lambda p_: str(first[p_]) if p_ in first else None)
+        for cls in sorted(types & _CLASSES):
+            if key_ in first and name_ in first:
+                part["entities"].append((subj, str(first[key_]), cls.rsplit("#", 1)[-1], str(first[name_])))
+        for a in sorted({str(a) for a in ps.get(alias_, ())}):
+            part["aliases"].append((subj, a))
+        if note_ not in first:
+            continue
+        note = str(first[note_])
+        path = paths.get(note, note)
+        if k + "Mention" in types:
+            need = (k + "mentionOf", k + "start", k + "end", k + "text")
+            if all(p_ in first for p_ in need):
+                part["mentions"].append((subj, str(first[k + "mentionOf"]), path, int(first[k + "start"]),
+                                         int(first[k + "end"]), str(first[k + "text"]),
+                                         opt(k + "sentence") or "", opt(section_), opt(snippet_),
+                                         opt(k + "inSource")))
+        if k + "Source" in types and k + "url" in first:
+            part["sources"].append((subj, path, str(first[k + "url"]), opt(k + "title") or None, opt(section_),
+                                    opt(snippet_)))
+        if k + "Section" in types and all(p_ in first for p_ in (k + "heading", k + "headingPath", k + "level")):
+            part["sections"].append((subj, path, str(first[k + "heading"]), str(first[k + "headingPath"]),
+                                     int(first[k + "level"]), opt(k + "parentSection")))
+        if k + "Snippet" in types:
+            part["snippets"].append((subj, path, opt(section_)))
+    return dict(part)
+
+
 class _Assembly:
     """Note parts put together, note by note (an incremental pass assembles the unchanged notes while the
     changed ones are still being extracted, then adds those)."""
@@ -1604,7 +1664,9 @@ class Relink:
             self.assembly = _Assembly(self.parts[k] for k in sorted(self.parts))
         self.info.seconds["prepare"] = time.perf_counter() - t0
 
-    def run(self) -> tuple[LinkResult, RelinkInfo]:
+    def run(self, fresh_parts: Mapping[str, Mapping[str, list]] | None = None) -> tuple[LinkResult, RelinkInfo]:
+        """Compute and write; ``fresh_parts`` (note path -> :func:`part_from_triples`) spares reading the
+        graphs just written back from the store when it holds every changed note."""
         import time
 
         import pyoxigraph as ox
@@ -1614,9 +1676,13 @@ class Relink:
         t0 = time.perf_counter()
         store, p, cache, info = self.store, self.p, self.cache, self.info
         changed, removed, paths = self.changed, self.removed, self.paths
+        fresh_parts = fresh_parts or {}
+        if fresh_parts and not (changed & paths) <= set(fresh_parts):
+            fresh_parts = {}
         if self.incremental:
             parts = self.parts
-            fresh = read_note_parts(store, [str(note_graph(x)) for x in sorted(changed & paths)])
+            fresh = ({x: fresh_parts[x] for x in sorted(changed & paths)} if fresh_parts else
+                     read_note_parts(store, [str(note_graph(x)) for x in sorted(changed & paths)]))
             parts.update(fresh)
             for path in sorted(fresh):
                 self.assembly.add(fresh[path])
@@ -1627,7 +1693,12 @@ class Relink:
             data = self.assembly.input()
             result, state = _compute_incremental(data, cache, fresh, touched, p)
         else:
-            parts = read_note_parts(store)
+            if fresh_parts and paths <= set(fresh_parts):  # a first build: every note is at hand
+                parts = {x: fresh_parts[x] for x in paths}
+            elif fresh_parts and cache is not None and paths - changed <= set(cache["parts"]):
+                parts = {x: (fresh_parts[x] if x in changed else cache["parts"][x]) for x in paths}
+            else:
+                parts = read_note_parts(store)
             t_read = time.perf_counter()
             data = input_from_parts(parts)
             result, state = _compute_full(data, p)

@@ -184,9 +184,17 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     extractions = _extract(todo, model, curation_files, n_process, progress, workers) if extract else None
     # the link pass reads its last cache while the workers extract
     relink = _prepare_links(writer, report.added + report.changed, report.removed) if links and extract else None
+    link_parts: dict[str, Any] | None = None
+    if relink is not None:
+        from kg.links import part_from_triples
+
+        link_parts = {}
     for i, note in enumerate(todo):
         ex = next(extractions) if extractions is not None else None
-        writer.replace_note(note.path, note_triples(note, ex))
+        triples = note_triples(note, ex)
+        writer.replace_note(note.path, triples)
+        if link_parts is not None:  # what the link pass would otherwise read back from the store
+            link_parts[note.path] = part_from_triples(triples)
         if progress and extractions is None:
             progress("graph", i + 1, len(todo))
     for path in report.removed:
@@ -196,7 +204,7 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     report.phases["extract+store"] = t_notes - t_read
 
     if links and extract:
-        report.links = _update_links(writer, progress, relink, report.phases)
+        report.links = _update_links(writer, progress, relink, link_parts, report.phases)
     t_links = time.perf_counter()
     report.phases["links"] = t_links - t_notes
     writer.replace_graph(str(META_GRAPH), _meta_triples(fingerprint, report))
@@ -327,7 +335,8 @@ def _prepare_links(writer, changed: Sequence[str], removed: Sequence[str]):
                              cache_out=target / link_stage.CACHE_FILE)
 
 
-def _update_links(writer, progress, relink, phases: dict[str, float] | None = None) -> dict[str, int]:
+def _update_links(writer, progress, relink, link_parts=None,
+                  phases: dict[str, float] | None = None) -> dict[str, int]:
     """Bring the link graph up to date (kg.links): patched from the changed notes when few changed, else
     recomputed from the whole store; the link input is kept beside the generation for the next build."""
     from kg import links as link_stage
@@ -336,7 +345,7 @@ def _update_links(writer, progress, relink, phases: dict[str, float] | None = No
         progress("links", 0, 1)
     if relink is not None:  # embedded store
         writer.flush()
-        result, info = relink.run()
+        result, info = relink.run(link_parts)
         if phases is not None:
             phases.update({f"links.{k}": v for k, v in info.seconds.items()})
             phases["links.incremental"] = float(info.mode == "incremental")

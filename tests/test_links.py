@@ -397,6 +397,33 @@ def test_store_reader_and_quads_match_the_sparql_path(tmp_path, own_notes, own_s
     assert isomorphic(_links_graph(store), _links_graph(own_store))
 
 
+def test_parts_from_a_notes_triples_are_what_the_store_gives_back(tmp_path):
+    """A build hands the link pass each note's triples; they must read as the note graph read back would."""
+    from kg.nlp import load_extractor
+    from kg.notes import read_notes
+    from kg.rdf import note_triples
+
+    from conftest import SAMPLES
+
+    notes, problems = read_notes([SAMPLES])
+    assert notes and not problems
+    extractor = load_extractor()
+    mine = {}
+    with write_store(tmp_path / "store") as w:
+        for note, ex in zip(notes, extractor.extract_many(notes)):
+            triples = note_triples(note, ex)
+            mine[note.path] = links.part_from_triples(triples)
+            w.replace_note(note.path, triples)
+        w.flush()
+        theirs = links.read_note_parts(w.oxigraph)
+    assert set(mine) == set(theirs) and all(theirs[p]["mentions"] for p in theirs)
+    for path in theirs:
+        for kind in set(theirs[path]) | set(mine[path]):
+            a, b = theirs[path].get(kind, []), mine[path].get(kind, [])
+            assert (a if kind == "note" else sorted(a)) == (b if kind == "note" else sorted(b)), (path, kind)
+    assert links.input_from_parts(mine) == links.input_from_parts(theirs)
+
+
 MORE = """# 随记
 
 MMoE 的门控网络让每个任务选择专家。

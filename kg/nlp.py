@@ -127,6 +127,8 @@ class _Resources:
     surname_lens: dict[str, tuple[int, ...]]  # first character → lengths (≤ 4) of the surnames it starts, longest first
     surname_long: dict[str, bool]  # surname (≤ 4 characters) → whether its given name may have three characters
     ruler_heads: frozenset[str]  # the proper prefixes of the rulers' names
+    translit_re: re.Pattern  # a run of transliteration characters, maybe with middle dots
+    suffix_ends: frozenset[str]  # the last characters of event, organisation and place words
 
 
 def _read_section(name: str, header: str) -> list[str]:
@@ -228,6 +230,9 @@ def _resources() -> _Resources:
     by_length = lambda words: sorted(set(words), key=lambda w: (-len(w), w))  # noqa: E731
     orgs_known = frozenset(_read_words("organizations.txt"))
     rulers = frozenset(_read_words("rulers.txt")) | frozenset(_read_words("leaders.txt"))
+    translit = frozenset("".join(_read_words("transliteration_chars.txt")))
+    event_words = _read_words("event_words.txt")
+    place_suffixes = _read_words("place_suffixes.txt")
     # what _surname_at finds at a position: a Japanese surname (any length), or a Chinese one, whose
     # given name may have three characters when it is Japanese or has two characters or more
     surname_long = {w: True for w in surnames_ja if len(w) <= 4}
@@ -239,14 +244,14 @@ def _resources() -> _Resources:
         surnames_zh=surnames_zh,
         surnames_ja=surnames_ja,
         places=places,
-        place_suffixes=tuple(by_length(_read_words("place_suffixes.txt"))),
+        place_suffixes=tuple(by_length(place_suffixes)),
         org_suffixes=tuple(by_length(w for w in orgs if not w.isascii())),
         org_suffixes_en=frozenset(w for w in orgs if w.isascii()),
-        event_words=tuple(by_length(_read_words("event_words.txt"))),
+        event_words=tuple(by_length(event_words)),
         roles=roles,
         stopwords=frozenset(_read_words("stopwords.txt")),
         conferences=frozenset(_read_words("conferences.txt")),
-        translit=frozenset("".join(_read_words("transliteration_chars.txt"))),
+        translit=translit,
         regnal=tuple(by_length(_read_words("regnal.txt"))),
         freq=freq,
         tags=tags,
@@ -270,6 +275,9 @@ def _resources() -> _Resources:
         surname_lens={c: tuple(sorted(ns, reverse=True)) for c, ns in surname_lens.items()},
         surname_long=surname_long,
         ruler_heads=frozenset(r[:k] for r in rulers for k in range(1, len(r))),
+        translit_re=re.compile("(?:[" + "".join(sorted(translit)) + "]{2,}(?:[" + _TRANSLIT_SEP + "]["
+                               + "".join(sorted(translit)) + "]{1,})*)"),
+        suffix_ends=frozenset(w[-1] for w in (*event_words, *orgs, *place_suffixes, "党员")),
     )
 
 
@@ -388,6 +396,22 @@ def _left_ok(text: str, s: int, res: _Resources) -> bool:
 def _add(doc, start: int, end: int, type_: str, method: str, priority: int) -> None:
     if end > start:
         doc.user_data.setdefault(CANDIDATES, []).append((start, end, type_, method, priority))
+
+
+def _finditer_from(pattern: re.Pattern, text: str, starts: Iterable[int]) -> Iterator[re.Match]:
+    """``pattern.finditer(text)`` for a pattern that never matches empty and whose every match
+    starts at one of ``starts`` (ascending; more are fine): the same matches, tried only there.
+
+    ``finditer`` tries each position from the end of the last match on, and a match at a position
+    is the same whether ``finditer`` or ``match(text, position)`` tries it (lookbehinds see the
+    text before the position too)."""
+    end = 0
+    for p in starts:
+        if p >= end:
+            m = pattern.match(text, p)
+            if m:
+                yield m
+                end = m.end()
 
 
 def _tokens(doc) -> list[tuple[int, int, str]]:
@@ -659,8 +683,15 @@ def normalise_date(match: re.Match) -> str | None:
     return None
 
 
+#: where a date can start: a run of digits (each Arabic alternative is preceded by no digit), or
+#: four Chinese digits before 年 (at any of its positions: no lookbehind)
+_DATE_START = re.compile(r"(?<!\d)\d|(?=[〇零一二三四五六七八九]{4}年)")
+
+
 def kg_dates(doc):
-    doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in _DATE_RE.finditer(_text(doc))]
+    text = _text(doc)
+    starts = (m.start() for m in _DATE_START.finditer(text))
+    doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in _finditer_from(_DATE_RE, text, starts)]
     return doc
 
 
@@ -871,11 +902,15 @@ _LATIN_GLOSS = re.compile(r"([\u3400-\u9fff]{2,8})[ \t]*[(（][ \t]*([A-Z][a-z]{
 _PLACE_KIND = ("火山", "群岛", "岛", "山", "湖", "河")
 
 
+_RIVER_END = re.compile("[川江河]")
+
+
 def _river_names(doc, text: str, res: _Resources) -> None:
     """Rivers named after a known place or mountain: X + 川/江/河 where X or X山 is a known place
     (富士山 → 富士川); the ending must not start an everyday word (河流, 江湖)."""
-    for i, ch in enumerate(text):
-        if ch not in "川江河" or i < 2:
+    for m in _RIVER_END.finditer(text):
+        i = m.start()
+        if i < 2:
             continue
         e = i + 1
         if not _is_terminator(text, e, res) or res.freq.get(text[i : i + 2], 0) >= 30:
@@ -893,6 +928,20 @@ def _river_names(doc, text: str, res: _Resources) -> None:
                 break
 
 
+#: what says a name is a landform: 是一座火山, 为岛
+_IS_PLACE = re.compile(r"(?:是|为)(?:一座|一个|座)?(?:活|死|海底)?(?:火山|岛|山)")
+
+
+def _says_place_after(window: str, stem: str) -> bool:
+    """Whether ``stem`` stands somewhere in ``window`` right before _IS_PLACE (武尔卡诺是一座火山)."""
+    j = window.find(stem)
+    while j >= 0:
+        if _IS_PLACE.match(window, j + len(stem)):
+            return True
+        j = window.find(stem, j + 1)
+    return False
+
+
 def _latin_place_glosses(doc, text: str, res: _Resources) -> None:
     """A Latin name glossing a transliteration is a place when the transliteration stands before a
     place-kind word (火山, 岛) nearby, or the text says it is one (武尔卡诺是一座火山)."""
@@ -908,8 +957,7 @@ def _latin_place_glosses(doc, text: str, res: _Resources) -> None:
         if len(stem) < 2:
             continue
         window = text[max(0, m.start() - 80) : m.end() + 80]
-        cue = any(stem + w in window for w in _PLACE_KIND) or re.search(
-            re.escape(stem) + r"(?:是|为)(?:一座|一个|座)?(?:活|死|海底)?(?:火山|岛|山)", window)
+        cue = any(stem + w in window for w in _PLACE_KIND) or _says_place_after(window, stem)
         if cue:
             _add(doc, m.start(2), m.end(2), "Place", "latin_place", 68)
 
@@ -991,6 +1039,7 @@ _ORG_STOP_PREFIX = {"所有", "全部", "各个", "各", "整个", "这些", "�
 _COORD_ORGS = re.compile(
     r"(?<![\u3400-\u9fff])?([\u3400-\u9fff]{2})(?:和|与|及|、)([\u3400-\u9fff]{2})(?:两家|二家|几家|等)?(?=财阀|集团|家族|公司|银行|企业)"
 )
+_GROUP_NOUN = re.compile(r"财阀|集团|家族|公司|银行|企业")
 _LATIN_ORG = re.compile(
     r"(?<![A-Za-z0-9\-])([A-Z][A-Za-z0-9]+(?:[ \t][A-Z][A-Za-z0-9]+){0,2})"
     r"(?=网站|公司|团队|新研究|研究院|实验室|平台|官方|开源|发布|推出|提出|收购|的研究)"
@@ -1048,7 +1097,9 @@ def kg_org_context(doc):
     text = _text(doc)
     _known_orgs(doc, text, res)
     _military_units(doc, text, res)
-    for m in _COORD_ORGS.finditer(text):
+    # a match ends before a group noun, five to seven characters after its start
+    heads = sorted({p for m in _GROUP_NOUN.finditer(text) for p in range(m.start() - 7, m.start() - 4) if p >= 0})
+    for m in _finditer_from(_COORD_ORGS, text, heads):
         for g in (1, 2):
             name = m.group(g)
             if name not in res.stopwords and res.tags.get(name) not in _FUNCTION_TAGS and not _NUMERAL.match(name):
@@ -1226,7 +1277,9 @@ def kg_suffix_names(doc):
     text = _text(doc)
     toks = _tokens(doc)
     _event_lexicon(doc, text, res)
-    for i, (s, e, tok) in enumerate(toks):
+    ends = res.suffix_ends  # a token ends with a suffix word only if it ends with one's last character
+    for i in [i for i, t in enumerate(toks) if t[2][-1] in ends]:
+        s, e, tok = toks[i]
         found = _suffix_type(tok, res)
         if not found:
             continue
@@ -1235,7 +1288,7 @@ def kg_suffix_names(doc):
             _event_at(doc, text, toks, i, suffix, res)
             continue
         if type_ == "Organization" and (
-            any(tok.endswith(r) for r in res.roles)
+            _ends_with_any(tok, len(tok), res.roles, res.role_lens)
             or (len(suffix) == 1 and len(tok) >= 2 and res.tags.get(tok) not in (None, "nt", "nz", "j", "ns"))
         ):
             continue  # a role (广州将军) or an everyday word ending in 军/党 (冠军, 敌军), not an organisation
@@ -1544,10 +1597,7 @@ _PLACE_NEXT = ("地区", "附近", "方向", "前线", "城", "市", "州", "省
 
 def _person_by_transliteration(doc, res: _Resources) -> None:
     text = _text(doc)
-    pattern = re.compile(
-        "(?:[" + "".join(sorted(res.translit)) + "]{2,}(?:[" + _TRANSLIT_SEP + "][" + "".join(sorted(res.translit)) + "]{1,})*)"
-    )
-    for m in pattern.finditer(text):
+    for m in res.translit_re.finditer(text):
         s, e = m.start(), m.end()
         name = m.group(0)
         has_sep = any(c in name for c in _TRANSLIT_SEP)
@@ -1574,7 +1624,7 @@ def _person_by_transliteration(doc, res: _Resources) -> None:
         if regnal:
             _add(doc, s, e + len(regnal), "Person", "transliterated_regnal", 85)
             continue
-        role_before = any(text.endswith(r, 0, s) for r in res.roles)
+        role_before = _ends_with_any(text, s, res.roles, res.role_lens)
         role_after = bool(res.role_re.match(text, e))
         place_context = prev in _PLACE_PREV or after.startswith(_PLACE_NEXT) or tag == "ns"
         if len(name) == 3 and name.endswith("亚") and not place_context and not has_sep and (

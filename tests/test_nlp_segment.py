@@ -91,3 +91,50 @@ def test_jieba_tables_cache_that_does_not_fit_is_rebuilt(tmp_path, content):
     probe = _probe(tmp_path)
     assert probe == {"from_cache": False, "freq": True, "total": True, "tags": True, "shared": True}
     assert _probe(tmp_path)["from_cache"]
+
+
+# ---------------------------------------------------------------- helpers of the rule components
+
+
+def _fuzz_texts(n: int = 3000) -> list[str]:
+    rnd = random.Random(11)
+    parts = (list("的和与及、等年月日号一二三四五六七八九十〇零两公司集团财阀银行企业家族川江河山北京富士甲乙丙丁 ，。\n")
+             + ["1950", "2018年3月5日", "12", "6月8日", "1970-01-02", "一九四九年", "元旦", "三井和三菱两家财阀",
+                "美团与滴滴等公司", "年", "19", "-", "/"])
+    return ["".join(rnd.choice(parts) for _ in range(rnd.randrange(1, 40))) for _ in range(n)]
+
+
+def test_finditer_from_matches_finditer_when_every_start_is_given():
+    texts = _fuzz_texts()
+    for text in texts:
+        spans = lambda ms: [(m.span(), m.groups()) for m in ms]  # noqa: E731
+        starts = (m.start() for m in nlp._DATE_START.finditer(text))
+        assert spans(nlp._finditer_from(nlp._DATE_RE, text, starts)) == spans(nlp._DATE_RE.finditer(text)), text
+        heads = sorted({p for m in nlp._GROUP_NOUN.finditer(text) for p in range(m.start() - 7, m.start() - 4) if p >= 0})
+        assert spans(nlp._finditer_from(nlp._COORD_ORGS, text, heads)) == spans(nlp._COORD_ORGS.finditer(text)), text
+
+
+def test_dictionary_helpers_agree_with_plain_scans():
+    res = nlp._resources()
+    rnd = random.Random(3)
+    text = "".join(_texts()[:50])
+    roles = sorted(res.roles)
+    for _ in range(3000):
+        i = rnd.randrange(len(text) + 1)
+        assert nlp._ends_with_any(text, i, res.roles, res.role_lens) == any(text.endswith(r, 0, i) for r in roles)
+        word = text[i : i + rnd.randrange(1, 6)] + rnd.choice(["", *sorted(res.surnames_ja)[:50]])
+        assert nlp._starts_with_any(word, res.surnames_ja, res.ja_lens) == any(word.startswith(x) for x in res.surnames_ja)
+        if i < len(text):
+            plain = next((n for n in (4, 3, 2) if len(text[i : i + n]) == n and res.freq.get(text[i : i + n], 0) >= 20), 0)
+            assert nlp._common_word_at(text, i, res, min_freq=20) == plain
+            plain_inside = any(
+                res.freq.get(text[a:b], 0) >= 20 and res.tags.get(text[a:b]) not in nlp._NAME_TAGS and text[a:b] not in res.roles
+                for a in range(max(0, i - 3), i) for b in range(i + 1, min(len(text), a + 4) + 1))
+            assert nlp._inside_word(text, i, res) == plain_inside
+        expected = []
+        for n in (4, 3, 2, 1):
+            w = text[i : i + n]
+            if len(w) == n and (w in res.surnames_ja or w in res.surnames_zh):
+                expected.append((w, w in res.surnames_ja or n >= 2))
+        assert nlp._surname_at(text, i, res) == expected
+    assert all(nlp._is_cjk(c) == bool(nlp._CJK.match(c)) for c in map(chr, range(0x3000, 0xFFFF)))

@@ -982,52 +982,64 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                 s = c.source
                 if s in src_by_iri and s not in fresh_sources and (s, e) not in direct and e not in named.get(s, ()):
                     inferred[e].append(c)
-    for e in sorted(contexts):
-        if state is not None and e not in touched:
-            continue
-        best: dict[str, tuple[float, float, _Context, tuple[str, ...]]] = {}
-        rw = rel_weight.get(e, {})
-        max_rw = max(rw.values(), default=0.0)
-        for ctx in contexts[e]:
-            vec = ctx.vector
-            local = note_postings.get(ctx.note, {})
-            acc: dict[str, float] = defaultdict(float)
-            for f, v in vec.items():  # sparse dot products through the inverted index
-                post = postings.get(f)
-                if not post:
-                    continue
-                for s, w in (post if len(post) <= cap else local.get(f, ())):
-                    acc[s] += v * w
-            for s, sim in acc.items():
-                if sim * 1.0 + 0.2 < min_inferred or (s, e) in direct or e in named.get(s, ()):
-                    continue  # too weak, or named outright (direct for this entity or for another of that name)
-                src = src_by_iri[s]
-                prox = 1.0 if src_top.get(s) and src_top[s] in ctx.top_sections else 0.9 if src.note == ctx.note \
-                    else 0.8
-                named_here = src_entities.get(s)
-                via: tuple[str, ...] = ()
-                bonus = 0.0
-                if named_here and rw:
-                    via = tuple(sorted((x for x in named_here if x in rw), key=lambda x: (-rw[x], x)))[:3]
-                    bonus = 0.2 * (rw[via[0]] / max_rw) if via and max_rw else 0.0
-                score = sim * prox + bonus
-                score = score if score < 0.999 else 0.999
-                if s not in best or score > best[s][0]:
-                    best[s] = (score, sim, ctx, via)
-        ranked = sorted(((v[0], s) for s, v in best.items() if v[0] >= p["min_inferred"]),
-                        key=lambda t: (-t[0], t[1]))[:p["max_inferred"]]
-        for score, s in ranked:
-            _, sim, ctx, via = best[s]
-            shared = _shared(src_vec[s], ctx.vector)
-            where = f"{ctx.note}" + (f" § {ctx.heading}" if ctx.heading else "")
-            place = ("under the same heading" if src_top.get(s) in ctx.top_sections else
-                     "in the same note" if src_by_iri[s].note == ctx.note else f"in {src_by_iri[s].note}")
-            why = (f"inferred: the title \"{src_by_iri[s].title}\" shares {', '.join(shared)} with how "
-                   f"{entities[e].name} is spoken of in {where} (similarity {sim:.2f}); the source is {place}")
-            if via:
-                why += "; the title names related " + ", ".join(entities[v].name for v in via)
-            inferred[e].append(Coverage(s, e, round(score, _ROUND), False, "tfidf-glossary+graph", why, (), via,
-                                        tuple(shared)))
+    def infer(ents: list[str]) -> dict[str, list[Coverage]]:
+        found: dict[str, list[Coverage]] = defaultdict(list)
+        for e in ents:
+            best: dict[str, tuple[float, float, _Context, tuple[str, ...]]] = {}
+            rw = rel_weight.get(e, {})
+            max_rw = max(rw.values(), default=0.0)
+            for ctx in contexts[e]:
+                vec = ctx.vector
+                local = note_postings.get(ctx.note, {})
+                acc: dict[str, float] = defaultdict(float)
+                for f, v in vec.items():  # sparse dot products through the inverted index
+                    post = postings.get(f)
+                    if not post:
+                        continue
+                    for s, w in (post if len(post) <= cap else local.get(f, ())):
+                        acc[s] += v * w
+                for s, sim in acc.items():
+                    if sim * 1.0 + 0.2 < min_inferred or (s, e) in direct or e in named.get(s, ()):
+                        continue  # too weak, or named outright (direct for this entity or for another of that name)
+                    src = src_by_iri[s]
+                    prox = 1.0 if src_top.get(s) and src_top[s] in ctx.top_sections else 0.9 if src.note == ctx.note \
+                        else 0.8
+                    named_here = src_entities.get(s)
+                    via: tuple[str, ...] = ()
+                    bonus = 0.0
+                    if named_here and rw:
+                        via = tuple(sorted((x for x in named_here if x in rw), key=lambda x: (-rw[x], x)))[:3]
+                        bonus = 0.2 * (rw[via[0]] / max_rw) if via and max_rw else 0.0
+                    score = sim * prox + bonus
+                    score = score if score < 0.999 else 0.999
+                    if s not in best or score > best[s][0]:
+                        best[s] = (score, sim, ctx, via)
+            ranked = sorted(((v[0], s) for s, v in best.items() if v[0] >= p["min_inferred"]),
+                            key=lambda t: (-t[0], t[1]))[:p["max_inferred"]]
+            for score, s in ranked:
+                _, sim, ctx, via = best[s]
+                shared = _shared(src_vec[s], ctx.vector)
+                where = f"{ctx.note}" + (f" § {ctx.heading}" if ctx.heading else "")
+                place = ("under the same heading" if src_top.get(s) in ctx.top_sections else
+                         "in the same note" if src_by_iri[s].note == ctx.note else f"in {src_by_iri[s].note}")
+                why = (f"inferred: the title \"{src_by_iri[s].title}\" shares {', '.join(shared)} with how "
+                       f"{entities[e].name} is spoken of in {where} (similarity {sim:.2f}); the source is {place}")
+                if via:
+                    why += "; the title names related " + ", ".join(entities[v].name for v in via)
+                found[e].append(Coverage(s, e, round(score, _ROUND), False, "tfidf-glossary+graph", why, (),
+                                         via, tuple(shared)))
+        return dict(found)
+
+    todo = [e for e in sorted(contexts) if state is None or e in touched]
+    if len(todo) >= _PARALLEL_ENTITIES:  # the two halves on two cores: the scoring is read-only
+        theirs_later = _forked(infer, todo[1::2])
+        found = infer(todo[0::2])
+        found.update(theirs_later())
+    else:
+        found = infer(todo)
+    for e in todo:
+        if e in found:
+            inferred[e].extend(found[e])
     for covs in inferred.values():
         out.extend(covs)
     new_state = _CoverageState(idf, default_idf, src_vec, dict(named), direct, dict(inferred))
@@ -1783,6 +1795,55 @@ def _save_cache(path: Path | None, cache: Mapping[str, Any]) -> Callable[[], Non
     return wait
 
 
+#: from this many entities on, a full pass computes on both cores (forked children; below, forking costs more)
+_PARALLEL_ENTITIES = 1000
+
+
+def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """Start ``fn(*args)`` in a forked child (its inputs are the parent's memory, copy-on-write: nothing is
+    pickled on the way in) and return the function that waits for its result.  Inline where the OS cannot
+    fork.  The result comes back through a temporary file, so the child never blocks on a reader."""
+    if not hasattr(os, "fork"):
+        value = fn(*args)
+        return lambda: value
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="kg-links-", suffix=".pickle")
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(fd)
+        os.unlink(name)
+        value = fn(*args)
+        return lambda: value
+    if pid == 0:  # the child: compute, write, leave without running the parent's exit handlers
+        code = 1
+        try:
+            try:
+                payload = (True, fn(*args))
+            except BaseException as exc:  # noqa: BLE001  handed to the parent, raised there
+                payload = (False, exc)
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(fd)
+
+    def wait() -> Any:
+        try:
+            _, status = os.waitpid(pid, 0)
+            with open(name, "rb") as fh:
+                ok, value = pickle.load(fh) if os.waitstatus_to_exitcode(status) == 0 else (False, None)
+        finally:
+            os.unlink(name)
+        if not ok:
+            raise value if isinstance(value, BaseException) else RuntimeError("a link computation process died")
+        return value
+
+    return wait
+
+
 def _compute_full(data: LinkInput, p: Mapping[str, Any]):
     entities = {e.iri: e for e in data.entities}
     for m in data.mentions:
@@ -1790,8 +1851,10 @@ def _compute_full(data: LinkInput, p: Mapping[str, Any]):
             entities[m.entity] = EntityInfo(m.entity, m.entity, "Entity", m.text)
     sections = {s.iri: s for s in data.sections}
     related, degree, _ = _relatedness(data, entities, p)
-    stats = _centrality(entities, related, degree, p)
+    stats_later = (_forked(_centrality, entities, related, degree, p) if len(entities) >= _PARALLEL_ENTITIES
+                   else (lambda s=_centrality(entities, related, degree, p): s))
     coverages, cov_state = _coverage(data, entities, sections, related, p)
+    stats = stats_later()
     result = LinkResult(coverages=coverages, related=tuple(r for k in sorted(related) for r in related[k]),
                         stats=stats, params=tuple(sorted(p.items())))
     return result, {"coverage": cov_state, "related": related, "degree": degree,

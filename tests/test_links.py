@@ -463,3 +463,11 @@ def test_incremental_removal_drops_the_links_of_the_note(tmp_path, own_notes):
     stats = open_store(store).select("SELECT ?e WHERE { ?e kg:pagerank ?p }")
     assert LIB_PLE not in {r["e"] for r in stats}
     assert [r["direct"] for r in answers(store, REC_PLE)][:1] == [True]
+
+
+def test_forked_computation_returns_its_value_and_raises_its_error():
+    """The full pass computes parts in forked children; their results and errors come back to the parent."""
+    data = {"a": [1, 2, 3]}
+    assert links._forked(lambda d: sum(d["a"]), data)() == 6
+    with pytest.raises(ZeroDivisionError):
+        links._forked(lambda: 1 / 0)()

@@ -8,6 +8,9 @@ so the same notes always give the same graph.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from types import SimpleNamespace
+
 from rdflib import RDF, XSD, Graph, Literal, URIRef
 
 from kg.model import Extraction, Note
@@ -37,10 +40,12 @@ def bind_prefixes(graph: Graph) -> Graph:
     return graph
 
 
+@lru_cache(maxsize=1 << 17)
 def _int(n: int) -> Literal:
     return Literal(n, datatype=XSD.integer)
 
 
+@lru_cache(maxsize=1 << 16)
 def _str(text: str) -> Literal:
     # lone surrogates cannot be stored or serialised; keep the rest of the text
     return Literal(text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text)
@@ -68,72 +73,119 @@ def build_note_graph(note: Note, extraction: Extraction | None = None) -> Graph:
     return g
 
 
+# the vocabulary terms as plain attributes: DefinedNamespace's attribute lookup costs more than the triple
+_K = SimpleNamespace(**{name: getattr(KG, name) for name in (
+    "DateMention",
+    "Entity",
+    "Image",
+    "Mention",
+    "Note",
+    "Section",
+    "Snippet",
+    "Source",
+    "alias",
+    "altText",
+    "category",
+    "confidence",
+    "date",
+    "dateOf",
+    "end",
+    "heading",
+    "headingPath",
+    "inSource",
+    "key",
+    "kind",
+    "length",
+    "level",
+    "line",
+    "mentionOf",
+    "mentions",
+    "mentionsDate",
+    "method",
+    "name",
+    "note",
+    "order",
+    "parentSection",
+    "path",
+    "section",
+    "sentence",
+    "sha256",
+    "snippet",
+    "start",
+    "text",
+    "title",
+    "url",
+    "value",
+)})
+_RDF_TYPE = RDF.type
+
+
 def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple[URIRef, URIRef, URIRef | Literal]]:
     """The triples of one note's graph, as a list (no indexing: what a store load wants)."""
     out: list[tuple[URIRef, URIRef, URIRef | Literal]] = []
     add = out.append
     path = note.path
     n = note_iri(path)
-    add((n, RDF.type, KG.Note))
-    add((n, KG.path, _str(path)))
-    add((n, KG.sha256, Literal(note.sha256)))
-    add((n, KG.length, _int(len(note.text))))
+    add((n, _RDF_TYPE, _K.Note))
+    add((n, _K.path, _str(path)))
+    add((n, _K.sha256, Literal(note.sha256)))
+    add((n, _K.length, _int(len(note.text))))
     if note.title:
-        add((n, KG.title, _str(note.title)))
+        add((n, _K.title, _str(note.title)))
     if note.category:
-        add((n, KG.category, _str(note.category)))
+        add((n, _K.category, _str(note.category)))
     if note.date:
-        add((n, KG.date, Literal(note.date, datatype=XSD.date)))
+        add((n, _K.date, Literal(note.date, datatype=XSD.date)))
 
     def span(node: URIRef, start: int, end: int) -> None:
-        add((node, KG.start, _int(start)))
-        add((node, KG.end, _int(end)))
+        add((node, _K.start, _int(start)))
+        add((node, _K.end, _int(end)))
 
     def place(node: URIRef, section: int | None, snippet: int | None) -> None:
-        add((node, KG.note, n))
+        add((node, _K.note, n))
         if section is not None:
-            add((node, KG.section, section_iri(path, section)))
+            add((node, _K.section, section_iri(path, section)))
         if snippet is not None:
-            add((node, KG.snippet, snippet_iri(path, snippet)))
+            add((node, _K.snippet, snippet_iri(path, snippet)))
 
     for s in note.sections:
         node = section_iri(path, s.index)
-        add((node, RDF.type, KG.Section))
-        add((node, KG.note, n))
-        add((node, KG.heading, _str(s.heading)))
-        add((node, KG.headingPath, _str(" / ".join(s.path))))
-        add((node, KG.level, _int(s.level)))
-        add((node, KG.order, _int(s.index)))
+        add((node, _RDF_TYPE, _K.Section))
+        add((node, _K.note, n))
+        add((node, _K.heading, _str(s.heading)))
+        add((node, _K.headingPath, _str(" / ".join(s.path))))
+        add((node, _K.level, _int(s.level)))
+        add((node, _K.order, _int(s.index)))
         if s.parent is not None:
-            add((node, KG.parentSection, section_iri(path, s.parent)))
+            add((node, _K.parentSection, section_iri(path, s.parent)))
         span(node, s.start, s.end)
 
     for sn in note.snippets:
         node = snippet_iri(path, sn.index)
-        add((node, RDF.type, KG.Snippet))
+        add((node, _RDF_TYPE, _K.Snippet))
         place(node, sn.section, None)
-        add((node, KG.order, _int(sn.index)))
+        add((node, _K.order, _int(sn.index)))
         span(node, sn.start, sn.end)
 
     for r in note.references:
         node = source_iri(path, r.index)
-        add((node, RDF.type, KG.Source))
+        add((node, _RDF_TYPE, _K.Source))
         place(node, r.section, r.snippet)
-        add((node, KG.url, Literal(r.url, datatype=XSD.anyURI)))
-        add((node, KG.kind, Literal(r.kind)))
-        add((node, KG.order, _int(r.index)))
-        add((node, KG.line, _int(r.line)))
+        add((node, _K.url, Literal(r.url, datatype=XSD.anyURI)))
+        add((node, _K.kind, Literal(r.kind)))
+        add((node, _K.order, _int(r.index)))
+        add((node, _K.line, _int(r.line)))
         span(node, r.start, r.end)
         if r.title:
-            add((node, KG.title, _str(r.title)))
+            add((node, _K.title, _str(r.title)))
 
     for i, im in enumerate(note.images):
         node = image_iri(path, i)
-        add((node, RDF.type, KG.Image))
+        add((node, _RDF_TYPE, _K.Image))
         place(node, im.section, im.snippet)
-        add((node, KG.url, Literal(im.url, datatype=XSD.anyURI)))
+        add((node, _K.url, Literal(im.url, datatype=XSD.anyURI)))
         if im.alt:
-            add((node, KG.altText, _str(im.alt)))
+            add((node, _K.altText, _str(im.alt)))
         span(node, im.start, im.end)
 
     if extraction is not None:
@@ -146,54 +198,54 @@ def _add_extraction(add, note: Note, ex: Extraction) -> None:
     n = note_iri(path)
     for e in ex.entities:
         node = entity_iri(e.key)
-        add((node, RDF.type, KG.Entity))
-        add((node, RDF.type, type_iri(e.type)))
-        add((node, KG.key, _str(e.key)))
-        add((node, KG.name, _str(e.name)))
+        add((node, _RDF_TYPE, _K.Entity))
+        add((node, _RDF_TYPE, type_iri(e.type)))
+        add((node, _K.key, _str(e.key)))
+        add((node, _K.name, _str(e.name)))
         for a in e.aliases:
-            add((node, KG.alias, _str(a)))
+            add((node, _K.alias, _str(a)))
     for m in ex.mentions:
         node = mention_iri(path, m.start, m.end, m.type)
         ent = entity_iri(m.key)
-        add((node, RDF.type, KG.Mention))
-        add((node, KG.note, n))
-        add((node, KG.mentionOf, ent))
-        add((node, KG.text, _str(m.text)))
-        add((node, KG.start, _int(m.start)))
-        add((node, KG.end, _int(m.end)))
-        add((node, KG.method, Literal(m.method)))
+        add((node, _RDF_TYPE, _K.Mention))
+        add((node, _K.note, n))
+        add((node, _K.mentionOf, ent))
+        add((node, _K.text, _str(m.text)))
+        add((node, _K.start, _int(m.start)))
+        add((node, _K.end, _int(m.end)))
+        add((node, _K.method, Literal(m.method)))
         if m.confidence != 1.0:
-            add((node, KG.confidence, Literal(float(m.confidence), datatype=XSD.double)))
+            add((node, _K.confidence, Literal(float(m.confidence), datatype=XSD.double)))
         sentence = note.text[m.sentence_start:m.sentence_end].strip()
         if sentence:
-            add((node, KG.sentence, _str(sentence[:_SENTENCE_MAX])))
-        add((n, KG.mentions, ent))
+            add((node, _K.sentence, _str(sentence[:_SENTENCE_MAX])))
+        add((n, _K.mentions, ent))
         if m.section is not None:
-            add((node, KG.section, section_iri(path, m.section)))
+            add((node, _K.section, section_iri(path, m.section)))
         if m.snippet is not None:
-            add((node, KG.snippet, snippet_iri(path, m.snippet)))
-            add((snippet_iri(path, m.snippet), KG.mentions, ent))
+            add((node, _K.snippet, snippet_iri(path, m.snippet)))
+            add((snippet_iri(path, m.snippet), _K.mentions, ent))
         if m.reference is not None:
             src = source_iri(path, m.reference)
-            add((node, KG.inSource, src))
-            add((src, KG.mentions, ent))
+            add((node, _K.inSource, src))
+            add((src, _K.mentions, ent))
     for d in ex.dates:
         node = date_iri(path, d.start, d.end)
-        add((node, RDF.type, KG.DateMention))
-        add((node, KG.note, n))
-        add((node, KG.text, _str(d.text)))
-        add((node, KG.start, _int(d.start)))
-        add((node, KG.end, _int(d.end)))
+        add((node, _RDF_TYPE, _K.DateMention))
+        add((node, _K.note, n))
+        add((node, _K.text, _str(d.text)))
+        add((node, _K.start, _int(d.start)))
+        add((node, _K.end, _int(d.end)))
         if d.value:
-            add((node, KG.value, Literal(d.value)))
+            add((node, _K.value, Literal(d.value)))
         if d.section is not None:
-            add((node, KG.section, section_iri(path, d.section)))
+            add((node, _K.section, section_iri(path, d.section)))
         if d.snippet is not None:
             sn = snippet_iri(path, d.snippet)
-            add((node, KG.snippet, sn))
-            add((node, KG.dateOf, sn))
-            add((sn, KG.mentionsDate, node))
+            add((node, _K.snippet, sn))
+            add((node, _K.dateOf, sn))
+            add((sn, _K.mentionsDate, node))
         for key in d.events:
             ev = entity_iri(key)
-            add((node, KG.dateOf, ev))
-            add((ev, KG.mentionsDate, node))
+            add((node, _K.dateOf, ev))
+            add((ev, _K.mentionsDate, node))

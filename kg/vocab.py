@@ -6,6 +6,8 @@ so that building the same notes twice gives the same IRIs.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from urllib.parse import quote
 
 from rdflib import Namespace, URIRef
@@ -129,10 +131,12 @@ META_GRAPH = URIRef(ID_NS + "graph/meta")
 _SAFE = "/-_.~"
 
 
+@lru_cache(maxsize=1 << 16)
 def _q(text: str) -> str:
     return quote(text, safe=_SAFE)
 
 
+@lru_cache(maxsize=1 << 16)
 def note_iri(path: str) -> URIRef:
     """IRI of a note, from its path relative to the folder it was read from.
 
@@ -147,14 +151,17 @@ def note_graph(path: str) -> URIRef:
     return URIRef(f"{ID_NS}graph/note/{_q(path)}")
 
 
+@lru_cache(maxsize=1 << 16)
 def section_iri(path: str, index: int) -> URIRef:
     return URIRef(f"{note_iri(path)}#section-{index}")
 
 
+@lru_cache(maxsize=1 << 16)
 def snippet_iri(path: str, index: int) -> URIRef:
     return URIRef(f"{note_iri(path)}#snippet-{index}")
 
 
+@lru_cache(maxsize=1 << 16)
 def source_iri(path: str, index: int) -> URIRef:
     return URIRef(f"{note_iri(path)}#source-{index}")
 
@@ -171,6 +178,7 @@ def date_iri(path: str, start: int, end: int) -> URIRef:
     return URIRef(f"{note_iri(path)}#date-{start}-{end}")
 
 
+@lru_cache(maxsize=1 << 16)
 def entity_iri(key: str) -> URIRef:
     """IRI of an entity from its key (``Type/name``).
 

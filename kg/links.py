@@ -1595,8 +1595,9 @@ def _diff(old: LinkResult, new: LinkResult):
         return d
 
     a, b = keyed(old), keyed(new)
-    removed = [v for k, v in a.items() if b.get(k) != v]
-    added = [v for k, v in b.items() if a.get(k) != v]
+    # an incremental pass carries most records over as the same objects: identity settles them
+    removed = [v for k, v in a.items() if (w := b.get(k)) is not v and w != v]
+    added = [v for k, v in b.items() if (w := a.get(k)) is not v and w != v]
     return removed, added
 
 

@@ -10,6 +10,10 @@ How resolvers read the graph
   lists and note fields are answered from it without a query.  User input is
   matched against the catalogue in Python, or bound as a SPARQL parameter; it
   is never pasted into query text.
+* The catalogue also holds, read on first need, a ranking index: every
+  entity's coverage nodes in the order ``sources`` answers in (score, direct
+  first, source URL, source IRI).  A request takes an entity's best n from
+  it and reads details for those n only, however many sources cover it.
 * Everything per entity or per coverage (mentions, coverages, relatedness,
   evidence) is read by DataLoaders: one SPARQL query per batch of keys,
   whatever the number of parents (no N+1).  The keys of a batch are IRIs the
@@ -57,7 +61,7 @@ from strawberry.types import ExecutionResult, Info
 
 from kg.errors import KGError, QueryError, QueryTimeoutError
 from kg.store import PREFIXES, EmbeddedStore, from_oxigraph, to_oxigraph
-from kg.vocab import KG_NS
+from kg.vocab import KG_NS, LINKS_GRAPH
 
 __all__ = [
     "MAX_FIRST",
@@ -181,6 +185,15 @@ _Q_COUNTS = "SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?class } GROU
 _Q_TRIPLES = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
 _Q_RELATED_ALL = """
 SELECT ?a ?b ?w WHERE { ?r kg:fromEntity ?a ; kg:toEntity ?b . OPTIONAL { ?r kg:weight ?w } }"""
+# The coverage ranking index: every coverage row of the links graph (one copy of each fact), and the URL
+# of every source (one row per graph that states it, as the union default graph has them).  Joined in
+# Python: the store's own plan for the join over all sources is far slower than the two scans.
+_Q_COVERAGE_ALL = f"""
+SELECT ?e ?cov ?src ?score ?direct WHERE {{ GRAPH {ox.NamedNode(str(LINKS_GRAPH))} {{
+  ?cov kg:entity ?e ; kg:source ?src .
+  OPTIONAL {{ ?cov kg:score ?score }} OPTIONAL {{ ?cov kg:direct ?direct }}
+}} }}"""
+_Q_SOURCE_URLS = "SELECT ?src ?url WHERE { GRAPH ?g { ?src kg:url ?url } }"
 
 _TYPES = ("Person", "Event", "Paper", "Place", "Organization")
 
@@ -234,6 +247,8 @@ class Catalogue:
         self._stats: dict[str, Any] | None = None
         self._graph: Any = None
         self._lock = threading.Lock()
+        self._coverage: dict[str, tuple[str, ...]] | None = None
+        self._coverage_lock = threading.Lock()  # its own: building it must not hold up stats or paths
 
     def _rank(self, iris: list[str]) -> list[EntityRec]:
         recs = [self.entities[i] for i in dict.fromkeys(iris)]
@@ -264,12 +279,43 @@ class Catalogue:
                 self._stats = {"counts": counts, "triples": triples}
             return self._stats
 
+    def coverage_index(self, store: ox.Store) -> dict[str, tuple[str, ...]]:
+        """Entity IRI → its coverage nodes, best first; read on first need (once per generation)."""
+        index = self._coverage
+        if index is None:
+            with self._coverage_lock:
+                index = self._coverage
+                if index is None:
+                    index = self._coverage = build_coverage_index(store)
+        return index
+
     def link_graph(self, store: ox.Store) -> Any:
         """The graph ``path`` searches: from kg.links when it is there, else the relatedness edges."""
         with self._lock:
             if self._graph is None:
                 self._graph = _load_link_graph(store, self)
             return self._graph
+
+
+def build_coverage_index(store: ox.Store) -> dict[str, tuple[str, ...]]:
+    """Every entity's coverage nodes in the order ``sources`` gives: score (highest first), direct before
+    inferred, then source URL and source IRI; a coverage without a score counts 1.0, without ``direct``
+    as inferred.  One row per (coverage, URL) pair, as a join over the union default graph would give."""
+    urls: dict[str, list[str]] = defaultdict(list)
+    for r in select(store, _Q_SOURCE_URLS):
+        urls[r["src"]].append(r["url"])
+    rows: dict[str, list[tuple]] = defaultdict(list)
+    for r in select(store, _Q_COVERAGE_ALL):
+        src = r["src"]
+        score = -float(r["score"]) if r["score"] is not None else -1.0
+        inferred = not r["direct"] if r["direct"] is not None else True
+        for url in urls.get(src, ()):
+            rows[r["e"]].append((score, inferred, url, src, r["cov"]))
+    index: dict[str, tuple[str, ...]] = {}
+    for e, lst in rows.items():
+        lst.sort()
+        index[e] = tuple(row[4] for row in lst)
+    return index
 
 
 def _load_link_graph(store: ox.Store, catalogue: Catalogue) -> Any:
@@ -375,15 +421,6 @@ SELECT ?e ?cov ?src ?score ?direct ?just ?method ?url ?title ?note ?section WHER
   OPTIONAL {{ ?src kg:section ?sec . ?sec kg:headingPath ?section }}
 }}"""
 
-# Ranking first: the links graph alone (one copy of each fact), then details for the kept coverages.
-_Q_COVERAGE_RANK = """
-SELECT ?e ?cov ?src ?score ?direct ?url WHERE {{
-  {values}
-  ?cov kg:entity ?e ; kg:source ?src .
-  OPTIONAL {{ ?cov kg:score ?score }} OPTIONAL {{ ?cov kg:direct ?direct }}
-  ?src kg:url ?url .
-}}"""
-
 _Q_RELATED = """
 SELECT ?e ?r ?to ?w ?method ?rank WHERE {{
   {values}
@@ -486,25 +523,13 @@ class Loaders:
         return [found.get(k, []) for k in keys]
 
     async def _coverage(self, keys: list[tuple[str, int]]) -> list[list[CoverageRec]]:
-        """Coverage of each (entity, n): its n best sources, ranked on the links graph, then detailed."""
+        """Coverage of each (entity, n): its n best sources, taken from the catalogue's ranking index, detailed."""
         def run() -> list[list[CoverageRec]]:
-            ranked: dict[str, list[tuple]] = defaultdict(list)
-            entities = list(dict.fromkeys(k for k, _ in keys))
+            index = self.snap.catalogue.coverage_index(self.snap.store)
             want: dict[str, int] = {}
             for e, n in keys:
                 want[e] = max(want.get(e, 0), n)
-            for chunk in _chunks(entities):
-                query = _Q_COVERAGE_RANK.format(values=values("e", chunk))
-                if len(chunk) == 1:  # one entity (the usual question): let the store sort and cut
-                    query += f"\nORDER BY DESC(?score) DESC(?direct) ?url ?src LIMIT {int(want[chunk[0]])}"
-                for r in self.snap.select(query):
-                    score = float(r["score"]) if r["score"] is not None else 1.0
-                    direct = bool(r["direct"]) if r["direct"] is not None else False
-                    ranked[r["e"]].append((-score, not direct, r["url"], r["src"], r["cov"]))
-            kept: dict[str, list[str]] = {}
-            for e, rows in ranked.items():
-                rows.sort()
-                kept[e] = [row[4] for row in rows[:want[e]]]
+            kept = {e: index.get(e, ())[:n] for e, n in want.items()}
             detail: dict[str, CoverageRec] = {}
             covs = [c for lst in kept.values() for c in lst]
             for chunk in _chunks(list(dict.fromkeys(covs))):
@@ -513,7 +538,7 @@ class Loaders:
                         r["cov"], r["e"], r["src"], float(r["score"] if r["score"] is not None else 1.0),
                         bool(r["direct"]) if r["direct"] is not None else False, r["just"], r["method"],
                         r["url"], r["title"], r["note"], r["section"])
-            return [[detail[c] for c in kept.get(e, [])[:n] if c in detail] for e, n in keys]
+            return [[detail[c] for c in kept[e][:n] if c in detail] for e, n in keys]
 
         return await self.snap.call(run)
 

@@ -111,3 +111,20 @@ def test_a_new_generation_gets_a_new_index(tmp_path):
         assert urls() == ["https://example.org/ple"]
     finally:
         runner.close()
+
+
+def test_a_server_backend_reads_the_index_ahead(api_store):  # noqa: F811
+    backend = GraphBackend(api_store, warm=True)
+    try:
+        cat = backend.snapshot().catalogue
+        deadline = time.monotonic() + 10
+        while cat._coverage is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cat._coverage == build_coverage_index(backend.snapshot().store)
+    finally:
+        backend.close()
+    lazy = GraphBackend(api_store)  # kg query: the index is read only when a request needs it
+    try:
+        assert lazy.snapshot().catalogue._coverage is None
+    finally:
+        lazy.close()

@@ -350,7 +350,7 @@ def create_app(
 ) -> Starlette:
     """The ASGI app over the store at ``store_location`` (opened now: a missing store fails fast)."""
     store = EmbeddedStore(store_location)
-    backend = GraphBackend(store)
+    backend = GraphBackend(store, warm=True)  # coverage index read ahead, per generation
     schema = build_schema(production=production, time_limit=graphql_time_limit)
     pool = SparqlPool(store.location, size=sparql_workers, timeout=sparql_timeout)
 

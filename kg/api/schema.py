@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import bisect
+import contextlib
 import logging
 import os
 import threading
@@ -337,6 +338,13 @@ def _load_link_graph(store: ox.Store, catalogue: Catalogue) -> Any:
     return ("related", g)
 
 
+def _warm(cat: Catalogue, store: ox.Store) -> None:
+    try:
+        cat.coverage_index(store)
+    except Exception:  # noqa: BLE001 - a request that needs it reads it again, and reports what fails
+        log.debug("the coverage index could not be read ahead", exc_info=True)
+
+
 def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
@@ -364,7 +372,7 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 class GraphBackend:
     """The store behind the API: hands out a :class:`Snapshot` per request; caches a catalogue per generation."""
 
-    def __init__(self, store: Any, *, threads: int = 4):
+    def __init__(self, store: Any, *, threads: int = 4, warm: bool = False):
         if isinstance(store, (str, os.PathLike)):
             from kg.store import open_store
 
@@ -373,6 +381,9 @@ class GraphBackend:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kg-store")
         self._lock = threading.Lock()
         self._catalogues: dict[str, Catalogue] = {}
+        # a server: read what the first requests of a generation need (the coverage index) in the
+        # background as soon as its catalogue is read, rather than in the first request that needs it
+        self.warm = warm
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -387,6 +398,9 @@ class GraphBackend:
             if cat is None:
                 cat = Catalogue(ox_store)
                 self._catalogues = {name: cat}  # older generations are dropped
+                if self.warm:
+                    with contextlib.suppress(RuntimeError):  # the pool is shut down: the backend is closing
+                        self.pool.submit(_warm, cat, ox_store)
         return Snapshot(ox_store, name, cat, self.pool)
 
     async def asnapshot(self) -> Snapshot:

@@ -37,10 +37,11 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
 from math import log as _log
+from operator import attrgetter
 from typing import Any
 
 from kg.errors import ModelError
@@ -129,6 +130,7 @@ class _Resources:
     ruler_heads: frozenset[str]  # the proper prefixes of the rulers' names
     translit_re: re.Pattern  # a run of transliteration characters, maybe with middle dots
     suffix_ends: frozenset[str]  # the last characters of event, organisation and place words
+    token_classes: dict[str, int]  # word → its _token_class (filled as words are met)
 
 
 def _read_section(name: str, header: str) -> list[str]:
@@ -256,15 +258,16 @@ def _resources() -> _Resources:
         freq=freq,
         tags=tags,
         segmenter=_Segmenter(freq, total),
-        place_re=re.compile("|".join(map(re.escape, by_length(places)))),
-        role_re=re.compile("|".join(map(re.escape, by_length(roles)))),
+        place_re=re.compile(_words_pattern(places)),
+        role_re=re.compile(_words_pattern(roles)),
         common_acronyms=_common_acronyms(),
-        surname_start_re=re.compile(
-            "[" + "".join(sorted({w[0] for w in (*surnames_zh, *surnames_ja) if _is_cjk(w[0])})) + "]"
-        ),
+        # the first characters of the surnames _person_by_surname weighs (up to four characters, the
+        # first CJK; a lone function character is never taken as one)
+        surname_start_re=re.compile("[" + "".join(sorted(
+            {w[0] for w in surname_long if _is_cjk(w[0]) and not (len(w) == 1 and w in _FUNCTION_CHARS)})) + "]"),
         orgs=orgs_known,
         rulers=rulers,
-        org_re=re.compile("|".join(map(re.escape, by_length(w for w in orgs_known if not w.isascii())))),
+        org_re=re.compile(_words_pattern(w for w in orgs_known if not w.isascii())),
         events=frozenset(_read_words("events.txt")),
         event_re=re.compile("|".join(map(re.escape, by_length(_read_words("events.txt"))))),
         event_modifiers=frozenset(_read_words("event_modifiers.txt")),
@@ -278,6 +281,7 @@ def _resources() -> _Resources:
         translit_re=re.compile("(?:[" + "".join(sorted(translit)) + "]{2,}(?:[" + _TRANSLIT_SEP + "]["
                                + "".join(sorted(translit)) + "]{1,})*)"),
         suffix_ends=frozenset(w[-1] for w in (*event_words, *orgs, *place_suffixes, "党员")),
+        token_classes={},
     )
 
 
@@ -293,6 +297,29 @@ _NOT_NAME_END = set("家们氏等的了是在和与及就也都而被把将对�
 _NOT_NAME_CHAR = set("的了是在和与及就也都而被把将对从向为以于或之其这那着过得地所又还很最更再已曾并但却则因如说年月日时分个们一二三四五六七八九十百千万亿第后前上下中内外里多少不没有无")
 _FUNCTION_TAGS = {"uj", "ul", "uz", "ug", "uv", "ud", "u", "p", "c", "r", "d", "v", "vd", "vn", "q", "f", "y", "e", "o", "x", "zg", "t", "a", "ad"}
 _NAME_TAGS = {"nr", "nrfg", "nrt"}
+
+
+def _words_pattern(words: Iterable[str]) -> str:
+    """A regex matching, where it is tried, the longest of ``words`` that starts there: the same
+    matches as the alternation of the words longest first, written as a trie (``北(?:京|海道)?``),
+    so that the regex engine follows one branch per character instead of trying every word."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def branch(node: dict) -> str:
+        alts = [re.escape(ch) + branch(node[ch]) for ch in sorted(node) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        if "" in node:  # a word ends here: longer ones first, then this one
+            return (body if len(alts) > 1 else "(?:" + body + ")") + "?"
+        return body
+
+    return branch(trie) if trie else "(?!)"
 
 
 #: the characters _CJK matches, for set operations (``_CJK_CHARS.issuperset(word)``: all CJK)
@@ -429,6 +456,53 @@ def _token_index(doc) -> tuple[list[int], set[int], set[int]]:
         starts = [t[0] for t in toks]
         index = doc.user_data["kg_token_index"] = (starts, set(starts), {t[1] for t in toks})
     return index
+
+
+#: token classes (bits) the components look for; a token's are remembered per word (_token_class)
+_T_NEW, _T_LEXICON, _T_SUFFIX, _T_RULER_HEAD, _T_RULER = 1, 2, 4, 8, 16
+
+
+def _token_class(word: str, res: "_Resources") -> int:
+    """The classes of a token: a two- or three-character CJK word jieba's dictionary does not hold
+    (made up by its HMM), a CJK word of two characters or more with a lexicon tag (nr, ns, nt...)
+    and no stopword, a word ending in the last character of a suffix word, a proper prefix of a
+    ruler's name, a ruler's name."""
+    found = 0
+    if not res.freq.get(word) and 2 <= len(word) <= 3 and _CJK_CHARS.issuperset(word):
+        found |= _T_NEW
+    if res.tags.get(word) in _LEXICON_TYPES and len(word) >= 2 and word not in res.stopwords and _CJK_CHARS.issuperset(word):
+        found |= _T_LEXICON
+    if word[-1:] in res.suffix_ends:
+        found |= _T_SUFFIX
+    if word in res.ruler_heads:
+        found |= _T_RULER_HEAD
+    if word in res.rulers:
+        found |= _T_RULER
+    return found
+
+
+def _token_groups(doc) -> dict[int, list[int]]:
+    """Per token class, the indices of the text's tokens of that class (made once per text; the
+    class of a word is looked up in the dictionaries once per process, not once per token)."""
+    groups = doc.user_data.get("kg_token_groups")
+    if groups is None:
+        res = _resources()
+        memo = res.token_classes
+        if len(memo) > 2_000_000:
+            memo.clear()
+        classes = []
+        for t in _tokens(doc):
+            c = memo.get(t[2])
+            if c is None:
+                c = memo[t[2]] = _token_class(t[2], res)
+            classes.append(c)
+        groups = doc.user_data["kg_token_groups"] = {bit: [] for bit in (_T_NEW, _T_LEXICON, _T_SUFFIX, _T_RULER_HEAD, _T_RULER)}
+        for i, c in enumerate(classes):
+            if c:
+                for bit, members in groups.items():
+                    if c & bit:
+                        members.append(i)
+    return groups
 
 
 def segment(text: str) -> list[tuple[int, int, str]]:
@@ -1277,8 +1351,7 @@ def kg_suffix_names(doc):
     text = _text(doc)
     toks = _tokens(doc)
     _event_lexicon(doc, text, res)
-    ends = res.suffix_ends  # a token ends with a suffix word only if it ends with one's last character
-    for i in [i for i, t in enumerate(toks) if t[2][-1] in ends]:
+    for i in _token_groups(doc)[_T_SUFFIX]:  # a token ends with a suffix word only if it ends with one's last character
         s, e, tok = toks[i]
         found = _suffix_type(tok, res)
         if not found:
@@ -1443,10 +1516,9 @@ def _person_by_new_word(doc, res: _Resources) -> None:
     """A word jieba's HMM made up (not in its dictionary) of a surname and one or two name
     characters is a name (刘峙, 潘从洲, 李仙洲)."""
     text = _text(doc)
-    freq = res.freq
-    for s, e, tok in [t for t in _tokens(doc) if not freq.get(t[2])]:  # frequencies are never negative
-        if not 2 <= len(tok) <= 3 or not _CJK_CHARS.issuperset(tok):
-            continue
+    toks = _tokens(doc)
+    for i in _token_groups(doc)[_T_NEW]:
+        s, e, tok = toks[i]
         surname, given = tok[0], tok[1:]
         if surname not in res.surnames_zh or surname in _FUNCTION_CHARS or surname in _NOT_NAME_CHAR:
             continue
@@ -1680,11 +1752,12 @@ def _person_by_ruler(doc, res: _Resources) -> None:
     text = _text(doc)
     toks = _tokens(doc)
     _, starts, ends = _token_index(doc)
-    rulers, heads = res.rulers, res.ruler_heads
+    rulers = res.rulers
+    groups = _token_groups(doc)
     # two adjacent tokens making a ruler's name: the first is a proper prefix of one
-    found = [(a, toks[j + 1][1]) for j, (a, b, x) in enumerate(toks)
-             if x in heads and j + 1 < len(toks) and b == toks[j + 1][0] and x + toks[j + 1][2] in rulers]
-    found += [(a, b) for a, b, x in toks if x in rulers]
+    found = [(toks[j][0], toks[j + 1][1]) for j in groups[_T_RULER_HEAD]
+             if j + 1 < len(toks) and toks[j][1] == toks[j + 1][0] and toks[j][2] + toks[j + 1][2] in rulers]
+    found += [toks[j][:2] for j in groups[_T_RULER]]
     found += [(m.start(), m.end()) for m in _DYNASTY_TITLE_RE.finditer(text)]
     for s, e in found:
         left = s == 0 or not _is_cjk(text[s - 1]) or s in starts
@@ -1750,12 +1823,11 @@ _LEXICON_TYPES = {"nr": "Person", "nrfg": "Person", "nrt": "Person", "ns": "Plac
 def kg_lexicon(doc):
     res = _resources()
     text = _text(doc)
-    tags = res.tags
-    for s, e, tok in [t for t in _tokens(doc) if tags.get(t[2]) in _LEXICON_TYPES]:
-        tag = tags[tok]
+    toks = _tokens(doc)
+    for i in _token_groups(doc)[_T_LEXICON]:
+        s, e, tok = toks[i]
+        tag = res.tags[tok]
         type_ = _LEXICON_TYPES[tag]
-        if len(tok) < 2 or tok in res.stopwords or not _CJK_CHARS.issuperset(tok):
-            continue
         if type_ == "Person":
             long_surname = _starts_with_any(tok, res.surnames_ja, res.ja_lens) or tok[:2] in res.surnames_zh
             if tok[0] not in res.surnames_zh and not long_surname and tag != "nrt":
@@ -1951,15 +2023,19 @@ class Extractor:
     def _extract_parallel(self, notes: list[Note], n_process: int) -> Iterator[Extraction]:
         import multiprocessing
 
-        global _WORKER_EXTRACTOR
+        global _WORKER_EXTRACTOR, _WORKER_NOTES
         ctx = multiprocessing.get_context("fork")
         chunksize = max(1, min(8, len(notes) // (n_process * 8)))
-        _WORKER_EXTRACTOR = self  # inherited by the forked workers: the pipeline is loaded once, here
+        # inherited by the forked workers: the pipeline is loaded once, here, and the notes need not
+        # be pickled to them (they get indices); they send back plain tuples (_pack), which pickle
+        # several times faster than the slotted dataclasses
+        _WORKER_EXTRACTOR, _WORKER_NOTES = self, notes
         try:
             with ctx.Pool(n_process) as pool:
-                yield from pool.imap(_extract_in_worker, notes, chunksize=chunksize)
+                for packed in pool.imap(_extract_in_worker, range(len(notes)), chunksize=chunksize):
+                    yield _unpack(packed)
         finally:
-            _WORKER_EXTRACTOR = None
+            _WORKER_EXTRACTOR, _WORKER_NOTES = None, []
 
     # -- turning block findings into model records
 
@@ -2100,11 +2176,30 @@ class Extractor:
 
 
 _WORKER_EXTRACTOR: "Extractor | None" = None
+_WORKER_NOTES: list[Note] = []
 
 
-def _extract_in_worker(note: Note) -> Extraction:
+def _extract_in_worker(index: int) -> tuple:
     assert _WORKER_EXTRACTOR is not None
-    return _WORKER_EXTRACTOR._extract_one(note)
+    return _pack(_WORKER_EXTRACTOR._extract_one(_WORKER_NOTES[index]))
+
+
+_ENTITY_FIELDS = attrgetter(*(f.name for f in fields(Entity)))
+_MENTION_FIELDS = attrgetter(*(f.name for f in fields(Mention)))
+_DATE_FIELDS = attrgetter(*(f.name for f in fields(DateMention)))
+
+
+def _pack(x: Extraction) -> tuple:
+    """An extraction as plain tuples (each record's fields in declaration order), for pickling."""
+    return (x.note, [_ENTITY_FIELDS(e) for e in x.entities], [_MENTION_FIELDS(m) for m in x.mentions],
+            [_DATE_FIELDS(d) for d in x.dates])
+
+
+def _unpack(packed: tuple) -> Extraction:
+    """The extraction :func:`_pack` made the tuples of."""
+    note, entities, mentions, dates = packed
+    return Extraction(note=note, entities=tuple([Entity(*e) for e in entities]),
+                      mentions=tuple([Mention(*m) for m in mentions]), dates=tuple([DateMention(*d) for d in dates]))
 
 
 def _fork_available() -> bool:

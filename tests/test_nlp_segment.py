@@ -138,3 +138,46 @@ def test_dictionary_helpers_agree_with_plain_scans():
                 expected.append((w, w in res.surnames_ja or n >= 2))
         assert nlp._surname_at(text, i, res) == expected
     assert all(nlp._is_cjk(c) == bool(nlp._CJK.match(c)) for c in map(chr, range(0x3000, 0xFFFF)))
+
+
+def test_words_pattern_matches_like_the_alternation_longest_first():
+    import re
+
+    rnd = random.Random(5)
+    alphabet = "北京海道东西南山川.*?()[]|\\"
+    for _ in range(300):
+        words = {"".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 5))) for _ in range(rnd.randrange(0, 30))}
+        flat = re.compile("|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w)))) if words else "(?!)")
+        trie = re.compile(nlp._words_pattern(words))
+        for _ in range(20):
+            text = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 30)))
+            assert [m.span() for m in trie.finditer(text)] == [m.span() for m in flat.finditer(text)], (words, text)
+            for i in range(len(text) + 1):
+                a, b = trie.match(text, i), flat.match(text, i)
+                assert (a and a.span()) == (b and b.span())
+            assert bool(trie.fullmatch(text)) == (text in words)
+    res = nlp._resources()
+    sample = _texts()[0]
+    flat = re.compile("|".join(map(re.escape, sorted(res.places, key=lambda w: (-len(w), w)))))
+    assert [m.span() for m in res.place_re.finditer(sample)] == [m.span() for m in flat.finditer(sample)]
+
+
+def test_packed_extraction_round_trips():
+    from dataclasses import fields
+
+    from kg.model import Extraction
+    from kg.notes import parse_note
+
+    assert [f.name for f in fields(Extraction)] == ["note", "entities", "mentions", "dates"]
+    x = nlp.load_extractor().extract(parse_note(
+        "# t\n\n1970年1月，北京大学的张三在北京。6月8日回来。Long Short Term Memory (LSTM) 很好。\n", "t.md"))
+    assert x.mentions and x.dates and x.entities
+    assert nlp._unpack(nlp._pack(x)) == x
+
+
+def test_token_groups_are_the_token_classes():
+    doc = nlp._Doc(_texts()[0])
+    res = nlp._resources()
+    groups = nlp._token_groups(doc)
+    for bit, members in groups.items():
+        assert members == [i for i, t in enumerate(doc.user_data["kg_tokens"]) if nlp._token_class(t[2], res) & bit]

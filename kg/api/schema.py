@@ -118,13 +118,24 @@ class Snapshot:
 def select(store: ox.Store, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """A SELECT on one pyoxigraph store: rows of plain values (bound variables must be projected)."""
     subs = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
-    try:
-        result = store.query(sparql, use_default_graph_as_union=True, prefixes=PREFIXES,
-                             substitutions=subs or None)
-    except SyntaxError as err:  # a bug in this module, not the user's doing
-        raise RuntimeError(f"internal SPARQL does not parse: {err}") from err
+    result = _query(store, sparql, subs or None)
     names = [v.value for v in result.variables]
     return [{n: from_oxigraph(sol[n]) for n in names} for sol in result]
+
+
+def select_tuples(store: ox.Store, sparql: str) -> Iterator[tuple[Any, ...]]:
+    """A SELECT's rows as tuples of plain values in the order of the projection, one at a time (large reads)."""
+    result = _query(store, sparql, None)
+    names = [v.value for v in result.variables]
+    for sol in result:
+        yield tuple(from_oxigraph(sol[n]) for n in names)
+
+
+def _query(store: ox.Store, sparql: str, subs: dict | None) -> Any:
+    try:
+        return store.query(sparql, use_default_graph_as_union=True, prefixes=PREFIXES, substitutions=subs)
+    except SyntaxError as err:  # a bug in this module, not the user's doing
+        raise RuntimeError(f"internal SPARQL does not parse: {err}") from err
 
 
 def values(var: str, iris: Sequence[str]) -> str:
@@ -301,19 +312,20 @@ class Catalogue:
 def build_coverage_index(store: ox.Store) -> dict[str, tuple[str, ...]]:
     """Every entity's coverage nodes in the order ``sources`` gives: score (highest first), direct before
     inferred, then source URL and source IRI; a coverage without a score counts 1.0, without ``direct``
-    as inferred.  One row per (coverage, URL) pair, as a join over the union default graph would give."""
-    urls: dict[str, list[str]] = defaultdict(list)
-    for r in select(store, _Q_SOURCE_URLS):
-        urls[r["src"]].append(r["url"])
+    as inferred.  One row per (coverage, URL) pair, as a join over the union default graph would give.
+    Rows are read one at a time (a server's resident memory keeps the high-water mark of this read)."""
+    urls: dict[str, list[str]] = {}
+    for src, url in select_tuples(store, _Q_SOURCE_URLS):
+        urls.setdefault(src, []).append(url)
     rows: dict[str, list[tuple]] = defaultdict(list)
-    for r in select(store, _Q_COVERAGE_ALL):
-        src = r["src"]
-        score = -float(r["score"]) if r["score"] is not None else -1.0
-        inferred = not r["direct"] if r["direct"] is not None else True
+    for e, cov, src, score, direct in select_tuples(store, _Q_COVERAGE_ALL):
+        key = (-float(score) if score is not None else -1.0, not direct if direct is not None else True)
         for url in urls.get(src, ()):
-            rows[r["e"]].append((score, inferred, url, src, r["cov"]))
+            rows[e].append((*key, url, src, cov))
+    del urls
     index: dict[str, tuple[str, ...]] = {}
-    for e, lst in rows.items():
+    for e in list(rows):
+        lst = rows.pop(e)
         lst.sort()
         index[e] = tuple(row[4] for row in lst)
     return index

@@ -2073,6 +2073,7 @@ class Extractor:
             if text.isascii():
                 spelling[text.casefold()][text] += 1
         preferred = {k: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for k, c in spelling.items()}
+        winner = {text: c.most_common(1)[0][0] for text, c in votes.items()}  # the type each name's votes elect
         mentions: list[Mention] = []
         entities: dict[str, Entity] = {}
         aliases: dict[str, set[str]] = defaultdict(set)
@@ -2089,7 +2090,7 @@ class Extractor:
             name = self._canonical(name)
             if name in self._not:
                 continue
-            type_ = self._types.get(name) or self._types.get(surface) or votes[text].most_common(1)[0][0]
+            type_ = self._types.get(name) or self._types.get(surface) or winner[text]
             if type_ not in ENTITY_TYPES:
                 continue
             key = entity_key(type_, name)
@@ -2134,24 +2135,22 @@ class Extractor:
         covered = bytearray(len(note.text) + 1)
         for f in found:
             covered[f["start"] : f["end"]] = b"\x01" * (f["end"] - f["start"])
-        pattern = re.compile("|".join(map(re.escape, sorted(names, key=lambda x: (-len(x), x)))))
         extra = []
-        for block, data in zip(note.blocks, blocks):
-            for m in pattern.finditer(block.text):
-                s, e = block.start + m.start(), block.start + m.end()
-                if covered.find(1, s, e) >= 0:
+        for k, ms, me, name in _occurrences(names, [b.text for b in note.blocks]):
+            block, data = note.blocks[k], blocks[k]
+            s, e = block.start + ms, block.start + me
+            if covered.find(1, s, e) >= 0:
+                continue
+            if name.isascii():
+                if (ms > 0 and block.text[ms - 1].isalnum()) or (me < len(block.text) and block.text[me].isalnum()):
                     continue
-                name = m.group(0)
-                if name.isascii():
-                    if (m.start() > 0 and block.text[m.start() - 1].isalnum()) or (m.end() < len(block.text) and block.text[m.end()].isalnum()):
-                        continue
-                elif len(name) == 2 and res.freq.get(block.text[m.start() : m.end() + 1], 0) > 30:
-                    continue
-                src = names[name]
-                sent = _sentence_of(data["sentences"], m.start(), len(block.text))
-                extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
-                                  block=block, sent=(block.start + sent[0], block.start + sent[1])))
-                covered[s:e] = b"\x01" * (e - s)
+            elif len(name) == 2 and res.freq.get(block.text[ms : me + 1], 0) > 30:
+                continue
+            src = names[name]
+            sent = _sentence_of(data["sentences"], ms, len(block.text))
+            extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
+                              block=block, sent=(block.start + sent[0], block.start + sent[1])))
+            covered[s:e] = b"\x01" * (e - s)
         return found + extra
 
     def _dates(self, note: Note, blocks: list[dict], mentions: list[Mention]) -> tuple[DateMention, ...]:
@@ -2206,6 +2205,41 @@ def _fork_available() -> bool:
     import multiprocessing
 
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _occurrences(names: Iterable[str], texts: list[str]) -> list[tuple[int, int, int, str]]:
+    """``(text index, start, end, name)`` of the names in each text, left to right, the longest at a
+    position, none overlapping: what the alternation of the names longest first finds with
+    ``finditer`` in each text, in order.
+
+    Without compiling that regex per note: every occurrence of every name (``str.find``) in the
+    texts joined by line breaks, then the same left-to-right choice.  A name holding a line break
+    could run across two texts there, so then the regex is used."""
+    names = sorted(names, key=lambda x: (-len(x), x))
+    if any("\n" in name for name in names):
+        pattern = re.compile("|".join(map(re.escape, names)))
+        return [(k, m.start(), m.end(), m.group(0)) for k, t in enumerate(texts) for m in pattern.finditer(t)]
+    joined = "\n".join(texts)
+    found = []
+    for name in names:
+        if not name:
+            continue
+        j = joined.find(name)
+        while j >= 0:
+            found.append((j, -len(name)))
+            j = joined.find(name, j + 1)
+    found.sort()
+    starts, offset = [], 0
+    for t in texts:
+        starts.append(offset)
+        offset += len(t) + 1
+    out, end = [], 0
+    for j, minus in found:
+        if j >= end:
+            end = j - minus
+            k = bisect_right(starts, j) - 1
+            out.append((k, j - starts[k], end - starts[k], joined[j:end]))
+    return out
 
 
 def _split_by_block(note: Note, data: dict) -> list[dict]:

@@ -181,3 +181,16 @@ def test_token_groups_are_the_token_classes():
     groups = nlp._token_groups(doc)
     for bit, members in groups.items():
         assert members == [i for i, t in enumerate(doc.user_data["kg_tokens"]) if nlp._token_class(t[2], res) & bit]
+
+
+def test_occurrences_are_the_longest_first_alternation_per_text():
+    import re
+
+    rnd = random.Random(9)
+    alphabet = "张三北京大学A B\n."
+    for _ in range(500):
+        names = {"".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 5))) for _ in range(rnd.randrange(1, 12))}
+        texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 40))) for _ in range(rnd.randrange(1, 5))]
+        pattern = re.compile("|".join(map(re.escape, sorted(names, key=lambda x: (-len(x), x)))))
+        expected = [(k, m.start(), m.end(), m.group(0)) for k, t in enumerate(texts) for m in pattern.finditer(t)]
+        assert nlp._occurrences(names, texts) == expected, (names, texts)

@@ -552,10 +552,7 @@ class _Segmenter:
         # re.split with one group: odd pieces are the blocks jieba segments, even ones the rest
         for k, blk in enumerate(self.re_han.split(text)):
             if k & 1:
-                for w in self._cut_block(blk):
-                    end = pos + len(w)
-                    append((pos, end, w))
-                    pos = end
+                pos = self._cut_block(blk, pos, out)
             else:
                 for ch in blk:  # jieba yields these one character at a time (whitespace runs dropped here)
                     if not ch.isspace():
@@ -563,8 +560,9 @@ class _Segmenter:
                     pos += 1
         return out
 
-    def _cut_block(self, sentence: str) -> list[str]:
-        """jieba's ``Tokenizer.__cut_DAG`` on one block."""
+    def _cut_block(self, sentence: str, pos: int, out: list[tuple[int, int, str]]) -> int:
+        """jieba's ``Tokenizer.__cut_DAG`` on one block: its words appended to ``out`` from offset
+        ``pos`` on; returns the offset after them."""
         freq, logtotal = self.freq, self.logtotal
         n = len(sentence)
         # route: for each position the best (log probability, end of its first word), right to left;
@@ -572,12 +570,17 @@ class _Segmenter:
         best_p = [0.0] * (n + 1)
         best_x = [0] * (n + 1)
         log = _log
+        alone = 0.0 - logtotal  # a character no word starts with: frequency 1
         for idx in range(n - 1, -1, -1):
+            f = freq.get(sentence[idx])
+            if f is None:
+                best_p[idx] = alone + best_p[idx + 1]
+                best_x[idx] = idx
+                continue
             bp = None
             bx = idx
             i = idx + 1
-            f = freq.get(sentence[idx])
-            while f is not None:
+            while True:
                 if f:
                     p = log(f) - logtotal + best_p[i]
                     if bp is None or p >= bp:
@@ -587,40 +590,47 @@ class _Segmenter:
                     break
                 i += 1
                 f = freq.get(sentence[idx:i])
-            if bp is None:  # no word starts here: the character alone, frequency 1
-                bp = 0.0 - logtotal + best_p[idx + 1]
-            best_p[idx] = bp
+                if f is None:
+                    break
+            best_p[idx] = alone + best_p[idx + 1] if bp is None else bp
             best_x[idx] = bx
-        words: list[str] = []
+        append = out.append
         x = 0
-        buf = ""
+        run = -1  # where the current run of single characters started
         while x < n:
             y = best_x[x] + 1
             if y - x == 1:
-                buf += sentence[x]
+                if run < 0:
+                    run = x
             else:
-                if buf:
-                    self._flush(buf, words)
-                    buf = ""
-                words.append(sentence[x:y])
+                if run >= 0:
+                    pos = self._flush(sentence[run:x], pos, out)
+                    run = -1
+                append((pos, pos + y - x, sentence[x:y]))
+                pos += y - x
             x = y
-        if buf:
-            self._flush(buf, words)
-        return words
+        if run >= 0:
+            pos = self._flush(sentence[run:], pos, out)
+        return pos
 
-    def _flush(self, buf: str, words: list[str]) -> None:
+    def _flush(self, buf: str, pos: int, out: list[tuple[int, int, str]]) -> int:
         """A run of single characters: as it is when the dictionary knows it, else the HMM's words."""
         if len(buf) == 1:
-            words.append(buf)
-        elif not self.freq.get(buf):
-            found = self.hmm_cache.get(buf)
-            if found is None:
+            out.append((pos, pos + 1, buf))
+            return pos + 1
+        if not self.freq.get(buf):
+            words = self.hmm_cache.get(buf)
+            if words is None:
                 if len(self.hmm_cache) >= self._HMM_CACHE_MAX:
                     self.hmm_cache.clear()
-                found = self.hmm_cache[buf] = self._hmm_cut(buf)
-            words.extend(found)
+                words = self.hmm_cache[buf] = self._hmm_cut(buf)
         else:
-            words.extend(buf)
+            words = buf
+        for w in words:
+            end = pos + len(w)
+            out.append((pos, end, w))
+            pos = end
+        return pos
 
     def _hmm_cut(self, sentence: str) -> list[str]:
         """jieba's ``finalseg.cut``."""

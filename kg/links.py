@@ -655,13 +655,17 @@ def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping
         if d < 2 or d > hub or (only is not None and only.isdisjoint(members[ctx])):
             continue
         add = weight[ctx] / math.log(1.0 + d)
-        for i, a in enumerate(ents):
-            for b in ents[i + 1:]:
-                scores[a, b] += add
-                neighbours[a].add(b)
-                neighbours[b].add(a)
-                if (a, b) not in best or add > best[a, b][0]:
-                    best[a, b] = (add, ctx)
+        if only is None:
+            pairs: Iterable[tuple[str, str]] = ((a, b) for i, a in enumerate(ents) for b in ents[i + 1:])
+        else:  # only the pairs with one of those entities (each once)
+            pairs = ((x, y) if x < y else (y, x) for x in ents if x in only
+                     for y in ents if y != x and not (y in only and y < x))
+        for a, b in pairs:
+            scores[a, b] += add
+            neighbours[a].add(b)
+            neighbours[b].add(a)
+            if (a, b) not in best or add > best[a, b][0]:
+                best[a, b] = (add, ctx)
     per: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for (a, b), s in scores.items():
         per[a].append((s, b))
@@ -1673,6 +1677,10 @@ class Relink:
         self.parts: dict[str, Any] = {}
         self.assembly: _Assembly | None = None
         if incremental:
+            try:
+                import scipy.sparse  # noqa: F401  PageRank's, imported now rather than after the extraction
+            except ImportError:
+                pass
             self.parts = {k: v for k, v in cache["parts"].items() if k in paths and k not in changed}
             self.assembly = _Assembly(self.parts[k] for k in sorted(self.parts))
         self.info.seconds["prepare"] = time.perf_counter() - t0

@@ -448,14 +448,24 @@ def _tokens(doc) -> list[tuple[int, int, str]]:
     return toks
 
 
-def _token_index(doc) -> tuple[list[int], set[int], set[int]]:
-    """The token starts (a sorted list and a set) and ends (a set), made once per text."""
-    index = doc.user_data.get("kg_token_index")
-    if index is None:
-        toks = _tokens(doc)
-        starts = [t[0] for t in toks]
-        index = doc.user_data["kg_token_index"] = (starts, set(starts), {t[1] for t in toks})
-    return index
+def _token_starts(doc) -> list[int]:
+    """Where the tokens start (ascending: tokens follow one another without overlapping), made once per text."""
+    starts = doc.user_data.get("kg_token_starts")
+    if starts is None:
+        starts = doc.user_data["kg_token_starts"] = [t[0] for t in _tokens(doc)]
+    return starts
+
+
+def _starts_token(starts: list[int], p: int) -> bool:
+    """Whether a token starts at ``p``."""
+    k = bisect_left(starts, p)
+    return k < len(starts) and starts[k] == p
+
+
+def _ends_token(toks: list[tuple[int, int, str]], starts: list[int], p: int) -> bool:
+    """Whether a token ends at ``p``: the token holding ``p - 1``, if any, is the only one that can."""
+    k = bisect_right(starts, p - 1) - 1
+    return k >= 0 and toks[k][1] == p
 
 
 #: token classes (bits) the components look for; a token's are remembered per word (_token_class)
@@ -1012,6 +1022,24 @@ def _river_names(doc, text: str, res: _Resources) -> None:
                 break
 
 
+_OPEN_BRACKET = re.compile("[(（]")
+
+
+def _gloss_starts(text: str) -> list[int]:
+    """Where a _LATIN_GLOSS match can start (ascending): two to eight CJK characters before an
+    opening bracket, spaces or tabs between."""
+    out: list[int] = []
+    for m in _OPEN_BRACKET.finditer(text):
+        r = m.start()
+        while r > 0 and text[r - 1] in " \t":
+            r -= 1
+        s = r
+        while s > 0 and r - s < 8 and "\u3400" <= text[s - 1] <= "\u9fff":
+            s -= 1
+        out.extend(range(s, r - 1))
+    return out
+
+
 #: what says a name is a landform: 是一座火山, 为岛
 _IS_PLACE = re.compile(r"(?:是|为)(?:一座|一个|座)?(?:活|死|海底)?(?:火山|岛|山)")
 
@@ -1029,7 +1057,7 @@ def _says_place_after(window: str, stem: str) -> bool:
 def _latin_place_glosses(doc, text: str, res: _Resources) -> None:
     """A Latin name glossing a transliteration is a place when the transliteration stands before a
     place-kind word (火山, 岛) nearby, or the text says it is one (武尔卡诺是一座火山)."""
-    for m in _LATIN_GLOSS.finditer(text):
+    for m in _finditer_from(_LATIN_GLOSS, text, _gloss_starts(text)):
         stem = m.group(1)
         if stem.endswith("式"):
             stem = stem[:-1]
@@ -1050,7 +1078,7 @@ def kg_gazetteer(doc):
     res = _resources()
     text = _text(doc)
     toks = _tokens(doc)
-    starts = _token_index(doc)[0]
+    starts = _token_starts(doc)
     for m in res.place_re.finditer(text):
         s, e = m.start(), m.end()
         # a place name glued into a longer dictionary word is not a mention (东京湾 is fine, 中国人 too);
@@ -1132,13 +1160,13 @@ _LATIN_ORG = re.compile(
 
 def _known_orgs(doc, text: str, res: _Resources) -> None:
     """Well-known organisations from the general lexicon (百度, 谷歌, 军统, 翰林院), as whole words."""
-    _, starts, ends = _token_index(doc)
+    toks, starts = _tokens(doc), _token_starts(doc)
     for m in res.org_re.finditer(text):
         s, e = m.start(), m.end()
         if e < len(text) and text[e] in _TRANSLIT_SEP:
             continue  # 阿里·哈梅内伊 is a person
-        left = s == 0 or not _is_cjk(text[s - 1]) or s in starts or text[s - 1] in _FUNCTION_CHARS
-        right = e >= len(text) or not _is_cjk(text[e]) or e in ends or text[e] in _FUNCTION_CHARS
+        left = s == 0 or not _is_cjk(text[s - 1]) or _starts_token(starts, s) or text[s - 1] in _FUNCTION_CHARS
+        right = e >= len(text) or not _is_cjk(text[e]) or _ends_token(toks, starts, e) or text[e] in _FUNCTION_CHARS
         if left and right:
             _add(doc, s, e, "Organization", "org_lexicon", 82)
     for m in _LATIN_WORD.finditer(text):
@@ -1342,11 +1370,11 @@ def _event_lexicon(doc, text: str, res: _Resources) -> None:
     """Events written without an event word, from a general list of a whole category (抗美援朝),
     and named banquets (千叟宴, 鸿门宴): a rare two-character name before 宴."""
     toks = _tokens(doc)
-    _, starts, ends = _token_index(doc)
+    starts = _token_starts(doc)
     for m in res.event_re.finditer(text):
         a, b = m.start(), m.end()
-        left = a == 0 or not _is_cjk(text[a - 1]) or a in starts
-        right = b >= len(text) or not _is_cjk(text[b]) or b in ends or text[b] in _FUNCTION_CHARS
+        left = a == 0 or not _is_cjk(text[a - 1]) or _starts_token(starts, a)
+        right = b >= len(text) or not _is_cjk(text[b]) or _ends_token(toks, starts, b) or text[b] in _FUNCTION_CHARS
         if left and right:
             _add(doc, a, b, "Event", "event_lexicon", 78)
     for a, b, tok in (toks if "宴" in text else ()):
@@ -1549,7 +1577,7 @@ def _person_by_dot(doc, res: _Resources) -> None:
     toks = _tokens(doc)
     for m in _DOT_NAME.finditer(text):
         dot = m.end(1)
-        k = bisect_left(_token_index(doc)[0], dot) - 1  # the token ending at the dot, if one does
+        k = bisect_left(_token_starts(doc), dot) - 1  # the token ending at the dot, if one does
         tok = toks[k] if k >= 0 and toks[k][1] == dot else None
         if tok is None or not _CJK_CHARS.issuperset(tok[2]) or tok[2] in res.stopwords:
             continue
@@ -1592,7 +1620,7 @@ _ZHI_END = re.compile(r"$|[，。！？；：、,.!?;:（）()》”’\s&＆]|[
 def _person_by_surname(doc, res: _Resources) -> None:
     text = _text(doc)
     toks = _tokens(doc)
-    tok_starts = [t[0] for t in toks]
+    tok_starts = _token_starts(doc)
     n = len(text)
     pos = 0
     for start in res.surname_start_re.finditer(text):
@@ -1761,7 +1789,7 @@ def _person_by_ruler(doc, res: _Resources) -> None:
     """Monarchs by reign, personal or temple name from the general list (乾隆, 溥仪, 汉献帝), as whole words."""
     text = _text(doc)
     toks = _tokens(doc)
-    _, starts, ends = _token_index(doc)
+    starts = _token_starts(doc)
     rulers = res.rulers
     groups = _token_groups(doc)
     # two adjacent tokens making a ruler's name: the first is a proper prefix of one
@@ -1770,8 +1798,8 @@ def _person_by_ruler(doc, res: _Resources) -> None:
     found += [toks[j][:2] for j in groups[_T_RULER]]
     found += [(m.start(), m.end()) for m in _DYNASTY_TITLE_RE.finditer(text)]
     for s, e in found:
-        left = s == 0 or not _is_cjk(text[s - 1]) or s in starts
-        right = e >= len(text) or not _is_cjk(text[e]) or e in ends or text[e] in _FUNCTION_CHARS
+        left = s == 0 or not _is_cjk(text[s - 1]) or _starts_token(starts, s)
+        right = e >= len(text) or not _is_cjk(text[e]) or _ends_token(toks, starts, e) or text[e] in _FUNCTION_CHARS
         if text.startswith(_BOOK_WORDS, e):
             continue  # 康熙字典, 永乐大典 are books
         if left and right and not any(res.freq.get(text[s : e + k]) for k in (1, 2, 3)):

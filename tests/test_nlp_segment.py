@@ -194,3 +194,18 @@ def test_occurrences_are_the_longest_first_alternation_per_text():
         pattern = re.compile("|".join(map(re.escape, sorted(names, key=lambda x: (-len(x), x)))))
         expected = [(k, m.start(), m.end(), m.group(0)) for k, t in enumerate(texts) for m in pattern.finditer(t)]
         assert nlp._occurrences(names, texts) == expected, (names, texts)
+
+
+def test_gloss_starts_and_token_bounds():
+    rnd = random.Random(13)
+    parts = ["(", "（", ")", "）", " ", "\t", "Stromboli", "Vulcano", "Ab", "式", "火山", "斯通博利", "武尔卡诺", "是", "a", "\n"]
+    for _ in range(2000):
+        text = "".join(rnd.choice(parts) for _ in range(rnd.randrange(0, 25)))
+        got = [(m.span(), m.groups()) for m in nlp._finditer_from(nlp._LATIN_GLOSS, text, nlp._gloss_starts(text))]
+        assert got == [(m.span(), m.groups()) for m in nlp._LATIN_GLOSS.finditer(text)], text
+    doc = nlp._Doc(_texts()[0])
+    toks, starts = doc.user_data["kg_tokens"], nlp._token_starts(doc)
+    begins, ends = {t[0] for t in toks}, {t[1] for t in toks}
+    for p in range(len(doc.text) + 2):
+        assert nlp._starts_token(starts, p) == (p in begins)
+        assert nlp._ends_token(toks, starts, p) == (p in ends)

@@ -114,6 +114,7 @@ class _Resources:
     role_re: re.Pattern
     common_acronyms: frozenset[str]
     surname_start_re: re.Pattern
+    long_surname_re: re.Pattern
     orgs: frozenset[str]
     org_re: re.Pattern
     rulers: frozenset[str]
@@ -242,6 +243,7 @@ def _resources() -> _Resources:
     surname_lens: dict[str, set[int]] = defaultdict(set)
     for w in surname_long:
         surname_lens[w[0]].add(len(w))
+    single_surnames = {w for w in surname_long if len(w) == 1 and _is_cjk(w) and w not in _FUNCTION_CHARS}
     return _Resources(
         surnames_zh=surnames_zh,
         surnames_ja=surnames_ja,
@@ -261,10 +263,14 @@ def _resources() -> _Resources:
         place_re=re.compile(_words_pattern(places)),
         role_re=re.compile(_words_pattern(roles)),
         common_acronyms=_common_acronyms(),
-        # the first characters of the surnames _person_by_surname weighs (up to four characters, the
-        # first CJK; a lone function character is never taken as one)
-        surname_start_re=re.compile("[" + "".join(sorted(
-            {w[0] for w in surname_long if _is_cjk(w[0]) and not (len(w) == 1 and w in _FUNCTION_CHARS)})) + "]"),
+        # where the surnames _person_by_surname weighs start (up to four characters, the first CJK;
+        # a lone function character is never taken as one): one-character surnames, and longer ones
+        # whose first character is none (中村, 一条: 中 and 一 are too frequent to try each)
+        surname_start_re=re.compile("[" + "".join(sorted(single_surnames)) + "]"),
+        # (the first character followed by one of the rests: every start, also inside another surname)
+        long_surname_re=re.compile("|".join(
+            re.escape(c) + "(?=" + _words_pattern(w[1:] for w in surname_long if len(w) > 1 and w[0] == c) + ")"
+            for c in sorted({w[0] for w in surname_long if len(w) > 1 and _is_cjk(w[0]) and w[0] not in single_surnames}))),
         orgs=orgs_known,
         rulers=rulers,
         org_re=re.compile(_words_pattern(w for w in orgs_known if not w.isascii())),
@@ -1623,8 +1629,11 @@ def _person_by_surname(doc, res: _Resources) -> None:
     tok_starts = _token_starts(doc)
     n = len(text)
     pos = 0
-    for start in res.surname_start_re.finditer(text):
-        i = start.start()
+    starts = [m.start() for m in res.surname_start_re.finditer(text)]
+    longer = [m.start() for m in res.long_surname_re.finditer(text)]
+    if longer:
+        starts = sorted(starts + longer)
+    for i in starts:
         if i < pos or (i and text[i - 1].isascii() and text[i - 1].isalnum()):  # not _left_ok
             continue
         best = None

@@ -209,3 +209,12 @@ def test_gloss_starts_and_token_bounds():
     for p in range(len(doc.text) + 2):
         assert nlp._starts_token(starts, p) == (p in begins)
         assert nlp._ends_token(toks, starts, p) == (p in ends)
+
+
+def test_surname_scan_positions_are_where_a_weighed_surname_starts():
+    res = nlp._resources()
+    text = "".join(_texts()[:300]) + "中村上一条有马大久保小西行长王羲之"
+    found = {m.start() for m in res.surname_start_re.finditer(text)} | {m.start() for m in res.long_surname_re.finditer(text)}
+    expected = {i for i in range(len(text)) if nlp._is_cjk(text[i]) and any(
+        not (len(w) == 1 and w in nlp._FUNCTION_CHARS) for w, _ in nlp._surname_at(text, i, res))}
+    assert found == expected

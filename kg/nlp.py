@@ -244,6 +244,10 @@ def _resources() -> _Resources:
     for w in surname_long:
         surname_lens[w[0]].add(len(w))
     single_surnames = {w for w in surname_long if len(w) == 1 and _is_cjk(w) and w not in _FUNCTION_CHARS}
+    long_surnames: dict[str, list[str]] = defaultdict(list)  # first character (no surname alone) → the rests
+    for w in surname_long:
+        if len(w) > 1 and _is_cjk(w[0]) and w[0] not in single_surnames:
+            long_surnames[w[0]].append(w[1:])
     return _Resources(
         surnames_zh=surnames_zh,
         surnames_ja=surnames_ja,
@@ -269,8 +273,7 @@ def _resources() -> _Resources:
         surname_start_re=re.compile("[" + "".join(sorted(single_surnames)) + "]"),
         # (the first character followed by one of the rests: every start, also inside another surname)
         long_surname_re=re.compile("|".join(
-            re.escape(c) + "(?=" + _words_pattern(w[1:] for w in surname_long if len(w) > 1 and w[0] == c) + ")"
-            for c in sorted({w[0] for w in surname_long if len(w) > 1 and _is_cjk(w[0]) and w[0] not in single_surnames}))),
+            re.escape(c) + "(?=" + _words_pattern(rests) + ")" for c, rests in sorted(long_surnames.items()))),
         orgs=orgs_known,
         rulers=rulers,
         org_re=re.compile(_words_pattern(w for w in orgs_known if not w.isascii())),

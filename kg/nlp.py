@@ -554,6 +554,9 @@ class _Segmenter:
         self.hmm_re_skip = finalseg.re_skip
         self.force_split = finalseg.Force_Split_Words
         self.hmm_cache: dict[str, list[str]] = {}
+        # per character: None when no word starts with it, False when only longer ones do, else its
+        # word's log(freq) - log(total) (a small table: the first lookup at each position)
+        self.chars: dict[str, Any] = {}
         start, trans, emit = finalseg.start_P, finalseg.trans_P, finalseg.emit_P
         low = finalseg.MIN_FLOAT
         self.min_float = low
@@ -590,27 +593,30 @@ class _Segmenter:
         best_x = [0] * (n + 1)
         log = _log
         alone = 0.0 - logtotal  # a character no word starts with: frequency 1
+        chars = self.chars
         for idx in range(n - 1, -1, -1):
-            f = freq.get(sentence[idx])
-            if f is None:
+            c = sentence[idx]
+            v = chars.get(c, chars)
+            if v is chars:
+                f = freq.get(c)
+                v = chars[c] = None if f is None else log(f) - logtotal if f else False
+            if v is None:  # no word starts with this character
                 best_p[idx] = alone + best_p[idx + 1]
                 best_x[idx] = idx
                 continue
-            bp = None
-            bx = idx
             i = idx + 1
-            while True:
+            bp = None if v is False else v + best_p[i]
+            bx = idx
+            while i < n:
+                i += 1
+                f = freq.get(sentence[idx:i])
+                if f is None:
+                    break
                 if f:
                     p = log(f) - logtotal + best_p[i]
                     if bp is None or p >= bp:
                         bp = p
                         bx = i - 1
-                if i >= n:
-                    break
-                i += 1
-                f = freq.get(sentence[idx:i])
-                if f is None:
-                    break
             best_p[idx] = alone + best_p[idx + 1] if bp is None else bp
             best_x[idx] = bx
         append = out.append

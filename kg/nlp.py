@@ -1636,6 +1636,7 @@ def _person_by_surname(doc, res: _Resources) -> None:
     text = _text(doc)
     toks = _tokens(doc)
     tok_starts = _token_starts(doc)
+    freq = res.freq
     n = len(text)
     pos = 0
     starts = [m.start() for m in res.surname_start_re.finditer(text)]
@@ -1653,7 +1654,8 @@ def _person_by_surname(doc, res: _Resources) -> None:
             if k == 1:
                 if surname in _FUNCTION_CHARS:
                     continue
-                w = _common_word_at(text, i, res, min_freq=20)
+                # (no common word starts here when its first two characters are no dictionary prefix)
+                w = _common_word_at(text, i, res, min_freq=20) if text[i : i + 2] in freq else 0
                 if w and res.tags.get(text[i : i + w]) not in _NAME_TAGS:
                     continue
                 if surname in _NOT_NAME_CHAR and not _role_before(text, i, res):

@@ -1344,7 +1344,13 @@ def find_path(graph: nx.Graph, from_iri: str, to_iri: str, max_hops: int = 6,
 # Anything else (no cache, another generation, other parameters, many changes) runs the full pass.
 
 CACHE_FILE = "links-cache.pickle"
-_CACHE_VERSION = 2
+
+
+def _parts_file(cache_file: Path) -> Path:
+    """The cache's second file: every note's link input (see :class:`Relink`)."""
+    cache_file = Path(cache_file)
+    return cache_file.with_name(cache_file.stem + "-parts.pickle")
+_CACHE_VERSION = 3
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _XSD_NS = "http://www.w3.org/2001/XMLSchema#"
 
@@ -1652,6 +1658,13 @@ class Relink:
                     cache = pickle.load(fh)
                 if cache.get("version") != _CACHE_VERSION or cache.get("params") != sorted(p.items()):
                     cache, reason = None, "the cache was made by another version or with other parameters"
+                else:
+                    with open(_parts_file(cache_in), "rb") as fh:
+                        kept = pickle.load(fh)
+                    if kept.get("token") != cache.get("token"):
+                        cache, reason = None, "the cache's two files do not belong together"
+                    else:
+                        cache["parts"] = kept["parts"]
             except Exception:  # noqa: BLE001  a broken cache only costs a full pass
                 cache, reason = None, "the cache does not load"
         if cache is not None and not store.contains_named_graph(ox.NamedNode(graph)):
@@ -1705,28 +1718,33 @@ class Relink:
             fresh = ({x: fresh_parts[x] for x in sorted(changed & paths)} if fresh_parts else
                      read_note_parts(store, [str(note_graph(x)) for x in sorted(changed & paths)]))
             parts.update(fresh)
-            for path in sorted(fresh):
-                self.assembly.add(fresh[path])
-            t_read = time.perf_counter()
-            old_parts = [cache["parts"][x] for x in changed | removed if x in cache["parts"]]
-            touched = {t[1] for part in (*old_parts, *fresh.values()) for t in part.get("mentions", ())}
-            touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
-            data = self.assembly.input()
-            result, state = _compute_incremental(data, cache, fresh, touched, p)
         else:
+            fresh = {}
             if fresh_parts and paths <= set(fresh_parts):  # a first build: every note is at hand
                 parts = {x: fresh_parts[x] for x in paths}
             elif fresh_parts and cache is not None and paths - changed <= set(cache["parts"]):
                 parts = {x: (fresh_parts[x] if x in changed else cache["parts"][x]) for x in paths}
             else:
                 parts = read_note_parts(store)
-            t_read = time.perf_counter()
-            data = input_from_parts(parts)
-            result, state = _compute_full(data, p)
-        t_compute = time.perf_counter()
-        saved = _save_cache(self.cache_out, {"version": _CACHE_VERSION, "params": sorted(p.items()),
-                                             "parts": parts, "state": state, "result": result})
+        t_read = time.perf_counter()
+        # the cache is two files written by forked children: the notes' parts (known now, written while
+        # this process computes) and the computed state; a token ties them together
+        token = os.urandom(16).hex()
+        cache_out = Path(self.cache_out) if self.cache_out is not None else None
+        waits = [_save_cache(_parts_file(cache_out) if cache_out else None, {"token": token, "parts": parts})]
         try:
+            if self.incremental:
+                for path in sorted(fresh):
+                    self.assembly.add(fresh[path])
+                old_parts = [cache["parts"][x] for x in changed | removed if x in cache["parts"]]
+                touched = {t[1] for part in (*old_parts, *fresh.values()) for t in part.get("mentions", ())}
+                touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
+                result, state = _compute_incremental(self.assembly.input(), cache, fresh, touched, p)
+            else:
+                result, state = _compute_full(input_from_parts(parts), p)
+            t_compute = time.perf_counter()
+            waits.append(_save_cache(cache_out, {"version": _CACHE_VERSION, "params": sorted(p.items()),
+                                                 "token": token, "state": state, "result": result}))
             gnode = ox.NamedNode(self.graph)
             maker = _QuadMaker(self.graph)
             old_result = cache["result"] if cache is not None else None
@@ -1743,7 +1761,8 @@ class Relink:
             info.removed_quads, info.added_quads = len(old_quads), len(new_quads)
             t_write = time.perf_counter()
         finally:
-            saved()
+            for wait in waits:
+                wait()
         t_end = time.perf_counter()
         info.seconds.update({"read": t_read - t0, "compute": t_compute - t_read, "write": t_write - t_compute,
                              "cache": t_end - t_write})

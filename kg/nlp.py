@@ -457,6 +457,26 @@ def _tokens(doc) -> list[tuple[int, int, str]]:
     return toks
 
 
+#: maximal runs of characters, whose starts are the only places some patterns can start
+_LETTER_RUN = re.compile(r"[A-Za-z]+")
+_ALNUM_DASH_RUN = re.compile(r"[A-Za-z0-9\-]+")
+_WORD_CHAR_RUN = re.compile(r"[A-Za-z0-9\-_.]+")
+
+
+def _run_starts(run: re.Pattern, text: str) -> list[int]:
+    return [m.start() for m in run.finditer(text)]
+
+
+def _latin_words(doc) -> list[re.Match]:
+    """The _LATIN_WORD matches of the text, made once per text (a match follows no word character,
+    so it starts a run of them)."""
+    words = doc.user_data.get("kg_latin_words")
+    if words is None:
+        text = _text(doc)
+        words = doc.user_data["kg_latin_words"] = list(_finditer_from(_LATIN_WORD, text, _run_starts(_WORD_CHAR_RUN, text)))
+    return words
+
+
 def _token_starts(doc) -> list[int]:
     """Where the tokens start (ascending: tokens follow one another without overlapping), made once per text."""
     starts = doc.user_data.get("kg_token_starts")
@@ -735,10 +755,13 @@ class _Doc:
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=[a-z0-9\)])\.(?=\s)|…{1,2}")
 
 
+_SENTENCE_END_CHAR = re.compile(r"[。！？!?；;\n.…]")  # what each _SENTENCE_END alternative starts with
+
+
 def find_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text`` (end punctuation included)."""
     spans, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
+    for m in _finditer_from(_SENTENCE_END, text, (m.start() for m in _SENTENCE_END_CHAR.finditer(text))):
         if text[start : m.end()].strip():
             spans.append((start, m.end()))
         start = m.end()
@@ -887,6 +910,7 @@ _ACRONYM_DEF = re.compile(
     r"(?P<long>(?:[A-Z][A-Za-z0-9\-]*|[a-z][a-z\-]*)(?:[ \t]+(?:[A-Z][A-Za-z0-9\-]*|of|for|and|the|with|in|on|to|a)){1,8})"
     r"[ \t]*[(（][ \t]*(?P<abbr>[A-Z][A-Za-z0-9\-]*[A-Z0-9][A-Za-z0-9\-]*)[ \t]*[)）]"
 )
+_ACRONYM_RUN = re.compile(r"[A-Za-z0-9\- \t]+")
 _ABBR_RE = re.compile(r"(?<![A-Za-z0-9\-])[A-Z][A-Za-z0-9\-]*[A-Z0-9](?![A-Za-z0-9\-])")
 
 
@@ -901,7 +925,10 @@ def _initials_match(long: str, abbr: str) -> bool:
 def find_acronyms(text: str) -> list[tuple[int, int, int, int]]:
     """``(long_start, long_end, abbr_start, abbr_end)`` of each "Long Name (ABBR)" in ``text``."""
     found = []
-    for m in _ACRONYM_DEF.finditer(text):
+    # the long form and the spaces after it are a run of Latin letters, digits, dashes and spaces that
+    # ends at the bracket: a definition starts inside such a run
+    starts = (p for m in _ACRONYM_RUN.finditer(text) if text.startswith(("(", "（"), m.end()) for p in range(m.start(), m.end()))
+    for m in _finditer_from(_ACRONYM_DEF, text, starts):
         long, abbr = m.group("long"), m.group("abbr")
         words = long.split()
         # trim leading words until the initials line up with the abbreviation
@@ -954,9 +981,10 @@ def _common_acronyms() -> frozenset[str]:
     return frozenset(w.casefold() for w in _read_words("common_acronyms.txt"))
 
 
-def _is_technical(text: str) -> bool:
-    """A note about technology: many distinct Latin words in its prose."""
-    return len({w.casefold() for w in _LATIN_WORD.findall(text) if len(w) >= 2}) >= 12
+def _is_technical(text: str, words: "list[re.Match] | None" = None) -> bool:
+    """A note about technology: many distinct Latin words in its prose (``words``: its _LATIN_WORD matches)."""
+    found = _LATIN_WORD.findall(text) if words is None else [m.group(0) for m in words]
+    return len({w.casefold() for w in found if len(w) >= 2}) >= 12
 
 
 def kg_model_names(doc):
@@ -966,12 +994,13 @@ def kg_model_names(doc):
     organisation abbreviations (GPU, API, PDF, CVPR, MIT) are left out."""
     text = _text(doc)
     res = _resources()
-    for m in _MODEL_NAME.finditer(text):
+    for m in _finditer_from(_MODEL_NAME, text, _run_starts(_ALNUM_DASH_RUN, text)):
         _add(doc, m.start(), m.end(), "Paper", "model_name", 62)
-    if not _is_technical(text):
+    words = _latin_words(doc)
+    if not _is_technical(text, words):
         return doc
     common = res.common_acronyms
-    for m in _LATIN_WORD.finditer(text):
+    for m in words:
         word = m.group(0)
         s, e = m.start(), m.end()
         folded = word.casefold()
@@ -995,9 +1024,13 @@ def kg_model_names(doc):
     return doc
 
 
+_CONFERENCE_YEAR = re.compile(r"(?<![A-Za-z])([A-Za-z]{2,12})[ \t]*'?((?:19|20)\d\d|\d\d)(?!\d)")
+
+
 def kg_conferences(doc):
     res = _resources()
-    for m in re.finditer(r"(?<![A-Za-z])([A-Za-z]{2,12})[ \t]*'?((?:19|20)\d\d|\d\d)(?!\d)", _text(doc)):
+    text = _text(doc)
+    for m in _finditer_from(_CONFERENCE_YEAR, text, _run_starts(_LETTER_RUN, text)):
         if m.group(1) in res.conferences or m.group(1).upper() in res.conferences:
             _add(doc, m.start(), m.end(), "Event", "conference_year", 92)
     return doc
@@ -1184,7 +1217,7 @@ def _known_orgs(doc, text: str, res: _Resources) -> None:
         right = e >= len(text) or not _is_cjk(text[e]) or _ends_token(toks, starts, e) or text[e] in _FUNCTION_CHARS
         if left and right:
             _add(doc, s, e, "Organization", "org_lexicon", 82)
-    for m in _LATIN_WORD.finditer(text):
+    for m in _latin_words(doc):
         if m.group(0) in res.orgs:
             _add(doc, m.start(), m.end(), "Organization", "org_lexicon", 82)
 
@@ -1197,12 +1230,13 @@ _UNIT_RE = re.compile(
     r"(?P<mid>(?:独立|重型|机械化|摩托化|装甲|空降|空中突击|海军陆战|步兵|炮兵|坦克|山地|突击|近卫|警卫|特种|快速反应|领土防卫){0,4})"
     r"(?P<unit>旅|师|集团军|兵团|军团|纵队|支队|大队|中队|团|军|舰队)(?![\u3400-\u9fff]{0,1}长)"
 )
+_UNIT_START = re.compile(r"[第\d一二三四五六七八九十百]")  # where a _UNIT_RE match starts
 _UNIT_PREFIX_WORD = re.compile(r"[\u3400-\u9fff]{1,6}(?:军|营|部|队)?$")
 
 
 def _military_units(doc, text: str, res: _Resources) -> None:
     """Numbered units (155旅, 第128独立重型机械化旅): digits, or a 第 ordinal, and a unit word."""
-    for m in _UNIT_RE.finditer(text):
+    for m in _finditer_from(_UNIT_RE, text, (m.start() for m in _UNIT_START.finditer(text))):
         num, mid, unit = m.group("num"), m.group("mid"), m.group("unit")
         arabic = num.isdigit()
         if not arabic and not m.group(0).startswith("第"):
@@ -1238,7 +1272,7 @@ def kg_org_context(doc):
         if name not in res.stopwords and not re.match(r"(?:团|旅|营|师|部队|大队|中队|分队|支队)", text[m.end():]):
             _add(doc, m.start(1), m.end(1), "Organization", "unit_name", 81)  # not 旅“野地”旅: a nickname of the unit before
     common = res.common_acronyms
-    for m in _LATIN_ORG.finditer(text):
+    for m in _finditer_from(_LATIN_ORG, text, _run_starts(_ALNUM_DASH_RUN, text)):
         name = m.group(1)
         if name.casefold() in common or _CAPS_NAME.fullmatch(name) or _CAMEL_NAME.fullmatch(name):
             continue
@@ -1586,11 +1620,25 @@ def _person_by_new_word(doc, res: _Resources) -> None:
 _DOT_NAME = re.compile(r"([\u3400-\u9fff]{2,4})([·•・‧][\u3400-\u9fff]{2,5})+")
 
 
+_DOT = re.compile("[·•・‧]")
+
+
+def _dot_name_starts(text: str) -> list[int]:
+    """Where a _DOT_NAME match can start (ascending): two to four CJK characters before a dot."""
+    out: list[int] = []
+    for m in _DOT.finditer(text):
+        q = s = m.start()
+        while s > 0 and q - s < 4 and "\u3400" <= text[s - 1] <= "\u9fff":
+            s -= 1
+        out.extend(p for p in range(s, q - 1) if not out or p > out[-1])
+    return out
+
+
 def _person_by_dot(doc, res: _Resources) -> None:
     """A Western name written with a middle dot: the words either side of it (亚历山大·朱汉)."""
     text = _text(doc)
     toks = _tokens(doc)
-    for m in _DOT_NAME.finditer(text):
+    for m in _finditer_from(_DOT_NAME, text, _dot_name_starts(text)):
         dot = m.end(1)
         k = bisect_left(_token_starts(doc), dot) - 1  # the token ending at the dot, if one does
         tok = toks[k] if k >= 0 and toks[k][1] == dot else None

@@ -218,3 +218,27 @@ def test_surname_scan_positions_are_where_a_weighed_surname_starts():
     expected = {i for i in range(len(text)) if nlp._is_cjk(text[i]) and any(
         not (len(w) == 1 and w in nlp._FUNCTION_CHARS) for w, _ in nlp._surname_at(text, i, res))}
     assert found == expected
+
+
+@pytest.mark.parametrize("name", ["sentences", "acronyms", "model", "latin", "conference", "unit", "latin_org", "dot"])
+def test_anchored_patterns_find_what_finditer_finds(name):
+    rnd = random.Random(name)
+    parts = ["A", "Ab", "LSTM", "Long", "Short", "Term", "Memory", "of", "the", "GPT-3", "v3", "x", "2018", "19", "'", "-", "_",
+             ".", "(", "（", ")", "）", " ", "\t", "\n", "。", "！", "？", "!", "?", "；", ";", "…", "……", "第", "一", "三", "百", "12",
+             "旅", "师", "团", "独立", "重型", "长", "人", "网站", "公司", "·", "•", "・", "‧", "斯通", "博利", "亚历山大", "朱", "CVPR",
+             "Kaggle", "DeepMind", "Net", "s", "中文"]
+    pattern, starts = {
+        "sentences": (nlp._SENTENCE_END, lambda t: (m.start() for m in nlp._SENTENCE_END_CHAR.finditer(t))),
+        "acronyms": (nlp._ACRONYM_DEF, lambda t: (p for m in nlp._ACRONYM_RUN.finditer(t) if t.startswith(("(", "（"), m.end())
+                                                 for p in range(m.start(), m.end()))),
+        "model": (nlp._MODEL_NAME, lambda t: nlp._run_starts(nlp._ALNUM_DASH_RUN, t)),
+        "latin": (nlp._LATIN_WORD, lambda t: nlp._run_starts(nlp._WORD_CHAR_RUN, t)),
+        "conference": (nlp._CONFERENCE_YEAR, lambda t: nlp._run_starts(nlp._LETTER_RUN, t)),
+        "unit": (nlp._UNIT_RE, lambda t: (m.start() for m in nlp._UNIT_START.finditer(t))),
+        "latin_org": (nlp._LATIN_ORG, lambda t: nlp._run_starts(nlp._ALNUM_DASH_RUN, t)),
+        "dot": (nlp._DOT_NAME, nlp._dot_name_starts),
+    }[name]
+    for _ in range(3000):
+        text = "".join(rnd.choice(parts) for _ in range(rnd.randrange(0, 30)))
+        got = [(m.span(), m.groups()) for m in nlp._finditer_from(pattern, text, starts(text))]
+        assert got == [(m.span(), m.groups()) for m in pattern.finditer(text)], text

@@ -817,12 +817,17 @@ def normalise_date(match: re.Match) -> str | None:
 
 #: where a date can start: a run of digits (each Arabic alternative is preceded by no digit), or
 #: four Chinese digits before 年 (at any of its positions: no lookbehind)
-_DATE_START = re.compile(r"(?<!\d)\d|(?=[〇零一二三四五六七八九]{4}年)")
+_DIGIT_RUN = re.compile(r"\d+")
+_ZH_YEAR_START = re.compile(r"[〇零一二三四五六七八九](?=[〇零一二三四五六七八九]{3}年)")
+
+
+def _date_starts(text: str) -> list[int]:
+    return sorted(_run_starts(_DIGIT_RUN, text) + _run_starts(_ZH_YEAR_START, text))
 
 
 def kg_dates(doc):
     text = _text(doc)
-    starts = (m.start() for m in _DATE_START.finditer(text))
+    starts = _date_starts(text)
     doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in _finditer_from(_DATE_RE, text, starts)]
     return doc
 

@@ -25,7 +25,7 @@ from kg.errors import NoteError
 from kg.notes import find_note_files, note_hash, parse_note, read_note_bytes
 from kg.rdf import note_triples
 from kg.store import DEFAULT_STORE, write_store
-from kg.vocab import KG, LINKS_GRAPH, META_GRAPH
+from kg.vocab import KG, LINKS_GRAPH, META_GRAPH, note_graph
 
 __all__ = ["BuildReport", "build", "CURATION_FILE"]
 
@@ -122,10 +122,12 @@ def build(
     curation_files = _curation_files(paths)
     fingerprint = _fingerprint(model, curation_files, extract)
 
-    with write_store(store) as writer:
-        old = writer.note_hashes()
-        old_meta = _read_meta(writer)
-        rebuild_all = force or old_meta.get("fingerprint") != fingerprint
+    # a build that rewrites every note (forced, or new settings) starts from an empty generation
+    live = _live_state(store)
+    rewrite = live is not None and (force or live[1].get("fingerprint") != fingerprint)
+    with write_store(store, empty=rewrite) as writer:
+        old, old_meta = live if rewrite else (writer.note_hashes(), _read_meta(writer))
+        rebuild_all = rewrite or force or old_meta.get("fingerprint") != fingerprint
         workers = None
         if extract and files and n_process > 1 and _Workers.available():
             workers = _Workers(model, curation_files, n_process if rebuild_all or not old else 1)
@@ -175,6 +177,9 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
             report.removed.append(path)
     if report.nothing_to_do:
         return  # the writer's generation is dropped; the live one stays
+    if getattr(writer, "empty", False):  # notes that failed now keep their last good graph
+        for path in report.kept_on_error:
+            writer.copy_graph_from_live(str(note_graph(path)))
 
     report.characters = sum(len(n.text) for n in todo)
     t_read = time.perf_counter()
@@ -211,6 +216,20 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     writer.commit(optimize=len(todo) >= 200)
     report.phases["commit"] = time.perf_counter() - t_links
     report.generation = writer.target.name
+
+
+def _live_state(store) -> tuple[dict[str, str], dict[str, str]] | None:
+    """(note hashes, build metadata) of a folder store's live generation; None for none or a server."""
+    if str(store).startswith(("http://", "https://")) or not (Path(store) / "CURRENT").is_file():
+        return None
+    from kg.errors import KGError
+    from kg.store import EmbeddedStore
+
+    try:
+        live = EmbeddedStore(store)
+        return live.note_hashes(), live.meta()
+    except KGError:
+        return None
 
 
 def _read_meta(writer) -> dict[str, str]:

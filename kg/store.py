@@ -351,9 +351,12 @@ def _note_hashes(store: GraphStore) -> dict[str, str]:
 class StoreWriter:
     """A new generation being written; live only after :meth:`commit`."""
 
-    def __init__(self, root: Path, target: Path, store: ox.Store, lock_fd: int):
+    def __init__(self, root: Path, target: Path, store: ox.Store, lock_fd: int, live: Path | None = None,
+                 empty: bool = False):
         self.root = root
         self.target = target
+        self.live = live  # the generation that was live when this one started
+        self.empty = empty  # started empty (not from a copy of the live one)
         self._store = store
         self._lock_fd = lock_fd
         self._pending: list[ox.Quad] = []
@@ -415,6 +418,15 @@ class StoreWriter:
 
     def replace_note(self, path: str, triples: Iterable[tuple[Node, Node, Node]]) -> None:
         self.replace_graph(str(note_graph(path)), triples)
+
+    def copy_graph_from_live(self, graph: str) -> None:
+        """Copy a named graph as the live generation holds it (a generation started empty keeps a note that
+        failed to read this time with its last good graph)."""
+        if self.live is None:
+            return
+        node = ox.NamedNode(graph)
+        self._pending.extend(ox.Store.read_only(str(self.live)).quads_for_pattern(None, None, None, node))
+        self._pending_graphs.add(graph)
 
     def remove_note(self, path: str) -> None:
         self.remove_graph(str(note_graph(path)))
@@ -482,12 +494,15 @@ def _drop_old_generations(root: Path) -> None:
 
 
 @contextmanager
-def write_store(location: str | os.PathLike[str] = DEFAULT_STORE) -> Iterator[StoreWriter]:
+def write_store(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: bool = False) -> Iterator[StoreWriter]:
     """Open a new generation of the store at ``location`` for writing.
 
     The block's changes go live when it calls ``commit()``; if it raises or
     never commits, the new generation is thrown away and the live one stays.
     Only one build at a time: a second raises :class:`StoreLockedError`.
+    The new generation starts as a copy of the live one, or ``empty`` (for a
+    build that rewrites everything: replacing every graph of a copy costs far
+    more than writing into an empty store).
     An http(s) URL writes into a SPARQL 1.1 server instead (:mod:`kg.remote`).
     """
     if str(location).startswith(("http://", "https://")):
@@ -520,12 +535,12 @@ def write_store(location: str | os.PathLike[str] = DEFAULT_STORE) -> Iterator[St
         n = int(_GEN_RE.match(gens[-1].name).group(1)) + 1 if gens else 1
         target = root / f"gen-{n:06d}"
         try:
-            if live is not None:
+            if live is not None and not empty:
                 ox.Store.read_only(str(live)).backup(str(target))
             store = ox.Store(str(target))
         except OSError as err:
             raise StoreError(f"cannot create a new generation ({err})", path=str(target)) from None
-        writer = StoreWriter(root, target, store, lock_fd)
+        writer = StoreWriter(root, target, store, lock_fd, live=live, empty=empty and live is not None)
     except BaseException:
         os.close(lock_fd)
         raise

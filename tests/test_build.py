@@ -164,6 +164,27 @@ def test_incremental_build_skips_replaces_and_removes(tmp_path):
     assert {r["p"] for r in s.select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }")} == {"a.md", "c.md"}
 
 
+def test_a_forced_rebuild_starts_empty_and_keeps_a_failing_notes_last_graph(tmp_path):
+    """Rewriting every note writes a fresh generation (no graph-by-graph replacement of a copy); a note that
+    fails to read this time keeps its last good graph, and nothing else of the old generation remains."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# A\n\nhttps://example.org/a\n\nTitle A\n", encoding="utf-8")
+    (notes / "b.md").write_text("# B\n\nhttps://example.org/b\n\nTitle B\n", encoding="utf-8")
+    store = tmp_path / "store"
+    build([notes], store, extract=False)
+    cold = _without_build_metadata(store)
+    (notes / "b.md").write_bytes(b"\x00\x01 not text")
+    again = build([notes], store, extract=False, force=True)
+    assert again.changed == ["a.md"] and again.kept_on_error == ["b.md"] and len(again.problems) == 1
+    assert isomorphic(_without_build_metadata(store), cold)
+    (notes / "b.md").unlink()
+    third = build([notes], store, extract=False, force=True)
+    assert third.removed == ["b.md"]
+    titles = {r["t"] for r in open_store(store).select("SELECT ?t WHERE { ?s a kg:Source ; kg:title ?t }")}
+    assert titles == {"Title A"}
+
+
 def test_bad_notes_are_reported_and_the_rest_built(tmp_path):
     notes = tmp_path / "notes"
     notes.mkdir()

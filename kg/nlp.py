@@ -858,6 +858,7 @@ def kg_titles(doc):
 
 _EN_WORD = r"[A-Za-z][A-Za-z0-9\-'’]*"
 _EN_SEGMENT = re.compile(rf"{_EN_WORD}(?:[ \t]*[:,&+/]?[ \t]*(?:{_EN_WORD}|\d+))*[?!]?")
+_EN_WORD_RE = re.compile(_EN_WORD)
 _SMALL_WORDS = {"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "via", "from", "at",
                 "as", "is", "are", "be", "all", "you", "them", "it", "its", "into", "over", "vs", "not", "do", "what"}
 
@@ -887,14 +888,14 @@ def kg_english_titles(doc):
     text = _text(doc)
     for m in _EN_SEGMENT.finditer(text):
         seg = m.group(0).rstrip(" :,&+/")
-        words = re.findall(_EN_WORD, seg)
+        words = _EN_WORD_RE.findall(seg)
         if not _looks_like_title(words):
             continue
         # a reading-list annotation after a hyphen is not part of the title (Convolutional LSTM Network-paper reading)
         cut = re.search(r"-(?:paper|论文|notes?|reading|review)\b.*$", seg)
         if cut:
             seg = seg[: cut.start()]
-            words = re.findall(_EN_WORD, seg)
+            words = _EN_WORD_RE.findall(seg)
             if not _looks_like_title(words):
                 continue
         if _latin_person(words) and not set(words) & _resources().org_suffixes_en:
@@ -1988,7 +1989,13 @@ def kg_resolve(doc):
     titles = [c for c in cands if c[3] in ("title_brackets", "title_quotes", "english_title")]
     others = [c for c in cands if c not in titles]
     kept_titles = _non_overlapping(titles)
-    inside = lambda c: any(t[0] <= c[0] and c[1] <= t[1] for t in kept_titles)  # noqa: E731
+    # the kept titles do not overlap: only the last one starting at or before a span can hold it
+    title_starts = [t[0] for t in kept_titles]
+
+    def inside(c: tuple) -> bool:
+        k = bisect_right(title_starts, c[0]) - 1
+        return k >= 0 and c[1] <= kept_titles[k][1]
+
     others = [c for c in others if c[3] == "acronym" or not inside(c)]
     kept = _non_overlapping(others)
     text = _text(doc)

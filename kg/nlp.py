@@ -2158,6 +2158,8 @@ class Extractor:
     # -- turning block findings into model records
 
     def _canonical(self, name: str) -> str:
+        if name not in self._merges and name not in self._aliases:
+            return name  # (the loop below returns it unchanged)
         seen = set()
         while name not in seen:
             seen.add(name)

@@ -574,6 +574,7 @@ class _Segmenter:
         self.hmm_re_skip = finalseg.re_skip
         self.force_split = finalseg.Force_Split_Words
         self.hmm_cache: dict[str, list[str]] = {}
+        self.emission: dict[str, tuple[float, float, float, float]] = {}  # per character, filled as met
         # per character: None when no word starts with it, False when only longer ones do, else its
         # word's log(freq) - log(total) (a small table: the first lookup at each position)
         self.chars: dict[str, Any] = {}
@@ -691,30 +692,32 @@ class _Segmenter:
                 out.extend(x for x in self.hmm_re_skip.split(blk) if x)
         return out
 
+    def _emission(self, c: str) -> tuple[float, float, float, float]:
+        """The emission log probabilities of a character in states B M E S (jieba's floor where none)."""
+        low = self.min_float
+        found = self.emission[c] = tuple(e.get(c, low) for e in self.emit)  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
+
     def _viterbi_words(self, obs: str) -> list[str]:
         """jieba's ``finalseg.__cut``: the Viterbi pass over states B M E S, then the words.
 
         Each state's score is max((score of the previous state + transition + emission, previous
         state)) as in ``finalseg.viterbi``, ties going to the greater state letter."""
-        low = self.min_float
-        eB, eM, eE, eS = self.emit
         tEB, tSB, tMM, tBM, tSS, tES, tBE, tME = self.trans
         sB, sM, sE, sS = self.start
-        c = obs[0]
-        vB, vM, vE, vS = sB + eB.get(c, low), sM + eM.get(c, low), sE + eE.get(c, low), sS + eS.get(c, low)
+        emission = self.emission
+        emit = emission.get(obs[0]) or self._emission(obs[0])
+        vB, vM, vE, vS = sB + emit[0], sM + emit[1], sE + emit[2], sS + emit[3]
         back: list[tuple[str, str, str, str]] = []  # per step, the previous state of B, M, E, S
         for c in obs[1:]:
-            em = eB.get(c, low)
-            p1, p2 = vE + tEB + em, vS + tSB + em
+            emB, emM, emE, emS = emission.get(c) or self._emission(c)
+            p1, p2 = vE + tEB + emB, vS + tSB + emB
             nB, fB = (p2, "S") if p2 >= p1 else (p1, "E")
-            em = eM.get(c, low)
-            p1, p2 = vM + tMM + em, vB + tBM + em
+            p1, p2 = vM + tMM + emM, vB + tBM + emM
             nM, fM = (p2, "B") if p2 > p1 else (p1, "M")
-            em = eS.get(c, low)
-            p1, p2 = vS + tSS + em, vE + tES + em
+            p1, p2 = vS + tSS + emS, vE + tES + emS
             nS, fS = (p2, "E") if p2 > p1 else (p1, "S")
-            em = eE.get(c, low)
-            p1, p2 = vB + tBE + em, vM + tME + em
+            p1, p2 = vB + tBE + emE, vM + tME + emE
             nE, fE = (p2, "M") if p2 >= p1 else (p1, "B")
             vB, vM, vE, vS = nB, nM, nE, nS
             back.append((fB, fM, fE, fS))

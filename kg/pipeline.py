@@ -123,10 +123,11 @@ def build(
     fingerprint = _fingerprint(model, curation_files, extract)
 
     # a build that rewrites every note (forced, or new settings) starts from an empty generation
-    live = _live_state(store)
-    rewrite = live is not None and (force or live[1].get("fingerprint") != fingerprint)
+    live = _live_store(store)
+    rewrite = live is not None and (force or live.meta().get("fingerprint") != fingerprint)
     with write_store(store, empty=rewrite) as writer:
-        old, old_meta = live if rewrite else (writer.note_hashes(), _read_meta(writer))
+        old, old_meta = (live.note_hashes(), live.meta()) if rewrite else (writer.note_hashes(), _read_meta(writer))
+        live = None
         rebuild_all = rewrite or force or old_meta.get("fingerprint") != fingerprint
         workers = None
         if extract and files and n_process > 1 and _Workers.available():
@@ -218,16 +219,15 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     report.generation = writer.target.name
 
 
-def _live_state(store) -> tuple[dict[str, str], dict[str, str]] | None:
-    """(note hashes, build metadata) of a folder store's live generation; None for none or a server."""
+def _live_store(store):
+    """The live generation of a folder store, read-only (kg.store.EmbeddedStore); None for none or a server."""
     if str(store).startswith(("http://", "https://")) or not (Path(store) / "CURRENT").is_file():
         return None
     from kg.errors import KGError
     from kg.store import EmbeddedStore
 
     try:
-        live = EmbeddedStore(store)
-        return live.note_hashes(), live.meta()
+        return EmbeddedStore(store)
     except KGError:
         return None
 

@@ -458,13 +458,20 @@ def _tokens(doc) -> list[tuple[int, int, str]]:
 
 
 #: maximal runs of characters, whose starts are the only places some patterns can start
-_LETTER_RUN = re.compile(r"[A-Za-z]+")
 _ALNUM_DASH_RUN = re.compile(r"[A-Za-z0-9\-]+")
 _WORD_CHAR_RUN = re.compile(r"[A-Za-z0-9\-_.]+")
 
 
 def _run_starts(run: re.Pattern, text: str) -> list[int]:
     return [m.start() for m in run.finditer(text)]
+
+
+def _alnum_runs(doc) -> list[int]:
+    """Where the runs of Latin letters, digits and dashes start, made once per text."""
+    starts = doc.user_data.get("kg_alnum_runs")
+    if starts is None:
+        starts = doc.user_data["kg_alnum_runs"] = _run_starts(_ALNUM_DASH_RUN, _text(doc))
+    return starts
 
 
 def _latin_words(doc) -> list[re.Match]:
@@ -1003,7 +1010,7 @@ def kg_model_names(doc):
     organisation abbreviations (GPU, API, PDF, CVPR, MIT) are left out."""
     text = _text(doc)
     res = _resources()
-    for m in _finditer_from(_MODEL_NAME, text, _run_starts(_ALNUM_DASH_RUN, text)):
+    for m in _finditer_from(_MODEL_NAME, text, _alnum_runs(doc)):
         _add(doc, m.start(), m.end(), "Paper", "model_name", 62)
     words = _latin_words(doc)
     if not _is_technical(text, words):
@@ -1033,13 +1040,16 @@ def kg_model_names(doc):
     return doc
 
 
+#: a whole run of letters followed by a number: the only places a _CONFERENCE_YEAR match starts
+#: (its letters are a whole run: a letter after them would stop the year)
+_LETTERS_BEFORE_NUMBER = re.compile(r"(?<![A-Za-z])[A-Za-z]++(?=[ \t]*'?\d)")
 _CONFERENCE_YEAR = re.compile(r"(?<![A-Za-z])([A-Za-z]{2,12})[ \t]*'?((?:19|20)\d\d|\d\d)(?!\d)")
 
 
 def kg_conferences(doc):
     res = _resources()
     text = _text(doc)
-    for m in _finditer_from(_CONFERENCE_YEAR, text, _run_starts(_LETTER_RUN, text)):
+    for m in _finditer_from(_CONFERENCE_YEAR, text, _run_starts(_LETTERS_BEFORE_NUMBER, text)):
         if m.group(1) in res.conferences or m.group(1).upper() in res.conferences:
             _add(doc, m.start(), m.end(), "Event", "conference_year", 92)
     return doc
@@ -1281,7 +1291,7 @@ def kg_org_context(doc):
         if name not in res.stopwords and not re.match(r"(?:团|旅|营|师|部队|大队|中队|分队|支队)", text[m.end():]):
             _add(doc, m.start(1), m.end(1), "Organization", "unit_name", 81)  # not 旅“野地”旅: a nickname of the unit before
     common = res.common_acronyms
-    for m in _finditer_from(_LATIN_ORG, text, _run_starts(_ALNUM_DASH_RUN, text)):
+    for m in _finditer_from(_LATIN_ORG, text, _alnum_runs(doc)):
         name = m.group(1)
         if name.casefold() in common or _CAPS_NAME.fullmatch(name) or _CAMEL_NAME.fullmatch(name):
             continue

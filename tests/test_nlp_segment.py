@@ -233,7 +233,7 @@ def test_anchored_patterns_find_what_finditer_finds(name):
                                                  for p in range(m.start(), m.end()))),
         "model": (nlp._MODEL_NAME, lambda t: nlp._run_starts(nlp._ALNUM_DASH_RUN, t)),
         "latin": (nlp._LATIN_WORD, lambda t: nlp._run_starts(nlp._WORD_CHAR_RUN, t)),
-        "conference": (nlp._CONFERENCE_YEAR, lambda t: nlp._run_starts(nlp._LETTER_RUN, t)),
+        "conference": (nlp._CONFERENCE_YEAR, lambda t: nlp._run_starts(nlp._LETTERS_BEFORE_NUMBER, t)),
         "unit": (nlp._UNIT_RE, lambda t: (m.start() for m in nlp._UNIT_START.finditer(t))),
         "latin_org": (nlp._LATIN_ORG, lambda t: nlp._run_starts(nlp._ALNUM_DASH_RUN, t)),
         "dot": (nlp._DOT_NAME, nlp._dot_name_starts),

@@ -511,14 +511,14 @@ _T_NEW, _T_LEXICON, _T_SUFFIX, _T_RULER_HEAD, _T_RULER = 1, 2, 4, 8, 16
 def _token_class(word: str, res: "_Resources") -> int:
     """The classes of a token: a two- or three-character CJK word jieba's dictionary does not hold
     (made up by its HMM), a CJK word of two characters or more with a lexicon tag (nr, ns, nt...)
-    and no stopword, a word ending in the last character of a suffix word, a proper prefix of a
-    ruler's name, a ruler's name."""
+    and no stopword, a word ending in an event, organisation or place word (_suffix_type), a
+    proper prefix of a ruler's name, a ruler's name."""
     found = 0
     if not res.freq.get(word) and 2 <= len(word) <= 3 and _CJK_CHARS.issuperset(word):
         found |= _T_NEW
     if res.tags.get(word) in _LEXICON_TYPES and len(word) >= 2 and word not in res.stopwords and _CJK_CHARS.issuperset(word):
         found |= _T_LEXICON
-    if word[-1:] in res.suffix_ends:
+    if word[-1:] in res.suffix_ends and _suffix_type(word, res):
         found |= _T_SUFFIX
     if word in res.ruler_heads:
         found |= _T_RULER_HEAD
@@ -1457,7 +1457,7 @@ def kg_suffix_names(doc):
     text = _text(doc)
     toks = _tokens(doc)
     _event_lexicon(doc, text, res)
-    for i in _token_groups(doc)[_T_SUFFIX]:  # a token ends with a suffix word only if it ends with one's last character
+    for i in _token_groups(doc)[_T_SUFFIX]:  # the tokens ending in a suffix word
         s, e, tok = toks[i]
         found = _suffix_type(tok, res)
         if not found:

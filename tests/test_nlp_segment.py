@@ -242,3 +242,15 @@ def test_anchored_patterns_find_what_finditer_finds(name):
         text = "".join(rnd.choice(parts) for _ in range(rnd.randrange(0, 30)))
         got = [(m.span(), m.groups()) for m in nlp._finditer_from(pattern, text, starts(text))]
         assert got == [(m.span(), m.groups()) for m in pattern.finditer(text)], text
+
+
+def test_clear_caches_changes_no_output():
+    from kg.notes import parse_note
+
+    note = parse_note("# t\n\n1970年1月，北京大学的张三和刘峙在北京。斯通博利火山(Stromboli)。\n", "t.md")
+    extractor = nlp.load_extractor()
+    first = extractor.extract(note)
+    nlp.clear_caches()
+    res = nlp._resources()
+    assert not res.token_classes and not res.segmenter.hmm_cache and not res.segmenter.chars
+    assert extractor.extract(note) == first

@@ -2262,10 +2262,12 @@ class Extractor:
                 sentence_start=f["sent"][0], sentence_end=f["sent"][1], method=f["method"],
                 confidence=round(min(1.0, f["prio"] / 100), 2),
             ))
-            entities.setdefault(key, Entity(key=key, type=type_, name=name))
+            if key not in entities:  # (the first mention's entity stands; no other is built)
+                entities[key] = Entity(key=key, type=type_, name=name)
         for abbr, long in abbr_long.items():
+            canon = self._canonical(long)
             for key in list(entities):
-                if entities[key].name == self._canonical(long):
+                if entities[key].name == canon:
                     aliases[key].add(abbr)
         for alias, canon in (*self._aliases.items(), *self._merges.items()):
             for key, ent in entities.items():

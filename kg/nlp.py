@@ -169,8 +169,11 @@ _TABLES_FORMAT = 1
 
 def _tables_cache_file() -> str:
     """Where the jieba tables are cached: ``$KG_CACHE_DIR``, else ``$XDG_CACHE_HOME/kg`` or ``~/.cache/kg``."""
-    root = os.environ.get("KG_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kg")
+    if os.environ.get("KG_CACHE_DIR"):
+        return os.path.join(os.path.abspath(os.environ["KG_CACHE_DIR"]), "jieba-tables.marshal")
+    root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kg")
+    if not os.path.isabs(root):  # no home directory to be found: the temporary directory, per user
+        root = os.path.join(tempfile.gettempdir(), f"kg-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
     return os.path.join(root, "jieba-tables.marshal")
 
 

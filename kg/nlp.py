@@ -37,6 +37,7 @@ gives the same results as the plain scan it replaces (see tests/test_nlp_segment
 
 from __future__ import annotations
 
+import hashlib
 import marshal
 import os
 import re
@@ -167,14 +168,16 @@ _DYNASTY_TITLE_RE = re.compile(_DYNASTY_TITLE)
 _TABLES_FORMAT = 1
 
 
-def _tables_cache_file() -> str:
-    """Where the jieba tables are cached: ``$KG_CACHE_DIR``, else ``$XDG_CACHE_HOME/kg`` or ``~/.cache/kg``."""
+def _tables_cache_file(key: str) -> str:
+    """Where the jieba tables of ``key`` are cached: in ``$KG_CACHE_DIR``, else ``$XDG_CACHE_HOME/kg``
+    or ``~/.cache/kg``, named after the key (a file for another jieba or dictionary is another file)."""
     if os.environ.get("KG_CACHE_DIR"):
-        return os.path.join(os.path.abspath(os.environ["KG_CACHE_DIR"]), "jieba-tables.marshal")
-    root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kg")
-    if not os.path.isabs(root):  # no home directory to be found: the temporary directory, per user
-        root = os.path.join(tempfile.gettempdir(), f"kg-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
-    return os.path.join(root, "jieba-tables.marshal")
+        root = os.path.abspath(os.environ["KG_CACHE_DIR"])
+    else:
+        root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kg")
+        if not os.path.isabs(root):  # no home directory to be found: the temporary directory, per user
+            root = os.path.join(tempfile.gettempdir(), f"kg-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
+    return os.path.join(root, f"jieba-tables-{hashlib.sha1(key.encode()).hexdigest()[:16]}.marshal")
 
 
 def _jieba_tables() -> tuple[dict[str, int], int, dict[str, str]]:
@@ -197,28 +200,31 @@ def _jieba_tables() -> tuple[dict[str, int], int, dict[str, str]]:
         key = f"kg-jieba-tables {_TABLES_FORMAT} jieba {jieba.__version__} {st.st_size} {st.st_mtime_ns}"
     except OSError:
         default_dict = False
+    unfit = False  # a cache file that could not be used: written again
     if default_dict and not dt.initialized and "jieba.posseg" not in sys.modules:
-        path = _tables_cache_file()
         try:
-            with open(path, "rb") as f:
+            with open(_tables_cache_file(key), "rb") as f:
                 head, freq, total, tags = marshal.loads(f.read())
             if head == key and type(freq) is dict and type(total) is int and type(tags) is dict:
                 dt.FREQ, dt.total, dt.initialized = freq, total, True
                 return freq, total, tags
-        except (OSError, ValueError, EOFError, TypeError):
+            unfit = True
+        except FileNotFoundError:
             pass
+        except (OSError, ValueError, EOFError, TypeError):
+            unfit = True
     import jieba.posseg
 
     jieba.initialize()
     freq, total, tags = dt.FREQ, dt.total, jieba.posseg.dt.word_tag_tab
-    if default_dict:
+    if default_dict and (unfit or not os.path.isfile(_tables_cache_file(key))):
         _write_tables(key, freq, total, tags)
     return freq, total, tags
 
 
 def _write_tables(key: str, freq: dict[str, int], total: int, tags: dict[str, str]) -> None:
     """Write the tables cache atomically; a cache that cannot be written is simply not used."""
-    path = _tables_cache_file()
+    path = _tables_cache_file(key)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         same = {w: w for w in freq}  # the tag table shares the dictionary's strings (smaller, faster to read)
@@ -231,6 +237,9 @@ def _write_tables(key: str, freq: dict[str, int], total: int, tags: dict[str, st
         except BaseException:
             os.unlink(tmp)
             raise
+        for name in os.listdir(os.path.dirname(path)):  # the tables of an older jieba or dictionary
+            if name.startswith("jieba-tables-") and name != os.path.basename(path):
+                os.unlink(os.path.join(os.path.dirname(path), name))
     except OSError:
         pass
 

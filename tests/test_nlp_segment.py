@@ -76,7 +76,7 @@ def _probe(cache: Path) -> dict:
 
 def test_jieba_tables_cache_is_written_read_and_equal_to_jiebas(tmp_path):
     first = _probe(tmp_path)
-    assert not first["from_cache"] and (tmp_path / "jieba-tables.marshal").is_file()
+    assert not first["from_cache"] and len(list(tmp_path.glob("jieba-tables-*.marshal"))) == 1
     second = _probe(tmp_path)
     assert second == {"from_cache": True, "freq": True, "total": True, "tags": True, "shared": True}
     assert first == {**second, "from_cache": False}
@@ -86,10 +86,13 @@ def test_jieba_tables_cache_is_written_read_and_equal_to_jiebas(tmp_path):
 def test_jieba_tables_cache_that_does_not_fit_is_rebuilt(tmp_path, content):
     import marshal
 
-    file = tmp_path / "jieba-tables.marshal"
+    _probe(tmp_path)
+    (file,) = tmp_path.glob("jieba-tables-*.marshal")
     file.write_bytes(content if content is not None else marshal.dumps(("another key", {}, 1, {}), 4))
+    (tmp_path / "jieba-tables-0123456789abcdef.marshal").write_bytes(b"stale")
     probe = _probe(tmp_path)
     assert probe == {"from_cache": False, "freq": True, "total": True, "tags": True, "shared": True}
+    assert [f.name for f in tmp_path.glob("jieba-tables-*")] == [file.name]  # rewritten; the stale one is gone
     assert _probe(tmp_path)["from_cache"]
 
 

@@ -480,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
                 "files": files, "characters": chars, "build_s": out["build_s"], "process_s": wall,
                 "import_s": out["import_s"], "chars_per_s": chars / out["build_s"],
                 "ratio_vs_jieba": chars / out["build_s"] / res["jieba"]["chars_per_s"],
-                "peak_rss_mb": rss, "phases": out["phases"], "links": out["report"]["links"],
+                "peak_rss_mb": rss, "phases": out["phases"], "stages_s": out["report"]["phases"],
+                "links": out["report"]["links"],
             }
             print(f"  cold build ×{k}: {files} notes, {chars:,} chars in {out['build_s']:.1f} s "
                   f"({chars / out['build_s']:,.0f} chars/s), peak {rss:,.0f} MB", flush=True)
@@ -493,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         out, wall, rss = run_child_rss("_build", str(big / "notes"), str(big / "store"), *flags, str(a.n_process))
         res["rebuild_one_note"] = {"scale": f"x{biggest}", "note": victim.name, "build_s": out["build_s"],
                                    "process_s": wall, "changed": out["report"]["changed"], "peak_rss_mb": rss,
-                                   "phases": out["phases"]}
+                                   "phases": out["phases"], "stages_s": out["report"]["phases"]}
         print(f"  rebuild ×{biggest} after one note changed: {out['build_s']:.2f} s "
               f"(process {wall:.2f} s, {out['report']['changed']} changed)", flush=True)
         if not a.no_profile:

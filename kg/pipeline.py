@@ -256,7 +256,7 @@ def _extract(notes: list[Note], model, curation_files, n_process, progress, work
         from kg.curation import load_curation
 
         curation = load_curation(curation_files) if curation_files else None
-        found = nlp.load_extractor(model, curation).extract_many(notes)
+        found = nlp.load_extractor(model, curation).extract_many(notes, n_process=n_process)
     for i, ex in enumerate(found):
         if progress:
             progress("extract", i + 1, len(notes))

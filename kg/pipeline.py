@@ -203,6 +203,8 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
             link_parts[note.path] = part_from_triples(triples)
         if progress and extractions is None:
             progress("graph", i + 1, len(todo))
+    if workers is not None:
+        workers.close()  # their memory back before the link pass
     for path in report.removed:
         writer.remove_note(path)
     writer.flush()

@@ -1654,6 +1654,9 @@ class Relink:
         self.changed, self.removed = changed, removed = set(changed), set(removed)
         cache = None
         reason = "no cache"
+        if cache_in is not None:  # a past build may still be writing it
+            _await_cache(Path(cache_in))
+            _await_cache(_parts_file(cache_in))
         if cache_in is not None and Path(cache_in).is_file():
             try:
                 with open(cache_in, "rb") as fh:
@@ -1692,10 +1695,6 @@ class Relink:
         self.parts: dict[str, Any] = {}
         self.assembly: _Assembly | None = None
         if incremental:
-            try:
-                import scipy.sparse  # noqa: F401  PageRank's, imported now rather than after the extraction
-            except ImportError:
-                pass
             self.parts = {k: v for k, v in cache["parts"].items() if k in paths and k not in changed}
             self.assembly = _Assembly(self.parts[k] for k in sorted(self.parts))
         self.info.seconds["prepare"] = time.perf_counter() - t0
@@ -1729,11 +1728,11 @@ class Relink:
             else:
                 parts = read_note_parts(store)
         t_read = time.perf_counter()
-        # the cache is two files written by forked children: the notes' parts (known now, written while
-        # this process computes) and the computed state; a token ties them together
+        # the cache is two files written by forked children once the links are written: the notes' parts and
+        # the computed state; a token ties them together
         token = os.urandom(16).hex()
         cache_out = Path(self.cache_out) if self.cache_out is not None else None
-        waits = [_save_cache(_parts_file(cache_out) if cache_out else None, {"token": token, "parts": parts})]
+        waits: list[Callable[..., None]] = []
         try:
             if self.incremental:
                 for path in sorted(fresh):
@@ -1745,8 +1744,6 @@ class Relink:
             else:
                 result, state = _compute_full(input_from_parts(parts), p)
             t_compute = time.perf_counter()
-            waits.append(_save_cache(cache_out, {"version": _CACHE_VERSION, "params": sorted(p.items()),
-                                                 "token": token, "state": state, "result": result}))
             gnode = ox.NamedNode(self.graph)
             maker = _QuadMaker(self.graph)
             old_result = cache["result"] if cache is not None else None
@@ -1762,13 +1759,36 @@ class Relink:
             store.bulk_extend(new_quads)
             info.removed_quads, info.added_quads = len(old_quads), len(new_quads)
             t_write = time.perf_counter()
-        finally:
-            for wait in waits:
-                wait()
+            waits.append(_save_cache(_parts_file(cache_out) if cache_out else None, {"token": token, "parts": parts}))
+            waits.append(_save_cache(cache_out, {"version": _CACHE_VERSION, "params": sorted(p.items()),
+                                                 "token": token, "state": state, "result": result}))
+        except BaseException:
+            for finish in waits:
+                finish(wait=True)
+            raise
+        # the cache is finished in the background: the next build waits for it if it must
+        for finish in waits:
+            finish(wait=False)
         t_end = time.perf_counter()
         info.seconds.update({"read": t_read - t0, "compute": t_compute - t_read, "write": t_write - t_compute,
                              "cache": t_end - t_write})
+        # what the pass made stays with it until :meth:`release` (dropping it costs as much as a tenth of the pass)
+        self.spent = [parts, fresh, state, result, maker, old_quads, new_quads]
         return result, info
+
+    def release(self) -> None:
+        """Let go of the pass's data (the last cache, the notes' parts, what :meth:`run` made): millions of
+        small objects, whose freeing takes half a second on thousands of notes, so a thread does it."""
+        spent = [self.__dict__.pop(k) for k in ("cache", "parts", "assembly", "spent") if k in self.__dict__]
+        free_in_background(spent)
+
+
+def free_in_background(objects: list) -> None:
+    """Drop ``objects`` (a list that holds the last references to them) in a daemon thread: the caller goes on
+    while their memory is freed, and a process that exits meanwhile does not wait for it."""
+    import threading
+
+    threading.Thread(target=objects.clear, name="kg-free", daemon=True).start()
 
 
 def relink(store, graph: str, *, changed: Iterable[str] = (), removed: Iterable[str] = (),
@@ -1780,49 +1800,133 @@ def relink(store, graph: str, *, changed: Iterable[str] = (), removed: Iterable[
                   max_fraction=max_fraction, **params).run()
 
 
-def _save_cache(path: Path | None, cache: Mapping[str, Any]) -> Callable[[], None]:
-    """Start writing the link cache to ``path``; returns the function that waits until it is written.
+def _save_cache(path: Path | None, cache: Mapping[str, Any]) -> Callable[..., None]:
+    """Start writing the link cache to ``path``; returns ``finish(wait=True)``, which waits until it is
+    written, or with ``wait=False`` lets it be finished in the background.
 
     Pickling the cache of thousands of notes takes a second, so where the OS can fork, a child process
-    writes it (from a copy-on-write snapshot of this one) while this process writes the links graph.  A
-    cache that fails to be written is left out: the next build then makes a full pass.
+    writes it (from a copy-on-write snapshot of this one) while this process writes the links graph and,
+    once the build has succeeded, while the build returns.  The child holds a lock beside the file until it
+    ends, however it ends; the next build's :func:`_await_cache` waits for it.  A cache that fails to be
+    written is left out: the next build then makes a full pass.
     """
     if path is None:
-        return lambda: None
+        return lambda wait=True: None
     path = Path(path)
     tmp = path.with_suffix(".tmp")
 
     def write() -> None:
         with open(tmp, "wb") as fh:
             pickle.dump(cache, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        _pending_file(path).unlink(missing_ok=True)
 
-    pid = 0
-    if hasattr(os, "fork"):
+    _reap_background()
+    pid = -1
+    lock_fd = _lock_pending(path) if hasattr(os, "fork") else -1
+    if lock_fd >= 0:
+        ready_r, ready_w = os.pipe()
         try:
             pid = os.fork()
         except OSError:
-            pid = 0
-        else:
-            if pid == 0:  # the child: write, and leave without running this process's exit handlers
-                code = 1
-                try:
-                    write()
-                    code = 0
-                finally:
-                    os._exit(code)
-    if not pid:
+            pid = -1
+        if pid == 0:  # the child: write, and leave without running this process's exit handlers
+            code = 1
+            try:
+                # it outlives the build: the build's descriptors (its store lock above all) are not its own
+                low, high = sorted((lock_fd, ready_w))
+                os.closerange(3, low)
+                os.closerange(low + 1, high)
+                os.closerange(high + 1, _MAX_FD)
+                os.close(ready_w)  # tells the parent they are closed
+                write()
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(ready_w)
+        if pid > 0:
+            os.read(ready_r, 1)  # EOF once the child has closed what it inherited
+        os.close(ready_r)
+        os.close(lock_fd)  # with a child, its copy of the descriptor holds the lock until it ends
+        if pid < 0:
+            _pending_file(path).unlink(missing_ok=True)
+    if pid < 0:
         write()
-        os.replace(tmp, path)
-        return lambda: None
+        return lambda wait=True: None
 
-    def wait() -> None:
-        _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) == 0:
-            os.replace(tmp, path)
+    def finish(wait: bool = True) -> None:
+        if wait:
+            os.waitpid(pid, 0)
         else:
-            tmp.unlink(missing_ok=True)
+            _BACKGROUND.append(pid)
 
-    return wait
+    return finish
+
+
+try:
+    _MAX_FD = os.sysconf("SC_OPEN_MAX")
+except (AttributeError, ValueError, OSError):
+    _MAX_FD = 65536
+
+#: cache writers left to finish after their build returned, reaped by later calls
+_BACKGROUND: list[int] = []
+
+
+def _reap_background() -> None:
+    for pid in list(_BACKGROUND):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _BACKGROUND.remove(pid)
+
+
+def _pending_file(path: Path) -> Path:
+    return Path(path).with_suffix(".writing")
+
+
+def _lock_pending(path: Path) -> int:
+    """An exclusively locked descriptor on ``path``'s pending file, or -1 where that is not possible."""
+    try:
+        import fcntl
+
+        fd = os.open(_pending_file(path), os.O_RDWR | os.O_CREAT, 0o644)
+    except (ImportError, OSError):
+        return -1
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        return -1
+    return fd
+
+
+def _await_cache(path: Path, timeout: float = 600.0) -> None:
+    """Wait until a cache file that a past build is still writing in the background is written (or failed)."""
+    pending = _pending_file(path)
+    if not pending.exists():
+        return
+    try:
+        import fcntl
+        import time
+
+        fd = os.open(pending, os.O_RDONLY)
+    except (ImportError, OSError):
+        return
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.005)
+    finally:
+        os.close(fd)
+    pending.unlink(missing_ok=True)
 
 
 #: from this many entities on, a full pass computes on both cores (forked children; below, forking costs more)
@@ -1905,10 +2009,14 @@ def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappi
     related.update(rel_new)
     degree = {e: d for e, d in old["degree"].items() if e in entities and e not in touched}
     degree.update(deg_new)
-    stats = _centrality(entities, related, degree, p, old_community=old["community"])
+    # centrality (PageRank of the whole graph) in a child, beside coverage
+    stats_later = (_forked(_centrality, entities, related, degree, p, old["community"])
+                   if len(entities) >= _PARALLEL_ENTITIES else
+                   (lambda s=_centrality(entities, related, degree, p, old["community"]): s))
     fresh_sources = {t[0] for part in fresh.values() for t in part.get("sources", ())}
     coverages, cov_state = _coverage(data, entities, sections, related, p, state=old["coverage"],
                                      fresh_sources=fresh_sources, touched=touched)
+    stats = stats_later()
     result = LinkResult(coverages=coverages, related=tuple(r for k in sorted(related) for r in related[k]),
                         stats=stats, params=tuple(sorted(p.items())))
     return result, {"coverage": cov_state, "related": related, "degree": degree,

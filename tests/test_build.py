@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -327,3 +328,15 @@ def test_curation_beside_the_notes_is_honoured_and_a_change_rebuilds(tmp_path):
     assert report.changed == ["n.md"]  # same note, new curation: rebuilt
     after = {r["name"] for r in open_store(store).select(names_q)}
     assert "东京" not in after and after == before - {"东京"}
+
+
+def test_a_build_leaves_the_cycle_collector_as_it_found_it(tmp_path):
+    note = tmp_path / "n.md"
+    note.write_text("# 笔记\n\n北一辉在东京。\n", encoding="utf-8")
+    for state in (True, False):
+        (gc.enable if state else gc.disable)()
+        try:
+            build([str(tmp_path)], tmp_path / ".kg", links=False, extract=False, force=True)
+            assert gc.isenabled() is state
+        finally:
+            gc.enable()

@@ -9,6 +9,9 @@ extraction pass.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pickle
 import re
 from pathlib import Path
 
@@ -471,3 +474,22 @@ def test_forked_computation_returns_its_value_and_raises_its_error():
     assert links._forked(lambda d: sum(d["a"]), data)() == 6
     with pytest.raises(ZeroDivisionError):
         links._forked(lambda: 1 / 0)()
+
+
+def test_a_cache_finished_in_the_background_is_awaited_by_its_reader(tmp_path):
+    """A build returns while a child still writes the link cache; the next reader waits for the whole file,
+    and the child does not keep the build's descriptors (the store's lock) open."""
+    path = tmp_path / links.CACHE_FILE
+    big = {"parts": {str(i): [("x" * 50, i)] * 20 for i in range(20000)}}
+    held = os.open(tmp_path / "held", os.O_CREAT | os.O_RDWR)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    links._save_cache(path, big)(wait=False)
+    os.close(held)  # the child closed its copy: the lock is free at once
+    probe = os.open(tmp_path / "held", os.O_RDWR)
+    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if the child had kept it
+    os.close(probe)
+    links._await_cache(path)
+    assert not links._pending_file(path).exists()
+    with open(path, "rb") as fh:
+        assert pickle.load(fh) == big
+

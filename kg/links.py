@@ -1596,20 +1596,24 @@ def link_quads(result: LinkResult, graph: str) -> list:
 
 def _diff(old: LinkResult, new: LinkResult):
     """(removed, added) link records between two results, keyed so that a changed record is removed and added."""
-    def keyed(r: LinkResult):
-        d: dict = {}
-        for c in r.coverages:
-            d["c", c.source, c.entity] = c
-        for x in r.related:
-            d["r", x.from_entity, x.to_entity, x.method] = x
-        for s in r.stats:
-            d["s", s.entity] = s
-        return d
+    def key(x) -> tuple:
+        if type(x) is Coverage:
+            return "c", x.source, x.entity
+        if type(x) is Related:
+            return "r", x.from_entity, x.to_entity, x.method
+        return "s", x.entity
 
-    a, b = keyed(old), keyed(new)
-    # an incremental pass carries most records over as the same objects: identity settles them
-    removed = [v for k, v in a.items() if (w := b.get(k)) is not v and w != v]
-    added = [v for k, v in b.items() if (w := a.get(k)) is not v and w != v]
+    def records(r: LinkResult):
+        return (*r.coverages, *r.related, *r.stats)
+
+    # an incremental pass carries most records over as the same objects: identity settles them, and only
+    # the others are compared by key and value
+    old_records, new_records = records(old), records(new)
+    old_ids, new_ids = set(map(id, old_records)), set(map(id, new_records))
+    a = {key(x): x for x in old_records if id(x) not in new_ids}
+    b = {key(x): x for x in new_records if id(x) not in old_ids}
+    removed = [v for k, v in a.items() if (w := b.get(k)) is None or w != v]
+    added = [v for k, v in b.items() if (w := a.get(k)) is None or w != v]
     return removed, added
 
 
@@ -1785,10 +1789,33 @@ class Relink:
 
 def free_in_background(objects: list) -> None:
     """Drop ``objects`` (a list that holds the last references to them) in a daemon thread: the caller goes on
-    while their memory is freed, and a process that exits meanwhile does not wait for it."""
+    while their memory is freed, and a process that exits meanwhile does not wait for it.
+
+    Freeing a big container is one C call that keeps the GIL until it is done (half a second for a pass's
+    data), so containers are emptied piece by piece, and the caller's thread gets the GIL between pieces.
+    Only the list's own containers (dicts, lists, sets, and this module's working objects) are emptied.
+    """
     import threading
 
-    threading.Thread(target=objects.clear, name="kg-free", daemon=True).start()
+    threading.Thread(target=_free_piecewise, args=(objects,), name="kg-free", daemon=True).start()
+
+
+def _free_piecewise(x: Any, depth: int = 0) -> None:
+    if depth > 4:
+        return
+    if type(x) in _WORKING:
+        x = x.__dict__
+    if type(x) is dict or type(x) is defaultdict:
+        while x:
+            _free_piecewise(x.popitem()[1], depth + 1)
+    elif type(x) is list:
+        while x:
+            _free_piecewise(x.pop(), depth + 1)
+    elif type(x) is set:
+        x.clear()
+
+
+_WORKING = {Relink, _Assembly, _CoverageState}  # whose attributes the freeing thread empties
 
 
 def relink(store, graph: str, *, changed: Iterable[str] = (), removed: Iterable[str] = (),

@@ -134,24 +134,28 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
     report = BuildReport(store=str(store))
     files = list(find_note_files(paths))
     curation_files = _curation_files(paths)
-    fingerprint = _fingerprint(model, curation_files, extract)
-
-    # a build that rewrites every note (forced, or new settings) starts from an empty generation
-    live = _live_store(store)
-    rewrite = live is not None and (force or live.meta().get("fingerprint") != fingerprint)
-    with write_store(store, empty=rewrite) as writer:
-        old, old_meta = (live.note_hashes(), live.meta()) if rewrite else (writer.note_hashes(), _read_meta(writer))
-        live = None
-        rebuild_all = rewrite or force or old_meta.get("fingerprint") != fingerprint
-        workers = None
-        if extract and files and n_process > 1 and _Workers.available():
-            workers = _Workers(model, curation_files, n_process if rebuild_all or not old else 1)
-        try:
+    # one extraction worker starts loading the pipeline (a second or more) before anything else: what comes
+    # next (opening the store, hashing the notes, reading the link cache) happens meanwhile
+    workers = None
+    if extract and files and n_process > 1 and _Workers.available():
+        workers = _Workers(model, curation_files, 1)
+    try:
+        fingerprint = _fingerprint(model, curation_files, extract)
+        # a build that rewrites every note (forced, or new settings) starts from an empty generation
+        live = _live_store(store)
+        rewrite = live is not None and (force or live.meta().get("fingerprint") != fingerprint)
+        with write_store(store, empty=rewrite) as writer:
+            old, old_meta = ((live.note_hashes(), live.meta()) if rewrite else
+                             (writer.note_hashes(), _read_meta(writer)))
+            live = None
+            rebuild_all = rewrite or force or old_meta.get("fingerprint") != fingerprint
+            if workers is not None and (rebuild_all or not old):
+                workers.grow(n_process)
             _build_into(writer, report, files, old, rebuild_all, fingerprint, model, curation_files, extract, links,
                         n_process, progress, workers, t0)
-        finally:
-            if workers is not None:
-                workers.close()
+    finally:
+        if workers is not None:
+            workers.close()
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -839,6 +839,7 @@ class _CoverageState:
     named: dict[str, set[str]]  # source -> entities one of whose forms its title names
     direct: dict[tuple[str, str], Coverage]  # (source, entity) -> direct coverage
     inferred: dict[str, list[Coverage]]  # entity -> its inferred coverages
+    index: dict[str, list[str]]  # feature -> the sources whose title vectors had it (sorted; may list stale ones)
 
 
 def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Mapping[str, SectionInfo],
@@ -860,6 +861,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         default_idf = math.log(n_docs + 1) + 1.0
         src_vec = {s: _vector([(bag, 1.0)], idf, default_idf) for s, bag in src_bags.items()}
     else:  # IDF frozen at the last full pass; new titles get vectors under it
+        revectored: set[str] = set()
         idf, default_idf = state.idf, state.default_idf
         fresh_sources = fresh_sources or set()
         src_vec = {s.iri: (state.src_vec.get(s.iri) if s.iri not in fresh_sources else None) for s in sources
@@ -867,6 +869,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         for s, vec in src_vec.items():
             if vec is None:
                 src_vec[s] = _vector([(text_features(src_by_iri[s].title), 1.0)], idf, default_idf)
+                revectored.add(s)
     src_top = {s.iri: _top_section(s.section, sections) for s in sources}
 
     forms = _form_index(entities)
@@ -965,14 +968,30 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
     # contexts scored below hold (an incremental pass scores a few entities: a few features)
     scored = [e for e in contexts if state is None or e in touched]
     wanted = {f for e in scored for ctx in contexts[e] for f in ctx.vector}
+    # the index (feature -> sources, sorted) is kept in the state: an incremental pass adds the titles it
+    # weighed again, and skips what it lists that is gone or changed
+    if state is None:
+        grown: dict[str, list[str]] = defaultdict(list)
+        for s in sorted(src_vec):
+            for f in src_vec[s]:
+                grown[f].append(s)
+        index = dict(grown)
+    else:
+        index = dict(state.index)
+        extra: dict[str, set[str]] = defaultdict(set)
+        for s in revectored:
+            for f in src_vec[s]:
+                extra[f].add(s)
+        for f, ss in extra.items():
+            index[f] = sorted(ss.union(index.get(f, ())))
     postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
     note_postings: dict[str, dict[str, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
-    for s in sorted(src_vec):
-        note = src_by_iri[s].note
-        for f, w in src_vec[s].items():
-            if f in wanted:
+    for f in sorted(wanted):
+        for s in index.get(f, ()):
+            w = src_vec.get(s, {}).get(f)
+            if w is not None:
                 postings[f].append((s, w))
-                note_postings[note][f].append((s, w))
+                note_postings[src_by_iri[s].note][f].append((s, w))
     rel_weight: dict[str, dict[str, float]] = {a: {r.to_entity: r.weight for r in rs} for a, rs in related.items()}
     src_entities: dict[str, set[str]] = defaultdict(set)
     for (s, e) in direct:
@@ -1048,7 +1067,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             inferred[e].extend(found[e])
     for covs in inferred.values():
         out.extend(covs)
-    new_state = _CoverageState(idf, default_idf, src_vec, dict(named), direct, dict(inferred))
+    new_state = _CoverageState(idf, default_idf, src_vec, dict(named), direct, dict(inferred), index)
     return tuple(sorted(out, key=lambda c: (c.entity, -c.score, c.source))), new_state
 
 
@@ -1352,7 +1371,7 @@ def _parts_file(cache_file: Path) -> Path:
     """The cache's second file: every note's link input (see :class:`Relink`)."""
     cache_file = Path(cache_file)
     return cache_file.with_name(cache_file.stem + "-parts.pickle")
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _XSD_NS = "http://www.w3.org/2001/XMLSchema#"
 

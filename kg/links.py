@@ -840,6 +840,7 @@ class _CoverageState:
     direct: dict[tuple[str, str], Coverage]  # (source, entity) -> direct coverage
     inferred: dict[str, list[Coverage]]  # entity -> its inferred coverages
     index: dict[str, list[str]]  # feature -> the sources whose title vectors had it (sorted; may list stale ones)
+    counts: dict[str, int]  # feature -> how many title vectors have it now
 
 
 def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Mapping[str, SectionInfo],
@@ -968,35 +969,57 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
     # contexts scored below hold (an incremental pass scores a few entities: a few features)
     scored = [e for e in contexts if state is None or e in touched]
     wanted = {f for e in scored for ctx in contexts[e] for f in ctx.vector}
-    # the index (feature -> sources, sorted) is kept in the state: an incremental pass adds the titles it
-    # weighed again, and skips what it lists that is gone or changed
+    # the index (feature -> sources, sorted) and each feature's source count are kept in the state: an
+    # incremental pass adds the titles it weighed again, and skips what the index lists that is gone or changed
     if state is None:
         grown: dict[str, list[str]] = defaultdict(list)
         for s in sorted(src_vec):
             for f in src_vec[s]:
                 grown[f].append(s)
         index = dict(grown)
+        counts = {f: len(ss) for f, ss in index.items()}
     else:
-        index = dict(state.index)
+        index, counts = dict(state.index), dict(state.counts)
+        old_vec = state.src_vec
+        for s in [s for s in old_vec if s not in src_vec or s in revectored]:
+            for f in old_vec[s]:
+                counts[f] -= 1
         extra: dict[str, set[str]] = defaultdict(set)
         for s in revectored:
             for f in src_vec[s]:
                 extra[f].add(s)
+                counts[f] = counts.get(f, 0) + 1
         for f, ss in extra.items():
             index[f] = sorted(ss.union(index.get(f, ())))
-    postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    note_postings: dict[str, dict[str, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
-    for f in sorted(wanted):
-        for s in index.get(f, ()):
-            w = src_vec.get(s, {}).get(f)
-            if w is not None:
-                postings[f].append((s, w))
-                note_postings[src_by_iri[s].note][f].append((s, w))
+    # a feature held by more than df_cap titles only scores the titles of the context's own note
+    cap, min_inferred = p["df_cap"], p["min_inferred"]
+    postings: dict[str, list[tuple[str, float]] | None] = {}
+    for f in wanted:
+        n = counts.get(f, 0)
+        if n > cap:
+            postings[f] = None
+        elif n > 0:
+            postings[f] = [(s, w) for s in index[f] if (w := src_vec.get(s, {}).get(f)) is not None]
+    by_note: dict[str, list[str]] = {}
+    note_postings: dict[str, dict[str, list[tuple[str, float]]]] = {}
+
+    def local_postings(note: str) -> dict[str, list[tuple[str, float]]]:
+        found = note_postings.get(note)
+        if found is None:
+            if not by_note:
+                for src in sources:  # sorted by IRI
+                    if src.iri in src_vec:
+                        by_note.setdefault(src.note, []).append(src.iri)
+            found = note_postings[note] = defaultdict(list)
+            for s in by_note.get(note, ()):
+                for f, w in src_vec[s].items():
+                    found[f].append((s, w))
+        return found
+
     rel_weight: dict[str, dict[str, float]] = {a: {r.to_entity: r.weight for r in rs} for a, rs in related.items()}
     src_entities: dict[str, set[str]] = defaultdict(set)
     for (s, e) in direct:
         src_entities[s].add(e)
-    cap, min_inferred = p["df_cap"], p["min_inferred"]
     out: list[Coverage] = list(direct.values())
     inferred: dict[str, list[Coverage]] = defaultdict(list)
     if state is not None:  # untouched entities keep their inferred coverage, less what changed under it
@@ -1015,13 +1038,15 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             max_rw = max(rw.values(), default=0.0)
             for ctx in contexts[e]:
                 vec = ctx.vector
-                local = note_postings.get(ctx.note, {})
+                local = None
                 acc: dict[str, float] = defaultdict(float)
                 for f, v in vec.items():  # sparse dot products through the inverted index
-                    post = postings.get(f)
-                    if not post:
-                        continue
-                    for s, w in (post if len(post) <= cap else local.get(f, ())):
+                    post = postings.get(f, ())
+                    if post is None:  # a common feature
+                        if local is None:
+                            local = local_postings(ctx.note)
+                        post = local.get(f, ())
+                    for s, w in post:
                         acc[s] += v * w
                 for s, sim in acc.items():
                     if sim * 1.0 + 0.2 < min_inferred or (s, e) in direct or e in named.get(s, ()):
@@ -1067,7 +1092,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             inferred[e].extend(found[e])
     for covs in inferred.values():
         out.extend(covs)
-    new_state = _CoverageState(idf, default_idf, src_vec, dict(named), direct, dict(inferred), index)
+    new_state = _CoverageState(idf, default_idf, src_vec, dict(named), direct, dict(inferred), index, counts)
     return tuple(sorted(out, key=lambda c: (c.entity, -c.score, c.source))), new_state
 
 
@@ -1371,7 +1396,7 @@ def _parts_file(cache_file: Path) -> Path:
     """The cache's second file: every note's link input (see :class:`Relink`)."""
     cache_file = Path(cache_file)
     return cache_file.with_name(cache_file.stem + "-parts.pickle")
-_CACHE_VERSION = 4
+_CACHE_VERSION = 5
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _XSD_NS = "http://www.w3.org/2001/XMLSchema#"
 

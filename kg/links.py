@@ -1013,7 +1013,8 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             found = note_postings[note] = defaultdict(list)
             for s in by_note.get(note, ()):
                 for f, w in src_vec[s].items():
-                    found[f].append((s, w))
+                    if f in postings and postings[f] is None:
+                        found[f].append((s, w))
         return found
 
     rel_weight: dict[str, dict[str, float]] = {a: {r.to_entity: r.weight for r in rs} for a, rs in related.items()}

@@ -1704,8 +1704,7 @@ class Relink:
         cache = None
         reason = "no cache"
         if cache_in is not None:  # a past build may still be writing it
-            _await_cache(Path(cache_in))
-            _await_cache(_parts_file(cache_in))
+            wait_for_cache(Path(cache_in))
         if cache_in is not None and Path(cache_in).is_file():
             try:
                 with open(cache_in, "rb") as fh:
@@ -1952,6 +1951,12 @@ def _reap_background() -> None:
             done = pid
         if done:
             _BACKGROUND.remove(pid)
+
+
+def wait_for_cache(cache_file: Path) -> None:
+    """Wait until both files of the link cache ``cache_file`` are written, if a past build still writes them."""
+    _await_cache(Path(cache_file))
+    _await_cache(_parts_file(cache_file))
 
 
 def _pending_file(path: Path) -> Path:

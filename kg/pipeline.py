@@ -247,6 +247,20 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     free_in_background(spent)
 
 
+def wait_for_background(store: str | os.PathLike[str] = DEFAULT_STORE) -> float:
+    """Wait until what the last build of the folder ``store`` left to finish in the background (its link
+    cache) is written; returns the seconds waited.  A build does this itself when it needs the cache."""
+    from kg import links as link_stage
+
+    t0 = time.perf_counter()
+    try:
+        live = Path(store) / (Path(store) / "CURRENT").read_text(encoding="utf-8").strip()
+    except OSError:
+        return 0.0
+    link_stage.wait_for_cache(live / link_stage.CACHE_FILE)
+    return time.perf_counter() - t0
+
+
 def _live_store(store):
     """The live generation of a folder store, read-only (kg.store.EmbeddedStore); None for none or a server."""
     if str(store).startswith(("http://", "https://")) or not (Path(store) / "CURRENT").is_file():

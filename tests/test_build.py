@@ -340,3 +340,29 @@ def test_a_build_leaves_the_cycle_collector_as_it_found_it(tmp_path):
             assert gc.isenabled() is state
         finally:
             gc.enable()
+
+
+def test_a_build_returns_before_its_link_cache_is_written_and_the_next_one_waits_for_it(tmp_path):
+    """The link cache is finished in the background; `wait_for_background` (and the next build) wait for it,
+    and the next build then patches the links incrementally."""
+    from kg import links as link_stage
+    from kg.pipeline import wait_for_background
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for i, (who, where) in enumerate([("北一辉", "东京"), ("池田成彬", "大阪"), ("孙中山", "广州"), ("鲁迅", "上海"),
+                                      ("胡适", "北京"), ("蔡元培", "杭州"), ("梁启超", "天津"), ("康有为", "香港"),
+                                      ("章太炎", "苏州"), ("宋教仁", "长沙"), ("黄兴", "武汉"), ("陈独秀", "南京")]):
+        (notes / f"2020-01-{i + 1:02d}-n{i}.md").write_text(
+            f"# 笔记{i}\n\n{who}在1911年去了{where}。\n\nhttps://example.org/{i}\n{who}与{where}\n",
+            encoding="utf-8")
+    store = tmp_path / ".kg"
+    build([str(notes)], store)
+    assert wait_for_background(store) >= 0.0
+    live = store / (store / "CURRENT").read_text().strip()
+    assert (live / link_stage.CACHE_FILE).is_file()
+    assert not list(live.glob("*.writing")) and not list(live.glob("*.tmp"))
+    first = sorted(notes.rglob("*.md"))[0]
+    first.write_text(first.read_text(encoding="utf-8") + "\n\n北一辉去了东京。\n", encoding="utf-8")
+    report = build([str(notes)], store)  # no wait in between
+    assert report.phases.get("links.incremental") == 1.0

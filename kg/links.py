@@ -1887,10 +1887,13 @@ def _save_cache(path: Path | None, cache: Mapping[str, Any]) -> Callable[..., No
     tmp = path.with_suffix(".tmp")
 
     def write() -> None:
-        with open(tmp, "wb") as fh:
-            pickle.dump(cache, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-        _pending_file(path).unlink(missing_ok=True)
+        try:
+            with open(tmp, "wb") as fh:
+                pickle.dump(cache, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)  # left only by a failure
+            _pending_file(path).unlink(missing_ok=True)
 
     _reap_background()
     pid = -1

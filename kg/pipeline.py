@@ -134,11 +134,11 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
     report = BuildReport(store=str(store))
     files = list(find_note_files(paths))
     curation_files = _curation_files(paths)
-    # one extraction worker starts loading the pipeline (a second or more) before anything else: what comes
-    # next (opening the store, hashing the notes, reading the link cache) happens meanwhile
-    workers = None
-    if extract and files and n_process > 1 and _Workers.available():
-        workers = _Workers(model, curation_files, 1)
+    # where a note looks edited since the live generation, one extraction worker starts loading the pipeline
+    # (a second or more) before anything else: opening the store, hashing the notes and reading the link
+    # cache happen meanwhile.  (A build with nothing to do would only pay for it.)
+    use_workers = extract and files and n_process > 1 and _Workers.available()
+    workers = _Workers(model, curation_files, 1) if use_workers and _edited_since_live(files, store) else None
     try:
         fingerprint = _fingerprint(model, curation_files, extract)
         # a build that rewrites every note (forced, or new settings) starts from an empty generation
@@ -149,6 +149,8 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
                              (writer.note_hashes(), _read_meta(writer)))
             live = None
             rebuild_all = rewrite or force or old_meta.get("fingerprint") != fingerprint
+            if use_workers and workers is None:
+                workers = _Workers(model, curation_files, 1)
             if workers is not None and (rebuild_all or not old):
                 workers.grow(n_process)
             _build_into(writer, report, files, old, rebuild_all, fingerprint, model, curation_files, extract, links,
@@ -245,6 +247,21 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     from kg.links import free_in_background
 
     free_in_background(spent)
+
+
+def _edited_since_live(files, store) -> bool:
+    """Whether a note file was modified after the live generation went live (or there is none): a hint only."""
+    try:
+        since = (Path(store) / "CURRENT").stat().st_mtime
+    except OSError:
+        return True
+    for file, _ in files:
+        try:
+            if file.stat().st_mtime >= since:
+                return True
+        except OSError:
+            return True
+    return False
 
 
 def wait_for_background(store: str | os.PathLike[str] = DEFAULT_STORE) -> float:

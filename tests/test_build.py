@@ -342,9 +342,9 @@ def test_a_build_leaves_the_cycle_collector_as_it_found_it(tmp_path):
             gc.enable()
 
 
-def test_a_build_returns_before_its_link_cache_is_written_and_the_next_one_waits_for_it(tmp_path):
-    """The link cache is finished in the background; `wait_for_background` (and the next build) wait for it,
-    and the next build then patches the links incrementally."""
+def test_the_link_cache_finished_in_the_background_serves_the_next_build(tmp_path):
+    """The link cache is finished in the background; `wait_for_background` leaves it whole, with nothing half
+    written beside it, and a next build that does not wait still patches the links incrementally."""
     from kg import links as link_stage
     from kg.pipeline import wait_for_background
 

@@ -334,6 +334,7 @@ def _load_in_worker(model: str | None, curation_files: tuple[str, ...]) -> None:
         from kg import nlp
         from kg.curation import load_curation
 
+        nlp.import_spacy_without_cli()  # a worker never needs spaCy's command line
         curation = load_curation([Path(f) for f in curation_files]) if curation_files else None
         _WORKER["extractor"] = nlp.load_extractor(model, curation)
     except BaseException as exc:  # noqa: BLE001  re-raised in the parent through the first task

@@ -165,3 +165,40 @@ def test_general_place_and_person_rules(extractor):
     assert {"富士山", "富士川"} <= names(x, "Place") and not {"平顶山"} & names(x)
     assert {"织田信长", "弥助", "Gaius Plinius Secundus"} <= names(x, "Person")
     assert not {"云雅", "斯拉夫", "苏阿"} & names(x, "Person")
+
+
+def _run_fresh(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (module imports are process-wide) and return its output."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_worker_imports_spacy_without_its_cli_and_the_cli_still_imports_after():
+    out = _run_fresh(
+        "import sys\n"
+        "from kg import nlp\n"
+        "nlp.import_spacy_without_cli()\n"
+        "print('requests' in sys.modules, 'spacy.cli' in sys.modules)\n"
+        "from kg.notes import parse_note\n"
+        "found = nlp.load_extractor().extract(parse_note('# 记\\n\\n王小明在2020年去了上海。\\n', 'a.md'))\n"
+        "print(any(e.name == '上海' for e in found.entities))\n"
+        "import spacy.cli\n"
+        "print(callable(spacy.cli.download), spacy.cli.__file__.endswith('__init__.py'))\n"
+    )
+    assert out.split() == ["False", "False", "True", "True", "True"]
+
+
+def test_jieba_is_imported_without_pkg_resources_and_segments_as_before(tmp_path):
+    out = _run_fresh(
+        "import os, sys\n"
+        f"os.environ['KG_CACHE_DIR'] = {str(tmp_path)!r}\n"  # no tables cache: jieba reads its own files
+        "from kg import nlp\n"
+        "nlp._resources()\n"
+        "import jieba\n"
+        "print('pkg_resources' in sys.modules, '/'.join(jieba.cut('北京大学的王小明在2020年去了上海')))\n"
+    )
+    assert out == "False 北京大学/的/王小明/在/2020/年/去/了/上海"

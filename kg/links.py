@@ -861,17 +861,22 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         idf = {f: math.log((n_docs + 1) / (c + 1)) + 1.0 for f, c in df.items()}
         default_idf = math.log(n_docs + 1) + 1.0
         src_vec = {s: _vector([(bag, 1.0)], idf, default_idf) for s, bag in src_bags.items()}
-    else:  # IDF frozen at the last full pass; new titles get vectors under it
-        revectored: set[str] = set()
+    else:  # IDF frozen at the last full pass; new titles get vectors under it.  The last pass's tables are
+        # this pass's own: they are patched in place (copying them cost more than the rest of a small pass)
         idf, default_idf = state.idf, state.default_idf
         fresh_sources = fresh_sources or set()
-        src_vec = {s.iri: (state.src_vec.get(s.iri) if s.iri not in fresh_sources else None) for s in sources
-                   if s.title}
-        for s, vec in src_vec.items():
-            if vec is None:
-                src_vec[s] = _vector([(text_features(src_by_iri[s].title), 1.0)], idf, default_idf)
-                revectored.add(s)
-    src_top = {s.iri: _top_section(s.section, sections) for s in sources}
+        src_vec = state.src_vec
+        titled = {s.iri for s in sources if s.title}
+        revectored = {s for s in titled if s in fresh_sources or s not in src_vec}
+        replaced = {s: src_vec.pop(s) for s in [s for s in src_vec if s not in titled or s in revectored]}
+        for s in sorted(revectored):
+            src_vec[s] = _vector([(text_features(src_by_iri[s].title), 1.0)], idf, default_idf)
+    top_of: dict[str, str | None] = {}  # source -> its top section, as needed
+
+    def src_top(s: str) -> str | None:
+        if s not in top_of:
+            top_of[s] = _top_section(src_by_iri[s].section, sections)
+        return top_of[s]
 
     forms = _form_index(entities)
     # sources whose direct coverage is (re)computed, and entities whose contexts are needed
@@ -895,6 +900,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
 
     # --- entity contexts, one per (entity, note)
     ctx_parts: dict[tuple[str, str], dict[str, Any]] = {}
+    of_section: dict[str, tuple[str | None, str | None]] = {}  # section -> (its heading path, its top section)
     for m in data.mentions:
         if needed is not None and m.entity not in needed:
             continue
@@ -904,13 +910,19 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             part = ctx_parts[key] = {"sentences": set(), "headings": set(), "tops": set(), "heading": ""}
         if m.sentence:
             part["sentences"].add(m.sentence)
-        if m.section and m.section in sections:
-            part["headings"].add(sections[m.section].heading_path)
-            if not part["heading"]:
-                part["heading"] = sections[m.section].heading_path
-        top = _top_section(m.section, sections) if m.section else None
-        if top:
-            part["tops"].add(top)
+        if m.section:
+            facts = of_section.get(m.section)
+            if facts is None:
+                info = sections.get(m.section)
+                facts = of_section[m.section] = (info.heading_path if info is not None else None,
+                                                 _top_section(m.section, sections))
+            path, top = facts
+            if path is not None:
+                part["headings"].add(path)
+                if not part["heading"]:
+                    part["heading"] = path
+            if top:
+                part["tops"].add(top)
     memo: dict[str, Counter] = {}
 
     def feats(text: str) -> Counter:
@@ -943,20 +955,22 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             ev = tuple(sorted(set(prev.evidence) | {m.iri})) if prev else (m.iri,)
             direct[key] = _direct(src_by_iri[m.source], entities[m.entity], m.text, ev, "mention-in-title",
                                   profiles, src_vec)
-    named: dict[str, set[str]] = defaultdict(set)  # source -> entities one of whose forms its title names
-    if state is not None:  # what the titles not read again named, and the direct coverage they gave
-        for s, ents in state.named.items():
-            if s in src_by_iri and s not in redo_iris:
-                named[s] = set(ents)
-        for (s, e), c in state.direct.items():
-            if s in src_by_iri and s not in redo_iris and e in entities:
-                direct[s, e] = c
+    named: dict[str, set[str]] = {}  # source -> entities one of whose forms its title names
+    if state is not None:  # what the titles not read again named, and the direct coverage they gave (in place)
+        named = state.named
+        for s in [s for s in named if s in redo_iris or s not in src_by_iri]:
+            del named[s]
+        kept = state.direct
+        for k in [k for k in kept if k[0] in redo_iris or k[0] not in src_by_iri or k[1] not in entities]:
+            del kept[k]
+        kept.update(direct)
+        direct = kept
     for s in redo:
         if not s.title:
             continue
         title = _URL_RE.sub(" ", unicodedata.normalize("NFKC", s.title))
         for form, ents in _forms_in(title, forms):
-            named[s.iri].update(ents)
+            named.setdefault(s.iri, set()).update(ents)
             cands = [e for e in ents if (s.iri, e) not in direct]
             if len(cands) < len(ents) or not cands:
                 continue  # a mention already settled this form here
@@ -979,10 +993,9 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         index = dict(grown)
         counts = {f: len(ss) for f, ss in index.items()}
     else:
-        index, counts = dict(state.index), dict(state.counts)
-        old_vec = state.src_vec
-        for s in [s for s in old_vec if s not in src_vec or s in revectored]:
-            for f in old_vec[s]:
+        index, counts = state.index, state.counts
+        for vec in replaced.values():
+            for f in vec:
                 counts[f] -= 1
         extra: dict[str, set[str]] = defaultdict(set)
         for s in revectored:
@@ -1017,7 +1030,6 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                         found[f].append((s, w))
         return found
 
-    rel_weight: dict[str, dict[str, float]] = {a: {r.to_entity: r.weight for r in rs} for a, rs in related.items()}
     src_entities: dict[str, set[str]] = defaultdict(set)
     for (s, e) in direct:
         src_entities[s].add(e)
@@ -1053,8 +1065,8 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                     if sim * 1.0 + 0.2 < min_inferred or (s, e) in direct or e in named.get(s, ()):
                         continue  # too weak, or named outright (direct for this entity or for another of that name)
                     src = src_by_iri[s]
-                    prox = 1.0 if src_top.get(s) and src_top[s] in ctx.top_sections else 0.9 if src.note == ctx.note \
-                        else 0.8
+                    top = src_top(s)
+                    prox = 1.0 if top and top in ctx.top_sections else 0.9 if src.note == ctx.note else 0.8
                     named_here = src_entities.get(s)
                     via: tuple[str, ...] = ()
                     bonus = 0.0
@@ -1071,7 +1083,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                 _, sim, ctx, via = best[s]
                 shared = _shared(src_vec[s], ctx.vector)
                 where = f"{ctx.note}" + (f" § {ctx.heading}" if ctx.heading else "")
-                place = ("under the same heading" if src_top.get(s) in ctx.top_sections else
+                place = ("under the same heading" if src_top(s) in ctx.top_sections else
                          "in the same note" if src_by_iri[s].note == ctx.note else f"in {src_by_iri[s].note}")
                 why = (f"inferred: the title \"{src_by_iri[s].title}\" shares {', '.join(shared)} with how "
                        f"{entities[e].name} is spoken of in {where} (similarity {sim:.2f}); the source is {place}")
@@ -1082,6 +1094,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         return dict(found)
 
     todo = [e for e in sorted(contexts) if state is None or e in touched]
+    rel_weight = {a: {r.to_entity: r.weight for r in related[a]} for a in todo if a in related}
     if len(todo) >= _PARALLEL_ENTITIES:  # the two halves on two cores: the scoring is read-only
         theirs_later = _forked(infer, todo[1::2])
         found = infer(todo[0::2])
@@ -1093,7 +1106,9 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             inferred[e].extend(found[e])
     for covs in inferred.values():
         out.extend(covs)
-    new_state = _CoverageState(idf, default_idf, src_vec, dict(named), direct, dict(inferred), index, counts)
+    new_state = _CoverageState(idf, default_idf, src_vec, named, direct, dict(inferred), index, counts)
+    if state is not None:  # an incremental pass's records are compared by key: their order is not kept
+        return tuple(out), new_state
     return tuple(sorted(out, key=lambda c: (c.entity, -c.score, c.source))), new_state
 
 

@@ -55,7 +55,7 @@ from operator import attrgetter
 from typing import Any
 
 from kg.errors import ModelError
-from kg.model import ENTITY_TYPES, Curation, DateMention, Entity, Extraction, Mention, Note
+from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
 
 __all__ = [
     "COMPONENTS",
@@ -82,8 +82,7 @@ COMPONENTS = (
     "kg_lexicon",
 )
 
-#: bumped whenever the extraction output changes, so stores rebuild
-EXTRACTOR_VERSION = "7"
+# kg.model.EXTRACTOR_VERSION is bumped whenever the extraction output changes, so that stores rebuild
 
 CANDIDATES = "kg_candidates"  # user_data key: list of (start, end, type, method, priority)
 

@@ -21,7 +21,7 @@ from typing import Any
 from rdflib import RDF, XSD, Literal, URIRef
 
 from kg import __version__
-from kg.model import Note, ReadProblem
+from kg.model import EXTRACTOR_VERSION, Note, ReadProblem
 from kg.errors import NoteError
 from kg.notes import find_note_files, note_hash, parse_note, read_note_bytes
 from kg.rdf import note_triples
@@ -92,9 +92,7 @@ def _fingerprint(model: str | None, curation_files: Iterable[Path], extract: boo
     h = hashlib.sha256()
     h.update(f"kg {__version__} model={model} extract={extract}".encode())
     if extract:
-        from kg import nlp
-
-        h.update(str(getattr(nlp, "EXTRACTOR_VERSION", "")).encode())
+        h.update(EXTRACTOR_VERSION.encode())
     for f in curation_files:
         h.update(f.read_bytes())
     return h.hexdigest()

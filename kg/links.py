@@ -183,7 +183,10 @@ class LinkInput:
 
 class _Record:
     """Pickled as the class and its field values: a cache of thousands of notes holds ~10⁵ records, and the
-    dataclass default (``__getstate__`` calling ``fields()`` per object) takes seconds to write and read."""
+    dataclass default (``__getstate__`` calling ``fields()`` per object) takes seconds to write and read.
+
+    Read-only by convention and hashable by value, not frozen: reading the cache builds every record again,
+    and a frozen dataclass's ``__init__`` (``object.__setattr__`` per field) took half of that time."""
 
     __slots__ = ()
 
@@ -191,7 +194,7 @@ class _Record:
         return type(self), _ATTRS[type(self)](self)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Coverage(_Record):
     source: str
     entity: str
@@ -204,7 +207,7 @@ class Coverage(_Record):
     matched: tuple[str, ...] = ()  # the forms or features that matched
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Related(_Record):
     from_entity: str
     to_entity: str
@@ -214,7 +217,7 @@ class Related(_Record):
     evidence: tuple[str, ...] = ()  # mention IRIs from the best shared context
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class EntityStats(_Record):
     entity: str
     pagerank: float

@@ -142,7 +142,7 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
         # a build that rewrites every note (forced, or new settings) starts from an empty generation
         live = _live_store(store)
         rewrite = live is not None and (force or live.meta().get("fingerprint") != fingerprint)
-        with write_store(store, empty=rewrite) as writer:
+        with write_store(store, empty=rewrite, live_view=live) as writer:
             old, old_meta = ((live.note_hashes(), live.meta()) if rewrite else
                              (writer.note_hashes(), _read_meta(writer)))
             live = None
@@ -151,12 +151,13 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
                 workers = _Workers(model, curation_files, 1)
             if workers is not None and (rebuild_all or not old):
                 workers.grow(n_process)
-            _build_into(writer, report, files, old, rebuild_all, fingerprint, model, curation_files, extract, links,
-                        n_process, progress, workers, t0)
+            spent = _build_into(writer, report, files, old, rebuild_all, fingerprint, model, curation_files,
+                                extract, links, n_process, progress, workers, t0)
     finally:
         if workers is not None:
             workers.close()
     report.seconds = time.perf_counter() - t0
+    _free_after_build(spent)
     return report
 
 
@@ -195,7 +196,7 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
         else:
             report.removed.append(path)
     if report.nothing_to_do:
-        return  # the writer's generation is dropped; the live one stays
+        return None  # the writer's generation is dropped; the live one stays
     if getattr(writer, "empty", False):  # notes that failed now keep their last good graph
         for path in report.kept_on_error:
             writer.copy_graph_from_live(str(note_graph(path)))
@@ -237,9 +238,14 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     writer.commit(optimize=len(todo) >= 200)
     report.phases["commit"] = time.perf_counter() - t_links
     report.generation = writer.target.name
-    # the build's working set is freed by a thread: the build is done and live already
-    spent = [todo, link_parts, relink]
-    del todo, link_parts, relink
+    return [todo, link_parts, relink]  # the build's working set: freed once the build is over
+
+
+def _free_after_build(spent: list | None) -> None:
+    """Free a build's working set (millions of objects) in a thread, once the build is done and live: started
+    earlier, the thread would hold the GIL against the build's last steps."""
+    if not spent:
+        return
     if spent[2] is not None:
         spent[2].release()
     from kg.links import free_in_background

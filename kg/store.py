@@ -494,7 +494,8 @@ def _drop_old_generations(root: Path) -> None:
 
 
 @contextmanager
-def write_store(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: bool = False) -> Iterator[StoreWriter]:
+def write_store(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: bool = False,
+                live_view: EmbeddedStore | None = None) -> Iterator[StoreWriter]:
     """Open a new generation of the store at ``location`` for writing.
 
     The block's changes go live when it calls ``commit()``; if it raises or
@@ -503,6 +504,9 @@ def write_store(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: bool
     The new generation starts as a copy of the live one, or ``empty`` (for a
     build that rewrites everything: replacing every graph of a copy costs far
     more than writing into an empty store).
+    ``live_view``, a read-only view of the same store the caller has open, is copied from when it shows the
+    generation that is live once the lock is held (opening the generation again costs a tenth of a second
+    while extraction workers start).
     An http(s) URL writes into a SPARQL 1.1 server instead (:mod:`kg.remote`).
     """
     if str(location).startswith(("http://", "https://")):
@@ -536,7 +540,10 @@ def write_store(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: bool
         target = root / f"gen-{n:06d}"
         try:
             if live is not None and not empty:
-                ox.Store.read_only(str(live)).backup(str(target))
+                if live_view is not None and live_view._store is not None and live_view._gen.resolve() == live.resolve():
+                    live_view._store.backup(str(target))
+                else:
+                    ox.Store.read_only(str(live)).backup(str(target))
             store = ox.Store(str(target))
         except OSError as err:
             raise StoreError(f"cannot create a new generation ({err})", path=str(target)) from None

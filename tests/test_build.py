@@ -217,6 +217,25 @@ def test_a_failed_build_leaves_the_live_graph(tmp_path):
     assert len([p for p in store.iterdir() if p.name.startswith("gen-")]) == 1
 
 
+def test_a_new_generation_copies_the_live_one_even_from_a_stale_view(tmp_path):
+    from kg.store import EmbeddedStore
+
+    store = tmp_path / "store"
+    build([SAMPLES], store, extract=False)
+    view = EmbeddedStore(store)  # the view a build opens first, kept open
+    first = _graph(store)
+    with write_store(store, live_view=view) as writer:  # copied from the view: the same generation
+        writer.remove_note("000_3c3c03ef14cd1a5a.txt")
+        writer.commit()
+    second = _graph(store)
+    assert len(second) < len(first)
+    # the view still shows the first generation: the next one must copy the live (second) one, not the view
+    assert view._gen.name != (store / "CURRENT").read_text(encoding="utf-8").strip()
+    with write_store(store, live_view=view) as writer:
+        writer.commit()
+    assert isomorphic(_graph(store), second)
+
+
 def test_one_build_at_a_time(tmp_path):
     store = tmp_path / "store"
     with write_store(store):

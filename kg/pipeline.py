@@ -361,6 +361,8 @@ class _Workers:
     def __init__(self, model: str | None, curation_files: Sequence[Path], processes: int = 1):
         import multiprocessing
 
+        from kg import curation, nlp  # noqa: F401  imported (compiled, where no bytecode is cached) once, here
+
         self._ctx = multiprocessing.get_context("fork")
         self._args = (model, tuple(str(f) for f in curation_files))
         self._pools: list[tuple[Any, int]] = []

@@ -28,14 +28,15 @@ __all__ = [
     "Entity",
     "Extraction",
     "Curation",
+    "EXTRACTOR_VERSION",
 ]
 
 #: The entity classes kg extracts, as used in ``Mention.type`` and ``Entity.type``.
-#: the version of what extraction (kg.nlp) produces, bumped whenever its output changes, so that stores
-#: rebuild; kept here so that a build compares it without importing the extraction code (~0.07 s)
-EXTRACTOR_VERSION = "7"
-
 ENTITY_TYPES = ("Person", "Event", "Paper", "Place", "Organization")
+
+#: The version of what extraction (kg.nlp) produces, bumped whenever its output changes, so that stores
+#: rebuild; kept here so that a build compares it without importing the extraction code (~0.07 s).
+EXTRACTOR_VERSION = "7"
 
 
 @dataclass(frozen=True, slots=True)

@@ -796,18 +796,20 @@ class _Profiles:
     """How close a title is to an entity: its context in the title's note, else the mean of its contexts.
 
     Looking at one context (or one mean) per title keeps this linear however many notes name the entity.
+    ``context(e, note)`` gives an entity's context in a note (None where it has none), ``contexts_of(e)``
+    all of them in note order.
     """
 
-    def __init__(self, contexts: Mapping[str, list[_Context]]):
-        self.contexts = contexts
-        self.by_note = {(c.entity, c.note): c for cs in contexts.values() for c in cs}
+    def __init__(self, context: Callable[[str, str], _Context | None],
+                 contexts_of: Callable[[str], list[_Context]], has: Callable[[str, str], bool]):
+        self.context, self.contexts_of, self.has = context, contexts_of, has
         self._mean: dict[str, dict[str, float]] = {}
 
     def mean(self, e: str) -> dict[str, float]:
         vec = self._mean.get(e)
         if vec is None:
             acc: dict[str, float] = defaultdict(float)
-            for c in self.contexts.get(e, ()):
+            for c in self.contexts_of(e):
                 for f, v in c.vector.items():
                     acc[f] += v
             top = sorted(acc.items(), key=lambda t: (-t[1], t[0]))[:300]
@@ -816,12 +818,12 @@ class _Profiles:
         return vec
 
     def sim(self, sv: Mapping[str, float], e: str, note: str) -> float:
-        ctx = self.by_note.get((e, note))
+        ctx = self.context(e, note)
         vec = ctx.vector if ctx is not None else self.mean(e)
         return sum(v * vec.get(f, 0.0) for f, v in sv.items())
 
     def at_home(self, e: str, note: str) -> bool:
-        return (e, note) in self.by_note
+        return self.has(e, note)
 
 
 def _top_section(iri: str | None, sections: Mapping[str, SectionInfo]) -> str | None:
@@ -934,18 +936,34 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             bag = memo[text] = text_features(text)
         return bag
 
-    name_bags = {e: feats(" ; ".join((ent.name,) + ent.aliases)) for e, ent in entities.items()
-                 if needed is None or e in needed}
-    contexts: dict[str, list[_Context]] = defaultdict(list)
+    # a context's vector is made when first wanted: an incremental pass scores all the contexts of the entities
+    # it touched, but of the others (named in the titles it reads again) mostly just the one in a title's note
+    notes_of: dict[str, list[str]] = defaultdict(list)  # entity -> the notes it has a context in, sorted
     for (e, note) in sorted(ctx_parts):
-        part = ctx_parts[e, note]
-        bags = [(name_bags[e], 1.0)]
-        bags += [(feats(s), 1.0) for s in sorted(part["sentences"])]
-        bags += [(feats(h), 0.5) for h in sorted(part["headings"])]
-        contexts[e].append(_Context(e, note, part["tops"], part["heading"], _vector(bags, idf, default_idf)))
+        notes_of[e].append(note)
+    made: dict[tuple[str, str], _Context] = {}
+    name_bags: dict[str, Counter] = {}
+
+    def context(e: str, note: str) -> _Context | None:
+        ctx = made.get((e, note))
+        if ctx is None:
+            part = ctx_parts.get((e, note))
+            if part is None:
+                return None
+            name_bag = name_bags.get(e)
+            if name_bag is None:
+                name_bag = name_bags[e] = feats(" ; ".join((entities[e].name,) + entities[e].aliases))
+            bags = [(name_bag, 1.0)]
+            bags += [(feats(s), 1.0) for s in sorted(part["sentences"])]
+            bags += [(feats(h), 0.5) for h in sorted(part["headings"])]
+            ctx = made[e, note] = _Context(e, note, part["tops"], part["heading"], _vector(bags, idf, default_idf))
+        return ctx
+
+    def contexts_of(e: str) -> list[_Context]:
+        return [context(e, note) for note in notes_of.get(e, ())]  # type: ignore[misc]
 
     # --- direct coverage
-    profiles = _Profiles(contexts)
+    profiles = _Profiles(context, contexts_of, lambda e, note: (e, note) in ctx_parts)
     direct: dict[tuple[str, str], Coverage] = {}
     mentioned_in_note: dict[str, set[str]] = defaultdict(set)
     for m in data.mentions:
@@ -982,10 +1000,8 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                 direct[s.iri, e] = _direct(s, entities[e], form, (), "name-in-title", profiles, src_vec, why)
 
     # --- inferred coverage
-    # inverted index: feature -> [(source, weight)], over all sources and per note, of the features that the
-    # contexts scored below hold (an incremental pass scores a few entities: a few features)
-    scored = [e for e in contexts if state is None or e in touched]
-    wanted = {f for e in scored for ctx in contexts[e] for f in ctx.vector}
+    # inverted index: feature -> [(source, weight)], over all sources and per note, looked up for the features
+    # that the contexts scored below hold (an incremental pass scores a few entities: a few features)
     # the index (feature -> sources, sorted) and each feature's source count are kept in the state: an
     # incremental pass adds the titles it weighed again, and skips what the index lists that is gone or changed
     if state is None:
@@ -1009,13 +1025,16 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             index[f] = sorted(ss.union(index.get(f, ())))
     # a feature held by more than df_cap titles only scores the titles of the context's own note
     cap, min_inferred = p["df_cap"], p["min_inferred"]
-    postings: dict[str, list[tuple[str, float]] | None] = {}
-    for f in wanted:
-        n = counts.get(f, 0)
-        if n > cap:
-            postings[f] = None
-        elif n > 0:
-            postings[f] = [(s, w) for s in index[f] if (w := src_vec.get(s, {}).get(f)) is not None]
+    postings: dict[str, Any] = {}
+
+    def posting(f: str) -> Any:
+        """The titles holding ``f`` with their weights; None for a common feature."""
+        post = postings.get(f, postings)  # (the dict itself: not looked up yet)
+        if post is postings:
+            n = counts.get(f, 0)
+            post = postings[f] = (None if n > cap else () if n <= 0 else
+                                  [(s, w) for s in index[f] if (w := src_vec.get(s, {}).get(f)) is not None])
+        return post
     by_note: dict[str, list[str]] = {}
     note_postings: dict[str, dict[str, list[tuple[str, float]]]] = {}
 
@@ -1029,7 +1048,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             found = note_postings[note] = defaultdict(list)
             for s in by_note.get(note, ()):
                 for f, w in src_vec[s].items():
-                    if f in postings and postings[f] is None:
+                    if counts.get(f, 0) > cap:
                         found[f].append((s, w))
         return found
 
@@ -1052,12 +1071,12 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             best: dict[str, tuple[float, float, _Context, tuple[str, ...]]] = {}
             rw = rel_weight.get(e, {})
             max_rw = max(rw.values(), default=0.0)
-            for ctx in contexts[e]:
+            for ctx in contexts_of(e):
                 vec = ctx.vector
                 local = None
                 acc: dict[str, float] = defaultdict(float)
                 for f, v in vec.items():  # sparse dot products through the inverted index
-                    post = postings.get(f, ())
+                    post = posting(f)
                     if post is None:  # a common feature
                         if local is None:
                             local = local_postings(ctx.note)
@@ -1096,11 +1115,15 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                                          via, tuple(shared)))
         return dict(found)
 
-    todo = [e for e in sorted(contexts) if state is None or e in touched]
+    todo = [e for e in sorted(notes_of) if state is None or e in touched]
     rel_weight = {a: {r.to_entity: r.weight for r in related[a]} for a in todo if a in related}
-    if len(todo) >= _PARALLEL_ENTITIES:  # the two halves on two cores: the scoring is read-only
-        theirs_later = _forked(infer, todo[1::2])
-        found = infer(todo[0::2])
+    # the scoring is read-only: with many entities to score, two halves of about as many contexts each go to
+    # two cores (each making the vectors and postings it needs).  Not for a few entities: a forked child of a
+    # big process pays more in copied pages than it saves.
+    if len(todo) >= _PARALLEL_ENTITIES:
+        mine, theirs = _halves(todo, {e: len(notes_of[e]) for e in todo})
+        theirs_later = _forked(infer, theirs)
+        found = infer(mine)
         found.update(theirs_later())
     else:
         found = infer(todo)
@@ -2029,6 +2052,22 @@ def _await_cache(path: Path, timeout: float = 600.0) -> None:
 
 #: from this many entities on, a full pass computes on both cores (forked children; below, forking costs more)
 _PARALLEL_ENTITIES = 1000
+
+
+def _halves(items: list[str], weight: Mapping[str, int]) -> tuple[list[str], list[str]]:
+    """``items`` in two lists of about equal total weight (heaviest first, each to the lighter list), each in
+    the items' order.
+
+    >>> _halves(["a", "b", "c", "d"], {"a": 5, "b": 1, "c": 3, "d": 2})
+    (['a', 'b'], ['c', 'd'])
+    """
+    sides: tuple[set[str], set[str]] = (set(), set())
+    totals = [0, 0]
+    for x in sorted(items, key=lambda x: (-weight[x], x)):
+        i = 0 if totals[0] <= totals[1] else 1
+        sides[i].add(x)
+        totals[i] += weight[x]
+    return [x for x in items if x in sides[0]], [x for x in items if x in sides[1]]
 
 
 def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:

@@ -851,9 +851,13 @@ class _CoverageState:
 def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Mapping[str, SectionInfo],
               related: Mapping[str, list[Related]], p: Mapping[str, Any],
               state: _CoverageState | None = None, fresh_sources: set[str] | None = None,
-              touched: set[str] | None = None) -> tuple[tuple[Coverage, ...], _CoverageState]:
+              touched: set[str] | None = None,
+              changes: tuple[list[Coverage], list[Coverage]] | None = None) -> tuple[tuple[Coverage, ...], _CoverageState]:
     """Coverage; with ``state`` (incremental) only sources in ``fresh_sources`` (the changed notes'), titles
-    naming ``touched`` entities and the inferred coverage of ``touched`` entities are computed again."""
+    naming ``touched`` entities and the inferred coverage of ``touched`` entities are computed again.
+    ``changes``, two lists, receive the last pass's records that this one dropped or may have changed and
+    the records it made: every other record is the last pass's, as it was."""
+    dropped, made_now = changes if changes is not None else ([], [])
     sources = [s for s in data.sources]
     src_by_iri = {s.iri: s for s in sources}
     # --- source title features and IDF
@@ -983,7 +987,8 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             del named[s]
         kept = state.direct
         for k in [k for k in kept if k[0] in redo_iris or k[0] not in src_by_iri or k[1] not in entities]:
-            del kept[k]
+            dropped.append(kept.pop(k))
+        made_now.extend(direct.values())
         kept.update(direct)
         direct = kept
     for s in redo:
@@ -998,6 +1003,8 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             chosen, why = _disambiguate(s, cands, ents, mentioned_in_note, profiles, src_vec)
             for e in chosen:
                 direct[s.iri, e] = _direct(s, entities[e], form, (), "name-in-title", profiles, src_vec, why)
+                if state is not None:
+                    made_now.append(direct[s.iri, e])
 
     # --- inferred coverage
     # inverted index: feature -> [(source, weight)], over all sources and per note, looked up for the features
@@ -1060,11 +1067,14 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
     if state is not None:  # untouched entities keep their inferred coverage, less what changed under it
         for e, covs in state.inferred.items():
             if e in touched or e not in entities:
+                dropped.extend(covs)
                 continue
             for c in covs:
                 s = c.source
                 if s in src_by_iri and s not in fresh_sources and (s, e) not in direct and e not in named.get(s, ()):
                     inferred[e].append(c)
+                else:
+                    dropped.append(c)
     def infer(ents: list[str]) -> dict[str, list[Coverage]]:
         found: dict[str, list[Coverage]] = defaultdict(list)
         for e in ents:
@@ -1130,6 +1140,8 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
     for e in todo:
         if e in found:
             inferred[e].extend(found[e])
+            if state is not None:
+                made_now.extend(found[e])
     for covs in inferred.values():
         out.extend(covs)
     new_state = _CoverageState(idf, default_idf, src_vec, named, direct, dict(inferred), index, counts)
@@ -1680,14 +1692,18 @@ def link_quads(result: LinkResult, graph: str) -> list:
     return _QuadMaker(graph).quads(result)
 
 
+def _key(x) -> tuple:
+    """What identifies a link record (the same key with other values is a changed record)."""
+    if type(x) is Coverage:
+        return "c", x.source, x.entity
+    if type(x) is Related:
+        return "r", x.from_entity, x.to_entity, x.method
+    return "s", x.entity
+
+
 def _diff(old: LinkResult, new: LinkResult):
     """(removed, added) link records between two results, keyed so that a changed record is removed and added."""
-    def key(x) -> tuple:
-        if type(x) is Coverage:
-            return "c", x.source, x.entity
-        if type(x) is Related:
-            return "r", x.from_entity, x.to_entity, x.method
-        return "s", x.entity
+    key = _key
 
     def records(r: LinkResult):
         return (*r.coverages, *r.related, *r.stats)
@@ -1698,6 +1714,16 @@ def _diff(old: LinkResult, new: LinkResult):
     old_ids, new_ids = set(map(id, old_records)), set(map(id, new_records))
     a = {key(x): x for x in old_records if id(x) not in new_ids}
     b = {key(x): x for x in new_records if id(x) not in old_ids}
+    removed = [v for k, v in a.items() if (w := b.get(k)) is None or w != v]
+    added = [v for k, v in b.items() if (w := a.get(k)) is None or w != v]
+    return removed, added
+
+
+def _settle(dropped: list, made: list) -> tuple[list, list]:
+    """(removed, added) link records of an incremental pass, from what it dropped and what it made (see
+    :func:`_compute_incremental`): a record made again the same is neither."""
+    a = {_key(x): x for x in dropped}
+    b = {_key(x): x for x in made}
     removed = [v for k, v in a.items() if (w := b.get(k)) is None or w != v]
     added = [v for k, v in b.items() if (w := a.get(k)) is None or w != v]
     return removed, added
@@ -1829,15 +1855,16 @@ class Relink:
                 old_parts = [cache["parts"][x] for x in changed | removed if x in cache["parts"]]
                 touched = {t[1] for part in (*old_parts, *fresh.values()) for t in part.get("mentions", ())}
                 touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
-                result, state = _compute_incremental(self.assembly.input(), cache, fresh, touched, p)
+                result, state, changes = _compute_incremental(self.assembly.input(), cache, fresh, touched, p)
             else:
                 result, state = _compute_full(input_from_parts(parts), p)
+                changes = None
             t_compute = time.perf_counter()
             gnode = ox.NamedNode(self.graph)
             maker = _QuadMaker(self.graph)
             old_result = cache["result"] if cache is not None else None
             if old_result is not None:  # patch: remove the quads of links that changed, add the new ones
-                gone, new = _diff(old_result, result)
+                gone, new = _settle(*changes) if changes is not None else _diff(old_result, result)
                 old_quads = _quads_of(maker, gone)
                 new_quads = _quads_of(maker, new)
             else:  # Oxigraph removes quads one by one far faster than it drops a graph
@@ -2151,10 +2178,26 @@ def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappi
                    if len(entities) >= _PARALLEL_ENTITIES else
                    (lambda s=_centrality(entities, related, degree, p, old["community"]): s))
     fresh_sources = {t[0] for part in fresh.values() for t in part.get("sources", ())}
+    # what this pass may have changed, as (the last pass's records, this pass's): the rest is carried over
+    dropped: list = [r for a, rs in old["related"].items() if a in touched or a in rel_new or a not in entities
+                     for r in rs]
+    made_now: list = [r for rs in rel_new.values() for r in rs]
     coverages, cov_state = _coverage(data, entities, sections, related, p, state=old["coverage"],
-                                     fresh_sources=fresh_sources, touched=touched)
+                                     fresh_sources=fresh_sources, touched=touched, changes=(dropped, made_now))
     stats = stats_later()
+    last = {s.entity: s for s in cache["result"].stats}
+    kept_stats = []
+    for s in stats:  # PageRank moves everywhere a little: a value that rounds the same keeps its record
+        o = last.pop(s.entity, None)
+        if o is not None and o.pagerank == s.pagerank and o.community == s.community and o.degree == s.degree:
+            kept_stats.append(o)
+        else:
+            kept_stats.append(s)
+            made_now.append(s)
+            if o is not None:
+                dropped.append(o)
+    dropped.extend(last.values())
     result = LinkResult(coverages=coverages, related=tuple(r for k in sorted(related) for r in related[k]),
-                        stats=stats, params=tuple(sorted(p.items())))
+                        stats=tuple(kept_stats), params=tuple(sorted(p.items())))
     return result, {"coverage": cov_state, "related": related, "degree": degree,
-                    "community": {s.entity: s.community for s in stats}}
+                    "community": {s.entity: s.community for s in stats}}, (dropped, made_now)

@@ -453,6 +453,30 @@ def test_incremental_change_gives_the_full_answers_for_ple(tmp_path, own_notes):
     assert sorted(map(str, open_store(inc).select(rel))) == sorted(map(str, open_store(full).select(rel)))
 
 
+def test_an_incremental_pass_patches_the_links_graph_into_exactly_its_result(tmp_path, own_notes):
+    """An incremental pass writes only what it dropped or made that differs; the graph must still be its whole
+    result (a record it changed but did not report would linger or be missing)."""
+    notes = own_notes + [(parse_note(MORE, "more.md"), [("Paper", "MMoE", ())])]
+    _relink_store(tmp_path, notes)
+    rec = REC.replace("常和 MMoE 一起比较", "常和 MMoE、Google 的模型一起比较")
+    store = tmp_path / ".kg"
+    with write_store(store) as w:
+        note = parse_note(rec, "rec.md")
+        w.replace_note(note.path, build_note_graph(note, hand_extract(note, REC_NAMES)))
+        w.remove_note("more.md")
+        w.flush()
+        live = store / (store / "CURRENT").read_text().strip()
+        result, info = links.relink(w.oxigraph, str(LINKS_GRAPH), changed=["rec.md"], removed=["more.md"],
+                                    cache_in=live / links.CACHE_FILE, cache_out=w.target / links.CACHE_FILE,
+                                    max_fraction=0.9)
+        w.commit()
+    assert info.mode == "incremental" and info.removed_quads and info.added_quads, info
+    expected = Graph()
+    for t in links.link_triples(result):
+        expected.add(t)
+    assert isomorphic(_links_graph(store), expected)
+
+
 def test_incremental_removal_drops_the_links_of_the_note(tmp_path, own_notes):
     _relink_store(tmp_path, own_notes)
     store, info = _relink_store(tmp_path, [], removed=["lib.md"], max_fraction=0.5)

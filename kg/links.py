@@ -889,9 +889,13 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
 
     forms = _form_index(entities)
     # sources whose direct coverage is (re)computed, and entities whose contexts are needed
+    mentioned_in_note: dict[str, set[str]] = defaultdict(set)  # (of the notes whose titles are read)
+    title_mentions: list[MentionInfo] | None = None  # (the mentions in those titles, where not all are)
     if state is None:
         redo = [s for s in sources]
         needed: set[str] | None = None
+        for m in data.mentions:
+            mentioned_in_note[m.note].add(m.entity)
     else:
         touched = touched or set()
         redo_set = {s for s in fresh_sources if s in src_by_iri}
@@ -903,9 +907,14 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
             if s.title:
                 for _, ents in _forms_in(_URL_RE.sub(" ", unicodedata.normalize("NFKC", s.title)), forms):
                     needed.update(ents)
+        redo_notes = {src_by_iri[s].note for s in redo_set}
+        title_mentions = []
         for m in data.mentions:
-            if m.source in redo_set:
-                needed.add(m.entity)
+            if m.note in redo_notes:
+                mentioned_in_note[m.note].add(m.entity)
+                if m.source in redo_set:
+                    needed.add(m.entity)
+                    title_mentions.append(m)
 
     # --- entity contexts, one per (entity, note)
     ctx_parts: dict[tuple[str, str], dict[str, Any]] = {}
@@ -969,11 +978,8 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
     # --- direct coverage
     profiles = _Profiles(context, contexts_of, lambda e, note: (e, note) in ctx_parts)
     direct: dict[tuple[str, str], Coverage] = {}
-    mentioned_in_note: dict[str, set[str]] = defaultdict(set)
-    for m in data.mentions:
-        mentioned_in_note[m.note].add(m.entity)
     redo_iris = {s.iri for s in redo}
-    for m in data.mentions:
+    for m in data.mentions if title_mentions is None else title_mentions:
         if m.source and m.source in redo_iris:
             key = (m.source, m.entity)
             prev = direct.get(key)

@@ -646,6 +646,8 @@ def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping
     if only is not None:
         wanted = {ctx for m in data.mentions if m.entity in only for ctx, _, _ in _contexts_of(m)}
     for m in data.mentions:
+        if wanted is not None and m.snippet not in wanted and m.section not in wanted and m.source not in wanted:
+            continue  # (most mentions, when only a few entities' rows are wanted)
         for ctx, w, _ in _contexts_of(m):
             if wanted is None or ctx in wanted:
                 members[ctx].setdefault(m.entity, m.iri)

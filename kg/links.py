@@ -853,10 +853,11 @@ class _CoverageState:
 def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Mapping[str, SectionInfo],
               related: Mapping[str, list[Related]], p: Mapping[str, Any],
               state: _CoverageState | None = None, fresh_sources: set[str] | None = None,
-              touched: set[str] | None = None,
+              touched: set[str] | None = None, stale_sources: set[str] | None = None,
               changes: tuple[list[Coverage], list[Coverage]] | None = None) -> tuple[tuple[Coverage, ...], _CoverageState]:
     """Coverage; with ``state`` (incremental) only sources in ``fresh_sources`` (the changed notes'), titles
-    naming ``touched`` entities and the inferred coverage of ``touched`` entities are computed again.
+    naming ``touched`` entities and the inferred coverage of ``touched`` entities are computed again;
+    ``stale_sources`` are the sources the changed and removed notes had (the only titles that can be gone).
     ``changes``, two lists, receive the last pass's records that this one dropped or may have changed and
     the records it made: every other record is the last pass's, as it was."""
     dropped, made_now = changes if changes is not None else ([], [])
@@ -877,9 +878,14 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         idf, default_idf = state.idf, state.default_idf
         fresh_sources = fresh_sources or set()
         src_vec = state.src_vec
-        titled = {s.iri for s in sources if s.title}
-        revectored = {s for s in titled if s in fresh_sources or s not in src_vec}
-        replaced = {s: src_vec.pop(s) for s in [s for s in src_vec if s not in titled or s in revectored]}
+        if stale_sources is None:  # not told: every title is looked at
+            titled = {s.iri for s in sources if s.title}
+            revectored = {s for s in titled if s in fresh_sources or s not in src_vec}
+            stale = [s for s in src_vec if s not in titled or s in revectored]
+        else:  # only the changed notes' titles can be new, changed or gone
+            revectored = {s for s in fresh_sources if s in src_by_iri and src_by_iri[s].title}
+            stale = [s for s in stale_sources | revectored if s in src_vec]
+        replaced = {s: src_vec.pop(s) for s in stale}
         for s in sorted(revectored):
             src_vec[s] = _vector([(text_features(src_by_iri[s].title), 1.0)], idf, default_idf)
     top_of: dict[str, str | None] = {}  # source -> its top section, as needed
@@ -1863,7 +1869,8 @@ class Relink:
                 old_parts = [cache["parts"][x] for x in changed | removed if x in cache["parts"]]
                 touched = {t[1] for part in (*old_parts, *fresh.values()) for t in part.get("mentions", ())}
                 touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
-                result, state, changes = _compute_incremental(self.assembly.input(), cache, fresh, touched, p)
+                stale = {t[0] for part in old_parts for t in part.get("sources", ())}
+                result, state, changes = _compute_incremental(self.assembly.input(), cache, fresh, touched, p, stale)
             else:
                 result, state = _compute_full(input_from_parts(parts), p)
                 changes = None
@@ -2168,7 +2175,7 @@ def _compute_full(data: LinkInput, p: Mapping[str, Any]):
 
 
 def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mapping[str, Any], touched: set[str],
-                         p: Mapping[str, Any]):
+                         p: Mapping[str, Any], stale_sources: set[str] | None = None):
     old = cache["state"]
     entities = {e.iri: e for e in data.entities}
     for m in data.mentions:
@@ -2191,7 +2198,8 @@ def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappi
                      for r in rs]
     made_now: list = [r for rs in rel_new.values() for r in rs]
     coverages, cov_state = _coverage(data, entities, sections, related, p, state=old["coverage"],
-                                     fresh_sources=fresh_sources, touched=touched, changes=(dropped, made_now))
+                                     fresh_sources=fresh_sources, touched=touched, stale_sources=stale_sources,
+                                     changes=(dropped, made_now))
     stats = stats_later()
     last = {s.entity: s for s in cache["result"].stats}
     kept_stats = []

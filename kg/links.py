@@ -1058,6 +1058,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
         return post
     by_note: dict[str, list[str]] = {}
     note_postings: dict[str, dict[str, list[tuple[str, float]]]] = {}
+    common: set[str] = set()  # (filled with the features held by more than df_cap titles when first needed)
 
     def local_postings(note: str) -> dict[str, list[tuple[str, float]]]:
         found = note_postings.get(note)
@@ -1066,10 +1067,11 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                 for src in sources:  # sorted by IRI
                     if src.iri in src_vec:
                         by_note.setdefault(src.note, []).append(src.iri)
+                common.update(f for f, n in counts.items() if n > cap)
             found = note_postings[note] = defaultdict(list)
             for s in by_note.get(note, ()):
                 for f, w in src_vec[s].items():
-                    if counts.get(f, 0) > cap:
+                    if f in common:
                         found[f].append((s, w))
         return found
 
@@ -1100,7 +1102,9 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                 local = None
                 acc: dict[str, float] = defaultdict(float)
                 for f, v in vec.items():  # sparse dot products through the inverted index
-                    post = posting(f)
+                    post = postings.get(f, postings)
+                    if post is postings:
+                        post = posting(f)
                     if post is None:  # a common feature
                         if local is None:
                             local = local_postings(ctx.note)
@@ -1111,7 +1115,9 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                     if sim * 1.0 + 0.2 < min_inferred or (s, e) in direct or e in named.get(s, ()):
                         continue  # too weak, or named outright (direct for this entity or for another of that name)
                     src = src_by_iri[s]
-                    top = src_top(s)
+                    top = top_of.get(s, top_of)
+                    if top is top_of:
+                        top = src_top(s)
                     prox = 1.0 if top and top in ctx.top_sections else 0.9 if src.note == ctx.note else 0.8
                     named_here = src_entities.get(s)
                     via: tuple[str, ...] = ()
@@ -2194,8 +2200,8 @@ def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappi
                    (lambda s=_centrality(entities, related, degree, p, old["community"]): s))
     fresh_sources = {t[0] for part in fresh.values() for t in part.get("sources", ())}
     # what this pass may have changed, as (the last pass's records, this pass's): the rest is carried over
-    dropped: list = [r for a, rs in old["related"].items() if a in touched or a in rel_new or a not in entities
-                     for r in rs]
+    redone = (touched | rel_new.keys() | (old["related"].keys() - entities.keys())) & old["related"].keys()
+    dropped: list = [r for a in redone for r in old["related"][a]]
     made_now: list = [r for rs in rel_new.values() for r in rs]
     coverages, cov_state = _coverage(data, entities, sections, related, p, state=old["coverage"],
                                      fresh_sources=fresh_sources, touched=touched, stale_sources=stale_sources,

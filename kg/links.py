@@ -2045,6 +2045,20 @@ def _reap_background() -> None:
             _BACKGROUND.remove(pid)
 
 
+def cached_link_input(generation: Path | str) -> LinkInput | None:
+    """The link input of a store generation read from the link cache its build left in it (every note's
+    parts), else None (no cache: a build without links, or one from before the cache).  The quick way to
+    :func:`load_link_input`, which reads the graph through SPARQL: ~10 s on thousands of notes against ~1 s."""
+    path = _parts_file(Path(generation) / CACHE_FILE)
+    try:
+        _await_cache(path, timeout=60.0)  # (a build that just went live may still be writing it)
+        with open(path, "rb") as fh:
+            parts = pickle.load(fh)["parts"]
+        return input_from_parts(parts)
+    except Exception:  # noqa: BLE001  missing, unreadable or of another version: the caller reads the graph
+        return None
+
+
 def wait_for_cache(cache_file: Path) -> None:
     """Wait until both files of the link cache ``cache_file`` are written, if a past build still writes them."""
     _await_cache(Path(cache_file))

@@ -268,3 +268,38 @@ def test_kg_query_answers_the_ple_question_on_the_sample(sample_store):
 def test_run_query_on_the_sample(sample_store):
     r = run_query(sample_store, '{ stats { notes entities } entities(first: 3) { totalCount } }')
     assert ok(r)["stats"]["notes"] == 1 and r["data"]["entities"]["totalCount"] > 0
+
+
+def test_path_reads_the_link_cache_of_the_generation_and_answers_as_the_graph_does(sample_store, tmp_path):
+    """``path`` projects the link input: read from the link cache a build leaves in its generation (fast),
+    else from the graph through SPARQL; both give the same input and the same answers."""
+    import shutil
+
+    import pyoxigraph as ox
+
+    from kg import links
+    from kg.api.schema import select
+    from kg.store import EmbeddedStore
+
+    store = tmp_path / ".kg"
+    shutil.copytree(sample_store, store)
+    gen = store / (store / "CURRENT").read_text(encoding="utf-8").strip()
+    links.wait_for_cache(gen / links.CACHE_FILE)
+    from_graph = links.load_link_input(lambda q, b=None: select(ox.Store.read_only(str(gen)), q, b))
+    assert links.cached_link_input(gen) == from_graph and from_graph.mentions
+    backend = GraphBackend(EmbeddedStore(store))
+    try:  # the catalogue of a generation knows its folder, where the cache is
+        assert Path(backend.snapshot().catalogue.generation_dir).resolve() == gen.resolve()
+    finally:
+        backend.close()
+
+    question = '{{ path(from: "PLE", to: {to}) {{ kind from {{ name }} to {{ name }} evidence note {{ path }} }} }}'
+    names = [r["to"]["name"] for r in ok(QueryRunner(EmbeddedStore(store)).run(
+        '{ related(name: "PLE", first: 2) { to { name } } }'))["related"]]
+    assert names
+    with_cache = [QueryRunner(EmbeddedStore(store)).run(question.format(to=json.dumps(n))) for n in names]
+    for f in gen.glob("links-cache*"):
+        f.unlink()
+    assert links.cached_link_input(gen) is None
+    without = [QueryRunner(EmbeddedStore(store)).run(question.format(to=json.dumps(n))) for n in names]
+    assert with_cache == without and all(ok(r)["path"] for r in with_cache)

@@ -42,6 +42,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import pyoxigraph as ox
@@ -213,7 +214,8 @@ _TYPES = ("Person", "Event", "Paper", "Place", "Organization")
 class Catalogue:
     """What every request of one generation needs, read once: entities and notes."""
 
-    def __init__(self, store: ox.Store):
+    def __init__(self, store: ox.Store, generation_dir: Path | None = None):
+        self.generation_dir = generation_dir  # an embedded store's generation folder (its link cache is there)
         self.entities: dict[str, EntityRec] = {}
         for r in select(store, _Q_ENTITIES):
             t = str(r["class"]).rsplit("#", 1)[-1]
@@ -337,7 +339,9 @@ def _load_link_graph(store: ox.Store, catalogue: Catalogue) -> Any:
     except ImportError:
         links = None
     if links is not None and hasattr(links, "load_link_input") and hasattr(links, "project_graph"):
-        data = links.load_link_input(lambda q, b=None: select(store, q, b))
+        data = links.cached_link_input(catalogue.generation_dir) if catalogue.generation_dir else None
+        if data is None:
+            data = links.load_link_input(lambda q, b=None: select(store, q, b))
         return ("links", links.project_graph(data))
     import networkx as nx
 
@@ -408,7 +412,7 @@ class GraphBackend:
                 ox_store, name = self.store, self.store.generation()
             cat = self._catalogues.get(name)
             if cat is None:
-                cat = Catalogue(ox_store)
+                cat = Catalogue(ox_store, gen if isinstance(self.store, EmbeddedStore) else None)
                 self._catalogues = {name: cat}  # older generations are dropped
                 if self.warm:
                     with contextlib.suppress(RuntimeError):  # the pool is shut down: the backend is closing

@@ -1723,8 +1723,6 @@ def _key(x) -> tuple:
 
 def _diff(old: LinkResult, new: LinkResult):
     """(removed, added) link records between two results, keyed so that a changed record is removed and added."""
-    key = _key
-
     def records(r: LinkResult):
         return (*r.coverages, *r.related, *r.stats)
 
@@ -1732,11 +1730,7 @@ def _diff(old: LinkResult, new: LinkResult):
     # the others are compared by key and value
     old_records, new_records = records(old), records(new)
     old_ids, new_ids = set(map(id, old_records)), set(map(id, new_records))
-    a = {key(x): x for x in old_records if id(x) not in new_ids}
-    b = {key(x): x for x in new_records if id(x) not in old_ids}
-    removed = [v for k, v in a.items() if (w := b.get(k)) is None or w != v]
-    added = [v for k, v in b.items() if (w := a.get(k)) is None or w != v]
-    return removed, added
+    return _settle([x for x in old_records if id(x) not in new_ids], [x for x in new_records if id(x) not in old_ids])
 
 
 def _settle(dropped: list, made: list) -> tuple[list, list]:

@@ -103,7 +103,7 @@ import pickle
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -1628,8 +1628,13 @@ def input_from_parts(parts: Mapping[str, Mapping[str, list]]) -> LinkInput:
     return _Assembly(parts[path] for path in sorted(parts)).input()
 
 
-class _QuadMaker:
-    """pyoxigraph quads of the links graph (the triples of :func:`link_triples`), IRIs converted once."""
+_ESCAPE = str.maketrans({**{c: f"\\u{c:04X}" for c in (*range(0x20), 0x7F)},
+                         **{"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}})
+
+
+class _LinkText:
+    """The links graph (the triples of :func:`link_triples`) as N-Quads text, which Oxigraph parses and
+    writes without holding the GIL; each IRI is checked (as a pyoxigraph term would be) and written once."""
 
     def __init__(self, graph: str):
         import pyoxigraph as ox
@@ -1637,79 +1642,81 @@ class _QuadMaker:
         from kg.vocab import coverage_iri, relatedness_iri
 
         self.ox = ox
-        self.g = ox.NamedNode(graph)
-        self.iris: dict[str, Any] = {}
-        k = {n: ox.NamedNode(_KG + n) for n in (
+        self.iris: dict[str, str] = {}
+        self.g = f"{self.iri(graph)} .\n"
+        self.k = {n: f"<{_KG}{n}>" for n in (
             "Coverage", "covers", "coverage", "source", "entity", "score", "direct", "method", "justification",
             "evidence", "via", "Relatedness", "relatedTo", "relatedness", "fromEntity", "toEntity", "weight",
             "rank", "pagerank", "community", "degree")}
-        k["type"] = ox.NamedNode(_RDF_TYPE)
-        self.k = k
-        self.double = ox.NamedNode(_XSD_NS + "double")
-        self.integer = ox.NamedNode(_XSD_NS + "integer")
-        self.true = ox.Literal("true", datatype=ox.NamedNode(_XSD_NS + "boolean"))
-        self.false = ox.Literal("false", datatype=ox.NamedNode(_XSD_NS + "boolean"))
-        self.methods: dict[str, Any] = {}
+        self.k["type"] = f"<{_RDF_TYPE}>"
+        self.double = f"^^<{_XSD_NS}double>"
+        self.integer = f"^^<{_XSD_NS}integer>"
+        self.true, self.false = (f'"{b}"^^<{_XSD_NS}boolean>' for b in ("true", "false"))
         self.coverage_iri, self.relatedness_iri = coverage_iri, relatedness_iri
 
-    def iri(self, x: str):
+    def iri(self, x: str) -> str:
         n = self.iris.get(x)
         if n is None:
-            n = self.iris[x] = self.ox.NamedNode(x)
+            self.ox.NamedNode(x)  # raises ValueError for what is not an IRI
+            n = self.iris[x] = f"<{x}>"
         return n
 
-    def method(self, x: str):
-        n = self.methods.get(x)
-        if n is None:
-            n = self.methods[x] = self.ox.Literal(x)
-        return n
+    @staticmethod
+    def string(x: str) -> str:
+        return '"' + x.translate(_ESCAPE) + '"'
 
-    def coverage(self, c: Coverage) -> list:
-        Q, g, k, L = self.ox.Quad, self.g, self.k, self.ox.Literal
-        node = self.ox.NamedNode(str(self.coverage_iri(c.source, c.entity)))
+    def coverage(self, c: Coverage) -> str:
+        g, k = self.g, self.k
+        node = self.iri(str(self.coverage_iri(c.source, c.entity)))
         src, ent = self.iri(c.source), self.iri(c.entity)
-        out = [Q(node, k["type"], k["Coverage"], g), Q(src, k["covers"], ent, g), Q(src, k["coverage"], node, g),
-               Q(node, k["source"], src, g), Q(node, k["entity"], ent, g),
-               Q(node, k["score"], L(repr(float(c.score)), datatype=self.double), g),
-               Q(node, k["direct"], self.true if c.direct else self.false, g),
-               Q(node, k["method"], self.method(c.method), g), Q(node, k["justification"], L(c.justification), g)]
-        out += [Q(node, k["evidence"], self.iri(m), g) for m in c.evidence]
-        out += [Q(node, k["via"], self.iri(v), g) for v in c.via]
-        return out
+        return "".join((
+            f"{node} {k['type']} {k['Coverage']} {g}{src} {k['covers']} {ent} {g}{src} {k['coverage']} {node} {g}",
+            f"{node} {k['source']} {src} {g}{node} {k['entity']} {ent} {g}",
+            f'{node} {k["score"]} "{float(c.score)!r}"{self.double} {g}',
+            f"{node} {k['direct']} {self.true if c.direct else self.false} {g}",
+            f"{node} {k['method']} {self.string(c.method)} {g}",
+            f"{node} {k['justification']} {self.string(c.justification)} {g}",
+            *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in c.evidence),
+            *(f"{node} {k['via']} {self.iri(v)} {g}" for v in c.via)))
 
-    def related(self, r: Related) -> list:
-        Q, g, k, L = self.ox.Quad, self.g, self.k, self.ox.Literal
-        node = self.ox.NamedNode(str(self.relatedness_iri(r.from_entity, r.to_entity, r.method)))
+    def related(self, r: Related) -> str:
+        g, k = self.g, self.k
+        node = self.iri(str(self.relatedness_iri(r.from_entity, r.to_entity, r.method)))
         a, b = self.iri(r.from_entity), self.iri(r.to_entity)
-        out = [Q(node, k["type"], k["Relatedness"], g), Q(a, k["relatedTo"], b, g), Q(a, k["relatedness"], node, g),
-               Q(node, k["fromEntity"], a, g), Q(node, k["toEntity"], b, g),
-               Q(node, k["weight"], L(repr(float(r.weight)), datatype=self.double), g),
-               Q(node, k["rank"], L(str(int(r.rank)), datatype=self.integer), g),
-               Q(node, k["method"], self.method(r.method), g)]
-        out += [Q(node, k["evidence"], self.iri(m), g) for m in r.evidence]
-        return out
+        return "".join((
+            f"{node} {k['type']} {k['Relatedness']} {g}{a} {k['relatedTo']} {b} {g}{a} {k['relatedness']} {node} {g}",
+            f"{node} {k['fromEntity']} {a} {g}{node} {k['toEntity']} {b} {g}",
+            f'{node} {k["weight"]} "{float(r.weight)!r}"{self.double} {g}',
+            f'{node} {k["rank"]} "{int(r.rank)}"{self.integer} {g}',
+            f"{node} {k['method']} {self.string(r.method)} {g}",
+            *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in r.evidence)))
 
-    def stats(self, s: EntityStats) -> list:
-        Q, g, k, L = self.ox.Quad, self.g, self.k, self.ox.Literal
+    def stats(self, s: EntityStats) -> str:
+        g, k = self.g, self.k
         e = self.iri(s.entity)
-        return [Q(e, k["pagerank"], L(repr(float(s.pagerank)), datatype=self.double), g),
-                Q(e, k["community"], L(str(int(s.community)), datatype=self.integer), g),
-                Q(e, k["degree"], L(str(int(s.degree)), datatype=self.integer), g)]
+        return (f'{e} {k["pagerank"]} "{float(s.pagerank)!r}"{self.double} {g}'
+                f'{e} {k["community"]} "{int(s.community)}"{self.integer} {g}'
+                f'{e} {k["degree"]} "{int(s.degree)}"{self.integer} {g}')
 
-    def quads(self, result: LinkResult) -> list:
-        out: list = []
-        for c in result.coverages:
-            out += self.coverage(c)
-        for r in result.related:
-            out += self.related(r)
-        for s in result.stats:
-            out += self.stats(s)
-        return out
+    def record(self, x: Coverage | Related | EntityStats) -> str:
+        return self.coverage(x) if type(x) is Coverage else self.related(x) if type(x) is Related else self.stats(x)
+
+    def text(self, records: Iterable[Coverage | Related | EntityStats]) -> bytes:
+        return "".join(map(self.record, records)).encode("utf-8")
+
+    def batches(self, records: Sequence[Coverage | Related | EntityStats], size: int = 10_000) -> Iterator[bytes]:
+        """The text of ``records`` in pieces of ``size`` records: the first are written while the next are
+        made."""
+        for i in range(0, len(records), size):
+            yield self.text(records[i:i + size])
 
 
 def link_quads(result: LinkResult, graph: str) -> list:
     """The quads of the links graph ``graph`` as pyoxigraph ``Quad`` objects (the triples of :func:`link_triples`)."""
-    return _QuadMaker(graph).quads(result)
+    import pyoxigraph as ox
+
+    text = _LinkText(graph).text((*result.coverages, *result.related, *result.stats))
+    return list(ox.parse(text, format=ox.RdfFormat.N_QUADS))
 
 
 def _key(x) -> tuple:
@@ -1743,12 +1750,9 @@ def _settle(dropped: list, made: list) -> tuple[list, list]:
     return removed, added
 
 
-def _quads_of(maker: _QuadMaker, items) -> list:
-    out: list = []
-    for x in items:
-        out += (maker.coverage(x) if isinstance(x, Coverage) else maker.related(x) if isinstance(x, Related)
-                else maker.stats(x))
-    return out
+def _quads_of(maker: _LinkText, records) -> list:
+    """pyoxigraph quads of link records (to remove them from the store)."""
+    return list(maker.ox.parse(maker.text(records), format=maker.ox.RdfFormat.N_QUADS)) if records else []
 
 
 @dataclass
@@ -1828,9 +1832,17 @@ class Relink:
             self.assembly = _Assembly(self.parts[k] for k in sorted(self.parts))
         self.info.seconds["prepare"] = time.perf_counter() - t0
 
-    def run(self, fresh_parts: Mapping[str, Mapping[str, list]] | None = None) -> tuple[LinkResult, RelinkInfo]:
+    def run(self, fresh_parts: Mapping[str, Mapping[str, list]] | None = None, *,
+            load: Callable[[list], None] | None = None,
+            wait: Callable[[], None] | None = None) -> tuple[LinkResult, RelinkInfo]:
         """Compute and write; ``fresh_parts`` (note path -> :func:`part_from_triples`) spares reading the
-        graphs just written back from the store when it holds every changed note."""
+        graphs just written back from the store when it holds every changed note.
+
+        ``load(quads)`` adds quads to the store, maybe in the background, and ``wait()`` returns once they
+        and whatever the caller added before are written (a build's :class:`kg.store.StoreWriter`): the
+        pass then computes while the notes' quads are being written, and makes the links' quads while the
+        first of them are.  Without them the pass writes with ``store.bulk_extend`` itself.
+        """
         import time
 
         import pyoxigraph as ox
@@ -1839,12 +1851,20 @@ class Relink:
 
         t0 = time.perf_counter()
         store, p, cache, info = self.store, self.p, self.cache, self.info
+        if load is None:
+            def load(text: bytes) -> None:
+                store.bulk_load(text, format=ox.RdfFormat.N_QUADS)
+
+            wait = None
+        wait = wait or (lambda: None)
         changed, removed, paths = self.changed, self.removed, self.paths
         fresh_parts = fresh_parts or {}
         if fresh_parts and not (changed & paths) <= set(fresh_parts):
             fresh_parts = {}
         if self.incremental:
             parts = self.parts
+            if not fresh_parts:
+                wait()
             fresh = ({x: fresh_parts[x] for x in sorted(changed & paths)} if fresh_parts else
                      read_note_parts(store, [str(note_graph(x)) for x in sorted(changed & paths)]))
             parts.update(fresh)
@@ -1855,6 +1875,7 @@ class Relink:
             elif fresh_parts and cache is not None and paths - changed <= set(cache["parts"]):
                 parts = {x: (fresh_parts[x] if x in changed else cache["parts"][x]) for x in paths}
             else:
+                wait()
                 parts = read_note_parts(store)
         t_read = time.perf_counter()
         # the cache is two files written by forked children once the links are written: the notes' parts and
@@ -1871,24 +1892,41 @@ class Relink:
                 touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
                 stale = {t[0] for part in old_parts for t in part.get("sources", ())}
                 result, state, changes = _compute_incremental(self.assembly.input(), cache, fresh, touched, p, stale)
-            else:
-                result, state = _compute_full(input_from_parts(parts), p)
+            gnode = ox.NamedNode(self.graph)
+            maker = _LinkText(self.graph)
+            old_result = cache["result"] if cache is not None else None
+            old_quads: list = []
+            early = False  # the pass's related links written while it computes the rest
+
+            def write(records) -> None:
+                for batch in maker.batches(records):
+                    info.added_quads += batch.count(b"\n")
+                    load(batch)
+
+            if not self.incremental:
+                if old_result is None:  # the graph is written anew: emptied first, then filled as it is made
+                    # (Oxigraph removes quads one by one far faster than it drops a graph)
+                    old_quads = list(store.quads_for_pattern(None, None, None, gnode))
+                    if old_quads:
+                        wait()
+                    for q in old_quads:
+                        store.remove(q)
+                    early = True
+                result, state = _compute_full(input_from_parts(parts), p, emit_related=write if early else None)
                 changes = None
             t_compute = time.perf_counter()
-            gnode = ox.NamedNode(self.graph)
-            maker = _QuadMaker(self.graph)
-            old_result = cache["result"] if cache is not None else None
             if old_result is not None:  # patch: remove the quads of links that changed, add the new ones
                 gone, new = _settle(*changes) if changes is not None else _diff(old_result, result)
                 old_quads = _quads_of(maker, gone)
-                new_quads = _quads_of(maker, new)
-            else:  # Oxigraph removes quads one by one far faster than it drops a graph
-                old_quads = list(store.quads_for_pattern(None, None, None, gnode))
-                new_quads = maker.quads(result)
-            for q in old_quads:
-                store.remove(q)
-            store.bulk_extend(new_quads)
-            info.removed_quads, info.added_quads = len(old_quads), len(new_quads)
+                if old_quads:
+                    wait()
+                for q in old_quads:
+                    store.remove(q)
+                write(new)
+            else:
+                write((*result.coverages, *([] if early else result.related), *result.stats))
+            wait()  # written before the cache writers fork
+            info.removed_quads = len(old_quads)
             t_write = time.perf_counter()
             waits.append(_save_cache(_parts_file(cache_out) if cache_out else None, {"token": token, "parts": parts}))
             waits.append(_save_cache(cache_out, {"version": _CACHE_VERSION, "params": sorted(p.items()),
@@ -1904,7 +1942,7 @@ class Relink:
         info.seconds.update({"read": t_read - t0, "compute": t_compute - t_read, "write": t_write - t_compute,
                              "cache": t_end - t_write})
         # what the pass made stays with it until :meth:`release` (dropping it costs as much as a tenth of the pass)
-        self.spent = [parts, fresh, state, result, maker, old_quads, new_quads]
+        self.spent = [parts, fresh, state, result, maker, old_quads]
         return result, info
 
     def release(self) -> None:
@@ -2171,19 +2209,23 @@ def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     return wait
 
 
-def _compute_full(data: LinkInput, p: Mapping[str, Any]):
+def _compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[[tuple], None] | None = None):
+    """The whole link pass; ``emit_related(records)`` is given the related links as soon as they are made
+    (the pass's writer writes them while coverage is computed)."""
     entities = {e.iri: e for e in data.entities}
     for m in data.mentions:
         if m.entity not in entities:
             entities[m.entity] = EntityInfo(m.entity, m.entity, "Entity", m.text)
     sections = {s.iri: s for s in data.sections}
     related, degree, _ = _relatedness(data, entities, p)
+    related_records = tuple(r for k in sorted(related) for r in related[k])
+    if emit_related is not None:
+        emit_related(related_records)
     stats_later = (_forked(_centrality, entities, related, degree, p) if len(entities) >= _PARALLEL_ENTITIES
                    else (lambda s=_centrality(entities, related, degree, p): s))
     coverages, cov_state = _coverage(data, entities, sections, related, p)
     stats = stats_later()
-    result = LinkResult(coverages=coverages, related=tuple(r for k in sorted(related) for r in related[k]),
-                        stats=stats, params=tuple(sorted(p.items())))
+    result = LinkResult(coverages=coverages, related=related_records, stats=stats, params=tuple(sorted(p.items())))
     return result, {"coverage": cov_state, "related": related, "degree": degree,
                     "community": {s.entity: s.community for s in stats}}
 

@@ -430,8 +430,8 @@ def _update_links(writer, progress, relink, link_parts=None,
     if progress:
         progress("links", 0, 1)
     if relink is not None:  # embedded store
-        writer.flush()
-        result, info = relink.run(link_parts)
+        writer.flush()  # the notes' quads are written while the pass computes
+        result, info = relink.run(link_parts, load=writer.load, wait=writer.sync)
         if phases is not None:
             phases.update({f"links.{k}": v for k, v in info.seconds.items()})
             phases["links.incremental"] = float(info.mode == "incremental")

@@ -100,6 +100,7 @@ class GraphStore(Protocol):
 # ---------------------------------------------------------------- term conversion
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
+_XSD_STRING = URIRef(_XSD + "string")
 
 
 def to_oxigraph(term: Node | Any) -> ox.NamedNode | ox.Literal | ox.BlankNode:
@@ -348,8 +349,117 @@ def _note_hashes(store: GraphStore) -> dict[str, str]:
     return {r["path"]: r["sha"] for r in rows}
 
 
+class _NotText(Exception):
+    """A term that N-Quads text would not carry as pyoxigraph would (the graph goes as terms instead)."""
+
+
+_ESCAPE = str.maketrans({**{c: f"\\u{c:04X}" for c in (*range(0x20), 0x7F)},
+                         **{"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}})
+
+
+def _nq_iri(iri: str, cache: dict) -> str:
+    text = cache.get(iri)
+    if text is None:
+        try:
+            ox.NamedNode(iri)  # the same check as for a term: an IRI N-Quads could not carry raises here
+        except ValueError:
+            raise _NotText(iri) from None
+        text = cache[iri] = f"<{iri}>"  # (not "<" + iri: rdflib's URIRef + str makes a URIRef)
+    return text
+
+
+def _nq_term(term: Any, cache: dict) -> str:
+    kind = type(term)
+    if kind is URIRef:
+        return _nq_iri(term, cache)
+    if kind is Literal:
+        lexical = f'"{str.translate(term, _ESCAPE)}"'
+        if term.language:
+            return lexical + "@" + term.language
+        datatype = term.datatype
+        if datatype is not None and datatype != _XSD_STRING:
+            return lexical + "^^" + _nq_iri(datatype, cache)
+        return lexical
+    raise _NotText(term)  # blank nodes, plain values: as terms
+
+
+def _nquads(triples: list, graph: str, cache: dict) -> bytes:
+    """``triples`` (rdflib IRIs and literals) as N-Quads lines in the graph ``graph`` ("<iri> .\\n")."""
+    out = []
+    iri = cache.get
+    for s, p, o in triples:
+        out.append(f"{iri(s) or _nq_term(s, cache)} {iri(p) or _nq_term(p, cache)} "
+                   f"{(iri(o) if type(o) is URIRef else None) or _nq_term(o, cache)} {graph}")
+    try:
+        return "".join(out).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        raise _NotText("text that is not Unicode") from None
+
+
+class _Loader:
+    """Bulk loads into a store, one after another in a thread of their own.
+
+    Oxigraph lets go of the GIL while it writes, and writing costs about as much as everything else a build
+    does (some 8 µs a quad, in one thread whatever the API), so the build goes on while its quads are
+    written.  A failure is kept and raised by the next :meth:`wait`.
+    """
+
+    def __init__(self, store: ox.Store, where: Path):
+        self._store = store
+        self._where = where
+        self._queue: Any = None
+        self._thread: Any = None
+        self._error: BaseException | None = None
+
+    def submit(self, quads: list[ox.Quad] | bytes) -> None:
+        if self._thread is None:
+            import queue
+            import threading
+
+            self._queue = queue.Queue()
+            self._thread = threading.Thread(target=self._work, name="kg-store-loader", daemon=True)
+            self._thread.start()
+        self._queue.put(quads)
+
+    def _work(self) -> None:
+        while True:
+            quads = self._queue.get()
+            try:
+                if quads is None:
+                    return
+                if self._error is None:
+                    if isinstance(quads, bytes):
+                        self._store.bulk_load(quads, format=ox.RdfFormat.N_QUADS)
+                    else:
+                        self._store.bulk_extend(quads)
+            except BaseException as err:  # noqa: BLE001  raised in the build's thread by wait()
+                self._error = err
+            finally:
+                del quads
+                self._queue.task_done()
+
+    def wait(self) -> None:
+        if self._queue is not None:
+            self._queue.join()
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise StoreError(f"writing the graph failed ({err}); check the disk space and rebuild",
+                             path=str(self._where)) from err
+
+    def close(self) -> None:
+        """Stop the thread once it has written what it has (its errors are dropped: for abort and commit,
+        which waited first)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._store = None  # the writer closes the store by dropping it
+
+
 class StoreWriter:
     """A new generation being written; live only after :meth:`commit`."""
+
+    BATCH = 100_000  # quads handed to the loader at a time
 
     def __init__(self, root: Path, target: Path, store: ox.Store, lock_fd: int, live: Path | None = None,
                  empty: bool = False):
@@ -360,22 +470,30 @@ class StoreWriter:
         self._store = store
         self._lock_fd = lock_fd
         self._pending: list[ox.Quad] = []
+        self._pending_text: list[bytes] = []  # N-Quads, one string a graph
+        self._pending_size = 0  # quads in both
         self._pending_graphs: set[str] = set()
+        self._loading_graphs: set[str] = set()  # handed to the loader, maybe not written yet
+        self._loader = _Loader(store, target)
         self._term_cache: dict[Node, Any] = {}
+        self._text_cache: dict[Node, str] = {}
         self.committed = False
 
     @property
     def oxigraph(self) -> ox.Store:
+        """The generation's pyoxigraph store, with everything added so far written to it."""
+        self.sync()
         return self._store
 
     def note_hashes(self) -> dict[str, str]:
+        self.sync()
         rows = self._store.query(
             "SELECT ?path ?sha WHERE { ?n a kg:Note ; kg:path ?path ; kg:sha256 ?sha }",
             use_default_graph_as_union=True, prefixes=PREFIXES)
         return {r["path"].value: r["sha"].value for r in rows}
 
     def select(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        self.flush()
+        self.sync()
         subs = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
         result = self._store.query(sparql, use_default_graph_as_union=True, prefixes=PREFIXES,
                                    substitutions=subs or None)
@@ -387,11 +505,29 @@ class StoreWriter:
 
         Additions are buffered and written in bulk; removals happen at once.
         """
-        if graph in self._pending_graphs:
-            self.flush()
+        self._settle_graph(graph)
         node = ox.NamedNode(graph)
         if self._store.contains_named_graph(node):
             self._store.remove_graph(node)
+        triples = list(triples)
+        # as N-Quads text where every term allows (Oxigraph then parses and writes without the GIL), else
+        # as pyoxigraph terms
+        try:
+            text = _nquads(triples, _nq_iri(graph, self._text_cache) + " .\n", self._text_cache)
+        except _NotText:
+            text = None
+        if text is not None:
+            self._pending_text.append(text)
+            self._pending_size += len(triples)
+        else:
+            self._add_as_terms(node, triples)
+        if len(self._text_cache) > 200_000:
+            self._text_cache.clear()
+        self._pending_graphs.add(graph)
+        if self._pending_size >= self.BATCH:
+            self.flush()
+
+    def _add_as_terms(self, node: ox.NamedNode, triples: list[tuple[Node, Node, Node]]) -> None:
         cache = self._term_cache
         quads = self._pending
         for s, p, o in triples:
@@ -412,9 +548,7 @@ class StoreWriter:
             quads.append(ox.Quad(ts, tp, to, node))
         if len(cache) > 200_000:
             cache.clear()
-        self._pending_graphs.add(graph)
-        if len(self._pending) > 500_000:
-            self.flush()
+        self._pending_size += len(triples)
 
     def replace_note(self, path: str, triples: Iterable[tuple[Node, Node, Node]]) -> None:
         self.replace_graph(str(note_graph(path)), triples)
@@ -425,31 +559,57 @@ class StoreWriter:
         if self.live is None:
             return
         node = ox.NamedNode(graph)
+        before = len(self._pending)
         self._pending.extend(ox.Store.read_only(str(self.live)).quads_for_pattern(None, None, None, node))
+        self._pending_size += len(self._pending) - before
         self._pending_graphs.add(graph)
 
     def remove_note(self, path: str) -> None:
         self.remove_graph(str(note_graph(path)))
 
     def remove_graph(self, graph: str) -> None:
-        if graph in self._pending_graphs:
-            self.flush()
+        self._settle_graph(graph)
         node = ox.NamedNode(graph)
         if self._store.contains_named_graph(node):
             self._store.remove_graph(node)
 
+    def _settle_graph(self, graph: str) -> None:
+        # a graph's quads are written before the graph is removed or replaced
+        if graph in self._pending_graphs or graph in self._loading_graphs:
+            self.sync()
+
+    def load(self, quads: list[ox.Quad] | bytes) -> None:
+        """Add quads in bulk, in the background (see :meth:`flush`): pyoxigraph ``Quad`` objects, or N-Quads
+        text (UTF-8), which is written without holding the GIL."""
+        self.flush()
+        self._loader.submit(quads)
+
     def flush(self) -> None:
+        """Hand what was added so far to the loader thread, which writes it while the build goes on;
+        :meth:`sync` waits until it is written."""
         if self._pending:
-            self._store.bulk_extend(self._pending)
+            self._loader.submit(self._pending)
             self._pending = []
+        if self._pending_text:
+            self._loader.submit(b"".join(self._pending_text))
+            self._pending_text = []
+        self._pending_size = 0
+        self._loading_graphs |= self._pending_graphs
         self._pending_graphs.clear()
+
+    def sync(self) -> None:
+        """Write everything added so far; raises :class:`StoreError` if writing failed."""
+        self.flush()
+        self._loader.wait()
+        self._loading_graphs.clear()
 
     def commit(self, optimize: bool = False) -> None:
         """Make this generation the live one (atomic), and drop old generations.
 
         ``optimize`` compacts the store first: worth it after large builds.
         """
-        self.flush()
+        self.sync()
+        self._loader.close()
         self._store.flush()
         if optimize:
             self._store.optimize()
@@ -470,7 +630,8 @@ class StoreWriter:
         _drop_old_generations(self.root)
 
     def abort(self) -> None:
-        self._pending = []
+        self._pending, self._pending_text = [], []
+        self._loader.close()
         if self._store is not None:
             del self._store
             self._store = None  # type: ignore[assignment]

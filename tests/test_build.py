@@ -217,6 +217,66 @@ def test_a_failed_build_leaves_the_live_graph(tmp_path):
     assert len([p for p in store.iterdir() if p.name.startswith("gen-")]) == 1
 
 
+def _named_graph(store, graph: str) -> Graph:
+    g = Graph()
+    g.parse(data=open_store(store).dump("nt", graph=graph), format="nt")
+    return g
+
+
+def test_the_writer_keeps_every_term_as_rdflib_gave_it(tmp_path):
+    """Note graphs go to Oxigraph as N-Quads text, blank nodes as terms: escapes, languages and datatypes
+    come back the same."""
+    from rdflib import BNode, XSD
+
+    s, p = URIRef("https://example.org/s"), URIRef("https://example.org/p")
+    awkward = 'quote " backslash \\ newline \n return \r tab \t bell \x07 del \x7f emoji 🦀 汉字 \u2028'
+    triples = [(s, p, Literal(awkward)), (s, p, Literal("名字", lang="zh")), (s, p, Literal("name", lang="en-GB")),
+               (s, p, Literal(3)), (s, p, Literal("1.5", datatype=XSD.double)), (s, p, Literal(True)),
+               (s, p, Literal("2024-07-03T00:00:00Z", datatype=XSD.dateTime)),
+               (s, p, Literal("x", datatype=URIRef("https://example.org/dt"))), (s, p, Literal("")),
+               (s, p, URIRef("https://example.org/o?q=1#frag")), (s, p, Literal("a" * 100_000))]
+    blank = [(s, p, BNode("b1")), (BNode("b1"), p, Literal("in a graph with a blank node"))]
+    store = tmp_path / "store"
+    with write_store(store) as writer:
+        writer.replace_graph("https://example.org/g/text", triples)
+        writer.replace_graph("https://example.org/g/terms", blank)
+        writer.commit()
+    assert set(_named_graph(store, "https://example.org/g/text")) == set(triples)  # ground: sets compare
+    with_blank = Graph()
+    for t in blank:
+        with_blank.add(t)
+    assert isomorphic(_named_graph(store, "https://example.org/g/terms"), with_blank)
+
+
+def test_a_graph_replaced_or_removed_while_it_is_written_ends_as_the_last_call_left_it(tmp_path):
+    s, p = URIRef("https://example.org/s"), URIRef("https://example.org/p")
+    store = tmp_path / "store"
+    with write_store(store) as writer:
+        writer.replace_graph("https://example.org/g/a", [(s, p, Literal("first"))])
+        writer.replace_graph("https://example.org/g/b", [(s, p, Literal("gone"))])
+        writer.flush()  # handed to the loader thread
+        writer.replace_graph("https://example.org/g/a", [(s, p, Literal("second"))])
+        writer.remove_graph("https://example.org/g/b")
+        writer.commit()
+    assert set(_named_graph(store, "https://example.org/g/a")) == {(s, p, Literal("second"))}
+    assert "https://example.org/g/b" not in open_store(store).named_graphs()
+
+
+def test_a_write_that_fails_in_the_loader_fails_the_build_and_leaves_the_live_graph(tmp_path):
+    from kg.errors import StoreError
+
+    store = tmp_path / "store"
+    build([SAMPLES], store, extract=False)
+    before = _graph(store)
+    with pytest.raises(StoreError, match="writing the graph failed"):
+        with write_store(store) as writer:
+            writer.remove_note("000_3c3c03ef14cd1a5a.txt")
+            writer.load(b"<https://example.org/s> <https://example.org/p> not-a-term .\n")
+            writer.commit()
+    assert isomorphic(_graph(store), before)
+    assert len([p for p in store.iterdir() if p.name.startswith("gen-")]) == 1
+
+
 def test_a_new_generation_copies_the_live_one_even_from_a_stale_view(tmp_path):
     from kg.store import EmbeddedStore
 

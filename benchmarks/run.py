@@ -208,7 +208,10 @@ def _store_variables(queries: list[dict], select) -> list[dict]:
         pair = {"from": str(names[0][0]["n"]), "to": str(names[1][0]["n"])}
     except Exception:  # noqa: BLE001 - best effort: the saved variables stay
         return queries
-    return [q | {"variables": pair} if set(q["variables"]) == {"from", "to"} else q for q in queries]
+    def names_people(v: dict) -> bool:  # (events_in_years also has from/to: years)
+        return set(v) == {"from", "to"} and all(isinstance(x, str) for x in v.values())
+
+    return [q | {"variables": pair} if names_people(q["variables"]) else q for q in queries]
 
 
 SOURCES_COVERING = """query ($name: String!) {

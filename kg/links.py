@@ -1891,7 +1891,8 @@ class Relink:
                 touched = {t[1] for part in (*old_parts, *fresh.values()) for t in part.get("mentions", ())}
                 touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
                 stale = {t[0] for part in old_parts for t in part.get("sources", ())}
-                result, state, changes = _compute_incremental(self.assembly.input(), cache, fresh, touched, p, stale)
+                result, state, changes = _compute_incremental(self.assembly.input(), cache, fresh, touched, p, stale,
+                                                              quiet=wait)
             gnode = ox.NamedNode(self.graph)
             maker = _LinkText(self.graph)
             old_result = cache["result"] if cache is not None else None
@@ -1912,7 +1913,8 @@ class Relink:
                     for q in old_quads:
                         store.remove(q)
                     early = True
-                result, state = _compute_full(input_from_parts(parts), p, emit_related=write if early else None)
+                result, state = _compute_full(input_from_parts(parts), p, emit_related=write if early else None,
+                                              quiet=wait)
                 changes = None
             t_compute = time.perf_counter()
             if old_result is not None:  # patch: remove the quads of links that changed, add the new ones
@@ -2209,9 +2211,12 @@ def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     return wait
 
 
-def _compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[[tuple], None] | None = None):
+def _compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[[tuple], None] | None = None,
+                  quiet: Callable[[], None] = lambda: None):
     """The whole link pass; ``emit_related(records)`` is given the related links as soon as they are made
-    (the pass's writer writes them while coverage is computed)."""
+    (the pass's writer writes them while coverage is computed); ``quiet()`` returns once no other thread of
+    this process is writing to the store, and is called before a child is forked (a fork while the store's
+    loader starts threads can leave the child waiting forever on a lock it copied)."""
     entities = {e.iri: e for e in data.entities}
     for m in data.mentions:
         if m.entity not in entities:
@@ -2219,10 +2224,13 @@ def _compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[
     sections = {s.iri: s for s in data.sections}
     related, degree, _ = _relatedness(data, entities, p)
     related_records = tuple(r for k in sorted(related) for r in related[k])
+    if len(entities) >= _PARALLEL_ENTITIES:
+        quiet()
+        stats_later = _forked(_centrality, entities, related, degree, p)
+    else:
+        stats_later = (lambda s=_centrality(entities, related, degree, p): s)
     if emit_related is not None:
         emit_related(related_records)
-    stats_later = (_forked(_centrality, entities, related, degree, p) if len(entities) >= _PARALLEL_ENTITIES
-                   else (lambda s=_centrality(entities, related, degree, p): s))
     coverages, cov_state = _coverage(data, entities, sections, related, p)
     stats = stats_later()
     result = LinkResult(coverages=coverages, related=related_records, stats=stats, params=tuple(sorted(p.items())))
@@ -2231,7 +2239,8 @@ def _compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[
 
 
 def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mapping[str, Any], touched: set[str],
-                         p: Mapping[str, Any], stale_sources: set[str] | None = None):
+                         p: Mapping[str, Any], stale_sources: set[str] | None = None,
+                         quiet: Callable[[], None] = lambda: None):
     old = cache["state"]
     entities = {e.iri: e for e in data.entities}
     for m in data.mentions:
@@ -2245,9 +2254,11 @@ def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappi
     degree = {e: d for e, d in old["degree"].items() if e in entities and e not in touched}
     degree.update(deg_new)
     # centrality (PageRank of the whole graph) in a child, beside coverage
-    stats_later = (_forked(_centrality, entities, related, degree, p, old["community"])
-                   if len(entities) >= _PARALLEL_ENTITIES else
-                   (lambda s=_centrality(entities, related, degree, p, old["community"]): s))
+    if len(entities) >= _PARALLEL_ENTITIES:
+        quiet()  # (see _compute_full)
+        stats_later = _forked(_centrality, entities, related, degree, p, old["community"])
+    else:
+        stats_later = (lambda s=_centrality(entities, related, degree, p, old["community"]): s)
     fresh_sources = {t[0] for part in fresh.values() for t in part.get("sources", ())}
     # what this pass may have changed, as (the last pass's records, this pass's): the rest is carried over
     redone = (touched | rel_new.keys() | (old["related"].keys() - entities.keys())) & old["related"].keys()

@@ -142,6 +142,11 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
         # a build that rewrites every note (forced, or new settings) starts from an empty generation
         live = _live_store(store)
         rewrite = live is not None and (force or live.meta().get("fingerprint") != fingerprint)
+        if use_workers and (live is None or rewrite):
+            # every note will be extracted: all the workers are forked now, before the store starts its
+            # threads (a fork while a thread starts can leave the child waiting forever on a lock it copied)
+            workers = workers or _Workers(model, curation_files, 1)
+            workers.grow(n_process)
         with write_store(store, empty=rewrite, live_view=live) as writer:
             old, old_meta = ((live.note_hashes(), live.meta()) if rewrite else
                              (writer.note_hashes(), _read_meta(writer)))

@@ -392,6 +392,21 @@ def _links_graph(store: Path) -> Graph:
     return Graph().parse(data=open_store(store).dump("nt", graph=str(LINKS_GRAPH)), format="nt")
 
 
+def test_a_pass_written_by_a_builds_loader_thread_equals_its_triples(tmp_path, own_notes):
+    """A build hands the pass its writer's background loader: a full pass over a copy that holds a links graph
+    empties it, writes the related links while coverage is computed, then the rest."""
+    store, _ = _relink_store(tmp_path, own_notes)
+    with write_store(store) as w:
+        relink = links.Relink(w.oxigraph, str(LINKS_GRAPH))  # no cache: a full pass
+        result, info = relink.run(load=w.load, wait=w.sync)
+        w.commit()
+    assert info.mode == "full" and info.removed_quads > 0 and info.added_quads > 0, info
+    expected = Graph()
+    for t in links.link_triples(result):
+        expected.add(t)
+    assert len(expected) == info.added_quads and isomorphic(_links_graph(store), expected)
+
+
 def test_store_reader_and_quads_match_the_sparql_path(tmp_path, own_notes, own_store):
     store, info = _relink_store(tmp_path, own_notes)
     assert info.mode == "full"

@@ -104,6 +104,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager as ContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -854,7 +855,8 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
               related: Mapping[str, list[Related]], p: Mapping[str, Any],
               state: _CoverageState | None = None, fresh_sources: set[str] | None = None,
               touched: set[str] | None = None, stale_sources: set[str] | None = None,
-              changes: tuple[list[Coverage], list[Coverage]] | None = None) -> tuple[tuple[Coverage, ...], _CoverageState]:
+              changes: tuple[list[Coverage], list[Coverage]] | None = None,
+              quiet: Callable[[], ContextManager[Any]] = nullcontext) -> tuple[tuple[Coverage, ...], _CoverageState]:
     """Coverage; with ``state`` (incremental) only sources in ``fresh_sources`` (the changed notes'), titles
     naming ``touched`` entities and the inferred coverage of ``touched`` entities are computed again;
     ``stale_sources`` are the sources the changed and removed notes had (the only titles that can be gone).
@@ -1152,7 +1154,8 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
     # big process pays more in copied pages than it saves.
     if len(todo) >= _PARALLEL_ENTITIES:
         mine, theirs = _halves(todo, {e: len(notes_of[e]) for e in todo})
-        theirs_later = _forked(infer, theirs)
+        with quiet():
+            theirs_later = _forked(infer, theirs)
         found = infer(mine)
         found.update(theirs_later())
     else:
@@ -1833,15 +1836,16 @@ class Relink:
         self.info.seconds["prepare"] = time.perf_counter() - t0
 
     def run(self, fresh_parts: Mapping[str, Mapping[str, list]] | None = None, *,
-            load: Callable[[list], None] | None = None,
-            wait: Callable[[], None] | None = None) -> tuple[LinkResult, RelinkInfo]:
+            load: Callable[[bytes], None] | None = None, wait: Callable[[], None] | None = None,
+            quiet: Callable[[], ContextManager[Any]] = nullcontext) -> tuple[LinkResult, RelinkInfo]:
         """Compute and write; ``fresh_parts`` (note path -> :func:`part_from_triples`) spares reading the
         graphs just written back from the store when it holds every changed note.
 
         ``load(quads)`` adds quads to the store, maybe in the background, and ``wait()`` returns once they
         and whatever the caller added before are written (a build's :class:`kg.store.StoreWriter`): the
         pass then computes while the notes' quads are being written, and makes the links' quads while the
-        first of them are.  Without them the pass writes with ``store.bulk_extend`` itself.
+        first of them are; ``quiet()`` a context in which the loader is not writing (children are forked
+        in it).  Without them the pass writes with ``store.bulk_load`` itself.
         """
         import time
 
@@ -1892,7 +1896,7 @@ class Relink:
                 touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
                 stale = {t[0] for part in old_parts for t in part.get("sources", ())}
                 result, state, changes = _compute_incremental(self.assembly.input(), cache, fresh, touched, p, stale,
-                                                              quiet=wait)
+                                                              quiet=quiet)
             gnode = ox.NamedNode(self.graph)
             maker = _LinkText(self.graph)
             old_result = cache["result"] if cache is not None else None
@@ -1914,7 +1918,7 @@ class Relink:
                         store.remove(q)
                     early = True
                 result, state = _compute_full(input_from_parts(parts), p, emit_related=write if early else None,
-                                              quiet=wait)
+                                              quiet=quiet)
                 changes = None
             t_compute = time.perf_counter()
             if old_result is not None:  # patch: remove the quads of links that changed, add the new ones
@@ -2212,11 +2216,11 @@ def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
 
 
 def _compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[[tuple], None] | None = None,
-                  quiet: Callable[[], None] = lambda: None):
+                  quiet: Callable[[], ContextManager[Any]] = nullcontext):
     """The whole link pass; ``emit_related(records)`` is given the related links as soon as they are made
-    (the pass's writer writes them while coverage is computed); ``quiet()`` returns once no other thread of
-    this process is writing to the store, and is called before a child is forked (a fork while the store's
-    loader starts threads can leave the child waiting forever on a lock it copied)."""
+    (the pass's writer writes them while coverage is computed).  Children are forked inside ``quiet()``, a
+    context in which no other thread of this process is in the store's code (a fork while the store's
+    loader starts its threads can leave the child waiting forever on a lock it copied)."""
     entities = {e.iri: e for e in data.entities}
     for m in data.mentions:
         if m.entity not in entities:
@@ -2225,13 +2229,13 @@ def _compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[
     related, degree, _ = _relatedness(data, entities, p)
     related_records = tuple(r for k in sorted(related) for r in related[k])
     if len(entities) >= _PARALLEL_ENTITIES:
-        quiet()
-        stats_later = _forked(_centrality, entities, related, degree, p)
+        with quiet():
+            stats_later = _forked(_centrality, entities, related, degree, p)
     else:
         stats_later = (lambda s=_centrality(entities, related, degree, p): s)
     if emit_related is not None:
         emit_related(related_records)
-    coverages, cov_state = _coverage(data, entities, sections, related, p)
+    coverages, cov_state = _coverage(data, entities, sections, related, p, quiet=quiet)
     stats = stats_later()
     result = LinkResult(coverages=coverages, related=related_records, stats=stats, params=tuple(sorted(p.items())))
     return result, {"coverage": cov_state, "related": related, "degree": degree,
@@ -2240,7 +2244,7 @@ def _compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[
 
 def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mapping[str, Any], touched: set[str],
                          p: Mapping[str, Any], stale_sources: set[str] | None = None,
-                         quiet: Callable[[], None] = lambda: None):
+                         quiet: Callable[[], ContextManager[Any]] = nullcontext):
     old = cache["state"]
     entities = {e.iri: e for e in data.entities}
     for m in data.mentions:
@@ -2255,8 +2259,8 @@ def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappi
     degree.update(deg_new)
     # centrality (PageRank of the whole graph) in a child, beside coverage
     if len(entities) >= _PARALLEL_ENTITIES:
-        quiet()  # (see _compute_full)
-        stats_later = _forked(_centrality, entities, related, degree, p, old["community"])
+        with quiet():  # (see _compute_full)
+            stats_later = _forked(_centrality, entities, related, degree, p, old["community"])
     else:
         stats_later = (lambda s=_centrality(entities, related, degree, p, old["community"]): s)
     fresh_sources = {t[0] for part in fresh.values() for t in part.get("sources", ())}
@@ -2266,7 +2270,7 @@ def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappi
     made_now: list = [r for rs in rel_new.values() for r in rs]
     coverages, cov_state = _coverage(data, entities, sections, related, p, state=old["coverage"],
                                      fresh_sources=fresh_sources, touched=touched, stale_sources=stale_sources,
-                                     changes=(dropped, made_now))
+                                     changes=(dropped, made_now), quiet=quiet)
     stats = stats_later()
     last = {s.entity: s for s in cache["result"].stats}
     kept_stats = []

@@ -436,7 +436,7 @@ def _update_links(writer, progress, relink, link_parts=None,
         progress("links", 0, 1)
     if relink is not None:  # embedded store
         writer.flush()  # the notes' quads are written while the pass computes
-        result, info = relink.run(link_parts, load=writer.load, wait=writer.sync)
+        result, info = relink.run(link_parts, load=writer.load, wait=writer.sync, quiet=writer.quiet)
         if phases is not None:
             phases.update({f"links.{k}": v for k, v in info.seconds.items()})
             phases["links.incremental"] = float(info.mode == "incremental")

@@ -405,11 +405,16 @@ class _Loader:
     """
 
     def __init__(self, store: ox.Store, where: Path):
+        import threading
+
         self._store = store
         self._where = where
         self._queue: Any = None
         self._thread: Any = None
         self._error: BaseException | None = None
+        self._state = threading.Condition()
+        self._busy = False  # in Oxigraph's code
+        self._paused = 0
 
     def submit(self, quads: list[ox.Quad] | bytes) -> None:
         if self._thread is None:
@@ -424,6 +429,10 @@ class _Loader:
     def _work(self) -> None:
         while True:
             quads = self._queue.get()
+            with self._state:
+                while self._paused:
+                    self._state.wait()
+                self._busy = True
             try:
                 if quads is None:
                     return
@@ -436,7 +445,25 @@ class _Loader:
                 self._error = err
             finally:
                 del quads
+                with self._state:
+                    self._busy = False
+                    self._state.notify_all()
                 self._queue.task_done()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """A block in which the thread is not writing: it finishes the load it is in, and starts the next only
+        after the block."""
+        with self._state:
+            self._paused += 1
+            while self._busy:
+                self._state.wait()
+        try:
+            yield
+        finally:
+            with self._state:
+                self._paused -= 1
+                self._state.notify_all()
 
     def wait(self) -> None:
         if self._queue is not None:
@@ -596,6 +623,11 @@ class StoreWriter:
         self._pending_size = 0
         self._loading_graphs |= self._pending_graphs
         self._pending_graphs.clear()
+
+    def quiet(self) -> Any:
+        """A context in which no thread of this writer is in Oxigraph's code, for forking a child: Oxigraph
+        starts threads while it writes, and a child forked meanwhile can wait forever on a lock it copied."""
+        return self._loader.paused()
 
     def sync(self) -> None:
         """Write everything added so far; raises :class:`StoreError` if writing failed."""

@@ -262,6 +262,24 @@ def test_a_graph_replaced_or_removed_while_it_is_written_ends_as_the_last_call_l
     assert "https://example.org/g/b" not in open_store(store).named_graphs()
 
 
+def test_the_writer_is_quiet_for_a_fork_and_writes_the_rest_after(tmp_path):
+    """Inside ``quiet()`` the loader thread is not writing (the link pass forks children there); what was
+    queued is written once the block ends."""
+    p = URIRef("https://example.org/p")
+    store = tmp_path / "store"
+    with write_store(store) as writer:
+        for i in range(20):
+            writer.replace_graph(f"https://example.org/g/{i}",
+                                 [(URIRef(f"https://example.org/s/{i}/{j}"), p, Literal(j)) for j in range(5000)])
+            writer.flush()
+        with writer.quiet():
+            assert not writer._loader._busy
+            writer.load(b"<https://example.org/s> <https://example.org/p> \"after\" <https://example.org/g/x> .\n")
+            assert not writer._loader._busy
+        writer.commit()
+    assert len(open_store(store)) == 20 * 5000 + 1
+
+
 def test_a_write_that_fails_in_the_loader_fails_the_build_and_leaves_the_live_graph(tmp_path):
     from kg.errors import StoreError
 

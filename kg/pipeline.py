@@ -142,7 +142,8 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
         # a build that rewrites every note (forced, or new settings) starts from an empty generation
         live = _live_store(store)
         rewrite = live is not None and (force or live.meta().get("fingerprint") != fingerprint)
-        if use_workers and (live is None or rewrite):
+        remote = str(store).startswith(("http://", "https://"))  # (a server's threads are not ours)
+        if use_workers and ((live is None and not remote) or rewrite):
             # every note will be extracted: all the workers are forked now, before the store starts its
             # threads (a fork while a thread starts can leave the child waiting forever on a lock it copied)
             workers = workers or _Workers(model, curation_files, 1)

@@ -473,9 +473,11 @@ class _Loader:
             raise StoreError(f"writing the graph failed ({err}); check the disk space and rebuild",
                              path=str(self._where)) from err
 
-    def close(self) -> None:
-        """Stop the thread once it has written what it has (its errors are dropped: for abort and commit,
-        which waited first)."""
+    def close(self, discard: bool = False) -> None:
+        """Stop the thread once it has written what it has, or with ``discard`` once the load it is in ends
+        (its errors are dropped: for commit, which waited first, and abort)."""
+        if discard and self._thread is not None:
+            self._error = self._error or StoreError("discarded")  # what is still queued is skipped
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
@@ -663,7 +665,7 @@ class StoreWriter:
 
     def abort(self) -> None:
         self._pending, self._pending_text = [], []
-        self._loader.close()
+        self._loader.close(discard=True)  # the generation is thrown away: what is queued need not be written
         if self._store is not None:
             del self._store
             self._store = None  # type: ignore[assignment]

@@ -1,0 +1,69 @@
+"""How the annotated notes of tests/gold/annotated.json were chosen (run once, before any annotation).
+
+Chinese posts of ../shared/corpus/posts are grouped by kind (from their front-matter category);
+within a kind they are ordered by the SHA-1 of their file name and the first ones taken.  English
+notes of ../shared/corpus-en/notes are ordered the same way, at most two per folder, skipping notes
+whose prose is under 1,500 characters.  The notes of tests/gold/gold.json (read while the old rules
+were written) are left out.  Nothing here looks at what a note says beyond its category.
+
+The split into dev and test halves is kg.evaluate.gold_split: a fixed rule on the note's path.
+"""
+
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+KINDS = {
+    "history": ({"Ancient China", "WW2", "Red star", "Russia", "Korean War", "Bombs & Satellite", "tales"}, 14),
+    "current affairs": ({"Russo Ukrainian War Wind", "Russo Ukrainian War Sky", "Russo Ukrainian War Fire",
+                         "Russo Ukrainian War Cloud", "World", "Asia", "Middle East", "COVID19"}, 14),
+    "reading lists": ({"resource", "DL & NLP resource"}, 10),
+    "systems": ({"technology", "linux", "AI", "DL", "ML", "language", "database", "toolchain", "DL Framework",
+                 "speech", "graphics", "CV", "Attention", "RL", "DRL", "Deep Object Detection", "Segmentation",
+                 "Generative Model", "Recommender System", "DL acceleration", "robot", "graph"}, 16),
+    "business": ({"money", "Chip", "my story", "Biology"}, 6),
+    "essays and nature": ({"essay", "Nature", "Education", "math"}, 8),
+}
+OLD_GOLD = {"2026-6-10-Qing_7.markdown", "2025-5-26-Russo_Ukrainian_War_Fire_13.markdown",
+            "2018-1-13-Deep_Learning_29.markdown", "2024-5-27-red_spy.markdown",
+            "2022-9-20-recommender_system_4.markdown"}
+
+
+def sha(name: str) -> str:
+    return hashlib.sha1(name.encode("utf-8")).hexdigest()
+
+
+def main(shared: Path) -> None:
+    posts = shared / "corpus" / "posts"
+    by_kind: dict[str, list[str]] = {k: [] for k in KINDS}
+    for f in sorted(posts.iterdir()):
+        if f.name in OLD_GOLD:
+            continue
+        m = re.search(r"^category:\s*(.*?)\s*$", f.read_text(encoding="utf-8"), re.M)
+        cat = m.group(1) if m else ""
+        for kind, (cats, _) in KINDS.items():
+            if cat in cats:
+                by_kind[kind].append(f.name)
+    for kind, (_, n) in KINDS.items():
+        for name in sorted(by_kind[kind], key=sha)[:n]:
+            print("zh", kind, name, sep="\t")
+    notes = shared / "corpus-en" / "notes"
+    per_folder: dict[str, int] = {}
+    taken = 0
+    for name in sorted((f.name for f in notes.iterdir() if f.suffix == ".md"), key=sha):
+        folder = name.split("__", 1)[0]
+        from kg.notes import read_note
+
+        prose = sum(len(b.text.strip()) for b in read_note(notes / name, name).blocks)
+        if prose < 1500 or per_folder.get(folder, 0) >= 2:
+            continue
+        per_folder[folder] = per_folder.get(folder, 0) + 1
+        print("en", folder, name, sep="\t")
+        taken += 1
+        if taken == 24:
+            break
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared"))

@@ -11,7 +11,7 @@ This module owns the curation file format.  A file looks like::
     [merges]             # name = "name it is merged into"
     "小西" = "小西行长"
 
-    [types]              # name = "Person" | "Event" | "Paper" | "Place" | "Organization"
+    [types]              # name = "Person" | "Event" | "Paper" | "Place" | "Organization" | "Technology"
     "三井" = "Organization"
 
 Several files are merged in the order given; a later file wins on conflicts.

@@ -42,7 +42,7 @@ from typing import Any
 import networkx as nx
 
 from kg.errors import ExportError, NotFoundError
-from kg.model import ENTITY_TYPES
+from kg.model import ENTITY_KINDS, ENTITY_TYPES, SOURCE_COLOUR
 from kg.vocab import KG_NS
 
 __all__ = [
@@ -73,14 +73,7 @@ VIEW_FORMATS: dict[str, tuple[str, str]] = {
 NODE_TYPES = (*ENTITY_TYPES, "Source")
 
 #: viewer colours by type (also written into DOT, GEXF)
-TYPE_COLOURS = {
-    "Person": "#e4572e",
-    "Event": "#f3a712",
-    "Paper": "#6c8ead",
-    "Place": "#29335c",
-    "Organization": "#669bbc",
-    "Source": "#8a8a8a",
-}
+TYPE_COLOURS = {**{k.name: k.colour for k in ENTITY_KINDS}, "Source": SOURCE_COLOUR}
 
 #: when an HTML view has more nodes than this and no budget was given, keep the most central ones
 HTML_DEFAULT_MAX_NODES = 2000

@@ -112,6 +112,8 @@ from typing import Any
 
 import networkx as nx
 
+from kg.model import ENTITY_TYPES
+
 # ---------------------------------------------------------------- plain data in
 
 
@@ -121,7 +123,7 @@ import networkx as nx
 class EntityInfo:
     iri: str
     key: str
-    type: str  # Person, Event, Paper, Place, Organization
+    type: str  # one of kg.model.ENTITY_TYPES
     name: str
     aliases: tuple[str, ...] = ()
 
@@ -288,9 +290,9 @@ _ROUND = 6
 # (GRAPH ?g) so that the union of graphs does not multiply rows.
 _Q_ENTITIES = """
 SELECT DISTINCT ?e ?key ?name ?cls WHERE { GRAPH ?g {
-  VALUES ?cls { kg:Person kg:Event kg:Paper kg:Place kg:Organization }
+  VALUES ?cls { %s }
   ?e a ?cls ; kg:key ?key ; kg:name ?name .
-} }"""
+} }""" % " ".join("kg:" + t for t in ENTITY_TYPES)
 _Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { GRAPH ?g { ?e kg:alias ?alias } }"
 _Q_NOTES = "SELECT ?n ?path WHERE { GRAPH ?g { ?n a kg:Note ; kg:path ?path } }"
 _Q_MENTIONS = """
@@ -1529,7 +1531,7 @@ def read_note_parts(store, graphs: Iterable[str] | None = None) -> dict[str, dic
     return out
 
 
-_CLASSES = frozenset(_KG + c for c in ("Person", "Event", "Paper", "Place", "Organization"))
+_CLASSES = frozenset(_KG + c for c in ENTITY_TYPES)
 _RDF_TYPE_IRI = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 

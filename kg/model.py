@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ENTITY_TYPES",
+    "ENTITY_KINDS",
+    "EntityKind",
+    "SOURCE_COLOUR",
     "Section",
     "Snippet",
     "Reference",
@@ -31,8 +34,41 @@ __all__ = [
     "EXTRACTOR_VERSION",
 ]
 
+@dataclass(frozen=True, slots=True)
+class EntityKind:
+    """One entity type: everything about it that other parts of kg (ontology, shapes, GraphQL, links,
+    exports, viewer, extraction) read from here rather than spell out again."""
+
+    name: str  # the class's local name in the kg namespace, and Mention.type / Entity.type
+    enum: str  # the GraphQL enum member
+    colour: str  # in the viewer and exports (Okabe–Ito, a colour-blind safe palette)
+    schema_org: tuple[str, ...]  # schema.org classes it maps to (local names)
+    equivalent: bool  # owl:equivalentClass to its one schema.org class; else rdfs:subClassOf / closeMatch
+    comment: str
+
+
+#: The entity types, one row each.  Adding a type is one row here plus its class in ``schemas/kg.ttl``
+#: (tests/test_types.py checks the ontology, shapes, GraphQL enum and viewer against this table).
+ENTITY_KINDS: tuple[EntityKind, ...] = (
+    EntityKind("Person", "PERSON", "#D55E00", ("Person",), True, "A named human being."),
+    EntityKind("Event", "EVENT", "#E69F00", ("Event",), True,
+               "A named happening: a war, battle, campaign, incident, treaty, meeting or conference."),
+    EntityKind("Paper", "PAPER", "#0072B2", ("CreativeWork",), False,
+               "A titled publication or work (paper, book, article, film, dataset), or a model named after one."),
+    EntityKind("Place", "PLACE", "#009E73", ("Place",), True,
+               "A named location: a country, polity, region, city, natural feature or site."),
+    EntityKind("Organization", "ORGANIZATION", "#CC79A7", ("Organization",), True,
+               "A named group: a company, institution, government body, party, armed force or outlet."),
+    EntityKind("Technology", "TECHNOLOGY", "#56B4E9", ("SoftwareApplication", "DefinedTerm"), False,
+               "A named technology: software, a website, a programming language, a library, a product, a "
+               "standard or an algorithm."),
+)
+
 #: The entity classes kg extracts, as used in ``Mention.type`` and ``Entity.type``.
-ENTITY_TYPES = ("Person", "Event", "Paper", "Place", "Organization")
+ENTITY_TYPES: tuple[str, ...] = tuple(k.name for k in ENTITY_KINDS)
+
+#: colour of nodes that are sources (not entities) in views
+SOURCE_COLOUR = "#7F7F7F"
 
 #: The version of what extraction (kg.nlp) produces, bumped whenever its output changes, so that stores
 #: rebuild; kept here so that a build compares it without importing the extraction code (~0.07 s).

@@ -58,6 +58,7 @@ class KG(DefinedNamespace):
     Paper: URIRef
     Place: URIRef
     Organization: URIRef
+    Technology: URIRef
     Coverage: URIRef
     Relatedness: URIRef
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from kg.errors import ExportError, NotFoundError
 from kg.export import (
+    TYPE_COLOURS,
     VIEW_FORMATS,
     ViewFilter,
     export_graph,
@@ -190,7 +191,7 @@ def test_gexf_loads_in_networkx_with_attributes_and_colours(store):
     assert g.number_of_nodes() == 15 and g.number_of_edges() == 12
     bei = g.nodes[BEI]
     assert bei["label"] == "北一辉" and bei["type"] == "Person" and bei["community"] == 0
-    assert bei["viz"]["color"]["r"] == 0xE4
+    assert bei["viz"]["color"]["r"] == int(TYPE_COLOURS["Person"][1:3], 16)
     assert {d["kind"] for _, _, d in g.edges(data=True)} == {"related"}
 
 

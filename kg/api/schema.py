@@ -62,6 +62,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionResult, Info
 
 from kg.errors import KGError, QueryError, QueryTimeoutError
+from kg.model import ENTITY_KINDS, ENTITY_TYPES
 from kg.store import PREFIXES, EmbeddedStore, from_oxigraph, to_oxigraph
 from kg.vocab import KG_NS, LINKS_GRAPH
 
@@ -208,7 +209,7 @@ SELECT ?e ?cov ?src ?score ?direct WHERE {{ GRAPH {ox.NamedNode(str(LINKS_GRAPH)
 }} }}"""
 _Q_SOURCE_URLS = "SELECT ?src ?url WHERE { GRAPH ?g { ?src kg:url ?url } }"
 
-_TYPES = ("Person", "Event", "Paper", "Place", "Organization")
+_TYPES = ENTITY_TYPES
 
 
 class Catalogue:
@@ -631,13 +632,8 @@ def check_text(value: str, what: str, limit: int = MAX_ARG_CHARS) -> str:
 # ====================================================================== GraphQL types
 
 
-@strawberry.enum(description="The kinds of entity kg extracts.")
-class EntityType(Enum):
-    PERSON = "Person"
-    EVENT = "Event"
-    PAPER = "Paper"
-    PLACE = "Place"
-    ORGANIZATION = "Organization"
+EntityType = strawberry.enum(Enum("EntityType", [(k.enum, k.name) for k in ENTITY_KINDS]),
+                             description="The kinds of entity kg extracts.")
 
 
 @strawberry.type(description="One Markdown file.")
@@ -823,35 +819,24 @@ class Entity:
         return await entity_related(info.context, str(self.iri), check_first(first, 10), type)
 
 
-@strawberry.type
-class Person(Entity):
-    pass
+def _event_dates(self, info: Info) -> list[str]:
+    rec = info.context.catalogue.entities.get(str(self.iri))
+    return list(rec.dates) if rec else []
 
 
-@strawberry.type
-class Event(Entity):
-    @strawberry.field(description="Dates written beside it (ISO 8601: YYYY, YYYY-MM or YYYY-MM-DD).")
-    def dates(self, info: Info) -> list[str]:
-        rec = info.context.catalogue.entities.get(str(self.iri))
-        return list(rec.dates) if rec else []
+#: fields some entity types have beyond the Entity interface's
+_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
+    "Event": {"dates": strawberry.field(_event_dates, description="Dates written beside it (ISO 8601: YYYY, "
+                                                                  "YYYY-MM or YYYY-MM-DD).")},
+}
 
-
-@strawberry.type
-class Paper(Entity):
-    pass
-
-
-@strawberry.type
-class Place(Entity):
-    pass
-
-
-@strawberry.type
-class Organization(Entity):
-    pass
-
-
-_CLASSES = {"Person": Person, "Event": Event, "Paper": Paper, "Place": Place, "Organization": Organization}
+#: one GraphQL object type per row of kg.model.ENTITY_KINDS
+_CLASSES: dict[str, type] = {
+    k.name: strawberry.type(type(k.name, (Entity,), {"__module__": __name__, **_EXTRA_FIELDS.get(k.name, {})}),
+                            description=k.comment)
+    for k in ENTITY_KINDS
+}
+Event = _CLASSES["Event"]  # the type of Query.events
 
 
 def make_entity(ctx: Context, iri: str) -> Entity:
@@ -1150,7 +1135,7 @@ def build_schema(*, production: bool = False, time_limit: float = DEFAULT_TIME_L
         lambda: ValidationCache(maxsize=256),
         KGErrorExtension,
     ]
-    s = KGSchema(query=Query, types=[Person, Event, Paper, Place, Organization], extensions=extensions)
+    s = KGSchema(query=Query, types=list(_CLASSES.values()), extensions=extensions)
     s.time_limit = time_limit
     return s
 

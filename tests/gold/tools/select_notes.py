@@ -4,7 +4,11 @@ Chinese posts of ../shared/corpus/posts are grouped by kind (from their front-ma
 within a kind they are ordered by the SHA-1 of their file name and the first ones taken.  English
 notes of ../shared/corpus-en/notes are ordered the same way, at most two per folder, skipping notes
 whose prose is under 1,500 characters.  The notes of tests/gold/gold.json (read while the old rules
-were written) are left out.  Nothing here looks at what a note says beyond its category.
+were written) are left out.  Nothing here looks at what a note says beyond its category and length.
+
+Batch 1 (the first run) takes the counts in KINDS and 24 English notes; batch 2 (``--batch 2``, run
+after batch 1 was annotated, to have more notes to train on) takes the next BATCH2 of each kind and the
+next 24 English notes, at most four per folder counting both batches.
 
 The split into dev and test halves is kg.evaluate.gold_split: a fixed rule on the note's path.
 """
@@ -25,6 +29,8 @@ KINDS = {
     "business": ({"money", "Chip", "my story", "Biology"}, 6),
     "essays and nature": ({"essay", "Nature", "Education", "math"}, 8),
 }
+BATCH2 = {"history": 10, "current affairs": 10, "reading lists": 6, "systems": 12, "business": 4,
+          "essays and nature": 6}
 OLD_GOLD = {"2026-6-10-Qing_7.markdown", "2025-5-26-Russo_Ukrainian_War_Fire_13.markdown",
             "2018-1-13-Deep_Learning_29.markdown", "2024-5-27-red_spy.markdown",
             "2022-9-20-recommender_system_4.markdown"}
@@ -34,7 +40,7 @@ def sha(name: str) -> str:
     return hashlib.sha1(name.encode("utf-8")).hexdigest()
 
 
-def main(shared: Path) -> None:
+def main(shared: Path, batch: int = 1) -> None:
     posts = shared / "corpus" / "posts"
     by_kind: dict[str, list[str]] = {k: [] for k in KINDS}
     for f in sorted(posts.iterdir()):
@@ -46,24 +52,34 @@ def main(shared: Path) -> None:
             if cat in cats:
                 by_kind[kind].append(f.name)
     for kind, (_, n) in KINDS.items():
-        for name in sorted(by_kind[kind], key=sha)[:n]:
+        first, last = (0, n) if batch == 1 else (n, n + BATCH2[kind])
+        for name in sorted(by_kind[kind], key=sha)[first:last]:
             print("zh", kind, name, sep="\t")
+    print(*(f"en\t{folder}\t{name}" for folder, name in english(shared, batch)), sep="\n")
+
+
+def english(shared: Path, batch: int) -> list[tuple[str, str]]:
+    from kg.notes import read_note
+
     notes = shared / "corpus-en" / "notes"
+    earlier = {name for _, name in english(shared, batch - 1)} if batch > 1 else set()
     per_folder: dict[str, int] = {}
-    taken = 0
+    for name in earlier:
+        folder = name.split("__", 1)[0]
+        per_folder[folder] = per_folder.get(folder, 0) + 1
+    taken = []
     for name in sorted((f.name for f in notes.iterdir() if f.suffix == ".md"), key=sha):
         folder = name.split("__", 1)[0]
-        from kg.notes import read_note
-
-        prose = sum(len(b.text.strip()) for b in read_note(notes / name, name).blocks)
-        if prose < 1500 or per_folder.get(folder, 0) >= 2:
+        if name in earlier or per_folder.get(folder, 0) >= 2 * batch:
+            continue
+        if sum(len(b.text.strip()) for b in read_note(notes / name, name).blocks) < 1500:
             continue
         per_folder[folder] = per_folder.get(folder, 0) + 1
-        print("en", folder, name, sep="\t")
-        taken += 1
-        if taken == 24:
+        taken.append((folder, name))
+        if len(taken) == 24:
             break
-
+    return taken
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared"))
+    args = [a for a in sys.argv[1:] if not a.startswith("--batch")]
+    main(Path(args[0] if args else "../shared"), 2 if "--batch" in " ".join(sys.argv) else 1)

@@ -8,7 +8,7 @@ its worker processes), which a busy machine disturbs less: with n_process=2 the 
 gain is bounded by how many cores are actually free.
 
 Each extraction pass starts cold: the tables the extraction fills per word as it reads
-(``kg.nlp.clear_caches``) are emptied first, so the n_process=2 workers do not inherit what
+(``kg.extract.clear_caches``) are emptied first, so the n_process=2 workers do not inherit what
 the n_process=1 pass learnt.  With ``--repeat N`` every figure is the median of N passes.
 Last, ``load_extractor()`` is timed in fresh processes (imports, jieba tables, pipeline): the
 fixed cost of a build that extracts one changed note.
@@ -26,7 +26,7 @@ from pathlib import Path
 __all__ = ["main"]
 
 _COLD_LOAD = (
-    "import time; t = time.perf_counter(); from kg.nlp import load_extractor; load_extractor(); "
+    "import time; t = time.perf_counter(); from kg.extract import load_extractor; load_extractor(); "
     "print(time.perf_counter() - t)"
 )
 
@@ -47,7 +47,7 @@ def _cold_load_seconds(runs: int = 3) -> list[float]:
 def main(argv: list[str] | None = None) -> None:
     import jieba
 
-    from kg.nlp import clear_caches, load_extractor
+    from kg.extract import clear_caches, load_extractor
     from kg.notes import read_notes
 
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -8,7 +8,7 @@ Not part of the test suite.  Every build runs in its own process (a cold start, 
 copies of the posts under other file names.  The jieba baseline (``jieba.cut`` over the same note texts, one
 core) runs in the same invocation, so the ratio compares like with like on this machine today.
 
-Stages that do not exist yet in this checkout are left out and said so (extraction: ``kg.nlp``; links:
+Stages that do not exist yet in this checkout are left out and said so (extraction: ``kg.extract``; links:
 ``kg.links``; GraphQL: ``kg.api``; the HTTP server: ``kg serve``).
 """
 
@@ -118,7 +118,7 @@ def child_profile(args: list[str]) -> None:
     # stage → functions whose cumulative time is that stage (generators: cProfile sums every resume)
     stages = {
         "read notes (kg.notes)": [("kg/notes.py", "read_notes")],
-        "extraction (kg.nlp)": [("kg/nlp.py", "extract_many")],
+        "extraction (kg.extract)": [("kg/extract/extractor.py", "extract_many")],
         "RDF graphs (kg.rdf)": [("kg/rdf.py", "build_note_graph")],
         "store writes (kg.store)": [("kg/store.py", "replace_graph"), ("kg/store.py", "remove_graph"),
                                     ("kg/store.py", "flush")],
@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.corpus.is_dir():
         print(f"no corpus at {a.corpus}; pass --corpus DIR", file=sys.stderr)
         return 2
-    extract = not a.no_extract and have("kg.nlp")
+    extract = not a.no_extract and have("kg.extract")
     links = extract and have("kg.links")
     res: dict = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": TARGETS, "builds": {}, "notes": [], "load_average_start": os.getloadavg(),
     }
     if not extract:
-        res["notes"].append("extraction off (" + ("--no-extract" if a.no_extract else "kg.nlp missing") + ")")
+        res["notes"].append("extraction off (" + ("--no-extract" if a.no_extract else "kg.extract missing") + ")")
     if extract and not links:
         res["notes"].append("link pass off: kg.links is not in this checkout")
     work = Path(tempfile.mkdtemp(prefix="kg-bench-"))

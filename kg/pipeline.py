@@ -321,7 +321,7 @@ def _extract(notes: list[Note], model, curation_files, n_process, progress, work
     if workers is not None:
         found = workers.extract(notes)
     else:
-        from kg import nlp
+        from kg import extract as nlp
         from kg.curation import load_curation
 
         curation = load_curation(curation_files) if curation_files else None
@@ -341,7 +341,7 @@ def _load_in_worker(model: str | None, curation_files: tuple[str, ...]) -> None:
     """Pool initializer: load the pipeline once per worker; a failure is kept and raised by the first task."""
     gc.enable()  # forked from a build, which holds the collector off
     try:
-        from kg import nlp
+        from kg import extract as nlp
         from kg.curation import load_curation
 
         nlp.import_spacy_without_cli()  # a worker never needs spaCy's command line
@@ -367,7 +367,7 @@ class _Workers:
     def __init__(self, model: str | None, curation_files: Sequence[Path], processes: int = 1):
         import multiprocessing
 
-        from kg import curation, nlp  # noqa: F401  imported (compiled, where no bytecode is cached) once, here
+        from kg import curation, extract  # noqa: F401  imported (compiled, where no bytecode is cached) once, here
 
         self._ctx = multiprocessing.get_context("fork")
         self._args = (model, tuple(str(f) for f in curation_files))

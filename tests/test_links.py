@@ -342,7 +342,7 @@ def test_sample_paths_and_japan_stays_apart(sample_links):
 
 def test_pipeline_sample_ple(sample_store):
     """``kg build samples``: sources covering PLE, best first, per entity so named."""
-    pytest.importorskip("kg.nlp")
+    pytest.importorskip("kg.extract")
     store = open_store(sample_store)
     data = links.load_link_input(store.select)
     named = links.entities_named(data, "PLE")
@@ -417,7 +417,7 @@ def test_store_reader_and_quads_match_the_sparql_path(tmp_path, own_notes, own_s
 
 def test_parts_from_a_notes_triples_are_what_the_store_gives_back(tmp_path):
     """A build hands the link pass each note's triples; they must read as the note graph read back would."""
-    from kg.nlp import load_extractor
+    from kg.extract import load_extractor
     from kg.notes import read_notes
     from kg.rdf import note_triples
 

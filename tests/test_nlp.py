@@ -7,7 +7,7 @@ import pytest
 from kg.errors import ModelError
 from kg.evaluate import evaluate, load_gold
 from kg.model import ENTITY_TYPES, Curation
-from kg.nlp import load_extractor
+from kg.extract import load_extractor
 from kg.notes import parse_note, read_note
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -180,7 +180,7 @@ def _run_fresh(code: str) -> str:
 def test_a_worker_imports_spacy_without_its_cli_and_the_cli_still_imports_after():
     out = _run_fresh(
         "import sys\n"
-        "from kg import nlp\n"
+        "from kg import extract as nlp\n"
         "nlp.import_spacy_without_cli()\n"
         "print('requests' in sys.modules, 'spacy.cli' in sys.modules)\n"
         "from kg.notes import parse_note\n"
@@ -196,8 +196,8 @@ def test_jieba_is_imported_without_pkg_resources_and_segments_as_before(tmp_path
     out = _run_fresh(
         "import os, sys\n"
         f"os.environ['KG_CACHE_DIR'] = {str(tmp_path)!r}\n"  # no tables cache: jieba reads its own files
-        "from kg import nlp\n"
-        "nlp._resources()\n"
+        "from kg.extract import resources\n"
+        "resources._resources()\n"
         "import jieba\n"
         "print('pkg_resources' in sys.modules, '/'.join(jieba.cut('北京大学的王小明在2020年去了上海')))\n"
     )

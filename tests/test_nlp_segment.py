@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kg import nlp
+from kg import extract as nlp
+from kg.extract import chars, dates, document, extractor, finders, organisations, persons, places, resources, titles
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_3c3c03ef14cd1a5a.txt"
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_3c3c03ef14cd1a5a.txt"
@@ -47,15 +48,15 @@ def test_segment_is_jieba_cut_word_for_word():
 def test_hmm_is_jiebas_finalseg():
     from jieba import finalseg
 
-    seg = nlp._resources().segmenter
+    seg = resources._resources().segmenter
     for text in _texts():
         assert seg._hmm_cut(text) == list(finalseg.cut(text)), text
 
 
 _PROBE = """
 import json, sys
-from kg import nlp
-freq, total, tags = nlp._jieba_tables()
+from kg.extract import segmenter
+freq, total, tags = segmenter._jieba_tables()
 from_cache = "jieba.posseg" not in sys.modules
 import jieba, jieba.posseg
 own = jieba.Tokenizer()
@@ -111,36 +112,36 @@ def test_finditer_from_matches_finditer_when_every_start_is_given():
     texts = _fuzz_texts()
     for text in texts:
         spans = lambda ms: [(m.span(), m.groups()) for m in ms]  # noqa: E731
-        starts = nlp._date_starts(text)
-        assert spans(nlp._finditer_from(nlp._DATE_RE, text, starts)) == spans(nlp._DATE_RE.finditer(text)), text
-        heads = sorted({p for m in nlp._GROUP_NOUN.finditer(text) for p in range(m.start() - 7, m.start() - 4) if p >= 0})
-        assert spans(nlp._finditer_from(nlp._COORD_ORGS, text, heads)) == spans(nlp._COORD_ORGS.finditer(text)), text
+        starts = dates._date_starts(text)
+        assert spans(chars._finditer_from(finders._DATE_RE, text, starts)) == spans(finders._DATE_RE.finditer(text)), text
+        heads = sorted({p for m in organisations._GROUP_NOUN.finditer(text) for p in range(m.start() - 7, m.start() - 4) if p >= 0})
+        assert spans(chars._finditer_from(organisations._COORD_ORGS, text, heads)) == spans(organisations._COORD_ORGS.finditer(text)), text
 
 
 def test_dictionary_helpers_agree_with_plain_scans():
-    res = nlp._resources()
+    res = resources._resources()
     rnd = random.Random(3)
     text = "".join(_texts()[:50])
     roles = sorted(res.roles)
     for _ in range(3000):
         i = rnd.randrange(len(text) + 1)
-        assert nlp._ends_with_any(text, i, res.roles, res.role_lens) == any(text.endswith(r, 0, i) for r in roles)
+        assert chars._ends_with_any(text, i, res.roles, res.role_lens) == any(text.endswith(r, 0, i) for r in roles)
         word = text[i : i + rnd.randrange(1, 6)] + rnd.choice(["", *sorted(res.surnames_ja)[:50]])
-        assert nlp._starts_with_any(word, res.surnames_ja, res.ja_lens) == any(word.startswith(x) for x in res.surnames_ja)
+        assert chars._starts_with_any(word, res.surnames_ja, res.ja_lens) == any(word.startswith(x) for x in res.surnames_ja)
         if i < len(text):
             plain = next((n for n in (4, 3, 2) if len(text[i : i + n]) == n and res.freq.get(text[i : i + n], 0) >= 20), 0)
-            assert nlp._common_word_at(text, i, res, min_freq=20) == plain
+            assert document._common_word_at(text, i, res, min_freq=20) == plain
             plain_inside = any(
-                res.freq.get(text[a:b], 0) >= 20 and res.tags.get(text[a:b]) not in nlp._NAME_TAGS and text[a:b] not in res.roles
+                res.freq.get(text[a:b], 0) >= 20 and res.tags.get(text[a:b]) not in chars._NAME_TAGS and text[a:b] not in res.roles
                 for a in range(max(0, i - 3), i) for b in range(i + 1, min(len(text), a + 4) + 1))
-            assert nlp._inside_word(text, i, res) == plain_inside
+            assert document._inside_word(text, i, res) == plain_inside
         expected = []
         for n in (4, 3, 2, 1):
             w = text[i : i + n]
             if len(w) == n and (w in res.surnames_ja or w in res.surnames_zh):
                 expected.append((w, w in res.surnames_ja or n >= 2))
-        assert nlp._surname_at(text, i, res) == expected
-    assert all(nlp._is_cjk(c) == bool(nlp._CJK.match(c)) for c in map(chr, range(0x3000, 0xFFFF)))
+        assert persons._surname_at(text, i, res) == expected
+    assert all(chars._is_cjk(c) == bool(chars._CJK.match(c)) for c in map(chr, range(0x3000, 0xFFFF)))
 
 
 def test_words_pattern_matches_like_the_alternation_longest_first():
@@ -151,7 +152,7 @@ def test_words_pattern_matches_like_the_alternation_longest_first():
     for _ in range(300):
         words = {"".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 5))) for _ in range(rnd.randrange(0, 30))}
         flat = re.compile("|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w)))) if words else "(?!)")
-        trie = re.compile(nlp._words_pattern(words))
+        trie = re.compile(chars._words_pattern(words))
         for _ in range(20):
             text = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 30)))
             assert [m.span() for m in trie.finditer(text)] == [m.span() for m in flat.finditer(text)], (words, text)
@@ -159,7 +160,7 @@ def test_words_pattern_matches_like_the_alternation_longest_first():
                 a, b = trie.match(text, i), flat.match(text, i)
                 assert (a and a.span()) == (b and b.span())
             assert bool(trie.fullmatch(text)) == (text in words)
-    res = nlp._resources()
+    res = resources._resources()
     sample = _texts()[0]
     flat = re.compile("|".join(map(re.escape, sorted(res.places, key=lambda w: (-len(w), w)))))
     assert [m.span() for m in res.place_re.finditer(sample)] == [m.span() for m in flat.finditer(sample)]
@@ -175,15 +176,15 @@ def test_packed_extraction_round_trips():
     x = nlp.load_extractor().extract(parse_note(
         "# t\n\n1970年1月，北京大学的张三在北京。6月8日回来。Long Short Term Memory (LSTM) 很好。\n", "t.md"))
     assert x.mentions and x.dates and x.entities
-    assert nlp._unpack(nlp._pack(x)) == x
+    assert extractor._unpack(extractor._pack(x)) == x
 
 
 def test_token_groups_are_the_token_classes():
-    doc = nlp._Doc(_texts()[0])
-    res = nlp._resources()
-    groups = nlp._token_groups(doc)
+    doc = document._Doc(_texts()[0])
+    res = resources._resources()
+    groups = document._token_groups(doc)
     for bit, members in groups.items():
-        assert members == [i for i, t in enumerate(doc.user_data["kg_tokens"]) if nlp._token_class(t[2], res) & bit]
+        assert members == [i for i, t in enumerate(doc.user_data["kg_tokens"]) if document._token_class(t[2], res) & bit]
 
 
 def test_occurrences_are_the_longest_first_alternation_per_text():
@@ -196,7 +197,7 @@ def test_occurrences_are_the_longest_first_alternation_per_text():
         texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 40))) for _ in range(rnd.randrange(1, 5))]
         pattern = re.compile("|".join(map(re.escape, sorted(names, key=lambda x: (-len(x), x)))))
         expected = [(k, m.start(), m.end(), m.group(0)) for k, t in enumerate(texts) for m in pattern.finditer(t)]
-        assert nlp._occurrences(names, texts) == expected, (names, texts)
+        assert extractor._occurrences(names, texts) == expected, (names, texts)
 
 
 def test_gloss_starts_and_token_bounds():
@@ -204,22 +205,22 @@ def test_gloss_starts_and_token_bounds():
     parts = ["(", "（", ")", "）", " ", "\t", "Stromboli", "Vulcano", "Ab", "式", "火山", "斯通博利", "武尔卡诺", "是", "a", "\n"]
     for _ in range(2000):
         text = "".join(rnd.choice(parts) for _ in range(rnd.randrange(0, 25)))
-        got = [(m.span(), m.groups()) for m in nlp._finditer_from(nlp._LATIN_GLOSS, text, nlp._gloss_starts(text))]
-        assert got == [(m.span(), m.groups()) for m in nlp._LATIN_GLOSS.finditer(text)], text
-    doc = nlp._Doc(_texts()[0])
-    toks, starts = doc.user_data["kg_tokens"], nlp._token_starts(doc)
+        got = [(m.span(), m.groups()) for m in chars._finditer_from(places._LATIN_GLOSS, text, places._gloss_starts(text))]
+        assert got == [(m.span(), m.groups()) for m in places._LATIN_GLOSS.finditer(text)], text
+    doc = document._Doc(_texts()[0])
+    toks, starts = doc.user_data["kg_tokens"], document._token_starts(doc)
     begins, ends = {t[0] for t in toks}, {t[1] for t in toks}
     for p in range(len(doc.text) + 2):
-        assert nlp._starts_token(starts, p) == (p in begins)
-        assert nlp._ends_token(toks, starts, p) == (p in ends)
+        assert document._starts_token(starts, p) == (p in begins)
+        assert document._ends_token(toks, starts, p) == (p in ends)
 
 
 def test_surname_scan_positions_are_where_a_weighed_surname_starts():
-    res = nlp._resources()
+    res = resources._resources()
     text = "".join(_texts()[:300]) + "中村上一条有马大久保小西行长王羲之"
     found = {m.start() for m in res.surname_start_re.finditer(text)} | {m.start() for m in res.long_surname_re.finditer(text)}
-    expected = {i for i in range(len(text)) if nlp._is_cjk(text[i]) and any(
-        not (len(w) == 1 and w in nlp._FUNCTION_CHARS) for w, _ in nlp._surname_at(text, i, res))}
+    expected = {i for i in range(len(text)) if chars._is_cjk(text[i]) and any(
+        not (len(w) == 1 and w in chars._FUNCTION_CHARS) for w, _ in persons._surname_at(text, i, res))}
     assert found == expected
 
 
@@ -231,19 +232,19 @@ def test_anchored_patterns_find_what_finditer_finds(name):
              "旅", "师", "团", "独立", "重型", "长", "人", "网站", "公司", "·", "•", "・", "‧", "斯通", "博利", "亚历山大", "朱", "CVPR",
              "Kaggle", "DeepMind", "Net", "s", "中文"]
     pattern, starts = {
-        "sentences": (nlp._SENTENCE_END, lambda t: (m.start() for m in nlp._SENTENCE_END_CHAR.finditer(t))),
-        "acronyms": (nlp._ACRONYM_DEF, lambda t: (p for m in nlp._ACRONYM_RUN.finditer(t) if t.startswith(("(", "（"), m.end())
+        "sentences": (finders._SENTENCE_END, lambda t: (m.start() for m in finders._SENTENCE_END_CHAR.finditer(t))),
+        "acronyms": (finders._ACRONYM_DEF, lambda t: (p for m in finders._ACRONYM_RUN.finditer(t) if t.startswith(("(", "（"), m.end())
                                                  for p in range(m.start(), m.end()))),
-        "model": (nlp._MODEL_NAME, lambda t: nlp._run_starts(nlp._ALNUM_DASH_RUN, t)),
-        "latin": (nlp._LATIN_WORD, lambda t: nlp._run_starts(nlp._WORD_CHAR_RUN, t)),
-        "conference": (nlp._CONFERENCE_YEAR, lambda t: nlp._run_starts(nlp._LETTERS_BEFORE_NUMBER, t)),
-        "unit": (nlp._UNIT_RE, lambda t: (m.start() for m in nlp._UNIT_START.finditer(t))),
-        "latin_org": (nlp._LATIN_ORG, lambda t: nlp._run_starts(nlp._ALNUM_DASH_RUN, t)),
-        "dot": (nlp._DOT_NAME, nlp._dot_name_starts),
+        "model": (titles._MODEL_NAME, lambda t: chars._run_starts(chars._ALNUM_DASH_RUN, t)),
+        "latin": (chars._LATIN_WORD, lambda t: chars._run_starts(chars._WORD_CHAR_RUN, t)),
+        "conference": (titles._CONFERENCE_YEAR, lambda t: chars._run_starts(titles._LETTERS_BEFORE_NUMBER, t)),
+        "unit": (organisations._UNIT_RE, lambda t: (m.start() for m in organisations._UNIT_START.finditer(t))),
+        "latin_org": (organisations._LATIN_ORG, lambda t: chars._run_starts(chars._ALNUM_DASH_RUN, t)),
+        "dot": (persons._DOT_NAME, persons._dot_name_starts),
     }[name]
     for _ in range(3000):
         text = "".join(rnd.choice(parts) for _ in range(rnd.randrange(0, 30)))
-        got = [(m.span(), m.groups()) for m in nlp._finditer_from(pattern, text, starts(text))]
+        got = [(m.span(), m.groups()) for m in chars._finditer_from(pattern, text, starts(text))]
         assert got == [(m.span(), m.groups()) for m in pattern.finditer(text)], text
 
 
@@ -254,6 +255,6 @@ def test_clear_caches_changes_no_output():
     extractor = nlp.load_extractor()
     first = extractor.extract(note)
     nlp.clear_caches()
-    res = nlp._resources()
+    res = resources._resources()
     assert not res.token_classes and not res.segmenter.hmm_cache and not res.segmenter.chars
     assert extractor.extract(note) == first

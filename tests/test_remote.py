@@ -93,7 +93,7 @@ def server(tmp_path_factory):
 
 def _build_options() -> dict:
     """Extraction and links when those stages exist (as the sample_store fixture); the note structure before."""
-    if importlib.util.find_spec("kg.nlp") and importlib.util.find_spec("kg.links"):
+    if importlib.util.find_spec("kg.extract") and importlib.util.find_spec("kg.links"):
         return {"n_process": 1}
     return {"extract": False}
 

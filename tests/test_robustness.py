@@ -84,7 +84,7 @@ def test_reader_never_crashes_on_random_bytes(data):
 
 @pytest.fixture(scope="module")
 def extractor():
-    from kg.nlp import load_extractor
+    from kg.extract import load_extractor
 
     return load_extractor()
 

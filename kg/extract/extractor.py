@@ -1,0 +1,442 @@
+"""The ``Extractor``: the spaCy pipeline built by ``load_extractor``, run on notes, turned into kg.model records.
+
+``load_extractor`` imports spaCy and the component modules (which register their components
+as they are imported) and builds the pipeline in ``COMPONENTS`` order; ``Extractor`` joins a
+note's blocks, runs the components, splits the findings back per block and builds the
+:mod:`kg.model` records (names, types by vote and curation, aliases, propagation of names to
+their other occurrences, dates with years carried over); ``extract_many`` may fork worker
+processes, which send back packed tuples.  ``import_spacy_without_cli`` imports spaCy without
+its command line, for a build's worker.  No spaCy object leaves this module.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import fields
+from operator import attrgetter
+from typing import Any
+
+from kg.errors import ModelError
+from kg.extract.document import _Doc
+from kg.extract.resources import _resources
+from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
+
+
+#: names of the project's components, in pipeline order
+COMPONENTS = (
+    "kg_sentences",
+    "kg_dates",
+    "kg_titles",
+    "kg_english_titles",
+    "kg_acronyms",
+    "kg_model_names",
+    "kg_conferences",
+    "kg_gazetteer",
+    "kg_suffix_names",
+    "kg_org_context",
+    "kg_person_names",
+    "kg_lexicon",
+)
+
+# kg.model.EXTRACTOR_VERSION is bumped whenever the extraction output changes, so that stores rebuild
+
+
+def entity_key(type_: str, name: str) -> str:
+    """The key of an entity: its type and canonical name."""
+    return f"{type_}/{name}"
+
+
+def _clean_name(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).split()) if name.isascii() else name.strip()
+
+
+class Extractor:
+    """Finds entities, mentions and dates in notes.  Build it with :func:`load_extractor`."""
+
+    def __init__(self, nlp, curation: Curation, model: str | None):
+        self._nlp = nlp
+        self.model = model
+        self.curation = curation
+        self._aliases = dict(curation.aliases)
+        self._merges = dict(curation.merges)
+        self._types = dict(curation.types)
+        self._not = set(curation.not_entities)
+
+    @property
+    def pipe_names(self) -> tuple[str, ...]:
+        return tuple(self._nlp.pipe_names)
+
+    def extract(self, note: Note) -> Extraction:
+        """Entities, mentions and dates of one note."""
+        return next(self.extract_many([note]))
+
+    def extract_many(self, notes: Iterable[Note], n_process: int = 1) -> Iterator[Extraction]:
+        """Extract notes in order; ``n_process`` > 1 uses that many worker processes (same results).
+
+        A note's blocks are read as one text joined by line breaks (a break ends
+        every name and sentence), and the findings split back per block.  The
+        text is segmented once (jieba, as spaCy's ``zh`` tokenizer does) and the
+        components run in pipeline order on it.  Workers are forked from this
+        process (the loaded pipeline is shared, not rebuilt) and send back plain
+        :class:`Extraction` records, in input order.
+        """
+        if n_process > 1:
+            notes = list(notes)
+            if len(notes) >= 2 * n_process and _fork_available():
+                yield from self._extract_parallel(notes, n_process)
+                return
+        for note in notes:
+            yield self._extract_one(note)
+
+    def _extract_one(self, note: Note) -> Extraction:
+        doc = _Doc("\n".join(b.text for b in note.blocks))
+        for _name, proc in self._components():
+            doc = proc(doc)
+        return self._build(note, _split_by_block(note, doc.user_data))
+
+    def _components(self) -> list:
+        procs = self.__dict__.get("_procs")
+        if procs is None:
+            procs = self.__dict__["_procs"] = list(self._nlp.pipeline)
+        return procs
+
+    def _extract_parallel(self, notes: list[Note], n_process: int) -> Iterator[Extraction]:
+        import multiprocessing
+
+        global _WORKER_EXTRACTOR, _WORKER_NOTES
+        ctx = multiprocessing.get_context("fork")
+        chunksize = max(1, min(8, len(notes) // (n_process * 8)))
+        # inherited by the forked workers: the pipeline is loaded once, here, and the notes need not
+        # be pickled to them (they get indices); they send back plain tuples (_pack), which pickle
+        # several times faster than the slotted dataclasses
+        _WORKER_EXTRACTOR, _WORKER_NOTES = self, notes
+        try:
+            with ctx.Pool(n_process) as pool:
+                for packed in pool.imap(_extract_in_worker, range(len(notes)), chunksize=chunksize):
+                    yield _unpack(packed)
+        finally:
+            _WORKER_EXTRACTOR, _WORKER_NOTES = None, []
+
+    # -- turning block findings into model records
+
+    def _canonical(self, name: str) -> str:
+        if name not in self._merges and name not in self._aliases:
+            return name  # (the loop below returns it unchanged)
+        seen = set()
+        while name not in seen:
+            seen.add(name)
+            if name in self._merges:
+                name = self._merges[name]
+            elif name in self._aliases:
+                name = self._aliases[name]
+            else:
+                break
+        return name
+
+    def _build(self, note: Note, blocks: list[dict]) -> Extraction:
+        found: list[dict] = []  # one per mention, note offsets
+        abbr_long: dict[str, str] = {}
+        for block, data in zip(note.blocks, blocks):
+            sentences = data["sentences"]
+            for ls, le, as_, ae in data["acronyms"]:
+                abbr_long.setdefault(block.text[as_:ae], _clean_name(block.text[ls:le]))
+            for s, e, type_, method, prio in data["mentions"]:
+                sent = _sentence_of(sentences, s, len(block.text))
+                found.append(dict(start=block.start + s, end=block.start + e, type=type_, method=method,
+                                  prio=prio, block=block, sent=(block.start + sent[0], block.start + sent[1])))
+        found = self._propagate(note, blocks, found)
+        # type per name: curation first, then the strongest evidence, then the most frequent
+        votes: dict[str, Counter] = defaultdict(Counter)
+        for f in found:
+            votes[note.text[f["start"] : f["end"]]][f["type"]] += f["prio"]
+        spelling: dict[str, Counter] = defaultdict(Counter)
+        for f in found:
+            text = _clean_name(note.text[f["start"] : f["end"]])
+            if text.isascii():
+                spelling[text.casefold()][text] += 1
+        preferred = {k: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for k, c in spelling.items()}
+        winner = {text: c.most_common(1)[0][0] for text, c in votes.items()}  # the type each name's votes elect
+        mentions: list[Mention] = []
+        entities: dict[str, Entity] = {}
+        aliases: dict[str, set[str]] = defaultdict(set)
+        for f in found:
+            text = note.text[f["start"] : f["end"]]
+            surface = _clean_name(text)
+            if not surface or surface in self._not:
+                continue
+            name = preferred.get(surface.casefold(), surface) if surface.isascii() else surface
+            if f["method"] == "acronym" and surface in abbr_long:
+                name = abbr_long[surface]
+            elif surface in abbr_long and surface.isascii():
+                name = abbr_long[surface]
+            name = self._canonical(name)
+            if name in self._not:
+                continue
+            type_ = self._types.get(name) or self._types.get(surface) or winner[text]
+            if type_ not in ENTITY_TYPES:
+                continue
+            key = entity_key(type_, name)
+            if name != surface:
+                aliases[key].add(surface)
+            b: Any = f["block"]
+            mentions.append(Mention(
+                note=note.path, start=f["start"], end=f["end"], text=text, type=type_, key=key,
+                section=b.section, snippet=b.snippet, reference=b.reference,
+                sentence_start=f["sent"][0], sentence_end=f["sent"][1], method=f["method"],
+                confidence=round(min(1.0, f["prio"] / 100), 2),
+            ))
+            if key not in entities:  # (the first mention's entity stands; no other is built)
+                entities[key] = Entity(key=key, type=type_, name=name)
+        for abbr, long in abbr_long.items():
+            canon = self._canonical(long)
+            for key in list(entities):
+                if entities[key].name == canon:
+                    aliases[key].add(abbr)
+        for alias, canon in (*self._aliases.items(), *self._merges.items()):
+            for key, ent in entities.items():
+                if ent.name == canon and alias != canon:
+                    aliases[key].add(alias)
+        ents = tuple(
+            Entity(key=k, type=e.type, name=e.name, aliases=tuple(sorted(aliases[k] - {e.name})))
+            for k, e in sorted(entities.items())
+        )
+        mentions.sort(key=lambda m: (m.start, m.end, m.key))
+        dates = self._dates(note, blocks, mentions)
+        return Extraction(note=note.path, entities=ents, mentions=tuple(mentions), dates=dates)
+
+    def _propagate(self, note: Note, blocks: list[dict], found: list[dict]) -> list[dict]:
+        """Every other occurrence of a name found in the note is a mention too."""
+        res = _resources()
+        names: dict[str, dict] = {}
+        for f in found:
+            text = note.text[f["start"] : f["end"]]
+            if len(text) >= 2 and f["method"] not in ("title_brackets", "title_quotes", "english_title"):
+                if text not in names or names[text]["prio"] < f["prio"]:
+                    names[text] = f
+        if not names:
+            return found
+        # the characters the mentions cover: an occurrence (never empty) overlaps a mention iff it covers one
+        covered = bytearray(len(note.text) + 1)
+        for f in found:
+            covered[f["start"] : f["end"]] = b"\x01" * (f["end"] - f["start"])
+        extra = []
+        for k, ms, me, name in _occurrences(names, [b.text for b in note.blocks]):
+            block, data = note.blocks[k], blocks[k]
+            s, e = block.start + ms, block.start + me
+            if covered.find(1, s, e) >= 0:
+                continue
+            if name.isascii():
+                if (ms > 0 and block.text[ms - 1].isalnum()) or (me < len(block.text) and block.text[me].isalnum()):
+                    continue
+            elif len(name) == 2 and res.freq.get(block.text[ms : me + 1], 0) > 30:
+                continue
+            src = names[name]
+            sent = _sentence_of(data["sentences"], ms, len(block.text))
+            extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
+                              block=block, sent=(block.start + sent[0], block.start + sent[1])))
+            covered[s:e] = b"\x01" * (e - s)
+        return found + extra
+
+    def _dates(self, note: Note, blocks: list[dict], mentions: list[Mention]) -> tuple[DateMention, ...]:
+        out = []
+        year, snippet = None, object()  # the year of the closest preceding date with one, in this snippet
+        events_at = [(m.start, m.key) for m in mentions if m.type == "Event"]
+        for block, data in zip(note.blocks, blocks):
+            if block.snippet != snippet:
+                year, snippet = None, block.snippet
+            for s, e, value in data["dates"]:
+                if value and value[:4].isdigit():
+                    year = value[:4]
+                elif value and value.startswith("--") and year:
+                    value = year + value[1:]  # 1970年1月…，6月8日 → 1970-06-08
+                sent = _sentence_of(data["sentences"], s, len(block.text))
+                a, b = block.start + sent[0], block.start + sent[1]
+                events = tuple(sorted({key for start, key in events_at if a <= start < b}))
+                out.append(DateMention(note=note.path, start=block.start + s, end=block.start + e,
+                                       text=note.text[block.start + s : block.start + e], value=value,
+                                       section=block.section, snippet=block.snippet, events=events))
+        return tuple(out)
+
+
+_WORKER_EXTRACTOR: "Extractor | None" = None
+_WORKER_NOTES: list[Note] = []
+
+
+def _extract_in_worker(index: int) -> tuple:
+    assert _WORKER_EXTRACTOR is not None
+    return _pack(_WORKER_EXTRACTOR._extract_one(_WORKER_NOTES[index]))
+
+
+_ENTITY_FIELDS = attrgetter(*(f.name for f in fields(Entity)))
+_MENTION_FIELDS = attrgetter(*(f.name for f in fields(Mention)))
+_DATE_FIELDS = attrgetter(*(f.name for f in fields(DateMention)))
+
+
+def _pack(x: Extraction) -> tuple:
+    """An extraction as plain tuples (each record's fields in declaration order), for pickling."""
+    return (x.note, [_ENTITY_FIELDS(e) for e in x.entities], [_MENTION_FIELDS(m) for m in x.mentions],
+            [_DATE_FIELDS(d) for d in x.dates])
+
+
+def _unpack(packed: tuple) -> Extraction:
+    """The extraction :func:`_pack` made the tuples of."""
+    note, entities, mentions, dates = packed
+    return Extraction(note=note, entities=tuple([Entity(*e) for e in entities]),
+                      mentions=tuple([Mention(*m) for m in mentions]), dates=tuple([DateMention(*d) for d in dates]))
+
+
+def _fork_available() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _occurrences(names: Iterable[str], texts: list[str]) -> list[tuple[int, int, int, str]]:
+    """``(text index, start, end, name)`` of the names in each text, left to right, the longest at a
+    position, none overlapping: what the alternation of the names longest first finds with
+    ``finditer`` in each text, in order.
+
+    Without compiling that regex per note: every occurrence of every name (``str.find``) in the
+    texts joined by line breaks, then the same left-to-right choice.  A name holding a line break
+    could run across two texts there, so then the regex is used."""
+    names = sorted(names, key=lambda x: (-len(x), x))
+    if any("\n" in name for name in names):
+        pattern = re.compile("|".join(map(re.escape, names)))
+        return [(k, m.start(), m.end(), m.group(0)) for k, t in enumerate(texts) for m in pattern.finditer(t)]
+    joined = "\n".join(texts)
+    found = []
+    for name in names:
+        if not name:
+            continue
+        j = joined.find(name)
+        while j >= 0:
+            found.append((j, -len(name)))
+            j = joined.find(name, j + 1)
+    found.sort()
+    starts, offset = [], 0
+    for t in texts:
+        starts.append(offset)
+        offset += len(t) + 1
+    out, end = [], 0
+    for j, minus in found:
+        if j >= end:
+            end = j - minus
+            k = bisect_right(starts, j) - 1
+            out.append((k, j - starts[k], end - starts[k], joined[j:end]))
+    return out
+
+
+def _split_by_block(note: Note, data: dict) -> list[dict]:
+    """Per-block findings (block-local offsets) from the findings on the joined text."""
+    starts, offset = [], 0
+    for block in note.blocks:
+        starts.append(offset)
+        offset += len(block.text) + 1
+    out = [{"mentions": [], "sentences": [], "dates": [], "acronyms": []} for _ in note.blocks]
+    if not out:
+        return out
+
+    def where(s: int, e: int) -> int | None:
+        i = bisect_right(starts, s) - 1
+        if i < 0:
+            return None
+        return i if e <= starts[i] + len(note.blocks[i].text) else None
+
+    for key, field_ in (("kg_mentions", "mentions"), ("kg_dates", "dates")):
+        for s, e, *rest in data.get(key, []):
+            i = where(s, e)
+            if i is not None:
+                a = starts[i]
+                out[i][field_].append((s - a, e - a, *rest))
+    for ls, le, s, e in data.get("kg_acronyms", []):
+        i = where(ls, e)
+        if i is not None:
+            a = starts[i]
+            out[i]["acronyms"].append((ls - a, le - a, s - a, e - a))
+    for s, e in data.get("kg_sentences", []):
+        i = max(0, bisect_right(starts, s) - 1)
+        while i < len(starts) and starts[i] < e:
+            a, b = starts[i], starts[i] + len(note.blocks[i].text)
+            if s < b and e > a:
+                out[i]["sentences"].append((max(s, a) - a, min(e, b) - a))
+            i += 1
+    return out
+
+
+def _sentence_of(sentences: list[tuple[int, int]], s: int, length: int) -> tuple[int, int]:
+    """The sentence (a, b) with a <= s < b, or the whole block."""
+    i = bisect_right(sentences, (s, float("inf"))) - 1
+    if i >= 0 and sentences[i][0] <= s < sentences[i][1]:
+        return sentences[i]
+    return (0, length)
+
+
+def import_spacy_without_cli() -> None:
+    """Import spaCy leaving out its command line, for a process that only extracts (a build's worker).
+
+    ``import spacy`` imports ``spacy.cli`` for one name (``spacy.info``), and with it requests, typer
+    and weasel: ~0.2 s of each worker's start.  The CLI package is stood in for during the import by
+    one whose ``info`` imports the real one when called; afterwards ``import spacy.cli`` imports the
+    real package.  Should spaCy need more of its CLI at import, the import is simply done again whole.
+    """
+    if "spacy" in sys.modules:
+        return
+    import types
+
+    def info(*args: Any, **kwargs: Any) -> Any:
+        from spacy.cli.info import info as real
+
+        return real(*args, **kwargs)
+
+    package, module = types.ModuleType("spacy.cli"), types.ModuleType("spacy.cli.info")
+    package.__path__ = []  # a package, so that `spacy.cli.info` can be looked up in it
+    module.info = info  # type: ignore[attr-defined]
+    stand_ins = {"spacy.cli": package, "spacy.cli.info": module}
+    sys.modules.update(stand_ins)
+    try:
+        import spacy  # noqa: F401
+    except Exception:  # noqa: BLE001  the stand-in did not do: forget the half import, import it whole
+        for name in [m for m in sys.modules if m == "spacy" or m.startswith("spacy.")]:
+            if sys.modules[name] not in stand_ins.values():
+                del sys.modules[name]
+    finally:
+        for name, stand_in in stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+    import spacy  # noqa: F401,F811  (a no-op unless the stand-in failed)
+
+
+def load_extractor(model: str | None = None, curation: Curation | None = None) -> Extractor:
+    """Build the pipeline once; ``model`` names an installed trained spaCy pipeline whose NER is added."""
+    import spacy
+    from spacy.language import Language
+
+    # importing a component module registers its components (@Language.component), once per process
+    from kg.extract import dates, lexicon, organisations, persons, places, resolve, suffix_names, titles  # noqa: F401
+    from kg.extract.lexicon import _ModelNer
+
+    _resources()
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+    for name in COMPONENTS:
+        nlp.add_pipe(name)
+    if model:
+        try:
+            other = spacy.load(model, exclude=["parser", "lemmatizer", "textcat", "attribute_ruler", "tagger"])
+        except (OSError, ImportError, ValueError) as exc:
+            raise ModelError(
+                f"spaCy pipeline {model!r} is not installed or cannot be loaded ({exc}); "
+                "install it as a package first, or run without --model"
+            ) from None
+        if "ner" not in other.pipe_names:
+            raise ModelError(f"spaCy pipeline {model!r} has no 'ner' component; choose a pipeline with NER")
+        factory = f"kg_model_ner_{re.sub(r'[^A-Za-z0-9_]', '_', model)}"
+        if factory not in Language.factories:
+            Language.factory(factory, func=lambda nlp_, name, _m=model, _o=other: _ModelNer(_m, _o))
+        nlp.add_pipe(factory, name="kg_model_ner")
+    nlp.add_pipe("kg_resolve")
+    return Extractor(nlp, curation or Curation(), model)

@@ -8,7 +8,8 @@ were written) are left out.  Nothing here looks at what a note says beyond its c
 
 Batch 1 (the first run) takes the counts in KINDS and 24 English notes; batch 2 (``--batch 2``, run
 after batch 1 was annotated, to have more notes to train on) takes the next BATCH2 of each kind and the
-next 24 English notes, at most four per folder counting both batches.
+next 24 English notes, at most four per folder counting both batches.  Batch 3 (``--batch 3``) takes
+every post not yet taken (whatever its kind) and the next 48 English notes, at most eight per folder.
 
 The split into dev and test halves is kg.evaluate.gold_split: a fixed rule on the note's path.
 """
@@ -41,6 +42,19 @@ def sha(name: str) -> str:
 
 
 def main(shared: Path, batch: int = 1) -> None:
+    if batch == 3:
+        taken = {name for b in (1, 2) for name in chinese(shared, b)}
+        for f in sorted((f.name for f in (shared / "corpus" / "posts").iterdir()), key=sha):
+            if f not in taken and f not in OLD_GOLD:
+                print("zh", "any", f, sep="\t")
+        print(*(f"en\t{folder}\t{name}" for folder, name in english(shared, 3)), sep="\n")
+        return
+    for name in chinese(shared, batch, echo=True):
+        pass
+    print(*(f"en\t{folder}\t{name}" for folder, name in english(shared, batch)), sep="\n")
+
+
+def chinese(shared: Path, batch: int, echo: bool = False) -> list[str]:
     posts = shared / "corpus" / "posts"
     by_kind: dict[str, list[str]] = {k: [] for k in KINDS}
     for f in sorted(posts.iterdir()):
@@ -51,18 +65,21 @@ def main(shared: Path, batch: int = 1) -> None:
         for kind, (cats, _) in KINDS.items():
             if cat in cats:
                 by_kind[kind].append(f.name)
+    out = []
     for kind, (_, n) in KINDS.items():
         first, last = (0, n) if batch == 1 else (n, n + BATCH2[kind])
         for name in sorted(by_kind[kind], key=sha)[first:last]:
-            print("zh", kind, name, sep="\t")
-    print(*(f"en\t{folder}\t{name}" for folder, name in english(shared, batch)), sep="\n")
+            if echo:
+                print("zh", kind, name, sep="\t")
+            out.append(name)
+    return out
 
 
 def english(shared: Path, batch: int) -> list[tuple[str, str]]:
     from kg.notes import read_note
 
     notes = shared / "corpus-en" / "notes"
-    earlier = {name for _, name in english(shared, batch - 1)} if batch > 1 else set()
+    earlier = {name for b in range(1, batch) for _, name in english(shared, b)}
     per_folder: dict[str, int] = {}
     for name in earlier:
         folder = name.split("__", 1)[0]
@@ -70,16 +87,17 @@ def english(shared: Path, batch: int) -> list[tuple[str, str]]:
     taken = []
     for name in sorted((f.name for f in notes.iterdir() if f.suffix == ".md"), key=sha):
         folder = name.split("__", 1)[0]
-        if name in earlier or per_folder.get(folder, 0) >= 2 * batch:
+        if name in earlier or per_folder.get(folder, 0) >= (2, 4, 8)[batch - 1]:
             continue
         if sum(len(b.text.strip()) for b in read_note(notes / name, name).blocks) < 1500:
             continue
         per_folder[folder] = per_folder.get(folder, 0) + 1
         taken.append((folder, name))
-        if len(taken) == 24:
+        if len(taken) == (24, 24, 48)[batch - 1]:
             break
     return taken
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--batch")]
-    main(Path(args[0] if args else "../shared"), 2 if "--batch" in " ".join(sys.argv) else 1)
+    batch = next((int(a.split("=")[1]) for a in sys.argv[1:] if a.startswith("--batch=")), 1)
+    main(Path(args[0] if args else "../shared"), batch)

@@ -16,7 +16,9 @@ Gold format (JSON, UTF-8)::
     }
 
 ``notes`` maps a note path (as in ``Note.path``) to its entities by type (one
-of ``kg.model.ENTITY_TYPES``).  Each entity is a list of accepted forms, the
+of ``kg.model.ENTITY_TYPES``).  Version 2 adds ``"lang"`` (``"zh"`` or ``"en"``) and ``"split"``
+(``"dev"`` or ``"test"``) to each note; the split must be the one :func:`gold_split` gives its
+path, a rule fixed before anything was tuned.  Each entity is a list of accepted forms, the
 first one the preferred name; a bare string is one form.  ``optional`` holds
 entities that may or may not be extracted: finding them is not a false
 positive, missing them is not a false negative.  Entities of all notes are
@@ -27,12 +29,18 @@ type when its name or any alias equals any accepted form, compared after
 Unicode NFKC normalisation, case folding and collapsing of white space.
 Precision is the share of predicted entities (not optional) that match a gold
 entity; recall is the share of gold entities matched by some prediction.
+
+:func:`evaluate` pools entities over notes; :func:`evaluate_notes` scores each note apart
+(distinct entity strings per note) and sums the counts, and :func:`evaluate_halves` does that
+for each half and language of a version 2 gold file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
+from collections.abc import Mapping
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +48,18 @@ from pathlib import Path
 from kg.errors import EvalError
 from kg.model import ENTITY_TYPES
 
-__all__ = ["Gold", "TypeScore", "Report", "load_gold", "parse_gold", "evaluate", "normalise"]
+__all__ = ["Gold", "NoteGold", "TypeScore", "Report", "load_gold", "parse_gold", "evaluate", "evaluate_notes",
+           "evaluate_halves", "gold_split", "normalise"]
+
+
+def gold_split(path: str) -> str:
+    """The half a gold note belongs to, by a fixed rule on its path: the parity of the first 32 bits
+    of the path's SHA-1.
+
+    >>> gold_split("2024-7-15-Qing_5.markdown"), gold_split("2022-4-7-Russo_Ukrainian_War_Wind.markdown")
+    ('dev', 'test')
+    """
+    return "dev" if int(hashlib.sha1(path.encode("utf-8")).hexdigest()[:8], 16) % 2 == 0 else "test"
 
 
 def normalise(form: str) -> str:
@@ -49,12 +68,23 @@ def normalise(form: str) -> str:
 
 
 @dataclass(frozen=True)
+class NoteGold:
+    """The gold of one note: per type, its entities as sets of accepted forms."""
+
+    entities: dict[str, tuple[frozenset[str], ...]]
+    optional: dict[str, tuple[frozenset[str], ...]]
+    lang: str | None = None
+    split: str | None = None
+
+
+@dataclass(frozen=True)
 class Gold:
-    """Gold entities pooled over notes: per type, a tuple of accepted-form sets."""
+    """Gold entities pooled over notes: per type, a tuple of accepted-form sets; and note by note."""
 
     notes: tuple[str, ...]
     entities: dict[str, tuple[frozenset[str], ...]]
     optional: dict[str, tuple[frozenset[str], ...]] = field(default_factory=dict)
+    by_note: dict[str, NoteGold] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,17 +176,33 @@ def parse_gold(data, source: str = "gold") -> Gold:
         raise EvalError(f"{source}: expected an object with a \"notes\" object mapping note paths to entities")
     required: dict[str, list[frozenset[str]]] = {t: [] for t in ENTITY_TYPES}
     optional: dict[str, list[frozenset[str]]] = {t: [] for t in ENTITY_TYPES}
+    by_note: dict[str, NoteGold] = {}
     for note, table in data["notes"].items():
+        where = f"{source}: notes[{note!r}]"
         if not isinstance(table, dict):
-            raise EvalError(f"{source}: notes[{note!r}] must be an object of entity types")
+            raise EvalError(f"{where} must be an object of entity types")
         table = dict(table)
         opt = table.pop("optional", {})
-        _by_type(table, f"{source}: notes[{note!r}]", required)
-        _by_type(opt, f"{source}: notes[{note!r}].optional", optional)
+        lang, split = table.pop("lang", None), table.pop("split", None)
+        if split is not None and split != gold_split(note):
+            raise EvalError(f"{where}: split {split!r}, but the fixed rule puts this note in {gold_split(note)!r} "
+                            "(kg.evaluate.gold_split); a note's half is never chosen by hand")
+        if lang not in (None, "zh", "en"):
+            raise EvalError(f"{where}: lang must be \"zh\" or \"en\", not {lang!r}")
+        mine: dict[str, list[frozenset[str]]] = {t: [] for t in ENTITY_TYPES}
+        mine_opt: dict[str, list[frozenset[str]]] = {t: [] for t in ENTITY_TYPES}
+        _by_type(table, where, mine)
+        _by_type(opt, f"{where}.optional", mine_opt)
+        for t in ENTITY_TYPES:
+            required[t] += mine[t]
+            optional[t] += mine_opt[t]
+        by_note[note] = NoteGold({t: tuple(g) for t, g in mine.items()}, {t: tuple(g) for t, g in mine_opt.items()},
+                                 lang, split)
     return Gold(
         notes=tuple(sorted(data["notes"])),
         entities={t: _pool(g) for t, g in required.items()},
         optional={t: _pool(g) for t, g in optional.items()},
+        by_note=by_note,
     )
 
 
@@ -206,3 +252,36 @@ def evaluate(entities: Iterable[tuple[str, str, Iterable[str]]], gold: Gold) -> 
         fps[type_] = tuple(sorted(fp))
         scores.append(TypeScore(type_, tp, counted, len(golds), len(matched)))
     return Report(tuple(scores), fps, fns)
+
+
+def _sum(reports: list[Report]) -> Report:
+    scores = []
+    for type_ in ENTITY_TYPES:
+        parts = [r.score(type_) for r in reports]
+        scores.append(TypeScore(type_, sum(p.true_positives for p in parts), sum(p.predicted for p in parts),
+                                sum(p.gold for p in parts), sum(p.found for p in parts)))
+    fps = {t: tuple(sorted({x for r in reports for x in r.false_positives.get(t, ())})) for t in ENTITY_TYPES}
+    fns = {t: tuple(sorted({x for r in reports for x in r.false_negatives.get(t, ())})) for t in ENTITY_TYPES}
+    return Report(tuple(scores), fps, fns)
+
+
+def evaluate_notes(found: Mapping[str, Iterable[tuple[str, str, Iterable[str]]]], gold: Gold,
+                   notes: Iterable[str] | None = None) -> Report:
+    """Score each gold note (or each of ``notes``) against the entities found in it, ``found[note]``,
+    and sum the counts: distinct entity strings per note.  A gold note with nothing found counts
+    all its entities as missed."""
+    reports = []
+    for note in sorted(gold.by_note if notes is None else notes):
+        g = gold.by_note[note]
+        single = Gold((note,), g.entities, g.optional)
+        reports.append(evaluate(found.get(note, ()), single))
+    return _sum(reports)
+
+
+def evaluate_halves(found: Mapping[str, Iterable[tuple[str, str, Iterable[str]]]], gold: Gold
+                    ) -> dict[tuple[str, str], Report]:
+    """:func:`evaluate_notes` for each ``(split, lang)`` of the gold (version 1 notes: ``("all", "all")``)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for note, g in gold.by_note.items():
+        groups.setdefault((g.split or "all", g.lang or "all"), []).append(note)
+    return {key: evaluate_notes(found, gold, notes) for key, notes in sorted(groups.items())}

@@ -11,6 +11,7 @@ its command line, for a build's worker.  No spaCy object leaves this module.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import unicodedata
@@ -42,6 +43,8 @@ COMPONENTS = (
     "kg_person_names",
     "kg_lexicon",
 )
+#: the trained tagger and the resolver run after the rule components (and after ``kg_model_ner``)
+FINAL_COMPONENTS = ("kg_tagger", "kg_resolve")
 
 # kg.model.EXTRACTOR_VERSION is bumped whenever the extraction output changes, so that stores rebuild
 
@@ -98,6 +101,15 @@ class Extractor:
         for _name, proc in self._components():
             doc = proc(doc)
         return self._build(note, _split_by_block(note, doc.user_data))
+
+    def rule_findings(self, text: str) -> dict[str, Any]:
+        """What the rule components find in ``text`` (the candidates and tokens the tagger reads)."""
+        doc = _Doc(text)
+        for name, proc in self._components():
+            if name in FINAL_COMPONENTS:
+                break
+            doc = proc(doc)
+        return doc.user_data
 
     def _components(self) -> list:
         procs = self.__dict__.get("_procs")
@@ -411,13 +423,17 @@ def import_spacy_without_cli() -> None:
     import spacy  # noqa: F401,F811  (a no-op unless the stand-in failed)
 
 
-def load_extractor(model: str | None = None, curation: Curation | None = None) -> Extractor:
-    """Build the pipeline once; ``model`` names an installed trained spaCy pipeline whose NER is added."""
+def load_extractor(model: str | None = None, curation: Curation | None = None,
+                   tagger_dir: str | os.PathLike[str] | None = None, *, tagger: bool = True) -> Extractor:
+    """Build the pipeline once; ``model`` names an installed trained spaCy pipeline whose NER is added;
+    ``tagger_dir`` holds the trained tagger to use (default: the one that ships with kg); ``tagger=False``
+    leaves the tagger out (what training runs: the rule components, whose candidates are its features)."""
     import spacy
     from spacy.language import Language
 
     # importing a component module registers its components (@Language.component), once per process
     from kg.extract import dates, lexicon, organisations, persons, places, resolve, suffix_names, titles  # noqa: F401
+    from kg.extract import tagger as _tagger_module  # noqa: F401
     from kg.extract.lexicon import _ModelNer
 
     _resources()
@@ -438,5 +454,7 @@ def load_extractor(model: str | None = None, curation: Curation | None = None) -
         if factory not in Language.factories:
             Language.factory(factory, func=lambda nlp_, name, _m=model, _o=other: _ModelNer(_m, _o))
         nlp.add_pipe(factory, name="kg_model_ner")
+    if tagger:
+        nlp.add_pipe("kg_tagger", config={"model_dir": str(tagger_dir) if tagger_dir else None})
     nlp.add_pipe("kg_resolve")
     return Extractor(nlp, curation or Curation(), model)

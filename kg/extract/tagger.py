@@ -1,0 +1,127 @@
+"""Component ``kg_tagger``: the trained sequence model that finds and types the entities.
+
+A linear-chain CRF (CRFsuite, through python-crfsuite) labels each unit of a sentence
+(``kg.extract.features``) with BIO tags over the entity types; its input includes the rule
+components' candidates, so it runs after them.  Its spans become ``tagger`` candidates, with the
+model's probability of the span's first label (in percent, at most 89) as priority and confidence; ``kg_resolve`` keeps them beside the
+structural rules.
+
+The model ships in the package (``kg/extract/model/``: ``tagger.crfsuite`` and ``tagger.json``, which
+records what it was trained on) and is retrained from the gold by ``kg train``
+(:mod:`kg.extract.training`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from spacy.language import Language
+
+from kg.errors import ModelError
+from kg.extract.document import CANDIDATES, _add, _text, _tokens
+from kg.extract.features import FEATURES_VERSION, sequences_of, unit_features, units_of
+
+__all__ = ["TaggerModel", "default_model_dir", "decode", "kg_tagger_factory"]
+
+#: the highest priority of a tagger candidate (its confidence in percent, capped): the structural rules
+#: stand at 90 and more and win an overlap
+_PRIORITY_CAP = 89
+
+
+def default_model_dir() -> Path:
+    """The folder of the model that ships with kg."""
+    return Path(str(resources.files("kg.extract").joinpath("model")))
+
+
+def decode(units: list[tuple[int, int]], labels: list[str]) -> list[tuple[int, int, str, int]]:
+    """Spans ``(start, end, type, index of the first unit)`` from BIO labels; an ``I-`` label that
+    does not continue a span of its type starts one.
+
+    >>> decode([(0, 1), (1, 2), (3, 5)], ["B-Person", "I-Person", "B-Place"])
+    [(0, 2, 'Person', 0), (3, 5, 'Place', 2)]
+    """
+    out: list[tuple[int, int, str, int]] = []
+    cur: list | None = None
+    for k, ((s, e), label) in enumerate(zip(units, labels)):
+        if label == "O":
+            if cur:
+                out.append(tuple(cur))  # type: ignore[arg-type]
+                cur = None
+            continue
+        kind, type_ = label[0], label[2:]
+        if kind == "I" and cur is not None and cur[2] == type_:
+            cur[1] = e
+            continue
+        if cur:
+            out.append(tuple(cur))  # type: ignore[arg-type]
+        cur = [s, e, type_, k]
+    if cur:
+        out.append(tuple(cur))  # type: ignore[arg-type]
+    return out
+
+
+@dataclass
+class TaggerModel:
+    """A trained model: the CRFsuite file and what ``tagger.json`` says of it."""
+
+    path: Path
+    info: dict
+
+    @classmethod
+    def load(cls, folder: Path | None = None) -> "TaggerModel":
+        folder = Path(folder) if folder else default_model_dir()
+        crf, meta = folder / "tagger.crfsuite", folder / "tagger.json"
+        if not crf.is_file() or not meta.is_file():
+            raise ModelError(f"no trained tagger in {folder} (tagger.crfsuite and tagger.json); "
+                             "train one with `kg train`")
+        try:
+            info = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{meta}: cannot be read ({exc}); train the tagger again with `kg train`") from None
+        if info.get("features_version") != FEATURES_VERSION:
+            raise ModelError(
+                f"{folder}: the tagger was trained on features version {info.get('features_version')!r}, "
+                f"this kg makes version {FEATURES_VERSION!r}; train it again with `kg train`")
+        return cls(crf, info)
+
+    def open(self):
+        import pycrfsuite
+
+        tagger = pycrfsuite.Tagger()
+        try:
+            tagger.open(str(self.path))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{self.path}: not a CRFsuite model ({exc}); train the tagger again with `kg train`") from None
+        return tagger
+
+
+class _TaggerComponent:
+    def __init__(self, model: TaggerModel):
+        self.model = model
+        self._tagger = model.open()
+
+    def __call__(self, doc):
+        text = _text(doc)
+        units = units_of(text)
+        if not units:
+            return doc
+        feats = unit_features(text, units, doc.user_data.get(CANDIDATES, []), _tokens(doc))
+        tagger = self._tagger
+        for seq in sequences_of(text, units):
+            xs = [feats[i] for i in seq]
+            labels = tagger.tag(xs)
+            if all(label == "O" for label in labels):
+                continue
+            for s, e, type_, k in decode([units[i] for i in seq], labels):
+                prio = min(_PRIORITY_CAP, max(1, round(100 * tagger.marginal(labels[k], k))))
+                _add(doc, s, e, type_, "tagger", prio)
+        return doc
+
+
+@Language.factory("kg_tagger", default_config={"model_dir": None})
+def kg_tagger_factory(nlp, name: str, model_dir: str | None):
+    """The tagger with the model in ``model_dir`` (default: the one that ships with kg)."""
+    return _TaggerComponent(TaggerModel.load(Path(model_dir) if model_dir else None))

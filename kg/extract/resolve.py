@@ -4,12 +4,15 @@ Structure decides where it is unambiguous: titles in 《》 or quotes (a layer o
 inside them are dropped), "Long Name (ABBR)" definitions, and venue + year (CVPR 2018).  Everything
 else is the tagger's (``kg_tagger``); the other rule components only feed it features.  An acronym
 definition takes the tagger's type when the tagger typed its long name or its abbreviation.
-Everyday words (``kg/data/stopwords.txt``) never stand as names.
+A place from the gazetteer or a person found by surname heading a kept organisation or event is a
+mention too (东京高等法院 → 东京, 李仙洲集团 → 李仙洲, 汤加火山喷发 → 汤加).  Everyday words
+(``kg/data/stopwords.txt``) never stand as names.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import defaultdict
 
 from spacy.language import Language
 
@@ -55,9 +58,34 @@ def kg_resolve(doc):
     others += [c for c in tagged if not inside(c)]
     text = _text(doc)
     kept = [c for c in _non_overlapping(others) if text[c[0] : c[1]].strip() not in res.stopwords]
+    kept += _nested(cands, kept, text)
     doc.user_data["kg_mentions"] = sorted(kept_titles + kept)
     doc.user_data.pop("kg_text", None)
     return doc
+
+
+#: the rule methods that find a name heading another (and the type they find)
+_NESTED_METHODS = {"gazetteer": "Place", "surname": "Person", "place_suffix": "Place"}
+#: event words whose names are led by a person (王安石变法, 左宗棠西征, 李自成起义); a war is not (苏阿战争)
+_PERSON_LED = ("事件", "变法", "改革", "新政", "起义", "西征", "东征", "北伐", "南征", "远征", "兵变", "政变", "之乱", "叛乱", "复辟")
+
+
+def _nested(cands: list[tuple], kept: list[tuple], text: str) -> list[tuple]:
+    """Rule candidates that head a kept organisation or event (at its start, shorter): places head
+    both, people head organisations and events led by a person."""
+    heads: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for c in kept:
+        if c[2] in ("Organization", "Event") and c[4] >= 50:
+            heads[c[0]].append((c[1], c[2]))
+    out = set()
+    for c in cands:
+        if _NESTED_METHODS.get(c[3]) != c[2] or c[0] not in heads:
+            continue
+        for end, type_ in heads[c[0]]:
+            if c[1] < end and (c[2] == "Place" or type_ == "Organization" or text.endswith(_PERSON_LED, 0, end)):
+                out.add(c)
+                break
+    return sorted(out)
 
 
 def _non_overlapping(cands: list[tuple]) -> list[tuple]:

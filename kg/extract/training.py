@@ -77,7 +77,7 @@ def gold_spans(text: str, entities: dict[str, list[list[str]]],
     """``(start, end, type, optional)`` of every occurrence of every form in ``text``.
 
     >>> gold_spans("PLE 不在 RIPPLES 里；PLE!", {"Paper": [["PLE"]]})
-    [(0, 3, 'Paper', False), (15, 18, 'Paper', False)]
+    [(0, 3, 'Paper', False), (17, 20, 'Paper', False)]
     >>> gold_spans("日本共产党在日本", {"Organization": [["日本共产党"]], "Place": [["日本"]]})
     [(0, 5, 'Organization', False), (6, 8, 'Place', False)]
     """

@@ -269,7 +269,7 @@ def train(
 ) -> None:
     """Train the entity tagger from gold files (never from their test half)."""
     from kg.evaluate import evaluate_halves, load_gold
-    from kg.extract.tagger import default_model_dir
+    from kg.extract.tagger_model import default_model_dir
     from kg.extract.training import cross_validate as run_cv, read_gold_notes, train_tagger
 
     if split == "test":

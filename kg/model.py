@@ -70,9 +70,9 @@ ENTITY_TYPES: tuple[str, ...] = tuple(k.name for k in ENTITY_KINDS)
 #: colour of nodes that are sources (not entities) in views
 SOURCE_COLOUR = "#7F7F7F"
 
-#: The version of what extraction (kg.nlp) produces, bumped whenever its output changes, so that stores
+#: The version of what extraction (kg.extract) produces, bumped whenever its output changes, so that stores
 #: rebuild; kept here so that a build compares it without importing the extraction code (~0.07 s).
-EXTRACTOR_VERSION = "7"
+EXTRACTOR_VERSION = "8"
 
 
 @dataclass(frozen=True, slots=True)

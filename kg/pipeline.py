@@ -21,6 +21,7 @@ from typing import Any
 from rdflib import RDF, XSD, Literal, URIRef
 
 from kg import __version__
+from kg.extract.tagger_model import tagger_digest
 from kg.model import EXTRACTOR_VERSION, Note, ReadProblem
 from kg.errors import NoteError
 from kg.notes import find_note_files, note_hash, parse_note, read_note_bytes
@@ -93,6 +94,7 @@ def _fingerprint(model: str | None, curation_files: Iterable[Path], extract: boo
     h.update(f"kg {__version__} model={model} extract={extract}".encode())
     if extract:
         h.update(EXTRACTOR_VERSION.encode())
+        h.update(tagger_digest().encode())  # a retrained tagger is another extractor
     for f in curation_files:
         h.update(f.read_bytes())
     return h.hexdigest()

@@ -8,7 +8,7 @@ import pytest
 from kg.errors import ModelError
 from kg.evaluate import gold_split
 from kg.extract import load_extractor
-from kg.extract.tagger import TaggerModel
+from kg.extract.tagger_model import TaggerModel, tagger_digest
 from kg.extract.training import GoldNote, cross_validate, gold_spans, read_gold_notes, train_tagger
 from kg.notes import parse_note
 
@@ -103,3 +103,8 @@ def test_the_shipped_model_was_trained_on_no_test_note():
     gold = json.loads((Path(__file__).parent / "gold" / "annotated.json").read_text(encoding="utf-8"))
     test_half = {n for n, g in gold["notes"].items() if g["split"] == "test"}
     assert info["notes"] and not test_half & set(info["notes"])
+
+
+def test_a_store_knows_its_tagger_by_the_digest_the_model_records(taught):
+    folder, report = taught
+    assert tagger_digest(folder) == report.digest != tagger_digest(folder / "none") == "none"

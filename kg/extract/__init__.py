@@ -5,6 +5,11 @@ downloaded model) and its components, each registered by name in the module
 that defines it and doing one thing; it turns their findings into
 :mod:`kg.model` records.  No spaCy object leaves this package.
 
+The entities come from a trained sequence model, ``kg_tagger`` (a CRF over the text's units,
+``tagger``, ``features``; trained by ``kg train``, ``training``); the rule components before it
+propose candidates that are its features, and structure decides only where it is unambiguous
+(``kg_resolve``: titles in 《》, "Long Name (ABBR)", venue + year; dates).
+
 Components, in pipeline order (each writes to ``doc.user_data``):
 
 ``kg_sentences``       sentence spans (Chinese and Western end punctuation, line breaks)
@@ -20,19 +25,23 @@ Components, in pipeline order (each writes to ``doc.user_data``):
 ``kg_person_names``    surname + given name, transliterated names, role-word context → Person
 ``kg_lexicon``         jieba's dictionary tags (nr/ns/nt) as a weak signal
 ``kg_model_ner``       a trained pipeline's NER (only with ``--model``)
-``kg_resolve``         overlaps settled, one candidate per span
+``kg_tagger``          the trained CRF: every entity, typed (Person, Event, Paper, Place, Organization, Technology)
+``kg_resolve``         structural spans and the tagger's, one per stretch of text
 
 Each is defined and registered (``@Language.component``) in one module: ``dates``
 (kg_sentences, kg_dates), ``titles`` (kg_titles, kg_english_titles, kg_acronyms,
 kg_model_names, kg_conferences), ``places`` (kg_gazetteer), ``suffix_names``
 (kg_suffix_names), ``organisations`` (kg_org_context), ``persons`` (kg_person_names),
-``lexicon`` (kg_lexicon, and the NER wrapper behind kg_model_ner) and ``resolve`` (kg_resolve).
+``lexicon`` (kg_lexicon, and the NER wrapper behind kg_model_ner), ``tagger`` (kg_tagger) and
+``resolve`` (kg_resolve).
 
 The other modules hold what the components share and import no spaCy: ``chars`` (character
 and tag classes, regex helpers), ``segmenter`` (jieba and its tables), ``resources`` (the
 word lists in ``kg/data``), ``document`` (the document the components read, candidates, tokens,
 word boundaries), ``finders`` (sentence, date and acronym finders on plain text) and
-``extractor`` (``load_extractor``, the ``Extractor`` and its records).  Importing this
+``extractor`` (``load_extractor``, the ``Extractor`` and its records), ``features`` (units and their
+features), ``training`` (gold to labels, training, cross-validation) and ``lexicons`` (the name and
+place lists generated from packages).  Importing this
 package imports no spaCy: ``load_extractor`` imports it, then the component modules, which
 register their components as they are imported (a build's worker first calls
 ``import_spacy_without_cli``).

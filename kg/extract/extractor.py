@@ -173,6 +173,7 @@ class Extractor:
                 spelling[text.casefold()][text] += 1
         preferred = {k: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for k, c in spelling.items()}
         winner = {text: c.most_common(1)[0][0] for text, c in votes.items()}  # the type each name's votes elect
+        short_for = _short_forms({_clean_name(t) for t, w in winner.items() if w == "Person"})
         mentions: list[Mention] = []
         entities: dict[str, Entity] = {}
         aliases: dict[str, set[str]] = defaultdict(set)
@@ -186,6 +187,8 @@ class Extractor:
                 name = abbr_long[surface]
             elif surface in abbr_long and surface.isascii():
                 name = abbr_long[surface]
+            if winner[text] == "Person" and name in short_for:
+                name = short_for[name]  # 乔布斯 beside 史蒂夫·乔布斯 in the same note: one person
             name = self._canonical(name)
             if name in self._not:
                 continue
@@ -273,6 +276,25 @@ class Extractor:
                                        text=note.text[block.start + s : block.start + e], value=value,
                                        section=block.section, snippet=block.snippet, events=events))
         return tuple(out)
+
+
+_NAME_PARTS = re.compile(r"[·•・‧ ]")
+
+
+def _short_forms(people: set[str]) -> dict[str, str]:
+    """Names of people that the note also writes in full, as a family name after a given name
+    (乔布斯 and 史蒂夫·乔布斯, Jobs and Steve Jobs): the short form → the full name, where exactly one
+    full name ends with it.
+
+    >>> _short_forms({"乔布斯", "史蒂夫·乔布斯", "Dean", "Jeff Dean", "Howard Dean", "张"})
+    {'乔布斯': '史蒂夫·乔布斯'}
+    """
+    full: dict[str, list[str]] = defaultdict(list)
+    for name in people:
+        parts = _NAME_PARTS.split(name)
+        if len(parts) > 1 and len(parts[-1]) >= 2:
+            full[parts[-1]].append(name)
+    return {short: names[0] for short, names in full.items() if short in people and len(names) == 1}
 
 
 _WORKER_EXTRACTOR: "Extractor | None" = None

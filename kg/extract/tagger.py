@@ -6,34 +6,25 @@ components' candidates, so it runs after them.  Its spans become ``tagger`` cand
 model's probability of the span's first label (in percent, at most 89) as priority and confidence; ``kg_resolve`` keeps them beside the
 structural rules.
 
-The model ships in the package (``kg/extract/model/``: ``tagger.crfsuite`` and ``tagger.json``, which
-records what it was trained on) and is retrained from the gold by ``kg train``
-(:mod:`kg.extract.training`).
+The model ships in the package (``kg/extract/model/``, read by :mod:`kg.extract.tagger_model`) and is
+retrained from the gold by ``kg train`` (:mod:`kg.extract.training`).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from spacy.language import Language
 
-from kg.errors import ModelError
 from kg.extract.document import CANDIDATES, _add, _text, _tokens
-from kg.extract.features import FEATURES_VERSION, sequences_of, unit_features, units_of
+from kg.extract.features import sequences_of, unit_features, units_of
+from kg.extract.tagger_model import TaggerModel
 
-__all__ = ["TaggerModel", "default_model_dir", "decode", "kg_tagger_factory"]
+__all__ = ["decode", "kg_tagger_factory"]
 
 #: the highest priority of a tagger candidate (its confidence in percent, capped): the structural rules
 #: stand at 90 and more and win an overlap
 _PRIORITY_CAP = 89
-
-
-def default_model_dir() -> Path:
-    """The folder of the model that ships with kg."""
-    return Path(str(resources.files("kg.extract").joinpath("model")))
 
 
 def decode(units: list[tuple[int, int]], labels: list[str]) -> list[tuple[int, int, str, int]]:
@@ -61,41 +52,6 @@ def decode(units: list[tuple[int, int]], labels: list[str]) -> list[tuple[int, i
     if cur:
         out.append(tuple(cur))  # type: ignore[arg-type]
     return out
-
-
-@dataclass
-class TaggerModel:
-    """A trained model: the CRFsuite file and what ``tagger.json`` says of it."""
-
-    path: Path
-    info: dict
-
-    @classmethod
-    def load(cls, folder: Path | None = None) -> "TaggerModel":
-        folder = Path(folder) if folder else default_model_dir()
-        crf, meta = folder / "tagger.crfsuite", folder / "tagger.json"
-        if not crf.is_file() or not meta.is_file():
-            raise ModelError(f"no trained tagger in {folder} (tagger.crfsuite and tagger.json); "
-                             "train one with `kg train`")
-        try:
-            info = json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{meta}: cannot be read ({exc}); train the tagger again with `kg train`") from None
-        if info.get("features_version") != FEATURES_VERSION:
-            raise ModelError(
-                f"{folder}: the tagger was trained on features version {info.get('features_version')!r}, "
-                f"this kg makes version {FEATURES_VERSION!r}; train it again with `kg train`")
-        return cls(crf, info)
-
-    def open(self):
-        import pycrfsuite
-
-        tagger = pycrfsuite.Tagger()
-        try:
-            tagger.open(str(self.path))
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{self.path}: not a CRFsuite model ({exc}); train the tagger again with `kg train`") from None
-        return tagger
 
 
 class _TaggerComponent:

@@ -15,7 +15,9 @@ SEED = SHARED / "seed" / "000_3c3c03ef14cd1a5a.txt"
 POSTS = SHARED / "corpus" / "posts"
 GOLD = Path(__file__).parent / "gold" / "gold.json"
 
-#: F1 per type reached on tests/gold/gold.json (asserted, so regressions show)
+#: F1 per type reached on tests/gold/gold.json (asserted, so regressions show).  These six notes were read
+#: while the rules were written and the tagger is trained on them: a floor, not a measure of unseen notes
+#: (that is the test half of tests/gold/annotated.json, test_held_out_f1_floor below)
 REACHED_F1 = {"Person": 0.97, "Place": 0.98, "Organization": 0.93, "Event": 0.95, "Paper": 0.94}
 
 

@@ -23,6 +23,7 @@ from operator import attrgetter
 from typing import Any
 
 from kg.errors import ModelError
+from kg.extract.chars import _is_cjk
 from kg.extract.document import _Doc
 from kg.extract.resources import _resources
 from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
@@ -161,6 +162,7 @@ class Extractor:
                 sent = _sentence_of(sentences, s, len(block.text))
                 found.append(dict(start=block.start + s, end=block.start + e, type=type_, method=method,
                                   prio=prio, block=block, sent=(block.start + sent[0], block.start + sent[1])))
+        found = _trim_to_known(note.text, found)
         found = self._propagate(note, blocks, found)
         # type per name: curation first, then the strongest evidence, then the most frequent
         votes: dict[str, Counter] = defaultdict(Counter)
@@ -276,6 +278,25 @@ class Extractor:
                                        text=note.text[block.start + s : block.start + e], value=value,
                                        section=block.section, snippet=block.snippet, events=events))
         return tuple(out)
+
+
+def _trim_to_known(text: str, found: list[dict]) -> list[dict]:
+    """A person the tagger found that is another person it found in the note plus one Han character
+    on either side is cut to that name (桓温之, 但桓温 → 桓温): where the model's boundary wavers, the
+    note's other mentions decide.  A character that ends place or organisation names is never cut."""
+    res = _resources()
+    known = {(text[f["start"] : f["end"]], f["type"]) for f in found if f["method"] == "tagger"}
+    keep_end = res.suffix_ends
+    out = []
+    for f in found:
+        s, e = f["start"], f["end"]
+        if f["method"] == "tagger" and f["type"] == "Person" and e - s >= 3 and _is_cjk(text[s]) and _is_cjk(text[e - 1]):
+            for a, b in ((s + 1, e), (s, e - 1), (s + 1, e - 1)):
+                if b - a >= 2 and (text[a:b], f["type"]) in known and not (b < e and text[e - 1] in keep_end):
+                    f = {**f, "start": a, "end": b}
+                    break
+        out.append(f)
+    return out
 
 
 _NAME_PARTS = re.compile(r"[·•・‧ ]")

@@ -25,7 +25,7 @@ from kg.extract.resources import _resources
 __all__ = ["FEATURES_VERSION", "units_of", "sequences_of", "unit_features"]
 
 #: the version of the features below; a model records the version it was trained with
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
 
 _UNIT = re.compile(r"[A-Za-z0-9]+|\S")
 _SENTENCE_END = frozenset("。！？!?；;")
@@ -46,8 +46,14 @@ def units_of(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _UNIT.finditer(text)]
 
 
+#: the most units a sequence holds: a longer sentence (a line of a table, a text without punctuation) is
+#: cut, so that tagging costs what the text's length says
+MAX_SEQUENCE = 300
+
+
 def sequences_of(text: str, units: list[tuple[int, int]]) -> list[range]:
-    """The units split into sentences: after end punctuation, a full stop before a space, a line break.
+    """The units split into sentences: after end punctuation, a full stop before a space, a line break;
+    a sentence of more than ``MAX_SEQUENCE`` units is cut into pieces of at most that many.
 
     >>> t = "张三到了北京。He met Bob.\\nOK"
     >>> [[t[slice(*units_of(t)[i])] for i in r] for r in sequences_of(t, units_of(t))]
@@ -57,14 +63,40 @@ def sequences_of(text: str, units: list[tuple[int, int]]) -> list[range]:
     n = len(units)
     for i, (s, e) in enumerate(units):
         ch = text[s]
-        end = ch in _SENTENCE_END or (ch == "." and (e == len(text) or text[e].isspace()))
+        # a full stop before a space ends a sentence, unless it follows an initial (John C. Platt)
+        end = ch in _SENTENCE_END or (ch == "." and (e == len(text) or text[e].isspace())
+                                      and not (i > 0 and units[i - 1][1] - units[i - 1][0] == 1
+                                               and text[units[i - 1][0]].isupper()))
         if not end and i + 1 < n and "\n" in text[e : units[i + 1][0]]:
             end = True
-        if end:
+        if end or i + 1 - start >= MAX_SEQUENCE:
             out.append(range(start, i + 1))
             start = i + 1
     if start < n:
         out.append(range(start, n))
+    return out
+
+
+#: runs of letters, digits and ``+#._-``: the technical token a Latin unit lies in (c++, node.js, bt.601)
+_TECH_RUN = re.compile(r"[A-Za-z0-9+#._\-]+")
+_TECH_TRIM = re.compile(r"^[^A-Za-z0-9]+|[^A-Za-z0-9+#]+$")
+
+
+def _tech_tokens(text: str) -> dict[int, str]:
+    """For each character of a technical token longer than one unit, the token (lower case)."""
+    out: dict[int, str] = {}
+    for m in _TECH_RUN.finditer(text):
+        token = m.group()
+        if token.isalnum():
+            continue  # one unit: nothing to add
+        lead = len(token) - len(token.lstrip("+#._-"))
+        token = _TECH_TRIM.sub("", token)
+        if not token or token.isalnum():
+            continue
+        start = m.start() + lead
+        low = token.lower()
+        for p in range(start, start + len(token)):
+            out[p] = low
     return out
 
 
@@ -114,6 +146,8 @@ def unit_features(text: str, units: list[tuple[int, int]], candidates: list[tupl
     for k, (s, e, _w) in enumerate(tokens):
         word_at[s:e] = [k] * (e - s)
     marks = _marks(candidates)
+    tech = _tech_tokens(text)
+    word_feats: dict[int, list[str]] = {}  # the features a jieba word gives each unit in it
     pad = "#"
     out = []
     for i in range(n):
@@ -127,8 +161,6 @@ def unit_features(text: str, units: list[tuple[int, int]], candidates: list[tupl
              "u-1u=" + prev1 + "|" + low, "uu1=" + low + "|" + next1,
              "sh3=" + (sh[i - 1] if i > 0 else pad) + shape + (sh[i + 1] if i + 1 < n else pad)]
         if shape == "C":
-            f += ["u-3=" + (ul[i - 3] if i > 2 else pad), "u3=" + (ul[i + 3] if i + 3 < n else pad),
-                  "u-2u-1=" + prev2 + prev1, "u1u2=" + next1 + next2]
             if u in res.surnames_zh:
                 f.append("sur")
             if u in res.translit:
@@ -147,6 +179,10 @@ def unit_features(text: str, units: list[tuple[int, int]], candidates: list[tupl
                 f.append("acronym")
             if shape == "X":
                 f.append("digits")
+            # the whole technical token the unit lies in (c++, node.js, ncrf++, bt.601, sqlite-utils)
+            token = tech.get(s)
+            if token:
+                f.append("xt=" + token)
         if i > 0 and units[i - 1][1] < s:
             f.append("sp-")
         if i + 1 < n and units[i + 1][0] > e:
@@ -155,15 +191,20 @@ def unit_features(text: str, units: list[tuple[int, int]], candidates: list[tupl
         if k >= 0:
             ws, we, w = tokens[k]
             pos = "S" if (ws == s and we == e) else "B" if ws == s else "E" if we == e else "M"
-            fr = freq.get(w) or 0
-            f += ["wp=" + pos, "wf=%d" % min(6, int(log10(fr + 1)))]
-            if len(w) <= 8:
-                f.append("w=" + w.lower())
+            own = word_feats.get(k)
+            if own is None:
+                fr = freq.get(w) or 0
+                own = ["wf=%d" % min(6, int(log10(fr + 1)))]
+                if len(w) <= 8:
+                    own.append("w=" + w.lower())
+                if len(w) >= 2:
+                    own += ["wl=%d" % min(len(w), 5), "wlast=" + w[-1], "wfirst=" + w[0]]
+                word_feats[k] = own
+            f += own
+            f.append("wp=" + pos)
             tag = tags.get(w)
             if tag:
                 f.append("wt=" + tag + pos)
-            if len(w) >= 2:
-                f += ["wl=%d" % min(len(w), 5), "wlast=" + w[-1], "wfirst=" + w[0]]
             if k > 0:
                 f.append("w-1=" + tokens[k - 1][2].lower()[:8] + ("" if pos in "BS" else "~"))
             if k + 1 < len(tokens):

@@ -1,6 +1,6 @@
 """Component ``kg_resolve``: what the structural rules and the trained tagger found, one span each.
 
-Structure decides where it is unambiguous: titles in 《》 or quotes (a layer of their own: names
+Structure decides where it is unambiguous: titles in 《》 (a layer of their own: names
 inside them are dropped), "Long Name (ABBR)" definitions, and venue + year (CVPR 2018).  Everything
 else is the tagger's (``kg_tagger``); the other rule components only feed it features.  An acronym
 definition takes the tagger's type when the tagger typed its long name or its abbreviation.
@@ -20,8 +20,8 @@ from kg.extract.document import CANDIDATES, _text
 from kg.extract.resources import _resources
 
 #: rule methods whose spans stand as they are, and those among them that form the titles layer
-STRUCTURAL_METHODS = frozenset({"title_brackets", "title_quotes", "acronym", "conference_year"})
-TITLE_METHODS = frozenset({"title_brackets", "title_quotes"})
+STRUCTURAL_METHODS = frozenset({"title_brackets", "acronym", "conference_year"})
+TITLE_METHODS = frozenset({"title_brackets"})
 
 
 @Language.component("kg_resolve")
@@ -70,9 +70,13 @@ _NESTED_METHODS = {"gazetteer": "Place", "surname": "Person", "place_suffix": "P
 _PERSON_LED = ("事件", "变法", "改革", "新政", "起义", "西征", "东征", "北伐", "南征", "远征", "兵变", "政变", "之乱", "叛乱", "复辟")
 
 
+#: event words of natural events, which a place heads (汤加火山喷发); a war's place does not (中原大战)
+_NATURE_ENDS = ("喷发", "爆发", "地震", "海啸")
+
+
 def _nested(cands: list[tuple], kept: list[tuple], text: str) -> list[tuple]:
     """Rule candidates that head a kept organisation or event (at its start, shorter): places head
-    both, people head organisations and events led by a person."""
+    organisations and natural events, people head organisations and events led by a person."""
     heads: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for c in kept:
         if c[2] in ("Organization", "Event") and c[4] >= 50:
@@ -82,7 +86,8 @@ def _nested(cands: list[tuple], kept: list[tuple], text: str) -> list[tuple]:
         if _NESTED_METHODS.get(c[3]) != c[2] or c[0] not in heads:
             continue
         for end, type_ in heads[c[0]]:
-            if c[1] < end and (c[2] == "Place" or type_ == "Organization" or text.endswith(_PERSON_LED, 0, end)):
+            led = _NATURE_ENDS if c[2] == "Place" else _PERSON_LED
+            if c[1] < end and (type_ == "Organization" or text.endswith(led, 0, end)):
                 out.add(c)
                 break
     return sorted(out)

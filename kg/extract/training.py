@@ -185,12 +185,15 @@ def train_tagger(gold: Iterable[GoldNote], model_dir: str | os.PathLike[str],
     return TrainingReport(notes, sequences, labels, out, digest)
 
 
-def cross_validate(gold: Sequence[GoldNote], folds: int = 5, params: dict | None = None
-                   ) -> dict[str, list[tuple[str, str, tuple[str, ...]]]]:
+def cross_validate(gold: Sequence[GoldNote], folds: int = 5, params: dict | None = None,
+                   models: str | os.PathLike[str] | None = None) -> dict[str, list[tuple[str, str, tuple[str, ...]]]]:
     """What a tagger trained without each note finds in it: the notes are dealt into ``folds``
     groups in order, and each group is extracted by a model trained on the others.  Returns
     ``{note path: [(type, name, aliases), ...]}``, for :func:`kg.evaluate.evaluate_notes`.  This is
-    how the dev half is read for errors without scoring a model on the notes it learnt."""
+    how the dev half is read for errors without scoring a model on the notes it learnt.
+
+    ``models`` keeps the fold models in that folder, and a fold whose model is already there is not
+    trained again (to try changes after the tagger, such as resolving, on the same models)."""
     from kg.extract.extractor import load_extractor
 
     if folds < 2 or folds > len(gold):
@@ -200,8 +203,9 @@ def cross_validate(gold: Sequence[GoldNote], folds: int = 5, params: dict | None
         for k in range(folds):
             held = gold[k::folds]
             held_paths = {g.note.path for g in held}
-            model = Path(tmp) / f"fold{k}"
-            train_tagger([g for g in gold if g.note.path not in held_paths], model, params)
+            model = Path(models or tmp) / f"fold{k}"
+            if not (models and (model / "tagger.json").is_file()):
+                train_tagger([g for g in gold if g.note.path not in held_paths], model, params)
             extractor = load_extractor(tagger_dir=model)
             for g in held:
                 x = extractor.extract(g.note)

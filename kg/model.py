@@ -212,6 +212,7 @@ class Mention:
     sentence_end: int
     method: str  # the component that found it, e.g. "title_brackets", "surname", "ner:en_core_web_sm"
     confidence: float = 1.0
+    count: int = 1  # how many occurrences it stands for (a note naming one entity very often keeps one a sentence)
 
 
 @dataclass(frozen=True, slots=True)

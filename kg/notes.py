@@ -405,8 +405,11 @@ class _Parser:
             blank(m.start(), m.end())
         masked = "".join(chars)
         for m in _TITLE_RE.finditer(masked):
-            if m.group(1).strip():
-                self.titles.append(Title(m.group(1), start + m.start(1), start + m.end(1), None, None, None))
+            # a title with words blanked in it (a URL, inline code) is not the title of a work; one with
+            # markup blanked (《**x**》) is, as the note writes it
+            written = line_text[m.start(1) : m.end(1)]
+            if m.group(1).strip() and not any(a != b and a.isalnum() for a, b in zip(written, m.group(1))):
+                self.titles.append(Title(written, start + m.start(1), start + m.end(1), None, None, None))
         return masked
 
     def add_reference(self, url: str, url_start: int, kind: str, title: tuple[int, int, str] | None) -> None:

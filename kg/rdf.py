@@ -104,6 +104,7 @@ _K = SimpleNamespace(**{name: getattr(KG, name) for name in (
     "method",
     "name",
     "note",
+    "occurrences",
     "order",
     "parentSection",
     "path",
@@ -216,6 +217,8 @@ def _add_extraction(add, note: Note, ex: Extraction) -> None:
         add((node, _K.method, Literal(m.method)))
         if m.confidence != 1.0:
             add((node, _K.confidence, Literal(float(m.confidence), datatype=XSD.double)))
+        if m.count != 1:
+            add((node, _K.occurrences, _int(m.count)))
         sentence = note.text[m.sentence_start:m.sentence_end].strip()
         if sentence:
             add((node, _K.sentence, _str(sentence[:_SENTENCE_MAX])))

@@ -89,6 +89,7 @@ class KG(DefinedNamespace):
     sentence: URIRef
     method: URIRef
     confidence: URIRef
+    occurrences: URIRef
     mentionOf: URIRef
     mentions: URIRef
     inSource: URIRef

@@ -188,7 +188,8 @@ SELECT DISTINCT ?e ?class ?name ?pr ?comm ?deg WHERE {
   OPTIONAL { ?e kg:pagerank ?pr } OPTIONAL { ?e kg:community ?comm } OPTIONAL { ?e kg:degree ?deg }
 }"""
 _Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { GRAPH ?g { ?e a kg:Entity ; kg:alias ?alias } }"
-_Q_MENTION_COUNTS = "SELECT ?e (COUNT(?m) AS ?n) WHERE { ?m kg:mentionOf ?e } GROUP BY ?e"
+_Q_MENTION_COUNTS = ("SELECT ?e (SUM(COALESCE(?c, 1)) AS ?n) WHERE { ?m kg:mentionOf ?e "
+                     "OPTIONAL { ?m kg:occurrences ?c } } GROUP BY ?e")
 _Q_EVENT_DATES = "SELECT DISTINCT ?e ?v WHERE { GRAPH ?g { ?e a kg:Event ; kg:mentionsDate ?d . ?d kg:value ?v } }"
 _Q_NOTES = """
 SELECT ?n ?path ?title ?cat ?date WHERE {
@@ -460,21 +461,23 @@ SELECT ?e ?r ?to ?w ?method ?rank WHERE {{
 }}"""
 
 _Q_MENTIONS = """
-SELECT ?e ?m ?text ?note ?start ?end ?section ?sentence ?method ?conf WHERE {{
+SELECT ?e ?m ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WHERE {{
   {values}
   ?m kg:mentionOf ?e ; kg:text ?text ; kg:note ?note ; kg:start ?start ; kg:end ?end .
   OPTIONAL {{ ?m kg:section ?sec . ?sec kg:headingPath ?section }}
   OPTIONAL {{ ?m kg:sentence ?sentence }} OPTIONAL {{ ?m kg:method ?method }} OPTIONAL {{ ?m kg:confidence ?conf }}
+  OPTIONAL {{ ?m kg:occurrences ?occ }}
 }}"""
 
 _Q_EVIDENCE = """
-SELECT ?x ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf WHERE {{
+SELECT ?x ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WHERE {{
   {values}
   ?x kg:evidence ?m .
   ?m kg:text ?text ; kg:note ?note ; kg:start ?start ; kg:end ?end .
   OPTIONAL {{ ?m kg:mentionOf ?e }}
   OPTIONAL {{ ?m kg:section ?sec . ?sec kg:headingPath ?section }}
   OPTIONAL {{ ?m kg:sentence ?sentence }} OPTIONAL {{ ?m kg:method ?method }} OPTIONAL {{ ?m kg:confidence ?conf }}
+  OPTIONAL {{ ?m kg:occurrences ?occ }}
 }}"""
 
 _Q_VIA = "SELECT ?x ?v WHERE {{ {values} ?x kg:via ?v }}"
@@ -509,6 +512,7 @@ class MentionRec:
     sentence: str | None
     method: str | None
     confidence: float
+    occurrences: int = 1
 
 
 @dataclass(slots=True)
@@ -523,7 +527,8 @@ class RelatedRec:
 
 def _mention(r: dict[str, Any], entity_key: str = "e") -> MentionRec:
     return MentionRec(r["m"], r.get(entity_key), r["text"], r["note"], int(r["start"]), int(r["end"]),
-                      r["section"], r["sentence"], r["method"], 1.0 if r["conf"] is None else float(r["conf"]))
+                      r["section"], r["sentence"], r["method"], 1.0 if r["conf"] is None else float(r["conf"]),
+                      1 if r.get("occ") is None else int(r["occ"]))
 
 
 def _chunks(keys: Sequence[str], n: int = 200) -> Iterator[Sequence[str]]:
@@ -675,6 +680,8 @@ class Mention:
     sentence: Optional[str]
     method: Optional[str] = strawberry.field(description="The component that found it.")
     confidence: float
+    occurrences: int = strawberry.field(description="How many occurrences of its entity it stands for: more than 1 "
+                                                    "where a note names the entity very often in the same sentence.")
     note_iri: strawberry.Private[str]
     entity_iri: strawberry.Private[Optional[str]]
 
@@ -689,7 +696,8 @@ class Mention:
 
 def make_mention(m: MentionRec) -> Mention:
     return Mention(iri=strawberry.ID(m.iri), text=m.text, start=m.start, end=m.end, section=m.section,
-                   sentence=m.sentence, method=m.method, confidence=m.confidence, note_iri=m.note,
+                   sentence=m.sentence, method=m.method, confidence=m.confidence, occurrences=m.occurrences,
+                   note_iri=m.note,
                    entity_iri=m.entity)
 
 
@@ -802,7 +810,7 @@ class Entity:
     pagerank: Optional[float] = strawberry.field(description="Centrality in the entity graph (link pass).")
     community: Optional[int] = strawberry.field(description="Community number (link pass).")
     degree: Optional[int]
-    mention_count: int = strawberry.field(description="How many mentions name it.")
+    mention_count: int = strawberry.field(description="How many times the notes name it.")
 
     @strawberry.field(description="The spans of notes that name it, by note path and offset.")
     async def mentions(self, info: Info, first: Optional[int] = None) -> list[Mention]:

@@ -18,7 +18,7 @@ import unicodedata
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from operator import attrgetter
 from typing import Any
 
@@ -159,7 +159,7 @@ class Extractor:
             for ls, le, as_, ae in data["acronyms"]:
                 abbr_long.setdefault(block.text[as_:ae], _clean_name(block.text[ls:le]))
             for s, e, type_, method, prio in data["mentions"]:
-                sent = _sentence_of(sentences, s, len(block.text))
+                sent = _window(_sentence_of(sentences, s, len(block.text)), s, e)
                 found.append(dict(start=block.start + s, end=block.start + e, type=type_, method=method,
                                   prio=prio, block=block, sent=(block.start + sent[0], block.start + sent[1])))
         found = _trim_to_known(note.text, found)
@@ -222,6 +222,7 @@ class Extractor:
             Entity(key=k, type=e.type, name=e.name, aliases=tuple(sorted(aliases[k] - {e.name})))
             for k, e in sorted(entities.items())
         )
+        mentions = _collapse(note.text, mentions)
         mentions.sort(key=lambda m: (m.start, m.end, m.key))
         dates = self._dates(note, blocks, mentions)
         return Extraction(note=note.path, entities=ents, mentions=tuple(mentions), dates=dates)
@@ -253,7 +254,7 @@ class Extractor:
             elif len(name) == 2 and res.freq.get(block.text[ms : me + 1], 0) > 30:
                 continue
             src = names[name]
-            sent = _sentence_of(data["sentences"], ms, len(block.text))
+            sent = _window(_sentence_of(data["sentences"], ms, len(block.text)), ms, me)
             extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
                               block=block, sent=(block.start + sent[0], block.start + sent[1])))
             covered[s:e] = b"\x01" * (e - s)
@@ -278,6 +279,53 @@ class Extractor:
                                        text=note.text[block.start + s : block.start + e], value=value,
                                        section=block.section, snippet=block.snippet, events=events))
         return tuple(out)
+
+
+#: the longest evidence kept for a mention: a longer sentence is cut to this many characters around it
+SENTENCE_WINDOW = 400
+#: a note naming one entity more often than this keeps one mention of it per distinct sentence
+MENTIONS_PER_ENTITY = 50
+
+
+def _window(sentence: tuple[int, int], s: int, e: int) -> tuple[int, int]:
+    """The sentence around a mention ``[s, e)``, cut to at most ``SENTENCE_WINDOW`` characters
+    (centred on the mention) when it is longer: a line without punctuation is not one piece of evidence.
+
+    >>> _window((0, 50), 10, 12), _window((0, 10_000), 5_000, 5_002)
+    ((0, 50), (4801, 5201))
+    """
+    a, b = sentence
+    if b - a <= SENTENCE_WINDOW:
+        return sentence
+    half = (SENTENCE_WINDOW - (e - s)) // 2
+    start = max(a, min(s - half, b - SENTENCE_WINDOW))
+    return start, min(b, start + SENTENCE_WINDOW)
+
+
+def _collapse(text: str, mentions: list[Mention]) -> list[Mention]:
+    """Where a note names one entity more than ``MENTIONS_PER_ENTITY`` times, one mention per distinct
+    sentence stands for all the mentions of it there (its ``count``): every distinct piece of evidence
+    is kept, and what a note costs follows what it says, not how often it repeats it."""
+    per_key = Counter(m.key for m in mentions)
+    if not per_key or max(per_key.values()) <= MENTIONS_PER_ENTITY:
+        return mentions
+    kept: dict[tuple[str, str], int] = {}
+    counts: list[int] = []
+    out: list[Mention] = []
+    for m in mentions:
+        if per_key[m.key] <= MENTIONS_PER_ENTITY:
+            out.append(m)
+            counts.append(1)
+            continue
+        where = (m.key, text[m.sentence_start : m.sentence_end])
+        k = kept.get(where)
+        if k is None:
+            kept[where] = len(out)
+            out.append(m)
+            counts.append(1)
+        else:
+            counts[k] += 1
+    return [m if c == 1 else replace(m, count=c) for m, c in zip(out, counts)]
 
 
 def _trim_to_known(text: str, found: list[dict]) -> list[dict]:

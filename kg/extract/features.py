@@ -22,7 +22,7 @@ from math import log10
 from kg.extract.lexicons import read_lexicon
 from kg.extract.resources import _resources
 
-__all__ = ["FEATURES_VERSION", "units_of", "sequences_of", "unit_features"]
+__all__ = ["FEATURES_VERSION", "MAX_SEQUENCE", "UnitFeatures", "units_of", "sequences_of", "unit_features"]
 
 #: the version of the features below; a model records the version it was trained with
 FEATURES_VERSION = "2"
@@ -129,90 +129,107 @@ def _marks(candidates: list[tuple]) -> dict[int, set[str]]:
     return marks
 
 
+class UnitFeatures:
+    """The features of a text's units, made sentence by sentence (``features(range)``) so that a long
+    note never holds the features of all its units at once; what every sentence needs of the text
+    (the jieba word of each character, the candidates' marks) is made once."""
+
+    def __init__(self, text: str, units: list[tuple[int, int]], candidates: list[tuple],
+                 tokens: list[tuple[int, int, str]]):
+        self.text, self.units, self.tokens = text, units, tokens
+        self.us = [text[s:e] for s, e in units]
+        self.ul = [u.lower() for u in self.us]
+        self.sh = [_shape(u) for u in self.us]
+        # the jieba word each character lies in
+        word_at = [-1] * (len(text) + 1)
+        for k, (s, e, _w) in enumerate(tokens):
+            word_at[s:e] = [k] * (e - s)
+        self.word_at = word_at
+        self.marks = _marks(candidates)
+        self.tech = _tech_tokens(text)
+        self.word_feats: dict[int, list[str]] = {}  # the features a jieba word gives each unit in it
+
+    def features(self, indices: range) -> list[list[str]]:
+        """The features of the units ``indices``."""
+        res = _resources()
+        given, family, places_en = _lexicons()
+        freq, tags = res.freq, res.tags
+        units, tokens, us, ul, sh = self.units, self.tokens, self.us, self.ul, self.sh
+        word_at, marks, tech, word_feats = self.word_at, self.marks, self.tech, self.word_feats
+        n = len(units)
+        pad = "#"
+        out = []
+        for i in indices:
+            s, e = units[i]
+            u, low, shape = us[i], ul[i], sh[i]
+            prev1 = ul[i - 1] if i > 0 else pad
+            prev2 = ul[i - 2] if i > 1 else pad
+            next1 = ul[i + 1] if i + 1 < n else pad
+            next2 = ul[i + 2] if i + 2 < n else pad
+            f = ["b", "u=" + low, "sh=" + shape, "u-1=" + prev1, "u-2=" + prev2, "u1=" + next1, "u2=" + next2,
+                 "u-1u=" + prev1 + "|" + low, "uu1=" + low + "|" + next1,
+                 "sh3=" + (sh[i - 1] if i > 0 else pad) + shape + (sh[i + 1] if i + 1 < n else pad)]
+            if shape == "C":
+                if u in res.surnames_zh:
+                    f.append("sur")
+                if u in res.translit:
+                    f.append("tr")
+            else:
+                if len(low) > 3:
+                    f += ["pre3=" + low[:3], "suf3=" + low[-3:]]
+                if shape in "TUM":
+                    if u in given:
+                        f.append("given")
+                    if u in family:
+                        f.append("family")
+                    if u in places_en:
+                        f.append("place_en")
+                if low in res.common_acronyms:
+                    f.append("acronym")
+                if shape == "X":
+                    f.append("digits")
+                # the whole technical token the unit lies in (c++, node.js, ncrf++, bt.601, sqlite-utils)
+                token = tech.get(s)
+                if token:
+                    f.append("xt=" + token)
+            if i > 0 and units[i - 1][1] < s:
+                f.append("sp-")
+            if i + 1 < n and units[i + 1][0] > e:
+                f.append("sp+")
+            k = word_at[s]
+            if k >= 0:
+                ws, we, w = tokens[k]
+                pos = "S" if (ws == s and we == e) else "B" if ws == s else "E" if we == e else "M"
+                own = word_feats.get(k)
+                if own is None:
+                    fr = freq.get(w) or 0
+                    own = ["wf=%d" % min(6, int(log10(fr + 1)))]
+                    if len(w) <= 8:
+                        own.append("w=" + w.lower())
+                    if len(w) >= 2:
+                        own += ["wl=%d" % min(len(w), 5), "wlast=" + w[-1], "wfirst=" + w[0]]
+                    word_feats[k] = own
+                f += own
+                f.append("wp=" + pos)
+                tag = tags.get(w)
+                if tag:
+                    f.append("wt=" + tag + pos)
+                if k > 0:
+                    f.append("w-1=" + tokens[k - 1][2].lower()[:8] + ("" if pos in "BS" else "~"))
+                if k + 1 < len(tokens):
+                    f.append("w1=" + tokens[k + 1][2].lower()[:8] + ("" if pos in "ES" else "~"))
+            m = marks.get(s)
+            if e - 1 != s and (e - 1) in marks:
+                m = (m or set()) | marks[e - 1]
+            if m:
+                f.extend(sorted(m))
+            out.append(f)
+        return out
+
+
 def unit_features(text: str, units: list[tuple[int, int]], candidates: list[tuple],
                   tokens: list[tuple[int, int, str]]) -> list[list[str]]:
     """The features of every unit (see the module docstring); ``tokens`` are the jieba words
     ``(start, end, word)`` of the text, ``candidates`` the rule candidates ``(start, end, type,
     method, priority)``."""
-    res = _resources()
-    given, family, places_en = _lexicons()
-    freq, tags = res.freq, res.tags
-    n = len(units)
-    us = [text[s:e] for s, e in units]
-    ul = [u.lower() for u in us]
-    sh = [_shape(u) for u in us]
-    # the jieba word each character lies in
-    word_at = [-1] * (len(text) + 1)
-    for k, (s, e, _w) in enumerate(tokens):
-        word_at[s:e] = [k] * (e - s)
-    marks = _marks(candidates)
-    tech = _tech_tokens(text)
-    word_feats: dict[int, list[str]] = {}  # the features a jieba word gives each unit in it
-    pad = "#"
-    out = []
-    for i in range(n):
-        s, e = units[i]
-        u, low, shape = us[i], ul[i], sh[i]
-        prev1 = ul[i - 1] if i > 0 else pad
-        prev2 = ul[i - 2] if i > 1 else pad
-        next1 = ul[i + 1] if i + 1 < n else pad
-        next2 = ul[i + 2] if i + 2 < n else pad
-        f = ["b", "u=" + low, "sh=" + shape, "u-1=" + prev1, "u-2=" + prev2, "u1=" + next1, "u2=" + next2,
-             "u-1u=" + prev1 + "|" + low, "uu1=" + low + "|" + next1,
-             "sh3=" + (sh[i - 1] if i > 0 else pad) + shape + (sh[i + 1] if i + 1 < n else pad)]
-        if shape == "C":
-            if u in res.surnames_zh:
-                f.append("sur")
-            if u in res.translit:
-                f.append("tr")
-        else:
-            if len(low) > 3:
-                f += ["pre3=" + low[:3], "suf3=" + low[-3:]]
-            if shape in "TUM":
-                if u in given:
-                    f.append("given")
-                if u in family:
-                    f.append("family")
-                if u in places_en:
-                    f.append("place_en")
-            if low in res.common_acronyms:
-                f.append("acronym")
-            if shape == "X":
-                f.append("digits")
-            # the whole technical token the unit lies in (c++, node.js, ncrf++, bt.601, sqlite-utils)
-            token = tech.get(s)
-            if token:
-                f.append("xt=" + token)
-        if i > 0 and units[i - 1][1] < s:
-            f.append("sp-")
-        if i + 1 < n and units[i + 1][0] > e:
-            f.append("sp+")
-        k = word_at[s]
-        if k >= 0:
-            ws, we, w = tokens[k]
-            pos = "S" if (ws == s and we == e) else "B" if ws == s else "E" if we == e else "M"
-            own = word_feats.get(k)
-            if own is None:
-                fr = freq.get(w) or 0
-                own = ["wf=%d" % min(6, int(log10(fr + 1)))]
-                if len(w) <= 8:
-                    own.append("w=" + w.lower())
-                if len(w) >= 2:
-                    own += ["wl=%d" % min(len(w), 5), "wlast=" + w[-1], "wfirst=" + w[0]]
-                word_feats[k] = own
-            f += own
-            f.append("wp=" + pos)
-            tag = tags.get(w)
-            if tag:
-                f.append("wt=" + tag + pos)
-            if k > 0:
-                f.append("w-1=" + tokens[k - 1][2].lower()[:8] + ("" if pos in "BS" else "~"))
-            if k + 1 < len(tokens):
-                f.append("w1=" + tokens[k + 1][2].lower()[:8] + ("" if pos in "ES" else "~"))
-        m = marks.get(s)
-        if e - 1 != s and (e - 1) in marks:
-            m = (m or set()) | marks[e - 1]
-        if m:
-            f.extend(sorted(m))
-        out.append(f)
-    return out
+    return UnitFeatures(text, units, candidates, tokens).features(range(len(units)))

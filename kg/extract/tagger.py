@@ -17,7 +17,7 @@ from pathlib import Path
 from spacy.language import Language
 
 from kg.extract.document import CANDIDATES, _add, _text, _tokens
-from kg.extract.features import sequences_of, unit_features, units_of
+from kg.extract.features import UnitFeatures, sequences_of, units_of
 from kg.extract.tagger_model import TaggerModel
 
 __all__ = ["decode", "kg_tagger_factory"]
@@ -64,11 +64,10 @@ class _TaggerComponent:
         units = units_of(text)
         if not units:
             return doc
-        feats = unit_features(text, units, doc.user_data.get(CANDIDATES, []), _tokens(doc))
+        feats = UnitFeatures(text, units, doc.user_data.get(CANDIDATES, []), _tokens(doc))
         tagger = self._tagger
         for seq in sequences_of(text, units):
-            xs = [feats[i] for i in seq]
-            labels = tagger.tag(xs)
+            labels = tagger.tag(feats.features(seq))
             if all(label == "O" for label in labels):
                 continue
             for s, e, type_, k in decode([units[i] for i in seq], labels):

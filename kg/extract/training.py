@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.errors import ModelError
-from kg.extract.features import FEATURES_VERSION, sequences_of, unit_features, units_of
+from kg.extract.features import FEATURES_VERSION, UnitFeatures, sequences_of, units_of
 from kg.model import ENTITY_TYPES, Note
 
 __all__ = ["GoldNote", "TrainingReport", "gold_spans", "labelled_sequences", "read_gold_notes", "train_tagger",
@@ -108,7 +108,7 @@ def labelled_sequences(text: str, findings: dict, spans: Sequence[tuple[int, int
     units = units_of(text)
     if not units:
         return
-    feats = unit_features(text, units, findings.get("kg_candidates", []), findings["kg_tokens"])
+    feats = UnitFeatures(text, units, findings.get("kg_candidates", []), findings["kg_tokens"])
     labels = ["O"] * len(units)
     bad = set()
     first = {s: i for i, (s, _e) in enumerate(units)}
@@ -126,7 +126,7 @@ def labelled_sequences(text: str, findings: dict, spans: Sequence[tuple[int, int
     for seq in sequences_of(text, units):
         if bad_units and any(i in bad_units for i in seq):
             continue
-        yield [feats[i] for i in seq], [labels[i] for i in seq]
+        yield feats.features(seq), [labels[i] for i in seq]
 
 
 @dataclass

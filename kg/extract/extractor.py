@@ -98,10 +98,23 @@ class Extractor:
             yield self._extract_one(note)
 
     def _extract_one(self, note: Note) -> Extraction:
-        doc = _Doc("\n".join(b.text for b in note.blocks))
-        for _name, proc in self._components():
-            doc = proc(doc)
-        return self._build(note, _split_by_block(note, doc.user_data))
+        return self._build(note, _split_by_block(note, self._findings("\n".join(b.text for b in note.blocks))))
+
+    def _findings(self, text: str) -> dict[str, list]:
+        """What the pipeline finds in ``text``; a long text is read piece by piece (``_pieces``), so
+        that what the components hold while they work follows the piece, not the note."""
+        if len(text) <= PIECE:
+            doc = _Doc(text)
+            for _name, proc in self._components():
+                doc = proc(doc)
+            return doc.user_data
+        found: dict[str, list] = {"kg_mentions": [], "kg_dates": [], "kg_acronyms": [], "kg_sentences": []}
+        for a, b in _pieces(text):
+            part = self._findings(text[a:b])
+            for key, spans in found.items():
+                spans += [tuple(x + a if k < (4 if key == "kg_acronyms" else 2) else x for k, x in enumerate(item))
+                          for item in part.get(key, ())]
+        return found
 
     def rule_findings(self, text: str) -> dict[str, Any]:
         """What the rule components find in ``text`` (the candidates and tokens the tagger reads)."""
@@ -152,22 +165,38 @@ class Extractor:
         return name
 
     def _build(self, note: Note, blocks: list[dict]) -> Extraction:
-        found: list[dict] = []  # one per mention, note offsets
+        found: list[dict] = []  # one per mention (or per sentence of a name the note repeats), note offsets
         abbr_long: dict[str, str] = {}
+        # a name found more than MENTIONS_PER_ENTITY times keeps one mention per distinct sentence from the
+        # start (with a count), so that a note repeating it costs what the note's length says
+        repeated = Counter(block.text[s:e] for block, data in zip(note.blocks, blocks) for s, e, *_ in data["mentions"])
+        many = {name for name, n in repeated.items() if n > MENTIONS_PER_ENTITY}
+        groups: dict[tuple[str, str, str], dict] = {}
+        grouped = bytearray(len(note.text) + 1) if many else None  # where the grouped occurrences stand
         for block, data in zip(note.blocks, blocks):
             sentences = data["sentences"]
             for ls, le, as_, ae in data["acronyms"]:
                 abbr_long.setdefault(block.text[as_:ae], _clean_name(block.text[ls:le]))
             for s, e, type_, method, prio in data["mentions"]:
                 sent = _window(_sentence_of(sentences, s, len(block.text)), s, e)
-                found.append(dict(start=block.start + s, end=block.start + e, type=type_, method=method,
-                                  prio=prio, block=block, sent=(block.start + sent[0], block.start + sent[1])))
+                a, b = block.start + sent[0], block.start + sent[1]
+                if many and block.text[s:e] in many:
+                    key = (block.text[s:e], type_, note.text[a:b])
+                    if key in groups:
+                        groups[key]["count"] += 1
+                        grouped[block.start + s : block.start + e] = b"\x01" * (e - s)  # type: ignore[index]
+                        continue
+                f = dict(start=block.start + s, end=block.start + e, type=type_, method=method, prio=prio,
+                         block=block, sent=(a, b), count=1)
+                if many and block.text[s:e] in many:
+                    groups[(block.text[s:e], type_, note.text[a:b])] = f
+                found.append(f)
         found = _trim_to_known(note.text, found)
-        found = self._propagate(note, blocks, found)
+        found = self._propagate(note, blocks, found, grouped)
         # type per name: curation first, then the strongest evidence, then the most frequent
         votes: dict[str, Counter] = defaultdict(Counter)
         for f in found:
-            votes[note.text[f["start"] : f["end"]]][f["type"]] += f["prio"]
+            votes[note.text[f["start"] : f["end"]]][f["type"]] += f["prio"] * f["count"]
         spelling: dict[str, Counter] = defaultdict(Counter)
         for f in found:
             text = _clean_name(note.text[f["start"] : f["end"]])
@@ -205,7 +234,7 @@ class Extractor:
                 note=note.path, start=f["start"], end=f["end"], text=text, type=type_, key=key,
                 section=b.section, snippet=b.snippet, reference=b.reference,
                 sentence_start=f["sent"][0], sentence_end=f["sent"][1], method=f["method"],
-                confidence=round(min(1.0, f["prio"] / 100), 2),
+                confidence=round(min(1.0, f["prio"] / 100), 2), count=f["count"],
             ))
             if key not in entities:  # (the first mention's entity stands; no other is built)
                 entities[key] = Entity(key=key, type=type_, name=name)
@@ -227,8 +256,10 @@ class Extractor:
         dates = self._dates(note, blocks, mentions)
         return Extraction(note=note.path, entities=ents, mentions=tuple(mentions), dates=dates)
 
-    def _propagate(self, note: Note, blocks: list[dict], found: list[dict]) -> list[dict]:
-        """Every other occurrence of a name found in the note is a mention too."""
+    def _propagate(self, note: Note, blocks: list[dict], found: list[dict],
+                   grouped: bytearray | None = None) -> list[dict]:
+        """Every other occurrence of a name found in the note is a mention too (``grouped`` marks the
+        occurrences that a found mention stands for beside its own span)."""
         res = _resources()
         names: dict[str, dict] = {}
         for f in found:
@@ -239,7 +270,7 @@ class Extractor:
         if not names:
             return found
         # the characters the mentions cover: an occurrence (never empty) overlaps a mention iff it covers one
-        covered = bytearray(len(note.text) + 1)
+        covered = bytearray(grouped) if grouped is not None else bytearray(len(note.text) + 1)
         for f in found:
             covered[f["start"] : f["end"]] = b"\x01" * (f["end"] - f["start"])
         extra = []
@@ -256,7 +287,7 @@ class Extractor:
             src = names[name]
             sent = _window(_sentence_of(data["sentences"], ms, len(block.text)), ms, me)
             extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
-                              block=block, sent=(block.start + sent[0], block.start + sent[1])))
+                              block=block, sent=(block.start + sent[0], block.start + sent[1]), count=1))
             covered[s:e] = b"\x01" * (e - s)
         return found + extra
 
@@ -279,6 +310,30 @@ class Extractor:
                                        text=note.text[block.start + s : block.start + e], value=value,
                                        section=block.section, snippet=block.snippet, events=events))
         return tuple(out)
+
+
+#: a note's text longer than this is read in pieces of about this many characters
+PIECE = 50_000
+
+
+def _pieces(text: str) -> list[tuple[int, int]]:
+    r"""``(start, end)`` of pieces of ``text`` of at most ``PIECE`` characters, cut after a line break
+    where there is one in the second half of a piece, else after a sentence's end, else anywhere.
+
+    >>> _pieces("a" * 10), [b - a for a, b in _pieces(("x" * 40_000 + "\n") * 3)]
+    ([(0, 10)], [40001, 40001, 40001])
+    """
+    out, a, n = [], 0, len(text)
+    while n - a > PIECE:
+        lo, hi = a + PIECE // 2, a + PIECE
+        cut = text.rfind("\n", lo, hi)
+        if cut < 0:
+            cut = max(text.rfind(p, lo, hi) for p in "。！？；.!?;")
+        cut = hi if cut < 0 else cut + 1
+        out.append((a, cut))
+        a = cut
+    out.append((a, n))
+    return out
 
 
 #: the longest evidence kept for a mention: a longer sentence is cut to this many characters around it
@@ -315,17 +370,17 @@ def _collapse(text: str, mentions: list[Mention]) -> list[Mention]:
     for m in mentions:
         if per_key[m.key] <= MENTIONS_PER_ENTITY:
             out.append(m)
-            counts.append(1)
+            counts.append(m.count)
             continue
         where = (m.key, text[m.sentence_start : m.sentence_end])
         k = kept.get(where)
         if k is None:
             kept[where] = len(out)
             out.append(m)
-            counts.append(1)
+            counts.append(m.count)
         else:
-            counts[k] += 1
-    return [m if c == 1 else replace(m, count=c) for m, c in zip(out, counts)]
+            counts[k] += m.count
+    return [m if c == m.count else replace(m, count=c) for m, c in zip(out, counts)]
 
 
 def _trim_to_known(text: str, found: list[dict]) -> list[dict]:

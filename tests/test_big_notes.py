@@ -1,7 +1,7 @@
 """A big or repetitive note builds, and its entity keeps evidence and a count (its time is benchmarks/')."""
 
 from kg.extract import load_extractor
-from kg.extract.extractor import MENTIONS_PER_ENTITY, SENTENCE_WINDOW
+from kg.extract.assembly import MENTIONS_PER_ENTITY, SENTENCE_WINDOW
 from kg.notes import parse_note
 from kg.pipeline import build
 from kg.store import open_store

@@ -71,9 +71,38 @@ class _TaggerComponent:
             if all(label == "O" for label in labels):
                 continue
             for s, e, type_, k in decode([units[i] for i in seq], labels):
+                s, e = _trimmed(text, s, e)
+                if e <= s or _looks_like_an_identifier(text[s:e]):
+                    continue
                 prio = min(_PRIORITY_CAP, max(1, round(100 * tagger.marginal(labels[k], k))))
                 _add(doc, s, e, type_, "tagger", prio)
         return doc
+
+
+#: characters a name does not start or end with (the model sometimes takes the full stop along)
+_EDGE_PUNCTUATION = ".,;:!?，。；：！？、)]}）】》\"'“”‘’([{（【《"
+
+
+def _trimmed(text: str, s: int, e: int) -> tuple[int, int]:
+    """A span without punctuation or space at its edges (Athena. → Athena); a closing bracket stays
+    when the span opens one (GPT (3))."""
+    while s < e and (text[s] in _EDGE_PUNCTUATION or text[s].isspace()):
+        s += 1
+    while e > s and (text[e - 1] in _EDGE_PUNCTUATION or text[e - 1].isspace()):
+        if text[e - 1] in ")）" and ("(" in text[s:e] or "（" in text[s:e]):
+            break
+        e -= 1
+    return s, e
+
+
+def _looks_like_an_identifier(name: str) -> bool:
+    """A key, hash or token written as one long word of letters and digits in mixed case, not a name.
+
+    >>> _looks_like_an_identifier("dIkV0WO8DvtYmwQdBzddfILchiSyamFLenD8IOmrN"), _looks_like_an_identifier("GPT-3")
+    (True, False)
+    """
+    return (len(name) >= 20 and name.isascii() and name.isalnum() and any(c.isdigit() for c in name)
+            and any(c.isupper() for c in name) and any(c.islower() for c in name))
 
 
 @Language.factory("kg_tagger", default_config={"model_dir": None})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.export import ViewFilter, export_view
+from kg.export import TYPE_COLOURS, ViewFilter, export_view
 from kg.store import EmbeddedStore
 from kg.viz.browser import Chromium, find_chromium
 from kg.viz.demo import write_demo_store
@@ -87,7 +87,8 @@ def test_nodes_render_and_nothing_is_fetched(browser, demo_html):
     inside = page.eval("""(() => { const w = kg.cy.width(), h = kg.cy.height();
         return kg.cy.nodes().every(n => { const p = n.renderedPosition(); return p.x >= 0 && p.y >= 0 && p.x <= w && p.y <= h; }); })()""")
     assert inside
-    assert page.eval(_COUNT_COLOUR % "[0xe4, 0x57, 0x2e]") > 500
+    person = TYPE_COLOURS["Person"]
+    assert page.eval(_COUNT_COLOUR % json.dumps([int(person[i:i + 2], 16) for i in (1, 3, 5)])) > 500
     page.screenshot(ARTIFACTS / "viewer-demo.png")
     assert page.requests() == [demo_html.as_uri()], "the viewer fetched something besides its own file"
     assert page.errors() == []

@@ -190,6 +190,7 @@ class ReadProblem:
     path: str
     line: int | None
     message: str
+    warning: bool = False  # the note was read and built all the same (broken front matter, say)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"

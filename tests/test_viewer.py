@@ -134,7 +134,7 @@ def test_click_shows_mentions_sources_and_expands_the_neighbourhood(browser, dem
     _click_node(page, "北一辉")
     page.wait_for("document.body.dataset.selected === '北一辉'", timeout=5)
     assert page.eval("document.querySelectorAll('#panel .ev').length") == 3  # 4 mentions in 3 sentences
-    assert "000_3c3c03ef14cd1a5a.txt" in page.eval("document.querySelector('#panel .ev .where').textContent")
+    assert "000_3c3c03ef14cd1a5a.md" in page.eval("document.querySelector('#panel .ev .where').textContent")
     before = page.eval("kg.cy.nodes().length")
     page.eval("Array.from(document.querySelectorAll('#panel button')).find(b => b.textContent.startsWith('Expand')).click()")
     after = page.eval("kg.cy.nodes().map(n => n.data('label'))")

@@ -43,7 +43,7 @@ import networkx as nx
 
 from kg.errors import ExportError, NotFoundError
 from kg.model import ENTITY_KINDS, ENTITY_TYPES, SOURCE_COLOUR
-from kg.vocab import KG_NS
+from kg.vocab import KG_NS, LINKS_GRAPH
 
 __all__ = [
     "VIEW_FORMATS",
@@ -700,6 +700,12 @@ def overview_layout(g: nx.MultiDiGraph, budget: int = OVERVIEW_NODES,
 
 # ---------------------------------------------------------------- the HTML viewer
 
+# the link pass's coverage records (the same read as the API's sources(covering:) index)
+_Q_COVERAGE = f"""SELECT ?e ?src ?score ?direct WHERE {{ GRAPH <{LINKS_GRAPH}> {{
+  ?cov kg:entity ?e ; kg:source ?src .
+  OPTIONAL {{ ?cov kg:score ?score }} OPTIONAL {{ ?cov kg:direct ?direct }}
+}} }}"""
+
 #: per node, how much evidence the viewer embeds
 HTML_MENTIONS_PER_NODE = 4
 HTML_SOURCES_PER_NODE = 5
@@ -730,14 +736,12 @@ def node_details(select: Select | _Reader, g: nx.MultiDiGraph, *, mentions_per_n
     # the sources that cover each entity, as the API's sources(covering:) ranks them: the link pass's
     # coverage records (direct before inferred, by score), then sources whose title names the entity
     ranked: dict[str, dict[str, tuple[float, bool]]] = defaultdict(dict)
-    src_of, ent_of = rd.first("source"), rd.first("entity")
-    score, direct = rd.first("score"), rd.first("direct")
-    for c in rd.typed("Coverage"):
-        s_, e = src_of.get(c), ent_of.get(c)
+    for r in rd.select(_Q_COVERAGE):  # one query: a third of the time of four single-pattern reads
+        s_, e = r["src"], r["e"]
         if e in wanted and s_ in sources:
-            is_direct = direct.get(c) in (True, "true", "1")
+            is_direct = r["direct"] in (True, "true", "1")
             best = ranked[e].get(s_)
-            cand = (_num(score.get(c), 1.0 if is_direct else 0.0), is_direct)
+            cand = (_num(r["score"], 1.0 if is_direct else 0.0), is_direct)
             if best is None or cand > best:
                 ranked[e][s_] = cand
     for s_, e in rd.pairs("mentions"):

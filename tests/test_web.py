@@ -8,7 +8,7 @@ import fnmatch
 import json
 import tomllib
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -209,6 +209,11 @@ def test_graphiql_renders_and_answers_which_sources_cover_PLE(browser, base, htt
     page.wait_for(f"document.querySelector('.result-window').innerText.includes({json.dumps(sources[0]['source']['url'])})")
     page.screenshot(ARTIFACTS / "graphiql-ple.png")
     _offline_and_clean(page)
+    # a link to /graphql?query=... opens GraphiQL on that query and runs it
+    linked = _open(browser, f"{base}/graphql?query=" + quote('{ entity(name: "北一辉") { name type } }'))
+    linked.wait_for(f"{result}.includes('PERSON')", timeout=20)
+    assert json.loads(linked.eval(result)) == {"data": {"entity": {"name": "北一辉", "type": "PERSON"}}}
+    _offline_and_clean(linked)
 
 
 @needs_chromium

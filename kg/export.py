@@ -846,7 +846,8 @@ def _html_payload(g: nx.MultiDiGraph, details: Mapping[str, Mapping[str, Any]], 
             "overview": [[ids[v], x, y] for v, (x, y) in overview.items()]}
 
 
-def _script_json(data: Any) -> str:
+def script_json(data: Any) -> str:
+    """JSON that is safe inside an HTML <script> element."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     # safe inside <script>: no "</", no "<!--", no line separators that old parsers choke on
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
@@ -872,7 +873,7 @@ def render_html(g: nx.MultiDiGraph, details: Mapping[str, Mapping[str, Any]] | N
     # replace the data and library last, by position, so that nothing inside them is taken for a marker
     before, rest = page.split("/*{{LIBRARY}}*/", 1)
     middle, after = rest.split("/*{{DATA}}*/", 1)
-    return before + lib + middle + _script_json(payload) + after
+    return before + lib + middle + script_json(payload) + after
 
 
 # ---------------------------------------------------------------- entry points

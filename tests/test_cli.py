@@ -99,12 +99,18 @@ def test_bad_notes_exit_1_and_name_the_file(tmp_path):
     assert "1 added" in done.stdout
 
 
-def test_eval_scores_the_built_graph_against_a_gold_file(tmp_path):
+def _one_note_store(tmp_path: Path) -> Path:
+    """A store of one note, n.md, with entities (no link pass)."""
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "n.md").write_text("# 日本\n\n1969年，奥崎谦三在东京用弹弓射击昭和天皇。\n", encoding="utf-8")
     store = tmp_path / "s"
     assert kg("build", str(notes), "--store", str(store), "--no-links").returncode == 0
+    return store
+
+
+def test_eval_scores_the_built_graph_against_a_gold_file(tmp_path):
+    store = _one_note_store(tmp_path)
     gold = tmp_path / "gold.json"
     gold.write_text(json.dumps({"version": 1, "notes": {"n.md": {
         "Person": [["奥崎谦三"], ["昭和天皇", "裕仁"]], "Place": [["东京"]]}}}, ensure_ascii=False), encoding="utf-8")
@@ -155,11 +161,7 @@ def test_stats_titles_stand_on_their_own_lines(store):
 
 
 def test_eval_leaves_out_gold_notes_the_store_does_not_hold(tmp_path):
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    (notes / "n.md").write_text("# 日本\n\n1969年，奥崎谦三在东京用弹弓射击昭和天皇。\n", encoding="utf-8")
-    store = tmp_path / "s"
-    assert kg("build", str(notes), "--store", str(store), "--no-links").returncode == 0
+    store = _one_note_store(tmp_path)
     gold = tmp_path / "gold.json"
     gold.write_text(json.dumps({"version": 1, "notes": {
         "n.md": {"Person": [["奥崎谦三"]]}, "elsewhere.md": {"Person": [["北一辉"]]},

@@ -13,7 +13,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
+from test_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -67,12 +66,6 @@ def readme_commands(text: str) -> list[Command]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _executable(words: list[str]) -> list[str]:
     if words[0] == "kg":
         return [sys.executable, "-m", "kg.cli", *words[1:]]
@@ -115,11 +108,11 @@ def test_every_readme_command_runs_on_the_sample(tmp_path):
 
     def with_free_ports(words: list[str]) -> list[str]:
         def swap(m: re.Match) -> str:
-            return ports.setdefault(m.group(0), str(_free_port()))
+            return ports.setdefault(m.group(0), str(free_port()))
         out = []
         for i, w in enumerate(words):
             if i > 0 and words[i - 1] == "--port":
-                w = ports.setdefault(w, str(_free_port()))
+                w = ports.setdefault(w, str(free_port()))
             out.append(re.sub(r"(?<=127\.0\.0\.1:)\d+", swap, w))
         return out
 

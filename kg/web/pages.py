@@ -7,7 +7,6 @@ their Content-Security-Policy.  With ``--production`` the two IDEs are off; the 
 from __future__ import annotations
 
 import html
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from kg.export import script_json
 from kg.model import ENTITY_TYPES
 from kg.web.assets import asset_endpoint, asset_url
 
@@ -82,12 +82,6 @@ def prefers_html(request: Any) -> bool:
     return bool(ranked) and ranked[0][0] in ("text/html", "application/xhtml+xml") and ranked[0][1] > 0
 
 
-def _script_json(data: Any) -> str:
-    """JSON that is safe inside a <script> element."""
-    text = json.dumps(data, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
 def _nav(active: str, production: bool) -> str:
     items = [("/", "kg"), *([] if production else [("/graphql", "GraphQL"), ("/sparql", "SPARQL")]),
              ("/viz", "Viewer")]
@@ -132,7 +126,7 @@ def graphiql_page(query: str | None = None, variables: str | None = None) -> HTM
     data = {"query": query, "variables": variables, "run": query is not None, "tabs": tabs,
             "defaultQuery": DEFAULT_GRAPHQL}
     body = (_nav("/graphql", False) + '<div id="graphiql" class="ide">Loading GraphiQL…</div>'
-            f'<script id="kg-data" type="application/json">{_script_json(data)}</script>')
+            f'<script id="kg-data" type="application/json">{script_json(data)}</script>')
     head = f'<link rel="stylesheet" href="{asset_url("graphiql", ".css")}">'
     scripts = (asset_url("react", ".js"), asset_url("react-dom", ".js"), asset_url("graphiql", ".js"),
                "/assets/graphiql-start.js")
@@ -152,7 +146,7 @@ def sparql_editor_page() -> HTMLResponse:
               f'<select id="examples"><option value="">choose one…</option>{options}</select>'
               ' <span class="hint">read-only</span></div>'
             + '<div id="yasgui" class="ide"></div>'
-            f'<script id="kg-data" type="application/json">{_script_json({"examples": examples})}</script>')
+            f'<script id="kg-data" type="application/json">{script_json({"examples": examples})}</script>')
     head = f'<link rel="stylesheet" href="{asset_url("yasgui", ".css")}">'
     scripts = (asset_url("yasgui", ".js"), "/assets/sparql-start.js")
     return _html_response(_page("kg: SPARQL", body, head=head, scripts=scripts, cls="ide-page"))

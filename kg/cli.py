@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -104,6 +105,8 @@ def build(
         raise _fail(err) from None
     for problem in report.problems:
         _err(f"error: {problem}")
+    for warning in report.warnings:
+        _err(f"warning: {warning}")
     for path in report.kept_on_error:
         _err(f"kept the last good graph of {path}")
     if as_json:
@@ -140,13 +143,16 @@ def stats(
     from rich.table import Table
 
     console = Console()
-    t = Table(title=f"{store} ({s.generation}, {s.triples:,} triples)")
+    # headings as lines of their own: a table's title wraps at the table's width
+    console.print(f"[bold]{store}[/bold]: generation {s.generation}, {s.triples:,} triples", highlight=False)
+    t = Table()
     t.add_column("class")
     t.add_column("count", justify="right")
     for k, v in s.by_class.items():
         t.add_row(k, f"{v:,}")
     console.print(t)
-    t = Table(title="by note")
+    console.print("[bold]by note[/bold]")
+    t = Table()
     for col in ("path", "sections", "sources", "mentions", "entities"):
         t.add_column(col, justify="left" if col == "path" else "right")
     for row in s.by_note:
@@ -222,6 +228,9 @@ def evaluate(
 ) -> None:
     """Precision, recall and F1 per entity type against a hand-made gold file: distinct entity strings per
     note, summed; for each half (dev, test) and language of the gold apart."""
+    from dataclasses import replace
+
+    from kg.errors import EvalError
     from kg.evaluate import evaluate_halves, load_gold
     from kg.stats import list_entities
     from kg.store import open_store
@@ -229,16 +238,28 @@ def evaluate(
     try:
         g = load_gold(gold)
         by_name = {p.rsplit("/", 1)[-1]: p for p in g.notes}
+
+        def gold_key(path: str) -> str | None:  # a store's note matches a gold note by path or by file name
+            return path if path in g.by_note else by_name.get(path.rsplit("/", 1)[-1])
+
+        st = open_store(store)
         found: dict[str, list] = {}
-        for t, name, aliases, notes in list_entities(open_store(store)):
-            for n in notes:  # matched by path or by file name
-                key = n if n in g.by_note else by_name.get(n.rsplit("/", 1)[-1])
+        for t, name, aliases, notes in list_entities(st):
+            for n in notes:
+                key = gold_key(n)
                 if key is not None:
                     found.setdefault(key, []).append((t, name, aliases))
-        missing = sorted(set(g.notes) - set(found))
-        if missing:
-            _err(f"warning: {len(missing)} of the {len(g.notes)} gold notes have no entities in the store "
-                 f"(not built? e.g. {missing[0]}); they count as all missed")
+        built = {gold_key(r["p"]) for r in st.select("SELECT DISTINCT ?p WHERE { ?n a kg:Note ; kg:path ?p }")}
+        held = [n for n in g.notes if n in built]
+        if not held:
+            raise EvalError(f"none of the {len(g.notes)} notes of {gold} is in the store {store} (e.g. "
+                            f"{g.notes[0] if g.notes else '-'}); build them first, or give the gold of the notes "
+                            "you built")
+        if len(held) < len(g.notes):
+            absent = sorted(set(g.notes) - set(held))
+            _err(f"note: {len(absent)} of the {len(g.notes)} notes of {gold} are not in this store (e.g. "
+                 f"{absent[0]}); scored on the {len(held)} it holds")
+            g = replace(g, notes=tuple(held), by_note={n: g.by_note[n] for n in held})
         reports = evaluate_halves(found, g)
     except KGError as err:
         raise _fail(err) from None
@@ -305,7 +326,8 @@ def serve(
     sparql_timeout: Annotated[float, typer.Option(help="Seconds a SPARQL query may run before it is stopped.")] = 10.0,
     sparql_workers: Annotated[int, typer.Option(help="Worker processes answering /sparql.")] = 2,
 ) -> None:
-    """Serve the graph over HTTP: /graphql (with GraphiQL), /sparql, /dump.{ttl,nt,nq,trig,jsonld}, /healthz."""
+    """Serve the graph over HTTP: / (the front page), /graphql (with GraphiQL), /sparql (with an editor), /viz,
+    /dump.{ttl,nt,nq,trig,jsonld}, /export/{format}, /healthz.  Exit 2 when the store or the port cannot be had."""
     import uvicorn
 
     from kg.api.app import create_app
@@ -313,10 +335,49 @@ def serve(
     try:
         web = create_app(store, production=production, cors_origins=tuple(cors_origin or ()),
                          sparql_timeout=sparql_timeout, sparql_workers=sparql_workers)
+        sock = _listen(host, port)
     except KGError as err:
         raise _fail(err) from None
-    _err(f"serving {store} on http://{host}:{port}/graphql (SPARQL at /sparql)")
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    shown = f"[{host}]" if ":" in host else host
+    _err(f"serving {store} on http://{shown}:{port}/ (GraphQL at /graphql, SPARQL at /sparql, the viewer at /viz)")
+    # stopped by Ctrl-C or SIGTERM, it has done what was asked: exit 0 (uvicorn re-raises the signal it caught)
+    signal.signal(signal.SIGTERM, _stopped)
+    try:
+        uvicorn.Server(uvicorn.Config(web, log_level="warning")).run(sockets=[sock])
+    except (KeyboardInterrupt, _Stopped):
+        pass
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
+def _listen(host: str, port: int):
+    """A socket bound to ``host:port`` and listening, or a KGError that says why not (a busy port, say)."""
+    import errno
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as err:
+        raise KGError(f"cannot listen on {host}:{port}: the address does not resolve ({err.strerror}); "
+                      "give --host an address of this machine") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise KGError(f"port {port} on {host} is in use (another kg serve?); stop it or give another "
+                          "--port") from None
+        raise KGError(f"cannot listen on {host}:{port} ({err.strerror}); give another --host or --port") from None
+    return sock
 
 
 @app.command()

@@ -68,7 +68,7 @@ ENTITY_KINDS: tuple[EntityKind, ...] = (
 ENTITY_TYPES: tuple[str, ...] = tuple(k.name for k in ENTITY_KINDS)
 
 #: colour of nodes that are sources (not entities) in views
-SOURCE_COLOUR = "#7F7F7F"
+SOURCE_COLOUR = "#444444"  # dark grey: apart from every type colour under each kind of colour blindness
 
 #: The version of what extraction (kg.extract) produces, bumped whenever its output changes, so that stores
 #: rebuild; kept here so that a build compares it without importing the extraction code (~0.07 s).
@@ -190,6 +190,7 @@ class ReadProblem:
     path: str
     line: int | None
     message: str
+    warning: bool = False  # the note was read and built all the same (broken front matter, say)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"

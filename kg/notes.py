@@ -177,6 +177,28 @@ def parse_note(data: bytes | str, path: str, file: str | None = None) -> Note:
     return _Parser(text, path, file or path, note_hash(raw)).parse()
 
 
+def _yaml_problem(block: list[str]) -> tuple[int, str] | None:
+    """``(file line, what is wrong)`` when the front matter lines (those after the opening ``---``) are not
+    valid YAML, else None.  Values are kept as the file writes them (Jekyll's strings): YAML only checks.
+
+    >>> _yaml_problem(["title: ok", "tags: [a, b]"]) is None
+    True
+    >>> _yaml_problem(["layout: post", "title: [unclosed"])
+    (3, "while parsing a flow sequence; expected ',' or ']', but got '<stream end>'")
+    """
+    import yaml
+
+    try:
+        yaml.safe_load("\n".join(block))
+    except yaml.YAMLError as err:
+        # where the broken construct starts (an unclosed '[' or quote), else where parsing stopped
+        mark = getattr(err, "context_mark", None) or getattr(err, "problem_mark", None)
+        line = min(len(block), mark.line + 1) if mark is not None else 1
+        what = "; ".join(str(x) for x in (getattr(err, "context", None), getattr(err, "problem", None)) if x)
+        return line + 1, (what or str(err).splitlines()[0])[:120]
+    return None
+
+
 class _Parser:
     """One note's parse: the state shared while walking markdown-it's tokens."""
 
@@ -223,8 +245,15 @@ class _Parser:
             self.problems.append(ReadProblem(
                 self.path, 1,
                 "front matter opened with '---' is never closed; add a '---' line after it "
-                "(read as text meanwhile)"))
+                "(read as text meanwhile)", warning=True))
             return {}, 0
+        broken = _yaml_problem(lines[1:i])
+        if broken is not None:  # Jekyll would refuse it: take none of it rather than a half-read title
+            line, what = broken
+            self.problems.append(ReadProblem(
+                self.path, line, f"front matter is not valid YAML ({what}); fix it (the note is read without "
+                "its front matter meanwhile: the title comes from its first heading)", warning=True))
+            return {}, i + 1
         meta: dict[str, str] = {}
         for n, line in enumerate(lines[1:i], start=2):
             if not line.strip() or line.lstrip().startswith("#") or line.startswith((" ", "\t", "-")):
@@ -232,7 +261,8 @@ class _Parser:
             key, sep, value = line.partition(":")
             if not sep or not key.strip() or " " in key.strip():
                 self.problems.append(ReadProblem(
-                    self.path, n, f"front matter line is not 'key: value' ({line.strip()[:60]!r}); fix or remove it"))
+                    self.path, n, f"front matter line is not 'key: value' ({line.strip()[:60]!r}); fix or remove it",
+                    warning=True))
                 continue
             value = value.strip()
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":

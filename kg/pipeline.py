@@ -46,6 +46,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     problems: list[ReadProblem] = field(default_factory=list)
+    warnings: list[ReadProblem] = field(default_factory=list)  # notes built all the same (front matter ignored)
     kept_on_error: list[str] = field(default_factory=list)  # notes that failed now but keep their last good graph
     links: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -70,6 +71,7 @@ class BuildReport:
             "removed": len(self.removed),
             "unchanged": self.unchanged,
             "problems": [str(p) for p in self.problems],
+            "warnings": [str(p) for p in self.warnings],
             "links": self.links,
             "seconds": round(self.seconds, 3),
             "phases": {k: round(v, 3) for k, v in self.phases.items()},
@@ -133,6 +135,12 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
     t0 = time.perf_counter()
     report = BuildReport(store=str(store))
     files = list(find_note_files(paths))
+    if not files:
+        from kg.notes import NOTE_SUFFIXES
+
+        raise NoteError(f"no notes found in {', '.join(map(str, paths)) or 'no folder given'} (kg reads files "
+                        f"ending in {', '.join(NOTE_SUFFIXES)}, outside hidden folders); give the folder that "
+                        "holds your notes")
     curation_files = _curation_files(paths)
     # where a note looks edited since the live generation, one extraction worker starts loading the pipeline
     # (a second or more) before anything else: opening the store, hashing the notes and reading the link
@@ -189,7 +197,8 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
             report.problems.append(ReadProblem(rel, err.line, err.message))
             failed_paths.add(rel)
             continue
-        report.problems.extend(note.problems)
+        for problem in note.problems:
+            (report.warnings if problem.warning else report.problems).append(problem)
         seen.add(rel)
         (report.added if prev is None else report.changed).append(rel)
         todo.append(note)

@@ -8,7 +8,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
-SAMPLE_NOTE = SAMPLES / "000_3c3c03ef14cd1a5a.txt"
+SAMPLE_NOTE = SAMPLES / "000_3c3c03ef14cd1a5a.md"
 CORPUS = REPO.parent / "shared" / "corpus" / "posts"
 
 

@@ -45,7 +45,7 @@ def test_sample_structure(structure_store):
 
 def test_sources_keep_their_spans(structure_store):
     s = open_store(structure_store)
-    text = (SAMPLES / "000_3c3c03ef14cd1a5a.txt").read_text(encoding="utf-8")
+    text = (SAMPLES / "000_3c3c03ef14cd1a5a.md").read_text(encoding="utf-8")
     rows = s.select("SELECT ?url ?start ?end WHERE { ?s a kg:Source ; kg:url ?url ; kg:start ?start ; kg:end ?end }")
     assert rows and all(text[r["start"]:r["end"]] == r["url"] for r in rows)
 
@@ -113,7 +113,7 @@ def test_quad_dumps_keep_one_graph_per_note(structure_store, fmt):
     ds = Dataset()
     ds.parse(data=open_store(structure_store).dump(fmt), format={"nq": "nquads", "trig": "trig"}[fmt])
     graphs = {str(g.identifier) for g in ds.graphs()}
-    assert str(note_graph("000_3c3c03ef14cd1a5a.txt")) in graphs
+    assert str(note_graph("000_3c3c03ef14cd1a5a.md")) in graphs
 
 
 def test_structure_conforms_to_shapes(structure_store):
@@ -130,7 +130,7 @@ def test_shapes_catch_a_broken_graph(structure_store):
     g = _graph(structure_store)
     src = next(g.subjects(None, KG.Source))
     g.remove((src, KG.url, None))
-    g.add((note_iri("000_3c3c03ef14cd1a5a.txt"), KG.sha256, Literal("not-a-hash")))
+    g.add((note_iri("000_3c3c03ef14cd1a5a.md"), KG.sha256, Literal("not-a-hash")))
     conforms, _, text = pyshacl.validate(g, shacl_graph=str(SCHEMAS / "shapes.ttl"), inference="none")
     assert not conforms and "url" in text and "sha256" in text
 
@@ -212,7 +212,7 @@ def test_a_failed_build_leaves_the_live_graph(tmp_path):
     before = _graph(store)
     with pytest.raises(RuntimeError):
         with write_store(store) as writer:
-            writer.remove_note("000_3c3c03ef14cd1a5a.txt")
+            writer.remove_note("000_3c3c03ef14cd1a5a.md")
             raise RuntimeError("killed half way")
     assert isomorphic(_graph(store), before)
     assert len([p for p in store.iterdir() if p.name.startswith("gen-")]) == 1
@@ -289,7 +289,7 @@ def test_a_write_that_fails_in_the_loader_fails_the_build_and_leaves_the_live_gr
     before = _graph(store)
     with pytest.raises(StoreError, match="writing the graph failed"):
         with write_store(store) as writer:
-            writer.remove_note("000_3c3c03ef14cd1a5a.txt")
+            writer.remove_note("000_3c3c03ef14cd1a5a.md")
             writer.load(b"<https://example.org/s> <https://example.org/p> not-a-term .\n")
             writer.commit()
     assert isomorphic(_graph(store), before)
@@ -304,7 +304,7 @@ def test_a_new_generation_copies_the_live_one_even_from_a_stale_view(tmp_path):
     view = EmbeddedStore(store)  # the view a build opens first, kept open
     first = _graph(store)
     with write_store(store, live_view=view) as writer:  # copied from the view: the same generation
-        writer.remove_note("000_3c3c03ef14cd1a5a.txt")
+        writer.remove_note("000_3c3c03ef14cd1a5a.md")
         writer.commit()
     second = _graph(store)
     assert len(second) < len(first)

@@ -27,7 +27,7 @@ from kg.store import open_store, write_store
 from kg.vocab import KG, LINKS_GRAPH, entity_iri
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "samples" / "000_3c3c03ef14cd1a5a.txt"
+SAMPLE = REPO / "samples" / "000_3c3c03ef14cd1a5a.md"
 
 PLE_LONG = ("Progressive Layered Extraction (PLE): A Novel Multi-Task Learning (MTL) Model for "
             "Personalized Recommendations")

@@ -12,7 +12,7 @@ from kg import extract as nlp
 from kg.extract import chars, dates, document, extractor, finders, organisations, persons, places, resources, titles
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_3c3c03ef14cd1a5a.txt"
-SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_3c3c03ef14cd1a5a.txt"
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_3c3c03ef14cd1a5a.md"
 
 
 def jieba_words(text: str) -> list[tuple[int, int, str]]:

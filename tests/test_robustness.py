@@ -129,13 +129,20 @@ def test_huge_file_is_refused_clearly_without_reading_it(tmp_path):
 def test_nasty_folder_builds_with_one_error_per_bad_file(tmp_path):
     bad = {p.name for p in NASTY.iterdir() if p.name.startswith("bad-")}
     good = {p.name for p in NASTY.iterdir() if p.name.startswith("ok-")}
+    warned = {p.name for p in NASTY.iterdir() if p.name.startswith("warn-")}  # built, with a warning
     assert len(bad) >= 5 and len(good) >= 5
     report = build([NASTY], tmp_path / "store")
     assert sorted(p.path for p in report.problems) == sorted(bad), [str(p) for p in report.problems]
     for p in report.problems:
         assert p.message and str(p).startswith(p.path)
     built = {r["p"] for r in open_store(tmp_path / "store").select("SELECT ?p WHERE { ?n a kg:Note ; kg:path ?p }")}
-    assert built == good | {"bad-front-matter-unclosed.md"}  # read as text, and reported
+    assert built == good | warned  # read as text, and reported
+    assert sorted(w.path for w in report.warnings) == sorted(warned) and report.ok == (not bad)
+    (broken,) = [w for w in report.warnings if w.path == "warn-front-matter-broken-yaml.md"]
+    assert broken.line == 3 and "not valid YAML" in broken.message
+    titles = {r["p"]: r["t"] for r in open_store(tmp_path / "store").select(
+        "SELECT ?p ?t WHERE { ?n a kg:Note ; kg:path ?p ; kg:title ?t }")}
+    assert titles["warn-front-matter-broken-yaml.md"] == "真正的标题"  # not "[unclosed"
 
 
 def test_reading_during_a_build_sees_old_or_new_never_a_mix(tmp_path):

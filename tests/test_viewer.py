@@ -87,9 +87,8 @@ def test_nodes_render_and_nothing_is_fetched(browser, demo_html):
     inside = page.eval("""(() => { const w = kg.cy.width(), h = kg.cy.height();
         return kg.cy.nodes().every(n => { const p = n.renderedPosition(); return p.x >= 0 && p.y >= 0 && p.x <= w && p.y <= h; }); })()""")
     assert inside
-    person = TYPE_COLOURS["Person"]  # the viewer paints people in the colour of the type table
-    rgb = "[" + ", ".join(str(int(person[k:k + 2], 16)) for k in (1, 3, 5)) + "]"
-    assert page.eval(_COUNT_COLOUR % rgb) > 500
+    person = TYPE_COLOURS["Person"]
+    assert page.eval(_COUNT_COLOUR % json.dumps([int(person[i:i + 2], 16) for i in (1, 3, 5)])) > 500
     page.screenshot(ARTIFACTS / "viewer-demo.png")
     assert page.requests() == [demo_html.as_uri()], "the viewer fetched something besides its own file"
     assert page.errors() == []
@@ -135,7 +134,7 @@ def test_click_shows_mentions_sources_and_expands_the_neighbourhood(browser, dem
     _click_node(page, "北一辉")
     page.wait_for("document.body.dataset.selected === '北一辉'", timeout=5)
     assert page.eval("document.querySelectorAll('#panel .ev').length") == 3  # 4 mentions in 3 sentences
-    assert "000_3c3c03ef14cd1a5a.txt" in page.eval("document.querySelector('#panel .ev .where').textContent")
+    assert "000_3c3c03ef14cd1a5a.md" in page.eval("document.querySelector('#panel .ev .where').textContent")
     before = page.eval("kg.cy.nodes().length")
     page.eval("Array.from(document.querySelectorAll('#panel button')).find(b => b.textContent.startsWith('Expand')).click()")
     after = page.eval("kg.cy.nodes().map(n => n.data('label'))")
@@ -167,3 +166,40 @@ def test_viewer_of_a_pipeline_build(browser, tmp_path):
     page.eval("document.getElementById('search').value = ''")
     _type(page, "北一辉")
     page.wait_for("document.body.dataset.selected === '北一辉'", timeout=5)
+
+
+# Machado, Oliveira and Fernandes (2009), severity 1, on linear RGB: how each kind of dichromat sees a colour
+_DICHROMAT = {
+    "protanopia": ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216), (-0.003882, -0.048116, 1.051998)),
+    "deuteranopia": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413), (-0.011820, 0.042940, 0.968881)),
+    "tritanopia": ((1.255528, -0.076749, -0.178779), (-0.078411, 0.930809, 0.147602), (0.004733, 0.691367, 0.303900)),
+    "normal vision": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+}
+
+
+def _lab(hex_colour: str, matrix) -> tuple[float, float, float]:
+    """CIELAB (D65) of an sRGB colour as seen through ``matrix``."""
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    rgb = [linear(int(hex_colour[i:i + 2], 16) / 255) for i in (1, 3, 5)]
+    r, g, b = (min(1.0, max(0.0, sum(row[k] * rgb[k] for k in range(3)))) for row in matrix)
+    x, y, z = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g + 0.0722 * b, \
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+
+def test_type_colours_stay_apart_for_colour_blind_readers():
+    """Every two node types differ by ΔE*ab ≥ 15 for normal vision and for each kind of dichromacy (the bug:
+    Paper #6c8ead and Organization #669bbc were nearly the same)."""
+    import itertools
+    import math
+
+    assert len(set(TYPE_COLOURS.values())) == len(TYPE_COLOURS)
+    for kind, matrix in _DICHROMAT.items():
+        for (ta, a), (tb, b) in itertools.combinations(TYPE_COLOURS.items(), 2):
+            assert math.dist(_lab(a, matrix), _lab(b, matrix)) >= 15, (kind, ta, tb)

@@ -1,9 +1,12 @@
 """The HTTP server: one starlette app over a built store.
 
 ====================================  =====================================================
+``/``, ``/search?q=``                 the front page and its entity search (kg.web.pages)
 ``/graphql``                          GraphQL, GET and POST (GraphiQL in a browser unless production)
 ``/sparql``                           SPARQL 1.1 Protocol, query operation only (GET, POST form,
-                                      POST application/sparql-query); results negotiated
+                                      POST application/sparql-query); results negotiated; the SPARQL
+                                      editor for a browser's GET without a query (unless production)
+``/assets/{name}``                    the pages' vendored scripts and styles (kg.web.assets)
 ``/dump.{ext}``                       the whole graph (or ``?note=PATH`` / ``?graph=IRI``):
                                       ttl, nt, nq, trig, jsonld
 ``/rdf-graph-store?graph=IRI``        Graph Store Protocol GET (``?default`` for the union)
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -157,7 +161,8 @@ def negotiate(header: str | None, offers: dict[str, str]) -> str | None:
 
 
 class KGGraphQL(GraphQL):
-    """strawberry's ASGI view, with a kg Context (one store snapshot per request)."""
+    """strawberry's ASGI view, with a kg Context (one store snapshot per request), kg's vendored GraphiQL
+    (strawberry's own loads its scripts from a CDN) and JSON that keeps non-ASCII text as it is."""
 
     def __init__(self, schema: KGSchema, backend: GraphBackend, *, production: bool):
         super().__init__(schema, graphql_ide=None if production else "graphiql", allow_queries_via_get=True)
@@ -165,6 +170,22 @@ class KGGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         return Context(await self.backend.asnapshot(), request, response)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # also a browser opening /graphql?query=...: GraphiQL shows the query and runs it
+        if request.method == "GET" and request.query_params.get("query") is not None:
+            from kg.web.pages import prefers_html
+
+            return self.graphql_ide is not None and prefers_html(request)
+        return super().should_render_graphql_ide(request)
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        from kg.web.pages import graphiql_page
+
+        return graphiql_page(request.query_params.get("query"), request.query_params.get("variables"))
+
+    def encode_json(self, data: object) -> str:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------- SPARQL
@@ -188,6 +209,11 @@ async def sparql_endpoint(request: Request) -> Response:
     params = request.query_params
     if request.method == "GET":
         query = params.get("query")
+        if query is None and "update" not in params and not request.app.state.production:
+            from kg.web.pages import prefers_html, sparql_editor_page
+
+            if prefers_html(request):
+                return sparql_editor_page()
         if "update" in params:
             raise QueryRefusedError("SPARQL updates are refused: the graph is read-only; rebuild it with 'kg build'")
     else:
@@ -327,8 +353,10 @@ async def _too_large(scope: Any, receive: Any, send: Any, limit: int) -> None:
 def build_routes(graphql_app: Any) -> list[BaseRoute]:
     """The server's routes; extend the list for new features."""
     from kg.viz.routes import viz_routes
+    from kg.web.pages import web_routes
 
     return [
+        *web_routes(),  # /, /search and /assets/{name}: pages for people (kg.web)
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Route("/sparql", sparql_endpoint, methods=["GET", "POST"]),
         Route("/dump.{ext}", dump_endpoint, methods=["GET"]),

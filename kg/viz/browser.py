@@ -20,11 +20,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["find_chromium", "Chromium", "Page", "BrowserError", "chromium_flags"]
+__all__ = ["find_chromium", "Chromium", "Page", "BrowserError", "chromium_flags", "off_machine"]
 
 
 class BrowserError(RuntimeError):
     pass
+
+
+def off_machine(urls: list[str]) -> list[str]:
+    """The URLs that would leave this machine: anything but loopback http(s), file:, data:, blob:, about:.
+
+    >>> off_machine(["http://127.0.0.1:8000/", "file:///tmp/v.html", "data:,x", "https://cdn.example/r.js"])
+    ['https://cdn.example/r.js']
+    """
+    from urllib.parse import urlsplit
+
+    out = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in ("file", "data", "blob", "about"):
+            continue
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+            continue
+        out.append(url)
+    return out
 
 
 def find_chromium() -> str | None:
@@ -40,8 +59,10 @@ def find_chromium() -> str | None:
 
 
 def chromium_flags(user_data_dir: str, width: int, height: int) -> list[str]:
-    """Headless, as root, offline: the background-networking flags keep it from calling Google's hosts."""
+    """Headless, as root, offline: no host name but 127.0.0.1 resolves (pages are opened by loopback IP or file URL), no
+    proxy, and the background-networking flags keep it from calling Google's hosts."""
     return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--no-proxy-server",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
             "--disable-dev-shm-usage", f"--user-data-dir={user_data_dir}", f"--window-size={width},{height}"]

@@ -21,7 +21,7 @@ from kg.vocab import KG, LINKS_GRAPH, coverage_iri, entity_iri, relatedness_iri
 
 __all__ = ["SAMPLE", "DEMO_ENTITIES", "demo_extraction", "write_demo_store"]
 
-SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "000_3c3c03ef14cd1a5a.txt"
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "000_3c3c03ef14cd1a5a.md"
 
 #: (type, name, aliases) found by string search in the sample note
 DEMO_ENTITIES = (

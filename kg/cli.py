@@ -304,19 +304,25 @@ def serve(
     cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="Allow this origin (CORS); repeatable.")] = None,
     sparql_timeout: Annotated[float, typer.Option(help="Seconds a SPARQL query may run before it is stopped.")] = 10.0,
     sparql_workers: Annotated[int, typer.Option(help="Worker processes answering /sparql.")] = 2,
+    sparql_memory_mb: Annotated[int, typer.Option(help="Memory (MiB) each SPARQL worker may use.")] = 1024,
+    allow_host: Annotated[Optional[list[str]], typer.Option(
+        "--allow-host", help="Also answer requests for this Host name (loopback names always); repeatable; * for any.")] = None,
 ) -> None:
     """Serve the graph over HTTP: /graphql (with GraphiQL), /sparql, /dump.{ttl,nt,nq,trig,jsonld}, /healthz."""
-    import uvicorn
-
     from kg.api.app import create_app
+    from kg.api.serving import run
 
+    hosts = list(allow_host or ())
+    if host not in ("0.0.0.0", "::", ""):
+        hosts.append(host)  # the address it listens on is a name clients may use
     try:
         web = create_app(store, production=production, cors_origins=tuple(cors_origin or ()),
-                         sparql_timeout=sparql_timeout, sparql_workers=sparql_workers)
+                         allowed_hosts=tuple(hosts), sparql_timeout=sparql_timeout, sparql_workers=sparql_workers,
+                         sparql_memory_mb=sparql_memory_mb)
     except KGError as err:
         raise _fail(err) from None
     _err(f"serving {store} on http://{host}:{port}/graphql (SPARQL at /sparql)")
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    run(web, host=host, port=port)
 
 
 @app.command()

@@ -150,7 +150,7 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
             # threads (a fork while a thread starts can leave the child waiting forever on a lock it copied)
             workers = workers or _Workers(model, curation_files, 1)
             workers.grow(n_process)
-        with write_store(store, empty=rewrite, live_view=live) as writer:
+        with write_store(store, empty=rewrite, live_view=live, set_aside_damaged=force) as writer:
             old, old_meta = ((live.note_hashes(), live.meta()) if rewrite else
                              (writer.note_hashes(), _read_meta(writer)))
             live = None
@@ -440,6 +440,7 @@ def _update_links(writer, progress, relink, link_parts=None,
     if relink is not None:  # embedded store
         writer.flush()  # the notes' quads are written while the pass computes
         result, info = relink.run(link_parts, load=writer.load, wait=writer.sync, quiet=writer.quiet)
+        relink.store = None  # the generation's store closes at commit only if nothing else holds it
         if phases is not None:
             phases.update({f"links.{k}": v for k, v in info.seconds.items()})
             phases["links.incremental"] = float(info.mode == "incremental")

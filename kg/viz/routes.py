@@ -4,12 +4,13 @@ Query parameters are the view filters of ``kg export``: ``type`` (repeat or
 comma-separate), ``community``, ``centre`` (or ``center``), ``radius``,
 ``min_weight``, ``max_nodes``, ``drop_isolated``, ``co_mention``.  Answers are
 cached per store generation, filters and format, so a viewer reopened on an
-unchanged graph costs nothing.
+unchanged graph costs nothing; so does asking again for a view that failed (an unknown centre).
+Views are computed on the server's heavy lane (kg.api.lanes): when it is full, 503 with Retry-After.
 """
 
 from __future__ import annotations
 
-import asyncio
+import copy
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -18,14 +19,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kg.errors import ExportError
+from kg.errors import ExportError, KGError, NotFoundError
 from kg.export import VIEW_FORMATS, export_view, parse_filter
 
 __all__ = ["viz_routes"]
 
 _CACHE_SIZE = 16
-_cache: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
+_cache: OrderedDict[tuple, tuple[bytes, str] | KGError] = OrderedDict()
 _cache_lock = threading.Lock()
+_key_locks: dict[tuple, threading.Lock] = {}  # one render per key at a time: the others wait and take its answer
 
 
 def _render(store: Any, fmt: str, params: dict[str, Any]) -> tuple[bytes, str]:
@@ -33,15 +35,26 @@ def _render(store: Any, fmt: str, params: dict[str, Any]) -> tuple[bytes, str]:
     generation = store.generation()
     key = (store.location, generation, fmt, filters)
     with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    body, media = export_view(store.select, fmt, filters, title="kg: entity graph")
-    with _cache_lock:
-        _cache[key] = (body, media)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return body, media
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:
+        with _cache_lock:
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+        if hit is None:
+            try:
+                hit = export_view(store.select, fmt, filters, title="kg: entity graph")
+            except (ExportError, NotFoundError) as err:  # a failure is remembered too: it would fail again
+                hit = err
+            with _cache_lock:
+                _cache[key] = hit
+                while len(_cache) > _CACHE_SIZE:
+                    _cache.popitem(last=False)
+        with _cache_lock:
+            _key_locks.pop(key, None)
+    if isinstance(hit, KGError):
+        raise copy.copy(hit).with_traceback(None)
+    return hit
 
 
 def _params(request: Request) -> dict[str, Any]:
@@ -51,9 +64,8 @@ def _params(request: Request) -> dict[str, Any]:
 
 async def _answer(request: Request, fmt: str) -> Response:
     backend = request.app.state.backend
-    loop = asyncio.get_running_loop()
     try:
-        body, media = await loop.run_in_executor(backend.pool, _render, backend.store, fmt, _params(request))
+        body, media = await request.app.state.lanes.heavy.run(_render, backend.store, fmt, _params(request))
     except ExportError as err:
         return JSONResponse({"error": {"code": err.code, "message": str(err)}}, status_code=400)
     headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}

@@ -31,8 +31,15 @@ StoreOpt = Annotated[str, typer.Option("--store", "-s", help="Store folder (or S
                                        envvar="KG_STORE")]
 
 
+def _printable(text: str) -> str:
+    """Text safe to write to a terminal: control characters (escape sequences) and bytes that are not UTF-8
+    shown escaped, never sent raw."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _err(message: str) -> None:
-    typer.echo(f"kg: {message}", err=True)
+    typer.echo(f"kg: {_printable(message)}", err=True)
 
 
 def _fail(err: KGError, code: int = 2) -> typer.Exit:
@@ -90,6 +97,8 @@ def build(
     force: Annotated[bool, typer.Option(help="Rebuild every note, changed or not.")] = False,
     no_extract: Annotated[bool, typer.Option("--no-extract", help="Only the note structure, no entities.")] = False,
     no_links: Annotated[bool, typer.Option("--no-links", help="Skip the link pass.")] = False,
+    follow_symlinks: Annotated[bool, typer.Option(
+        "--follow-symlinks", help="Read links that point outside the notes folder (skipped by default).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Build or update the graph of PATHS in the store (unchanged notes are skipped)."""
@@ -99,11 +108,14 @@ def build(
     try:
         with _Progress(enabled=not as_json) as progress:
             report = run_build([str(p) for p in paths], store, model=model, extract=not no_extract,
-                               links=not no_links, n_process=n_process, force=force, progress=progress)
+                               links=not no_links, n_process=n_process, force=force, progress=progress,
+                               follow_symlinks=follow_symlinks)
     except KGError as err:
         raise _fail(err) from None
     for problem in report.problems:
         _err(f"error: {problem}")
+    for skipped in report.skipped:
+        _err(f"skipped {skipped}")
     for path in report.kept_on_error:
         _err(f"kept the last good graph of {path}")
     if as_json:
@@ -138,6 +150,7 @@ def stats(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     t = Table(title=f"{store} ({s.generation}, {s.triples:,} triples)")
@@ -149,8 +162,8 @@ def stats(
     t = Table(title="by note")
     for col in ("path", "sections", "sources", "mentions", "entities"):
         t.add_column(col, justify="left" if col == "path" else "right")
-    for row in s.by_note:
-        t.add_row(*(str(row[c]) for c in ("path", "sections", "sources", "mentions", "entities")))
+    for row in s.by_note:  # a note's name is shown as text: no markup, no escape sequences
+        t.add_row(*(Text(_printable(str(row[c]))) for c in ("path", "sections", "sources", "mentions", "entities")))
     console.print(t)
 
 

@@ -57,6 +57,18 @@ def _render(store: Any, fmt: str, params: dict[str, Any]) -> tuple[bytes, str]:
     return hit
 
 
+def _cached(store: Any, fmt: str, params: dict[str, Any]) -> tuple[bytes, str] | None:
+    """The answer already made for these filters on the generation last seen live (no thread, no I/O)."""
+    gen = getattr(store, "_gen", None)
+    if gen is None:
+        return None
+    with _cache_lock:
+        hit = _cache.get((store.location, gen.name, fmt, parse_filter(params)))
+    if isinstance(hit, KGError):
+        raise copy.copy(hit).with_traceback(None)
+    return hit
+
+
 def _params(request: Request) -> dict[str, Any]:
     q = request.query_params
     return {k: q.getlist(k) for k in q.keys()}
@@ -64,8 +76,10 @@ def _params(request: Request) -> dict[str, Any]:
 
 async def _answer(request: Request, fmt: str) -> Response:
     backend = request.app.state.backend
+    params = _params(request)
     try:
-        body, media = await request.app.state.lanes.heavy.run(_render, backend.store, fmt, _params(request))
+        hit = _cached(backend.store, fmt, params)
+        body, media = hit or await request.app.state.lanes.heavy.run(_render, backend.store, fmt, params)
     except ExportError as err:
         return JSONResponse({"error": {"code": err.code, "message": str(err)}}, status_code=400)
     headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}

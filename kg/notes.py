@@ -141,7 +141,11 @@ def scan_notes(paths: Iterable[str | os.PathLike[str]], *, follow_symlinks: bool
                     if d.startswith(".") or d == "_site":
                         continue
                     sub = here / d
-                    if sub.is_symlink():
+                    try:
+                        is_link = stat.S_ISLNK(os.lstat(sub).st_mode)
+                    except OSError:  # past the path limit, say: the walk reports it when it goes in
+                        is_link = False
+                    if is_link:
                         target = sub.resolve()
                         if not follow_symlinks:
                             scan.skipped.append(f"{printable_path(rel_of(sub))}: a link to a folder, not followed "

@@ -189,8 +189,8 @@ def check_read_only_query(sparql: str) -> None:
         try:
             update = parseUpdate(sparql)
         except (ParseException, ValueError, TypeError):
-            raise QueryError(f"the SPARQL query does not parse: {err.msg} (line {err.lineno}, column {err.col})") \
-                from None
+            raise QueryError(f"the SPARQL query does not parse (kg reads every query with rdflib's parser before it "
+                             f"runs): {err.msg} (line {err.lineno}, column {err.col})") from None
         verbs = [r.name for r in update.get("request", ())]
         verb = next((w for w in _UPDATE_WORDS if verbs and verbs[0].upper().startswith(w)), "an update")
         raise QueryRefusedError(

@@ -19,7 +19,6 @@ import uvicorn
 from test_api_graph import api_store  # noqa: F401 - the fixture
 
 from kg.api.app import create_app
-from kg.api.lanes import LoopLane
 from kg.api.query import QueryRunner
 from kg.api.schema import build_schema
 from kg.api.serving import server_config
@@ -96,6 +95,8 @@ def test_ordinary_questions_cost_far_less_than_the_limit(http):
 
 def test_a_request_past_its_time_limit_is_cancelled_in_its_own_thread(api_store):  # noqa: F811
     """Run on a lane, a request past the limit answers query_timeout and its thread is freed for the next."""
+    from kg.api.lanes import LoopLane
+
     lane = LoopLane("graphql-test", 1, wait=5.0)
     try:
         slow = QueryRunner(api_store, schema=build_schema(time_limit=1e-6, lane=lane))

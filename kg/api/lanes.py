@@ -3,7 +3,9 @@
 ===========  ==========================================================================
 ``probe``    one thread for ``/healthz``; nothing slow ever runs on it
 ``store``    reading a generation's catalogue and other small store reads
-``heavy``    dumps and graph views: few threads, a short queue, then 503 with Retry-After
+``heavy``    dumps (written by Oxigraph without the interpreter lock): few threads, a short queue,
+             then 503 with Retry-After
+``views``    graph views (networkx work that would hold the lock for seconds): as many processes
 ``graphql``  threads that each run one GraphQL request on an event loop of their own, so
              resolvers never run on the server's loop and a time limit cancels the request
 ===========  ==========================================================================
@@ -19,7 +21,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from kg.errors import KGError, QueryTimeoutError
@@ -40,15 +42,25 @@ class BusyError(KGError):
 
 
 class Lane:
-    """``threads`` threads for one kind of blocking work; at most ``threads + queue`` jobs in it at once."""
+    """``threads`` threads (or with ``processes``, worker processes) for one kind of blocking work; at most
+    ``threads + queue`` jobs in it at once."""
 
-    def __init__(self, name: str, threads: int, queue: int):
+    def __init__(self, name: str, threads: int, queue: int, *, processes: bool = False):
         self.name = name
         self.threads = threads
         self.limit = threads + queue
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"kg-{name}")
+        self.processes = processes
+        self.executor = self._make()
         self._lock = threading.Lock()
         self._jobs = 0  # submitted and not finished (a job whose client went away still counts until it ends)
+
+    def _make(self) -> Any:
+        if self.processes:  # started clean (no fork of a server that runs threads), and only when first used
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            return ProcessPoolExecutor(max_workers=self.threads, mp_context=multiprocessing.get_context("spawn"))
+        return ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"kg-{self.name}")
 
     @property
     def jobs(self) -> int:
@@ -70,7 +82,12 @@ class Lane:
             self._done(None)  # type: ignore[arg-type]
             raise BusyError("the server is stopping") from None
         fut.add_done_callback(self._done)
-        return await asyncio.wrap_future(fut)
+        try:
+            return await asyncio.wrap_future(fut)
+        except BrokenExecutor:  # a worker process died (killed, out of memory): start the pool again
+            broken, self.executor = self.executor, self._make()
+            broken.shutdown(wait=False, cancel_futures=True)
+            raise BusyError(f"a {self.name} worker died while answering; try again") from None
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -150,12 +167,23 @@ class LoopLane:
             raise BusyError(f"every {self.name} thread stayed busy for {self.wait:g} s; "
                             "try again in a few seconds") from None
 
-        def back(_: Future) -> None:  # the thread is free again only when the request really ended
+        state = {"started": False, "back": False}
+        lock = threading.Lock()
+
+        def back() -> None:  # the thread is free again only when the request has really ended
+            with lock:
+                if state["back"]:
+                    return
+                state["back"] = True
             if not home.is_closed():
                 home.call_soon_threadsafe(idle.put_nowait, loop)
 
-        fut = asyncio.run_coroutine_threadsafe(_awaited(make), loop)
-        fut.add_done_callback(back)
+        def never_started(_: Future) -> None:  # cancelled before its coroutine took its first step
+            if not state["started"]:
+                back()
+
+        fut = asyncio.run_coroutine_threadsafe(_awaited(make, back, state), loop)
+        fut.add_done_callback(never_started)
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), timeout)
         except TimeoutError:
@@ -179,8 +207,12 @@ class LoopLane:
             t.join(timeout=5)
 
 
-async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()
+async def _awaited(make: Callable[[], Awaitable[T]], finished: Callable[[], None], state: dict) -> T:
+    state["started"] = True
+    try:
+        return await make()
+    finally:
+        finished()
 
 
 class Lanes:
@@ -191,6 +223,7 @@ class Lanes:
         self.probe = Lane("probe", 1, 4)
         self.store = Lane("store", store_threads, 64)
         self.heavy = Lane("heavy", heavy_threads, heavy_queue)
+        self.views = Lane("views", heavy_threads, heavy_queue, processes=True)
         self.graphql = LoopLane("graphql", graphql_threads, wait=graphql_wait)
         self.sparql = sparql
 
@@ -203,5 +236,5 @@ class Lanes:
         if self.sparql is not None:
             await self.sparql.close()
         self.graphql.close()
-        for lane in (self.probe, self.store, self.heavy):
+        for lane in (self.probe, self.store, self.heavy, self.views):
             lane.close()

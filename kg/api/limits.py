@@ -36,7 +36,7 @@ from strawberry.extensions import SchemaExtension
 __all__ = ["MAX_COST", "MAX_FIRST", "LIST_ESTIMATE", "DEFAULT_FIRST", "query_cost", "CostLimiter"]
 
 #: the most fields one request may resolve
-MAX_COST = 50_000
+MAX_COST = 10_000
 #: the largest ``first`` a list field takes (a larger one is refused by its resolver, with its own message)
 MAX_FIRST = 500
 #: what a list without ``first`` is taken to hold (evidence, via, path steps, aliases)

@@ -1117,7 +1117,6 @@ class KGErrorExtension(SchemaExtension):
         if isinstance(orig, KGError):
             return GraphQLError(str(orig), nodes=error.nodes, source=error.source, positions=error.positions,
                                 path=error.path, extensions={"code": orig.code})
-        log.error("unexpected error in a resolver", exc_info=orig)
         return GraphQLError("Unexpected error.", nodes=error.nodes, source=error.source, positions=error.positions,
                             path=error.path, extensions={"code": "internal_error"})
 
@@ -1140,6 +1139,14 @@ class KGSchema(strawberry.Schema):
     time_limit: float = DEFAULT_TIME_LIMIT
     lane: LoopLane | None = None
     production: bool = False
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Log what went wrong on the server's side only: a query refused or malformed is the client's
+        answer, not a line in the server's log (a client sending thousands would fill it)."""
+        for error in errors:
+            orig = error.original_error
+            if orig is not None and not isinstance(orig, (KGError, GraphQLError)):
+                log.error("unexpected error in a resolver", exc_info=orig)
 
     async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
         if query is not None and len(query) > MAX_QUERY_CHARS:

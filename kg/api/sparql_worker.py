@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,6 +260,7 @@ class _Worker:
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["MALLOC_ARENA_MAX"] = "2"  # glibc reserves address space per thread arena: the cap counts it
+        env["RUST_BACKTRACE"] = "0"  # a query past the cap: one line in the server's log, not a backtrace
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "kg.api.sparql_worker", str(to_child_r), str(from_child_w), location,
@@ -314,18 +315,20 @@ class _Worker:
 class SparqlPool:
     """Worker processes over the store at ``location``; each query at most ``timeout`` seconds.
 
-    ``size`` workers stand ready for queries.  A query that runs past ``fast_limit`` seconds becomes a slow
-    one: it goes on (up to ``timeout``) on one of ``slow_slots`` slots, and a new worker takes its place
-    among the ready ones, so slow queries never hold up quick ones for more than ``fast_limit``.  When every
+    ``size`` workers stand ready for queries.  A query that uses ``fast_limit`` seconds of CPU becomes a slow
+    one: it goes on (up to ``timeout``) on one of ``slow_slots`` slots, and a spare worker (started ahead)
+    takes its place among the ready ones, so slow queries never hold up quick ones for more than that.  When every
     slow slot is taken, the query is stopped with :class:`PoolBusyError` (503, Retry-After).  A query that
-    went slow before (same text) waits at most ``slow_wait`` seconds for a slot before it starts.
+    went slow before (same text) waits at most ``slow_wait`` seconds for a slot before it starts, and any
+    query at most ``queue_wait`` seconds for a ready worker; queries answered quickly before get a ready
+    worker before the others.
     Each worker may map ``memory_mb`` of memory, and runs with no network where the system allows it.
     """
 
     def __init__(self, location: str | os.PathLike[str], *, size: int = 2, timeout: float = DEFAULT_TIMEOUT,
                  max_result_bytes: int = DEFAULT_MAX_RESULT, memory_mb: int = DEFAULT_WORKER_MEMORY_MB,
                  fast_limit: float = DEFAULT_FAST_LIMIT, slow_slots: int = 1, slow_wait: float = 2.0,
-                 isolate_network: bool = True):
+                 queue_wait: float = 5.0, isolate_network: bool = True):
         self.location = str(location)
         self.size = size
         self.timeout = timeout
@@ -334,16 +337,19 @@ class SparqlPool:
         self.fast_limit = min(fast_limit, timeout)
         self.slow_slots = slow_slots
         self.slow_wait = slow_wait
+        self.queue_wait = queue_wait
         self.isolate = isolate_network
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._idle: _Ready | None = None
         self._slots: asyncio.Semaphore | None = None
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         # a thread per query in flight (it waits on the worker's pipe) and one per worker being started
-        self._threads = ThreadPoolExecutor(max_workers=2 * (size + slow_slots) + 2, thread_name_prefix="kg-sparql")
+        self._threads = ThreadPoolExecutor(max_workers=2 * (size + 2 * slow_slots) + 2, thread_name_prefix="kg-sparql")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._known_slow: OrderedDict[str, None] = OrderedDict()
+        self._known_fast: OrderedDict[str, None] = OrderedDict()  # answered quickly before: served first
+        self._spares: list[_Worker] = []  # started and waiting for the next slow query (one per slow slot)
         self.replaced = 0  # workers killed (time limit, memory, busy) and replaced (for tests and /healthz)
         self.isolated: bool | None = None  # whether the workers' network is cut off (known once one started)
 
@@ -373,16 +379,32 @@ class SparqlPool:
         assert self._loop is not None and self._idle is not None
         self._loop.call_soon_threadsafe(self._idle.put_nowait, new)
 
+    def _add_spare(self) -> None:
+        """Start a spare worker (in a thread)."""
+        if self._closed:
+            return
+        try:
+            new = self._spawn()
+        except (OSError, EOFError):
+            return
+        if self._closed:
+            self._retire(new)
+            return
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._spares.append, new)
+
     async def start(self) -> None:
         if self._idle is not None:
             return
         self._loop = asyncio.get_running_loop()
-        self._idle = asyncio.Queue()
+        self._idle = _Ready()
         self._slots = asyncio.Semaphore(self.slow_slots)
         workers = await asyncio.gather(*(self._loop.run_in_executor(self._threads, self._spawn)
                                          for _ in range(self.size)))
         for w in workers:
             self._idle.put_nowait(w)
+        for _ in range(self.slow_slots):
+            self._loop.run_in_executor(self._threads, self._add_spare)
 
     async def close(self) -> None:
         self._closed = True
@@ -409,11 +431,15 @@ class SparqlPool:
         return " ".join(sparql.split())
 
     def _remember_slow(self, sparql: str) -> None:
+        self._known_fast.pop(self._key(sparql), None)
+        self._remember(self._known_slow, sparql)
+
+    def _remember(self, known: OrderedDict[str, None], sparql: str) -> None:
         key = self._key(sparql)
-        self._known_slow[key] = None
-        self._known_slow.move_to_end(key)
-        while len(self._known_slow) > 256:
-            self._known_slow.popitem(last=False)
+        known[key] = None
+        known.move_to_end(key)
+        while len(known) > 512:
+            known.popitem(last=False)
 
     async def run(self, sparql: str, result_fmt: str | None, rdf_fmt: str | None) -> SparqlResult:
         """Run one query in a worker; raise :class:`QueryTimeoutError` when it passes the limit and
@@ -422,7 +448,6 @@ class SparqlPool:
             await self.start()
         assert self._idle is not None and self._slots is not None
         loop = asyncio.get_running_loop()
-        t0 = time.monotonic()
         slot = False
         if self._key(sparql) in self._known_slow:  # went slow before: a slow slot first, then a worker
             try:
@@ -432,31 +457,40 @@ class SparqlPool:
                                     f"{self.slow_wait:g} s; try again later, or narrow the query") from None
             slot = True
         try:
-            try:
-                w = await asyncio.wait_for(self._idle.get(), self.timeout)
-            except TimeoutError:
-                raise PoolBusyError(f"every SPARQL worker stayed busy for {self.timeout:g} s; try again later") \
-                    from None
-            if slot:  # it leaves the ready workers at once: another takes its place
-                w.slow = True
-                loop.run_in_executor(self._threads, self._add_ready)
-            reply, slot = await self._ask(w, (sparql, result_fmt, rdf_fmt), t0, slot)
+            if slot and self._spares:  # a spare worker takes it: the ready ones stay for quick queries
+                w = self._spares.pop()
+                loop.run_in_executor(self._threads, self._add_spare)
+            else:
+                w = await self._idle.get(first=self._key(sparql) in self._known_fast, timeout=self.queue_wait)
+                if w is None:
+                    raise PoolBusyError(f"every SPARQL worker stayed busy for {self.queue_wait:g} s; try again "
+                                        "later")
+                if not slot and self._key(sparql) in self._known_slow:  # found slow while this one waited
+                    self._idle.put_nowait(w)
+                    raise PoolBusyError("this query ran long before, and the slow SPARQL slots are taken; "
+                                        "try again later, or narrow the query")
+                if slot:  # it leaves the ready workers at once: another takes its place
+                    loop.run_in_executor(self._threads, self._add_ready)
+            w.slow = slot
+            reply, slot = await self._ask(w, (sparql, result_fmt, rdf_fmt), slot)
         finally:
             if slot:
                 self._slots.release()
         return self._answer(reply)
 
-    async def _ask(self, w: _Worker, msg: tuple, t0: float, slot: bool) -> tuple[tuple, bool]:
-        """Send a query to ``w`` and wait for its reply: fast first, then on a slow slot (taken if need be)."""
+    async def _ask(self, w: _Worker, msg: tuple, slot: bool) -> tuple[tuple, bool]:
+        """Send a query to ``w`` and wait for its reply: fast first, then on a slow slot (taken if need be).
+        Its time runs from when the worker has it."""
         assert self._idle is not None and self._slots is not None
         loop = asyncio.get_running_loop()
+        t0 = time.monotonic()
         ok = False
         try:
             try:
                 await loop.run_in_executor(self._threads, w.send_conn.send, msg)
-                first = self.timeout if slot else self.fast_limit
-                reply = await loop.run_in_executor(self._threads, _poll, w, max(0.0, first - (time.monotonic() - t0)))
-                if reply is None and not slot:  # past the fast limit: on a slow slot, if one is free
+                cpu = None if slot else self.fast_limit
+                reply = await loop.run_in_executor(self._threads, _poll, w, self.timeout, cpu)
+                if reply is _SLOW:  # past the quick limit: on a slow slot, if one is free
                     self._remember_slow(msg[0])
                     if self._slots.locked():
                         raise PoolBusyError("the query ran past the quick limit and every slow SPARQL slot is "
@@ -464,14 +498,19 @@ class SparqlPool:
                     await self._slots.acquire()
                     slot = True
                     w.slow = True
-                    loop.run_in_executor(self._threads, self._add_ready)
+                    if self._spares:  # a spare takes its place among the ready workers
+                        self._idle.put_nowait(self._spares.pop())
+                        loop.run_in_executor(self._threads, self._add_spare)
+                    else:
+                        loop.run_in_executor(self._threads, self._add_ready)
                     reply = await loop.run_in_executor(self._threads, _poll, w,
-                                                       max(0.05, self.timeout - (time.monotonic() - t0)))
+                                                       max(0.05, self.timeout - (time.monotonic() - t0)), None)
                 if reply is None:
                     raise QueryTimeoutError(
                         f"the SPARQL query ran longer than {self.timeout:g} s and was stopped; "
                         "narrow it (more specific patterns, a LIMIT)")
             except (EOFError, OSError):
+                self._remember_slow(msg[0])  # it kills workers: next time on a slow slot, with a spare
                 if await loop.run_in_executor(self._threads, w.died_of_memory):
                     raise OutOfMemoryError(
                         f"the SPARQL query needed more than the {self.memory_mb:,} MiB of memory a query may use "
@@ -479,11 +518,18 @@ class SparqlPool:
                         from None
                 raise QueryError("the SPARQL worker died while answering; the query may be too large") from None
             ok = True
+            if not slot:
+                self._remember(self._known_fast, msg[0])
             return reply, slot
         finally:
             if not ok and w.slow:  # another took its place among the ready workers when it went slow
                 self.replaced += 1
                 loop.run_in_executor(self._threads, self._retire, w, True)
+            elif not ok and self._spares:  # a spare takes its place at once; another spare is started
+                self._idle.put_nowait(self._spares.pop())
+                self.replaced += 1
+                loop.run_in_executor(self._threads, self._retire, w, True)
+                loop.run_in_executor(self._threads, self._add_spare)
             elif not ok:
                 loop.run_in_executor(self._threads, self._replace, w)
             elif w.slow:  # a slow query's worker was replaced among the ready ones already
@@ -504,10 +550,70 @@ class SparqlPool:
         raise RuntimeError(f"SPARQL worker failed: {reply[1]}: {reply[2]}")
 
 
-def _poll(w: _Worker, timeout: float) -> tuple | None:
-    if not w.recv_conn.poll(timeout):
+class _Ready:
+    """The ready workers, and the queries waiting for one: those answered quickly before go first."""
+
+    def __init__(self) -> None:
+        self.workers: deque[_Worker] = deque()
+        self.waiting: tuple[deque[asyncio.Future], deque[asyncio.Future]] = (deque(), deque())
+
+    def qsize(self) -> int:
+        return len(self.workers)
+
+    def put_nowait(self, w: _Worker) -> None:
+        for queue in self.waiting:
+            while queue:
+                fut = queue.popleft()
+                if not fut.done():
+                    fut.set_result(w)
+                    return
+        self.workers.append(w)
+
+    async def get(self, *, first: bool, timeout: float) -> _Worker | None:
+        if self.workers and not any(f for q in self.waiting for f in q if not f.done()):
+            return self.workers.popleft()
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting[0 if first else 1].append(fut)
+        try:
+            await asyncio.wait({fut}, timeout=timeout)
+        finally:
+            if not fut.done():
+                fut.cancel()
+            elif fut.cancelled() is False and asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                self.put_nowait(fut.result())  # handed a worker as the caller was cancelled: pass it on
+        return fut.result() if fut.done() and not fut.cancelled() else None
+
+
+_SLOW = ("slow",)
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time a process has used (Linux /proc), or None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
         return None
-    return w.recv_conn.recv()
+
+
+def _poll(w: _Worker, timeout: float, cpu_limit: float | None) -> tuple | None:
+    """The worker's reply within ``timeout`` seconds, or None; with ``cpu_limit``, :data:`_SLOW` as soon as
+    the query has used that much CPU time (waiting for a busy machine's CPU does not make a query slow)."""
+    if cpu_limit is None:
+        return w.recv_conn.recv() if w.recv_conn.poll(timeout) else None
+    t0 = time.monotonic()
+    cpu0 = _cpu_seconds(w.proc.pid)
+    while True:
+        left = timeout - (time.monotonic() - t0)
+        if left <= 0:
+            return None
+        if w.recv_conn.poll(min(0.05, left)):
+            return w.recv_conn.recv()
+        cpu = _cpu_seconds(w.proc.pid)
+        used = cpu - cpu0 if cpu is not None and cpu0 is not None else time.monotonic() - t0
+        if used >= cpu_limit:
+            return _SLOW
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ Usage::
 It starts ``kg serve`` on a free loopback port (127.0.0.1 only) over the store (by default it builds
 ``../shared/corpus/posts`` into a temporary one), then for at most ``--seconds`` runs, side by side:
 
-* ordinary traffic, measured (this process): ``/healthz`` every 50 ms; cheap GraphQL (the PLE question,
-  an entity lookup, a page of entities) and cheap SPARQL (``ASK {}``, a small SELECT) from a few clients;
+* ordinary traffic, measured: ``/healthz`` every 50 ms (a process of its own); cheap GraphQL (the PLE
+  question, an entity lookup, a page of entities) and cheap SPARQL (``ASK {}``, a small SELECT) from four
+  clients (this process);
 * hostile traffic (another process, so that its work does not slow the measuring): GraphQL nested-list
   bombs and near-limit queries (item 1), ``/export/d3`` with an unknown centre and ``/dump.nq`` four at a
   time (item 5), a cross product with ORDER BY (item 6), four clients looping on a slow SPARQL query
-  (item 7).
+  (item 7).  Each hostile client waits ``--hostile-pause`` seconds (0.05) between its requests; with 0
+  they also flood the server with as many cheap refusals as it can answer.
 
 It samples the server's resident memory (and its SPARQL workers') every 0.5 s, prints p50/p99 per kind,
 the worst p99 of ordinary requests in any 10-s window, statuses per kind and the memory peaks, writes
@@ -106,13 +108,13 @@ def _code(r: httpx.Response) -> str:
 
 # ---------------------------------------------------------------- hostile traffic (a process of its own)
 
-async def _hostile(base: str, seconds: float, max_requests: int, only: str = "") -> dict:
+async def _hostile(base: str, seconds: float, max_requests: int, only: str = "", pause: float = 0.05) -> dict:
     stop = time.monotonic() + seconds
     budget = [max_requests]
     statuses: Counter = Counter()
 
     async def loop(name: str, send) -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=base, timeout=300) as http:  # (a first dump is written while waited)
             while time.monotonic() < stop and budget[0] > 0:
                 budget[0] -= 1
                 try:
@@ -121,9 +123,13 @@ async def _hostile(base: str, seconds: float, max_requests: int, only: str = "")
                 except httpx.HTTPError as err:
                     statuses[f"{name} no answer {type(err).__name__}"] += 1
                     await asyncio.sleep(0.2)
+                await asyncio.sleep(pause)
 
     async def dump(http: httpx.AsyncClient) -> httpx.Response:
         async with http.stream("GET", "/dump.nq") as r:
+            if r.status_code != 200:
+                await r.aread()
+                return r
             async for _ in r.aiter_bytes(1 << 20):
                 pass
             return r
@@ -144,9 +150,23 @@ async def _hostile(base: str, seconds: float, max_requests: int, only: str = "")
     return dict(statuses)
 
 
-def hostile_main(base: str, seconds: float, max_requests: int, out: str, only: str = "") -> None:
-    result = asyncio.run(_hostile(base, seconds, max_requests, only))
+def hostile_main(base: str, seconds: float, max_requests: int, out: str, only: str = "", pause: float = 0.05) -> None:
+    result = asyncio.run(_hostile(base, seconds, max_requests, only, pause))
     Path(out).write_text(json.dumps(result), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- /healthz (a process of its own: its timing is the server's)
+
+def health_main(base: str, seconds: float, max_requests: int, out: str) -> None:
+    t0 = time.monotonic()
+    samples: list[tuple[float, float, int]] = []
+    with httpx.Client(base_url=base, timeout=30) as http:
+        while time.monotonic() - t0 < seconds and len(samples) < max_requests:
+            t = time.perf_counter()
+            r = http.get("/healthz")
+            samples.append((time.monotonic() - t0, time.perf_counter() - t, r.status_code))
+            time.sleep(0.05)
+    Path(out).write_text(json.dumps(samples), encoding="utf-8")
 
 
 # ---------------------------------------------------------------- ordinary traffic (measured)
@@ -156,16 +176,6 @@ async def _ordinary(base: str, seconds: float, max_requests: int, t0: float) -> 
     budget = [max_requests]
     samples: dict[str, list[tuple[float, float]]] = defaultdict(list)  # kind -> (time since start, latency)
     statuses: Counter = Counter()
-
-    async def health() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            while time.monotonic() < stop and budget[0] > 0:
-                budget[0] -= 1
-                t = time.perf_counter()
-                r = await http.get("/healthz")
-                samples["healthz"].append((time.monotonic() - t0, time.perf_counter() - t))
-                statuses[f"healthz {r.status_code}"] += 1
-                await asyncio.sleep(0.05)
 
     async def cheap(k: int) -> None:
         plan = [("g", x) for x in CHEAP_GRAPHQL] + [("s", x) for x in CHEAP_SPARQL]
@@ -186,7 +196,7 @@ async def _ordinary(base: str, seconds: float, max_requests: int, t0: float) -> 
                 statuses[f"{item[0]} {r.status_code} {_code(r)}{'' if ok else ' NOT ANSWERED'}".strip()] += 1
                 await asyncio.sleep(0.02)
 
-    await asyncio.gather(health(), *(cheap(k) for k in range(4)))
+    await asyncio.gather(*(cheap(k) for k in range(4)))
     return samples, statuses
 
 
@@ -197,6 +207,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--max-requests", type=int, default=100_000)
     ap.add_argument("--only", default="", help="only these hostile kinds (comma-separated name parts)")
+    ap.add_argument("--hostile-pause", type=float, default=0.05,
+                    help="seconds each hostile client waits between its requests (0: as fast as answers come)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -248,11 +260,19 @@ def main() -> int:
             sampler.start()
             hostile_out = Path(tmp) / "hostile.json"
             hostile = subprocess.Popen([sys.executable, __file__, "--hostile-child", base, str(args.seconds),
-                                        str(args.max_requests), str(hostile_out), args.only])
+                                        str(args.max_requests), str(hostile_out), args.only,
+                                        str(args.hostile_pause)])
+            health_out = Path(tmp) / "health.json"
+            prober = subprocess.Popen([sys.executable, __file__, "--health-child", base, str(args.seconds),
+                                       str(args.max_requests), str(health_out)])
             t0 = time.monotonic()
             samples, statuses = asyncio.run(_ordinary(base, args.seconds, args.max_requests, t0))
             elapsed = time.monotonic() - t0
-            hostile.wait(timeout=args.seconds + 120)
+            prober.wait(timeout=args.seconds + 60)
+            for at, took, status in json.loads(health_out.read_text()) if health_out.exists() else []:
+                samples["healthz"].append((at, took))
+                statuses[f"healthz {status}"] += 1
+            hostile.wait(timeout=args.seconds + 300)
             hostile_statuses = json.loads(hostile_out.read_text()) if hostile_out.exists() else {}
             alive = httpx.get(base + "/healthz", timeout=5).status_code == 200
             sampling.set()
@@ -282,7 +302,13 @@ def main() -> int:
     for k in sorted(lat):
         v = lat[k]
         print(f"{k:<16}{len(v):>7}{pct(v, 50) * 1000:>10.1f}{pct(v, 99) * 1000:>10.1f}{max(v) * 1000:>10.1f}")
-    print(f"cheap GraphQL/SPARQL: worst p99 in a 10-s window {worst_window * 1000:.0f} ms")
+    print(f"cheap GraphQL/SPARQL: worst p99 in a 10-s window {worst_window * 1000:.0f} ms; by window: "
+          + ", ".join(f"{w * 10}-{w * 10 + 10} s {pct(v, 99) * 1000:.0f}" for w, v in sorted(windows.items())))
+    hw: dict[int, list[float]] = defaultdict(list)
+    for at, x in samples.get("healthz", []):
+        hw[int(at // 10)].append(x)
+    print("healthz p99 by window: " + ", ".join(f"{w * 10}-{w * 10 + 10} s {pct(v, 99) * 1000:.0f}"
+                                                for w, v in sorted(hw.items())))
     print("ordinary statuses:", dict(statuses))
     print("hostile statuses:", hostile_statuses)
     print(f"peak RSS: server {memory['server_kb'] / 1024:.0f} MB, SPARQL workers {memory['workers_kb'] / 1024:.0f} MB, "
@@ -320,6 +346,9 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--hostile-child":
-        hostile_main(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
+        hostile_main(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], float(sys.argv[7]))
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--health-child":
+        health_main(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
         sys.exit(0)
     sys.exit(main())

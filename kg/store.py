@@ -304,6 +304,11 @@ class EmbeddedStore:
         self._store, self._gen = store, gen
         return True
 
+    def live_name(self) -> str | None:
+        """The name of the live generation as ``CURRENT`` says now (one small read; nothing is opened)."""
+        gen = _current(self.root)
+        return gen.name if gen is not None else None
+
     @property
     def oxigraph(self) -> ox.Store:
         self.refresh()

@@ -36,7 +36,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from strawberry.asgi import GraphQL
 
@@ -284,7 +284,7 @@ async def _dump(request: Request, fmt: str, graph: str | None) -> Response:
     path = await dumps.get(fmt, graph)
     _, media, ext = RDF_FORMATS[fmt]
     name = "kg" if graph is None else "kg-graph"
-    return FileResponse(path, media_type=media, headers={"Content-Disposition": f'inline; filename="{name}.{ext}"'})
+    return dumps.response(path, media, {"Content-Disposition": f'inline; filename="{name}.{ext}"'})
 
 
 DUMP_EXTS = ("ttl", "nt", "nq", "trig", "jsonld")
@@ -334,7 +334,12 @@ async def healthz(request: Request) -> Response:
     backend: GraphBackend = request.app.state.backend
     lanes: Lanes = request.app.state.lanes
     try:
-        gen = await lanes.probe.run(backend.store.generation)
+        store = backend.store
+        live = store.live_name() if isinstance(store, EmbeddedStore) else None
+        if live is not None and store._gen is not None and live == store._gen.name:
+            gen = live  # the generation open is the live one: no thread, no store call
+        else:  # (re)opening a generation reads its files: on the probe thread
+            gen = await lanes.probe.run(store.generation)
     except KGError as err:
         return JSONResponse({"status": "unavailable", "error": {"code": err.code, "message": public_message(
             err, request.app.state.private_paths)}}, status_code=503)

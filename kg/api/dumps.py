@@ -2,8 +2,8 @@
 
 A dump of the whole graph is large (hundreds of MB on a corpus of a few hundred notes).  It is written
 on the heavy lane to a file in a private temporary folder, once per (generation, format, graph): requests
-for the same dump while it is being written wait for that one, and later ones get the file, streamed.
-The server holds none of it in memory.
+for the same dump while it is being written wait for that one, and later ones get the file, streamed, at
+most ``streams`` at once (then 503 with Retry-After).  The server holds none of it in memory.
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ __all__ = ["DumpCache"]
 class DumpCache:
     """Dump files of one store, at most ``keep`` of them (the oldest are deleted)."""
 
-    def __init__(self, store: Any, lane: Lane, keep: int = 8):
+    def __init__(self, store: Any, lane: Lane, keep: int = 8, streams: int = 2):
         self.store = store
         self.lane = lane
         self.keep = keep
+        self.streams = streams  # dumps sent at once: each keeps the server's loop busy while it is sent
+        self.sending = 0
         self._dir: Path | None = None
         self._files: OrderedDict[tuple[str, str, str | None], Path] = OrderedDict()
         self._lock = threading.Lock()
@@ -80,6 +82,32 @@ class DumpCache:
         self._writing[key] = fut
         fut.add_done_callback(lambda _: self._writing.pop(key, None))
         return await asyncio.shield(fut)
+
+    def response(self, path: Path, media_type: str, headers: dict[str, str]) -> Any:
+        """A response that sends the file 1 MiB at a time, counted among the streams (BusyError when full)."""
+        from starlette.responses import FileResponse
+
+        from kg.api.lanes import BusyError
+
+        if self.sending >= self.streams:
+            raise BusyError(f"{self.sending} dumps are being sent; try again in a few seconds", retry_after=10)
+        cache = self
+
+        class _Sending(FileResponse):
+            chunk_size = 2**20
+
+            async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+                try:
+                    await super().__call__(scope, receive, send)
+                finally:
+                    cache.sending -= 1
+
+        self.sending += 1
+        try:
+            return _Sending(path, media_type=media_type, headers=headers)
+        except BaseException:
+            self.sending -= 1
+            raise
 
     def close(self) -> None:
         if self._dir is not None:

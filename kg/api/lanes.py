@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from kg.errors import KGError, QueryTimeoutError
 
-__all__ = ["BusyError", "Lane", "LoopLane", "Lanes", "Deadline"]
+__all__ = ["BusyError", "Lane", "LoopLane", "Lanes", "Deadline", "lower_priority"]
 
 T = TypeVar("T")
 
@@ -45,11 +45,12 @@ class Lane:
     """``threads`` threads (or with ``processes``, worker processes) for one kind of blocking work; at most
     ``threads + queue`` jobs in it at once."""
 
-    def __init__(self, name: str, threads: int, queue: int, *, processes: bool = False):
+    def __init__(self, name: str, threads: int, queue: int, *, processes: bool = False, background: bool = False):
         self.name = name
         self.threads = threads
         self.limit = threads + queue
         self.processes = processes
+        self.background = background  # its threads (processes) yield the CPU to the server's other work
         self.executor = self._make()
         self._lock = threading.Lock()
         self._jobs = 0  # submitted and not finished (a job whose client went away still counts until it ends)
@@ -59,8 +60,10 @@ class Lane:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            return ProcessPoolExecutor(max_workers=self.threads, mp_context=multiprocessing.get_context("spawn"))
-        return ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"kg-{self.name}")
+            return ProcessPoolExecutor(max_workers=self.threads, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=lower_priority if self.background else None)
+        return ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"kg-{self.name}",
+                                  initializer=lower_priority if self.background else None)
 
     @property
     def jobs(self) -> int:
@@ -91,6 +94,17 @@ class Lane:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def lower_priority() -> None:
+    """Lower the scheduling priority of the calling thread (Linux: of that thread alone), so that on a busy
+    machine the event loop and quick requests get the CPU first."""
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (OSError, AttributeError):
+        pass
 
 
 class Deadline:
@@ -222,8 +236,8 @@ class Lanes:
                  graphql_threads: int = 4, graphql_wait: float = 2.0, sparql: Any = None):
         self.probe = Lane("probe", 1, 4)
         self.store = Lane("store", store_threads, 64)
-        self.heavy = Lane("heavy", heavy_threads, heavy_queue)
-        self.views = Lane("views", heavy_threads, heavy_queue, processes=True)
+        self.heavy = Lane("heavy", heavy_threads, heavy_queue, background=True)
+        self.views = Lane("views", heavy_threads, heavy_queue, processes=True, background=True)
         self.graphql = LoopLane("graphql", graphql_threads, wait=graphql_wait)
         self.sparql = sparql
 

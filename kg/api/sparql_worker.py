@@ -280,6 +280,14 @@ class _Worker:
         msg = self.recv_conn.recv()
         self.isolated = bool(msg[1])
 
+    def yield_cpu(self) -> None:
+        """Lower the process's scheduling priority (it runs a slow query): quick work comes first on a busy
+        machine.  The worker is not made ready again afterwards (it is stopped), so it never needs raising."""
+        try:
+            os.setpriority(os.PRIO_PROCESS, self.proc.pid, 10)
+        except (OSError, AttributeError):
+            pass
+
     def died_of_memory(self) -> bool:
         """Whether the process ended as one does that passed its memory cap (an abort, or the kernel's kill)."""
         import signal
@@ -472,6 +480,8 @@ class SparqlPool:
                 if slot:  # it leaves the ready workers at once: another takes its place
                     loop.run_in_executor(self._threads, self._add_ready)
             w.slow = slot
+            if slot:
+                w.yield_cpu()
             reply, slot = await self._ask(w, (sparql, result_fmt, rdf_fmt), slot)
         finally:
             if slot:
@@ -498,6 +508,7 @@ class SparqlPool:
                     await self._slots.acquire()
                     slot = True
                     w.slow = True
+                    w.yield_cpu()
                     if self._spares:  # a spare takes its place among the ready workers
                         self._idle.put_nowait(self._spares.pop())
                         loop.run_in_executor(self._threads, self._add_spare)
@@ -585,6 +596,7 @@ class _Ready:
 
 
 _SLOW = ("slow",)
+_WALL_FACTOR = 1.5  # a starved machine: a query holds a ready worker at most this many fast limits of time
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -599,7 +611,8 @@ def _cpu_seconds(pid: int) -> float | None:
 
 def _poll(w: _Worker, timeout: float, cpu_limit: float | None) -> tuple | None:
     """The worker's reply within ``timeout`` seconds, or None; with ``cpu_limit``, :data:`_SLOW` as soon as
-    the query has used that much CPU time (waiting for a busy machine's CPU does not make a query slow)."""
+    the query has used that much CPU time (waiting for a busy machine's CPU does not make a query slow), or
+    has held the worker :data:`_WALL_FACTOR` times as long."""
     if cpu_limit is None:
         return w.recv_conn.recv() if w.recv_conn.poll(timeout) else None
     t0 = time.monotonic()
@@ -611,8 +624,9 @@ def _poll(w: _Worker, timeout: float, cpu_limit: float | None) -> tuple | None:
         if w.recv_conn.poll(min(0.05, left)):
             return w.recv_conn.recv()
         cpu = _cpu_seconds(w.proc.pid)
-        used = cpu - cpu0 if cpu is not None and cpu0 is not None else time.monotonic() - t0
-        if used >= cpu_limit:
+        wall = time.monotonic() - t0
+        used = cpu - cpu0 if cpu is not None and cpu0 is not None else wall
+        if used >= cpu_limit or wall >= _WALL_FACTOR * cpu_limit:
             return _SLOW
 
 

@@ -243,6 +243,8 @@ class Lanes:
 
     async def start(self) -> None:
         self.graphql.start()
+        for _ in range(self.views.threads):  # the view processes start now, not in the first view's time
+            self.views.executor.submit(int)
         if self.sparql is not None:
             await self.sparql.start()
 

@@ -38,8 +38,8 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_RESULT = 64 * 2**20
 #: the address space a SPARQL worker may map (the interpreter and Oxigraph take ~300 MiB of it idle)
 DEFAULT_WORKER_MEMORY_MB = 1024
-#: how long a query may hold one of the ready workers before it counts as slow
-DEFAULT_FAST_LIMIT = 1.0
+#: the CPU seconds a query may use on one of the ready workers before it counts as slow
+DEFAULT_FAST_LIMIT = 0.5
 
 
 class PoolBusyError(QueryTimeoutError):
@@ -323,7 +323,8 @@ class _Worker:
 class SparqlPool:
     """Worker processes over the store at ``location``; each query at most ``timeout`` seconds.
 
-    ``size`` workers stand ready for queries.  A query that uses ``fast_limit`` seconds of CPU becomes a slow
+    ``size`` workers stand ready for queries.  A query that uses ``fast_limit`` seconds of CPU (or holds its
+    worker twice as long) becomes a slow
     one: it goes on (up to ``timeout``) on one of ``slow_slots`` slots, and a spare worker (started ahead)
     takes its place among the ready ones, so slow queries never hold up quick ones for more than that.  When every
     slow slot is taken, the query is stopped with :class:`PoolBusyError` (503, Retry-After).  A query that
@@ -352,12 +353,13 @@ class SparqlPool:
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         # a thread per query in flight (it waits on the worker's pipe) and one per worker being started
-        self._threads = ThreadPoolExecutor(max_workers=2 * (size + 2 * slow_slots) + 2, thread_name_prefix="kg-sparql")
+        self._threads = ThreadPoolExecutor(max_workers=2 * (size + 2 * slow_slots) + 4, thread_name_prefix="kg-sparql")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._known_slow: OrderedDict[str, None] = OrderedDict()
         self._known_fast: OrderedDict[str, None] = OrderedDict()  # answered quickly before: served first
-        self._spares: list[_Worker] = []  # started and waiting for the next slow query (one per slow slot)
+        self._trying: dict[str, asyncio.Event] = {}  # queries of unknown cost on a ready worker now
+        self._spares: list[_Worker] = []  # started and waiting to replace a worker (one more than the slow slots)
         self.replaced = 0  # workers killed (time limit, memory, busy) and replaced (for tests and /healthz)
         self.isolated: bool | None = None  # whether the workers' network is cut off (known once one started)
 
@@ -411,7 +413,7 @@ class SparqlPool:
                                          for _ in range(self.size)))
         for w in workers:
             self._idle.put_nowait(w)
-        for _ in range(self.slow_slots):
+        for _ in range(self.slow_slots + 1):  # one more than the slots: a worker killed meanwhile is replaced too
             self._loop.run_in_executor(self._threads, self._add_spare)
 
     async def close(self) -> None:
@@ -457,7 +459,15 @@ class SparqlPool:
         assert self._idle is not None and self._slots is not None
         loop = asyncio.get_running_loop()
         slot = False
-        if self._key(sparql) in self._known_slow:  # went slow before: a slow slot first, then a worker
+        key = self._key(sparql)
+        trying = self._trying.get(key)
+        if trying is not None:  # the same query is being tried: wait for how that goes before trying again
+            try:
+                await asyncio.wait_for(trying.wait(), self.queue_wait)
+            except TimeoutError:
+                raise PoolBusyError("the same query is running already and has not finished; try again later") \
+                    from None
+        if key in self._known_slow:  # went slow before: a slow slot first, then a worker
             try:
                 await asyncio.wait_for(self._slots.acquire(), self.slow_wait)
             except TimeoutError:
@@ -482,10 +492,16 @@ class SparqlPool:
             w.slow = slot
             if slot:
                 w.yield_cpu()
+            elif key not in self._known_fast and key not in self._trying:
+                self._trying[key] = trying = asyncio.Event()
             reply, slot = await self._ask(w, (sparql, result_fmt, rdf_fmt), slot)
         finally:
             if slot:
                 self._slots.release()
+            mine = self._trying.get(key)
+            if mine is not None and mine is trying and not mine.is_set():
+                del self._trying[key]
+                mine.set()
         return self._answer(reply)
 
     async def _ask(self, w: _Worker, msg: tuple, slot: bool) -> tuple[tuple, bool]:
@@ -596,7 +612,7 @@ class _Ready:
 
 
 _SLOW = ("slow",)
-_WALL_FACTOR = 1.5  # a starved machine: a query holds a ready worker at most this many fast limits of time
+_WALL_FACTOR = 2.0  # a starved machine: a query holds a ready worker at most this many fast limits of time
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 

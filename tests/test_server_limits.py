@@ -337,3 +337,13 @@ def test_connections_that_never_finish_their_headers_are_closed(api_store):  # n
         assert closed == 50
         with httpx.Client(base_url=url, timeout=30) as c:  # a whole request in time is answered
             assert c.get("/healthz").status_code == 200
+
+
+def test_kg_export_refuses_a_min_weight_that_is_not_a_number(api_store):  # noqa: F811
+    import subprocess
+    import sys
+
+    for bad in ("nan", "inf", "-1"):
+        r = subprocess.run([sys.executable, "-m", "kg.cli", "export", "--store", str(api_store), "--format", "d3",
+                            "--min-weight", bad], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "min_weight" in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)

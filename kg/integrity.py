@@ -74,18 +74,18 @@ def _read_list(gen: Path) -> dict[str, dict[str, int]] | None:
 
 def write_checksums(gen: Path, previous: Path | None = None) -> None:
     """Write the checksum list of the (closed) generation ``gen``; files hard-linked from ``previous`` (the
-    generation it was copied from) keep the checksums listed there."""
-    known: dict[tuple[int, int, int], int] = {}
+    generation it was copied from: same name, size and time) keep the checksums listed there."""
+    known: dict[tuple[str, int, int], int] = {}
     if previous is not None:
         try:
-            for entry in (_read_list(previous) or {}).values():
-                known[(entry["ino"], entry["size"], entry["mtime_ns"])] = entry["crc32"]
+            for name, entry in (_read_list(previous) or {}).items():
+                known[(name, entry["size"], entry["mtime_ns"])] = entry["crc32"]
         except StoreDamagedError:
             pass
     files = {}
     for p in _store_files(gen):
         st = p.stat()
-        crc = known.get((st.st_ino, st.st_size, st.st_mtime_ns))
+        crc = known.get((p.name, st.st_size, st.st_mtime_ns))
         files[p.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino,
                          "crc32": _crc(p) if crc is None else crc}
     tmp = gen / (CHECKSUM_FILE + ".tmp")

@@ -14,8 +14,11 @@
 
 Read-only: SPARQL updates, SERVICE, FROM <remote> and every write method are
 refused with a 4xx.  kg's own errors become JSON ``{"error": {"code", "message"}}``
-with a matching status; anything else is a masked 500.  CORS is off unless
-origins are given.
+with a matching status (503s say ``Retry-After``), without the store's path;
+anything else is a masked 500.  CORS is off unless origins are given; only
+loopback Host names are answered unless others are allowed (:class:`HostCheck`).
+Work runs in bounded lanes (:mod:`kg.api.lanes`): nothing slow runs on the event
+loop, and heavy work cannot hold up ``/healthz`` or quick questions.
 
 Routes come from :func:`build_routes`; other features add theirs by passing
 ``extra_routes`` to :func:`create_app` (or by extending the list it returns).

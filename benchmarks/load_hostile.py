@@ -134,18 +134,17 @@ async def _hostile(base: str, seconds: float, max_requests: int, only: str = "",
                 pass
             return r
 
-    jobs = [
-        *(loop("gql-bomb", lambda h: h.post("/graphql", json={"query": BOMB})) for _ in range(2)),
-        *(loop("gql-near-limit", lambda h: h.post("/graphql", json={"query": NEAR_LIMIT})) for _ in range(2)),
-        *(loop("export-unknown-centre", lambda h: h.get("/export/d3", params={"centre": "nobody-at-all"}))
-          for _ in range(4)),
-        *(loop("dump-nq", dump) for _ in range(4)),
-        loop("sparql-cross-order", lambda h: h.get("/sparql", params={"query": CROSS})),
-        *(loop("sparql-slow", lambda h: h.get("/sparql", params={"query": SLOW})) for _ in range(4)),
+    plan = [
+        *[("gql-bomb", lambda h: h.post("/graphql", json={"query": BOMB}))] * 2,
+        *[("gql-near-limit", lambda h: h.post("/graphql", json={"query": NEAR_LIMIT}))] * 2,
+        *[("export-unknown-centre", lambda h: h.get("/export/d3", params={"centre": "nobody-at-all"}))] * 4,
+        *[("dump-nq", dump)] * 4,
+        ("sparql-cross-order", lambda h: h.get("/sparql", params={"query": CROSS})),
+        *[("sparql-slow", lambda h: h.get("/sparql", params={"query": SLOW}))] * 4,
     ]
     if only:  # (to find which hostile kind costs what)
-        keep = only.split(",")
-        jobs = [j for j in jobs if any(k in j.cr_frame.f_locals["name"] for k in keep) or j.close()]
+        plan = [(name, send) for name, send in plan if any(k in name for k in only.split(","))]
+    jobs = [loop(name, send) for name, send in plan]
     await asyncio.gather(*jobs)
     return dict(statuses)
 

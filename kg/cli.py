@@ -173,18 +173,37 @@ def sparql(
     store: StoreOpt = ".kg",
     fmt: Annotated[str, typer.Option("--format", "-f", help="json|csv|tsv|xml (SELECT/ASK), turtle|nt|jsonld (CONSTRUCT).")] = "json",
 ) -> None:
-    """Run a read-only SPARQL query against the store."""
-    from kg.store import open_store
+    """Run a read-only SPARQL query against the store (a folder: in a process without network)."""
+    from kg.store import QUAD_FORMATS, RDF_FORMATS, RESULT_FORMATS, check_read_only_query, open_store
 
     fmt = {"turtle": "ttl"}.get(fmt, fmt)
     try:
         text = _read_arg(query)
-        body, _ = open_store(store).query_bytes(text, fmt)
+        if store.startswith(("http://", "https://")):
+            body, _ = open_store(store).query_bytes(text, fmt)
+        else:
+            from kg.api.sparql_worker import run_isolated
+
+            if fmt not in RESULT_FORMATS and fmt not in RDF_FORMATS:
+                raise KGError(f"unknown format {fmt!r}; use one of {', '.join([*RESULT_FORMATS, 'turtle', 'nt', 'jsonld'])}")
+            check_read_only_query(text)
+            open_store(store)  # a missing or damaged store is told here, before a worker starts
+            result_fmt, rdf_fmt = (fmt, "ttl") if fmt in RESULT_FORMATS else (
+                "json", "ttl" if fmt in QUAD_FORMATS else fmt)
+            body = run_isolated(store, text, result_fmt, rdf_fmt, memory_mb=_half_the_memory()).body
     except KGError as err:
         raise _fail(err) from None
     sys.stdout.buffer.write(body)
     if not body.endswith(b"\n"):
         sys.stdout.buffer.write(b"\n")
+
+
+def _half_the_memory() -> int:
+    """Half the machine's memory in MiB: what one query may take before it is stopped (0 if unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**21
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 @app.command()

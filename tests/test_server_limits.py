@@ -213,6 +213,15 @@ def test_a_query_that_needs_too_much_memory_is_stopped_clearly(sample_api):
         assert c.get("/healthz").json()["sparql_workers_replaced"] >= 1
 
 
+def test_kg_sparql_runs_its_query_in_a_capped_process(sample_store):
+    from kg.api.sparql_worker import OutOfMemoryError, run_isolated
+
+    ok = run_isolated(str(sample_store), "ASK { ?s a kg:Note }", "json", None, memory_mb=600)
+    assert json.loads(ok.body)["boolean"] is True
+    with pytest.raises(OutOfMemoryError):
+        run_isolated(str(sample_store), CROSS, "json", None, memory_mb=600)
+
+
 def test_clients_looping_on_a_slow_query_leave_quick_ones_a_worker(api_store):  # noqa: F811
     with serving(api_store, sparql_timeout=4.0, sparql_workers=2) as (url, app):
         pool = app.state.sparql

@@ -32,7 +32,7 @@ from typing import Any
 from kg.errors import KGError, QueryError, QueryTimeoutError
 
 __all__ = ["SparqlPool", "SparqlResult", "PoolBusyError", "ResultTooLargeError", "OutOfMemoryError", "execute",
-           "isolate_network", "cap_memory"]
+           "isolate_network", "cap_memory", "run_isolated"]
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_RESULT = 64 * 2**20
@@ -623,6 +623,26 @@ def _cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / _TICK
     except (OSError, IndexError, ValueError):
         return None
+
+
+def run_isolated(location: str, sparql: str, result_fmt: str | None, rdf_fmt: str | None, *,
+                 memory_mb: int = 0, max_result_bytes: int = 1 << 62) -> SparqlResult:
+    """Run one query in a worker process of its own (``kg sparql``): no network where the system allows it,
+    and ``memory_mb`` of address space at most (0: no cap).  The process ends with the query."""
+    w = _Worker(str(location), max_result_bytes, memory_mb, True)
+    try:
+        w.handshake()
+        w.send_conn.send((sparql, result_fmt, rdf_fmt))
+        try:
+            reply = w.recv_conn.recv()
+        except (EOFError, OSError):
+            if w.died_of_memory():
+                raise OutOfMemoryError(f"the SPARQL query needed more than {memory_mb:,} MiB of memory and was "
+                                       "stopped; narrow it (fewer variables joined, a LIMIT)") from None
+            raise QueryError("the SPARQL worker died while answering; the query may be too large") from None
+    finally:
+        w.stop()
+    return SparqlPool._answer(reply)
 
 
 def _poll(w: _Worker, timeout: float, cpu_limit: float | None) -> tuple | None:

@@ -32,8 +32,15 @@ StoreOpt = Annotated[str, typer.Option("--store", "-s", help="Store folder (or S
                                        envvar="KG_STORE")]
 
 
+def _printable(text: str) -> str:
+    """Text safe to write to a terminal: control characters (escape sequences) and bytes that are not UTF-8
+    shown escaped, never sent raw."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _err(message: str) -> None:
-    typer.echo(f"kg: {message}", err=True)
+    typer.echo(f"kg: {_printable(message)}", err=True)
 
 
 def _fail(err: KGError, code: int = 2) -> typer.Exit:
@@ -91,6 +98,8 @@ def build(
     force: Annotated[bool, typer.Option(help="Rebuild every note, changed or not.")] = False,
     no_extract: Annotated[bool, typer.Option("--no-extract", help="Only the note structure, no entities.")] = False,
     no_links: Annotated[bool, typer.Option("--no-links", help="Skip the link pass.")] = False,
+    follow_symlinks: Annotated[bool, typer.Option(
+        "--follow-symlinks", help="Read links that point outside the notes folder (skipped by default).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Build or update the graph of PATHS in the store (unchanged notes are skipped)."""
@@ -100,13 +109,16 @@ def build(
     try:
         with _Progress(enabled=not as_json) as progress:
             report = run_build([str(p) for p in paths], store, model=model, extract=not no_extract,
-                               links=not no_links, n_process=n_process, force=force, progress=progress)
+                               links=not no_links, n_process=n_process, force=force, progress=progress,
+                               follow_symlinks=follow_symlinks)
     except KGError as err:
         raise _fail(err) from None
     for problem in report.problems:
         _err(f"error: {problem}")
     for warning in report.warnings:
         _err(f"warning: {warning}")
+    for skipped in report.skipped:
+        _err(f"skipped {skipped}")
     for path in report.kept_on_error:
         _err(f"kept the last good graph of {path}")
     if as_json:
@@ -141,6 +153,7 @@ def stats(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     # headings as lines of their own: a table's title wraps at the table's width
@@ -155,8 +168,8 @@ def stats(
     t = Table()
     for col in ("path", "sections", "sources", "mentions", "entities"):
         t.add_column(col, justify="left" if col == "path" else "right")
-    for row in s.by_note:
-        t.add_row(*(str(row[c]) for c in ("path", "sections", "sources", "mentions", "entities")))
+    for row in s.by_note:  # a note's name is shown as text: no markup, no escape sequences
+        t.add_row(*(Text(_printable(str(row[c]))) for c in ("path", "sections", "sources", "mentions", "entities")))
     console.print(t)
 
 
@@ -166,18 +179,37 @@ def sparql(
     store: StoreOpt = ".kg",
     fmt: Annotated[str, typer.Option("--format", "-f", help="json|csv|tsv|xml (SELECT/ASK), turtle|nt|jsonld (CONSTRUCT).")] = "json",
 ) -> None:
-    """Run a read-only SPARQL query against the store."""
-    from kg.store import open_store
+    """Run a read-only SPARQL query against the store (a folder: in a process without network)."""
+    from kg.store import QUAD_FORMATS, RDF_FORMATS, RESULT_FORMATS, check_read_only_query, open_store
 
     fmt = {"turtle": "ttl"}.get(fmt, fmt)
     try:
         text = _read_arg(query)
-        body, _ = open_store(store).query_bytes(text, fmt)
+        if store.startswith(("http://", "https://")):
+            body, _ = open_store(store).query_bytes(text, fmt)
+        else:
+            from kg.api.sparql_worker import run_isolated
+
+            if fmt not in RESULT_FORMATS and fmt not in RDF_FORMATS:
+                raise KGError(f"unknown format {fmt!r}; use one of {', '.join([*RESULT_FORMATS, 'turtle', 'nt', 'jsonld'])}")
+            check_read_only_query(text)
+            open_store(store)  # a missing or damaged store is told here, before a worker starts
+            result_fmt, rdf_fmt = (fmt, "ttl") if fmt in RESULT_FORMATS else (
+                "json", "ttl" if fmt in QUAD_FORMATS else fmt)
+            body = run_isolated(store, text, result_fmt, rdf_fmt, memory_mb=_half_the_memory()).body
     except KGError as err:
         raise _fail(err) from None
     sys.stdout.buffer.write(body)
     if not body.endswith(b"\n"):
         sys.stdout.buffer.write(b"\n")
+
+
+def _half_the_memory() -> int:
+    """Half the machine's memory in MiB: what one query may take before it is stopped (0 if unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**21
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 @app.command()
@@ -325,16 +357,22 @@ def serve(
     cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", help="Allow this origin (CORS); repeatable.")] = None,
     sparql_timeout: Annotated[float, typer.Option(help="Seconds a SPARQL query may run before it is stopped.")] = 10.0,
     sparql_workers: Annotated[int, typer.Option(help="Worker processes answering /sparql.")] = 2,
+    sparql_memory_mb: Annotated[int, typer.Option(help="Memory (MiB) each SPARQL worker may use.")] = 1024,
+    allow_host: Annotated[Optional[list[str]], typer.Option(
+        "--allow-host", help="Also answer requests for this Host name (loopback names always); repeatable; * for any.")] = None,
 ) -> None:
     """Serve the graph over HTTP: / (the front page), /graphql (with GraphiQL), /sparql (with an editor), /viz,
     /dump.{ttl,nt,nq,trig,jsonld}, /export/{format}, /healthz.  Exit 2 when the store or the port cannot be had."""
-    import uvicorn
-
     from kg.api.app import create_app
+    from kg.api.serving import run
 
+    hosts = list(allow_host or ())
+    if host not in ("0.0.0.0", "::", ""):
+        hosts.append(host)  # the address it listens on is a name clients may use
     try:
         web = create_app(store, production=production, cors_origins=tuple(cors_origin or ()),
-                         sparql_timeout=sparql_timeout, sparql_workers=sparql_workers)
+                         allowed_hosts=tuple(hosts), sparql_timeout=sparql_timeout, sparql_workers=sparql_workers,
+                         sparql_memory_mb=sparql_memory_mb)
         sock = _listen(host, port)
     except KGError as err:
         raise _fail(err) from None
@@ -343,9 +381,10 @@ def serve(
     # stopped by Ctrl-C or SIGTERM, it has done what was asked: exit 0 (uvicorn re-raises the signal it caught)
     signal.signal(signal.SIGTERM, _stopped)
     try:
-        uvicorn.Server(uvicorn.Config(web, log_level="warning")).run(sockets=[sock])
+        run(web, host=host, port=port, sockets=[sock])
     except (KeyboardInterrupt, _Stopped):
         pass
+
 
 
 class _Stopped(Exception):

@@ -12,6 +12,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "StoreNotFoundError",
+    "StoreDamagedError",
     "QueryError",
     "QueryRefusedError",
     "QueryTimeoutError",
@@ -60,6 +61,12 @@ class StoreNotFoundError(StoreError):
 
 class StoreLockedError(StoreError):
     code = "store_locked"
+
+
+class StoreDamagedError(StoreError):
+    """A store's files are not what the build wrote (truncated, overwritten, missing)."""
+
+    code = "store_damaged"
 
 
 class QueryError(KGError):

@@ -110,6 +110,8 @@ class ViewFilter:
             raise ExportError(f"unknown node type {bad[0]!r}; use one of {', '.join(NODE_TYPES)}")
         if self.radius < 0:
             raise ExportError("the radius must be 0 or more")
+        if not math.isfinite(self.min_weight) or self.min_weight < 0:
+            raise ExportError(f"min_weight must be a number of 0 or more (got {self.min_weight!r})")
         if self.max_nodes is not None and self.max_nodes < 1:
             raise ExportError("max_nodes must be 1 or more")
 

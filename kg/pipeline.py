@@ -24,7 +24,7 @@ from kg import __version__
 from kg.extract.tagger_model import tagger_digest
 from kg.model import EXTRACTOR_VERSION, Note, ReadProblem
 from kg.errors import NoteError
-from kg.notes import find_note_files, note_hash, parse_note, read_note_bytes
+from kg.notes import note_hash, parse_note, read_note_bytes, scan_notes
 from kg.rdf import note_triples
 from kg.store import DEFAULT_STORE, write_store
 from kg.vocab import KG, LINKS_GRAPH, META_GRAPH, note_graph
@@ -48,6 +48,7 @@ class BuildReport:
     problems: list[ReadProblem] = field(default_factory=list)
     warnings: list[ReadProblem] = field(default_factory=list)  # notes built all the same (front matter ignored)
     kept_on_error: list[str] = field(default_factory=list)  # notes that failed now but keep their last good graph
+    skipped: list[str] = field(default_factory=list)  # what was left out on purpose, and why (links, FIFOs)
     links: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per stage
@@ -72,6 +73,7 @@ class BuildReport:
             "unchanged": self.unchanged,
             "problems": [str(p) for p in self.problems],
             "warnings": [str(p) for p in self.warnings],
+            "skipped": self.skipped,
             "links": self.links,
             "seconds": round(self.seconds, 3),
             "phases": {k: round(v, 3) for k, v in self.phases.items()},
@@ -112,12 +114,15 @@ def build(
     n_process: int = 1,
     force: bool = False,
     progress: Progress | None = None,
+    follow_symlinks: bool = False,
 ) -> BuildReport:
     """Build (or update) the graph of the notes under ``paths`` into ``store``.
 
     Problems with single files are collected in the report (the rest of the
     build goes on); errors that stop the build raise :class:`kg.errors.KGError`
-    and leave the live store as it was.
+    and leave the live store as it was.  Links that leave a notes folder are
+    skipped unless ``follow_symlinks``; ``force`` also sets a damaged live
+    generation aside (kg.integrity) and builds anew.
     """
     # the build makes millions of small objects and drops none of them until its end: the cycle collector,
     # triggered by allocations alone, would walk them over and over (a third of a rebuild's time)
@@ -125,22 +130,25 @@ def build(
     gc.disable()
     try:
         return _build(paths, store, model=model, extract=extract, links=links, n_process=n_process, force=force,
-                      progress=progress)
+                      progress=progress, follow_symlinks=follow_symlinks)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _build(paths, store, *, model, extract, links, n_process, force, progress) -> BuildReport:
+def _build(paths, store, *, model, extract, links, n_process, force, progress, follow_symlinks) -> BuildReport:
     t0 = time.perf_counter()
     report = BuildReport(store=str(store))
-    files = list(find_note_files(paths))
-    if not files:
+    scan = scan_notes(paths, follow_symlinks=follow_symlinks)
+    files = scan.files
+    if not files and not scan.unreadable:
         from kg.notes import NOTE_SUFFIXES
 
         raise NoteError(f"no notes found in {', '.join(map(str, paths)) or 'no folder given'} (kg reads files "
                         f"ending in {', '.join(NOTE_SUFFIXES)}, outside hidden folders); give the folder that "
                         "holds your notes")
+    report.problems.extend(scan.problems)
+    report.skipped.extend(scan.skipped)
     curation_files = _curation_files(paths)
     # where a note looks edited since the live generation, one extraction worker starts loading the pipeline
     # (a second or more) before anything else: opening the store, hashing the notes and reading the link
@@ -158,7 +166,7 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
             # threads (a fork while a thread starts can leave the child waiting forever on a lock it copied)
             workers = workers or _Workers(model, curation_files, 1)
             workers.grow(n_process)
-        with write_store(store, empty=rewrite, live_view=live) as writer:
+        with write_store(store, empty=rewrite, live_view=live, set_aside_damaged=force) as writer:
             old, old_meta = ((live.note_hashes(), live.meta()) if rewrite else
                              (writer.note_hashes(), _read_meta(writer)))
             live = None
@@ -168,7 +176,7 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
             if workers is not None and (rebuild_all or not old):
                 workers.grow(n_process)
             spent = _build_into(writer, report, files, old, rebuild_all, fingerprint, model, curation_files,
-                                extract, links, n_process, progress, workers, t0)
+                                extract, links, n_process, progress, workers, t0, scan.unreadable)
     finally:
         if workers is not None:
             workers.close()
@@ -178,7 +186,8 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress) -
 
 
 def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild_all: bool, fingerprint: str,
-                model, curation_files, extract: bool, links: bool, n_process: int, progress, workers, t0: float):
+                model, curation_files, extract: bool, links: bool, n_process: int, progress, workers, t0: float,
+                unreadable: Sequence[str] = ()):
     todo: list[Note] = []
     seen: set[str] = set()
     failed_paths: set[str] = set()
@@ -208,7 +217,7 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     for path in sorted(old):
         if path in seen:
             continue
-        if path in failed_paths:
+        if path in failed_paths or any(path == u or path.startswith(u + "/") or not u for u in unreadable):
             report.kept_on_error.append(path)
         else:
             report.removed.append(path)
@@ -449,6 +458,7 @@ def _update_links(writer, progress, relink, link_parts=None,
     if relink is not None:  # embedded store
         writer.flush()  # the notes' quads are written while the pass computes
         result, info = relink.run(link_parts, load=writer.load, wait=writer.sync, quiet=writer.quiet)
+        relink.store = None  # the generation's store closes at commit only if nothing else holds it
         if phases is not None:
             phases.update({f"links.{k}": v for k, v in info.seconds.items()})
             phases["links.incremental"] = float(info.mode == "incremental")

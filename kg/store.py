@@ -20,6 +20,7 @@ import fcntl
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
 from kg.errors import QueryError, QueryRefusedError, StoreError, StoreLockedError, StoreNotFoundError
+from kg.integrity import CHECKSUM_FILE, damage_error, reading, set_aside, verify_generation, write_checksums
 from kg.vocab import KG_NS, META_GRAPH, note_graph
 
 __all__ = [
@@ -156,23 +158,20 @@ def from_oxigraph(term: Any) -> Any:
 
 # ---------------------------------------------------------------- read-only checks
 
-_UPDATE_RE = re.compile(
-    r"^\s*(?:(?:PREFIX\s+\S*\s*<[^>]*>|BASE\s*<[^>]*>)\s*)*"
-    r"(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b",
-    re.IGNORECASE,
-)
-_SERVICE_RE = re.compile(r"\bSERVICE\b", re.IGNORECASE)
-_FROM_RE = re.compile(r"\bFROM\s+(?:NAMED\s+)?<\s*([a-z][a-z0-9+.-]*):", re.IGNORECASE)
-_TOKEN_RE = re.compile(
-    r'(<[^<>"{}|^`\\\s]*>)'  # an IRI (kept)
-    r'|"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\''  # long strings
-    r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\''  # strings with escapes
-    r"|#[^\n]*"  # comments
-)
+# A SERVICE keyword as the grammar has it: not part of a name, then an IRI, a variable or a prefixed name
+# (comments and SILENT between).  Looked for in the text as well as in the parse, so that a query another
+# parser would read differently from rdflib's is refused rather than run.
+_GAP = r"(?:\s|#[^\n]*(?:\n|$))+"
+_SERVICE_TEXT_RE = re.compile(
+    r"(?<![\w:\-\\])SERVICE" + _GAP + r"(?:SILENT" + _GAP + r")?(?:<|[?$]|[^\W\d][\w.\-]*:|:)", re.IGNORECASE)
+_UPDATE_WORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH")
 
 
 def check_read_only_query(sparql: str) -> None:
-    """Raise :class:`QueryRefusedError` for updates, SERVICE calls and FROM graphs on other hosts.
+    """Raise :class:`QueryRefusedError` for updates, SERVICE calls and FROM graphs; :class:`QueryError` for
+    a query that does not parse.
+
+    The decision is taken on the query's algebra as rdflib's SPARQL parser builds it, not on its words.
 
     >>> check_read_only_query("SELECT * WHERE { ?s ?p ?o }")
     >>> check_read_only_query("DELETE WHERE { ?s ?p ?o }")
@@ -180,18 +179,53 @@ def check_read_only_query(sparql: str) -> None:
     ...
     kg.errors.QueryRefusedError: SPARQL updates (DELETE) are refused: the graph is read-only; rebuild it with 'kg build'
     """
-    # strings and comments cannot hide a keyword, and an IRI's '#' is not a comment
-    bare = _TOKEN_RE.sub(lambda m: m.group(1) or " ", sparql)
-    m = _UPDATE_RE.match(bare)
-    if m:
+    from pyparsing import ParseException
+    from rdflib.plugins.sparql.algebra import translateQuery
+    from rdflib.plugins.sparql.parser import expandUnicodeEscapes, parseQuery, parseUpdate
+
+    try:
+        parsed = parseQuery(sparql)
+    except ParseException as err:
+        try:
+            update = parseUpdate(sparql)
+        except (ParseException, ValueError, TypeError):
+            raise QueryError(f"the SPARQL query does not parse (kg reads every query with rdflib's parser before it "
+                             f"runs): {err.msg} (line {err.lineno}, column {err.col})") from None
+        verbs = [r.name for r in update.get("request", ())]
+        verb = next((w for w in _UPDATE_WORDS if verbs and verbs[0].upper().startswith(w)), "an update")
         raise QueryRefusedError(
-            f"SPARQL updates ({m.group(1).upper()}) are refused: the graph is read-only; rebuild it with 'kg build'")
-    if _SERVICE_RE.search(bare):
-        raise QueryRefusedError("SERVICE is refused: kg does not call other SPARQL endpoints")
-    for m in _FROM_RE.finditer(bare):
+            f"SPARQL updates ({verb}) are refused: the graph is read-only; rebuild it with 'kg build'") from None
+    except (ValueError, TypeError) as err:
+        raise QueryError(f"the SPARQL query does not parse: {err}") from None
+    if "datasetClause" in parsed[1]:
         raise QueryRefusedError(
-            "FROM/FROM NAMED with an IRI is refused: kg does not load graphs from other hosts; "
+            "FROM/FROM NAMED is refused: kg does not load graphs; "
             "query the named graphs of this store with GRAPH instead")
+    try:
+        query = translateQuery(parsed, initNs=PREFIXES)
+    except Exception as err:  # noqa: BLE001 - rdflib raises plain Exception for an unknown prefix
+        raise QueryError(f"the SPARQL query does not parse: {err}") from None
+    if "ServiceGraphPattern" in _algebra_names(query.algebra):
+        raise QueryRefusedError("SERVICE is refused: kg does not call other SPARQL endpoints")
+    if _SERVICE_TEXT_RE.search(expandUnicodeEscapes(sparql)):
+        raise QueryRefusedError(
+            "SERVICE is refused: the query's text holds 'SERVICE' before an IRI or a variable; kg does not call "
+            "other SPARQL endpoints (reword a string or comment that says it)")
+
+
+def _algebra_names(node: Any) -> set[str]:
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    names: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, CompValue):
+            names.add(n.name)
+            stack.extend(n.values())
+        elif isinstance(n, (list, tuple)):
+            stack.extend(n)
+    return names
 
 
 # ---------------------------------------------------------------- the embedded store
@@ -205,11 +239,26 @@ def _generations(root: Path) -> list[Path]:
 def _current(root: Path) -> Path | None:
     try:
         name = (root / "CURRENT").read_text(encoding="utf-8").strip()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
     if not _GEN_RE.match(name) or not (root / name).is_dir():
         return None
     return root / name
+
+
+def _check_current(root: Path) -> None:
+    """Raise :class:`StoreDamagedError` when ``CURRENT`` is there but names no generation that is there."""
+    path = root / "CURRENT"
+    if not path.exists():
+        return
+    try:
+        name = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise damage_error(f"CURRENT cannot be read ({err})", path, root) from None
+    if not _GEN_RE.match(name):
+        raise damage_error(f"CURRENT should name the live generation but holds {name[:40]!r}", path, root)
+    if not (root / name).is_dir():
+        raise damage_error(f"CURRENT names {name}, which is not there", path, root)
 
 
 class EmbeddedStore:
@@ -238,16 +287,27 @@ class EmbeddedStore:
             if not self.root.exists():
                 raise StoreNotFoundError(
                     "no kg store here; build one first with 'kg build NOTES --store DIR'", path=self.location)
+            _check_current(self.root)
             raise StoreNotFoundError("the folder holds no built graph; run 'kg build NOTES --store DIR'",
                                      path=self.location)
         if gen == self._gen and self._store is not None:
             return False
+        verify_generation(gen)
         try:
-            store = ox.Store.read_only(str(gen))
+            with reading(gen):
+                store = ox.Store.read_only(str(gen))
         except OSError as err:
             raise StoreError(f"cannot open the store ({err}); rebuild it with 'kg build'", path=str(gen)) from None
+        except RuntimeError as err:  # RocksDB's other complaints
+            raise StoreError(f"cannot open the store ({str(err)[:300]}); rebuild it with 'kg build --force'",
+                             path=str(gen)) from None
         self._store, self._gen = store, gen
         return True
+
+    def live_name(self) -> str | None:
+        """The name of the live generation as ``CURRENT`` says now (one small read; nothing is opened)."""
+        gen = _current(self.root)
+        return gen.name if gen is not None else None
 
     @property
     def oxigraph(self) -> ox.Store:
@@ -262,8 +322,9 @@ class EmbeddedStore:
     def _run(self, sparql: str, bindings: Mapping[str, Any] | None):
         subs = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
         try:
-            return self.oxigraph.query(sparql, use_default_graph_as_union=True, prefixes=PREFIXES,
-                                       substitutions=subs or None)
+            with reading(self):
+                return self.oxigraph.query(sparql, use_default_graph_as_union=True, prefixes=PREFIXES,
+                                           substitutions=subs or None)
         except SyntaxError as err:
             raise QueryError(f"the SPARQL query does not parse: {err}") from None
         except (RuntimeError, ValueError, OSError) as err:
@@ -281,7 +342,8 @@ class EmbeddedStore:
         if not isinstance(result, ox.QuerySolutions):
             raise QueryError("select() takes a SELECT query; use construct() for CONSTRUCT/DESCRIBE")
         names = [v.value for v in result.variables]
-        return [{n: from_oxigraph(sol[n]) for n in names} for sol in result]
+        with reading(self):
+            return [{n: from_oxigraph(sol[n]) for n in names} for sol in result]
 
     def ask(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> bool:
         result = self._run(sparql, bindings)
@@ -301,46 +363,55 @@ class EmbeddedStore:
             rdf_fmt, media, _ = RDF_FORMATS.get(fmt) or RDF_FORMATS["ttl"]
             if fmt in QUAD_FORMATS:
                 rdf_fmt, media, _ = RDF_FORMATS["ttl"]
-            return result.serialize(format=rdf_fmt), media
+            with reading(self):
+                return result.serialize(format=rdf_fmt), media
         if fmt not in RESULT_FORMATS:
             raise QueryError(f"unknown result format {fmt!r}; use one of {', '.join(RESULT_FORMATS)}")
         res_fmt, media = RESULT_FORMATS[fmt]
-        return result.serialize(format=res_fmt), media
+        with reading(self):
+            return result.serialize(format=res_fmt), media
 
-    def dump(self, fmt: str = "ttl", graph: str | None = None) -> bytes:
-        """The whole graph (or one named graph) serialised; triple formats get the union of all graphs."""
+    def dump(self, fmt: str = "ttl", graph: str | None = None, output: Any = None) -> bytes | None:
+        """The whole graph (or one named graph) serialised; triple formats get the union of all graphs.
+
+        With ``output`` (a binary file) it is written there, a piece at a time, and None returned.
+        """
         if fmt not in RDF_FORMATS:
             raise StoreError(f"unknown RDF format {fmt!r}; use one of {', '.join(sorted(RDF_FORMATS))}")
         rdf_fmt = RDF_FORMATS[fmt][0]
         store = self.oxigraph
-        if graph is not None:
-            node = ox.NamedNode(graph)
-            if not store.contains_named_graph(node):
-                from kg.errors import NotFoundError
+        with reading(self):
+            if graph is not None:
+                node = ox.NamedNode(graph)
+                if not store.contains_named_graph(node):
+                    from kg.errors import NotFoundError
 
-                raise NotFoundError(f"no graph {graph} in the store")
+                    raise NotFoundError(f"no graph {graph} in the store")
+                if fmt in QUAD_FORMATS:
+                    quads = store.quads_for_pattern(None, None, None, node)
+                    return ox.serialize(quads, output, format=rdf_fmt)
+                return store.dump(output, format=rdf_fmt, from_graph=node)
             if fmt in QUAD_FORMATS:
-                quads = store.quads_for_pattern(None, None, None, node)
-                return ox.serialize(quads, format=rdf_fmt)
-            return store.dump(format=rdf_fmt, from_graph=node)
-        if fmt in QUAD_FORMATS:
-            return store.dump(format=rdf_fmt)
-        triples = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
-        return triples.serialize(format=rdf_fmt)
+                return store.dump(output, format=rdf_fmt)
+            triples = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+            return triples.serialize(output, format=rdf_fmt)
 
     def note_hashes(self) -> dict[str, str]:
         return _note_hashes(self)
 
     def meta(self) -> dict[str, str]:
         """Build metadata (kg version, settings fingerprint, build time)."""
-        quads = self.oxigraph.quads_for_pattern(None, None, None, ox.NamedNode(str(META_GRAPH)))
-        return {q.predicate.value.rsplit("#", 1)[-1]: q.object.value for q in quads}
+        with reading(self):
+            quads = self.oxigraph.quads_for_pattern(None, None, None, ox.NamedNode(str(META_GRAPH)))
+            return {q.predicate.value.rsplit("#", 1)[-1]: q.object.value for q in quads}
 
     def named_graphs(self) -> list[str]:
-        return sorted(g.value for g in self.oxigraph.named_graphs())
+        with reading(self):
+            return sorted(g.value for g in self.oxigraph.named_graphs())
 
     def __len__(self) -> int:
-        return len(self.oxigraph)
+        with reading(self):
+            return len(self.oxigraph)
 
 
 def _note_hashes(store: GraphStore) -> dict[str, str]:
@@ -647,8 +718,12 @@ class StoreWriter:
         self._store.flush()
         if optimize:
             self._store.optimize()
+        # the store closes when its last reference goes: only then are its files final and can be listed
+        closed = sys.getrefcount(self._store) <= 2  # this attribute and getrefcount's argument
         del self._store
         self._store = None  # type: ignore[assignment]
+        if closed:
+            write_checksums(self.target, previous=None if self.empty else self.live)
         tmp = self.root / "CURRENT.tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(self.target.name + "\n")
@@ -690,7 +765,7 @@ def _drop_old_generations(root: Path) -> None:
 
 @contextmanager
 def write_store(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: bool = False,
-                live_view: EmbeddedStore | None = None) -> Iterator[StoreWriter]:
+                live_view: EmbeddedStore | None = None, set_aside_damaged: bool = False) -> Iterator[StoreWriter]:
     """Open a new generation of the store at ``location`` for writing.
 
     The block's changes go live when it calls ``commit()``; if it raises or
@@ -702,6 +777,8 @@ def write_store(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: bool
     ``live_view``, a read-only view of the same store the caller has open, is copied from when it shows the
     generation that is live once the lock is held (opening the generation again costs a tenth of a second
     while extraction workers start).
+    A damaged live generation (kg.integrity) raises :class:`StoreDamagedError`, or with ``set_aside_damaged``
+    is renamed ``damaged-gen-...`` and the new generation starts empty.
     An http(s) URL writes into a SPARQL 1.1 server instead (:mod:`kg.remote`).
     """
     if str(location).startswith(("http://", "https://")):
@@ -725,7 +802,7 @@ def write_store(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: bool
         raise StoreLockedError("another kg build is writing this store; wait for it to finish",
                                path=str(root)) from None
     try:
-        live = _current(root)
+        live = _live_for_writing(root, set_aside_damaged)
         # generations that never went live were left by a killed build
         for g in _generations(root):
             if live is None or int(_GEN_RE.match(g.name).group(1)) > int(_GEN_RE.match(live.name).group(1)):
@@ -735,14 +812,21 @@ def write_store(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: bool
         target = root / f"gen-{n:06d}"
         try:
             if live is not None and not empty:
-                if live_view is not None and live_view._store is not None and live_view._gen.resolve() == live.resolve():
-                    live_view._store.backup(str(target))
-                else:
-                    ox.Store.read_only(str(live)).backup(str(target))
+                with reading(live):
+                    if live_view is not None and live_view._store is not None and \
+                            live_view._gen.resolve() == live.resolve():
+                        live_view._store.backup(str(target))
+                    else:
+                        ox.Store.read_only(str(live)).backup(str(target))
             store = ox.Store(str(target))
         except OSError as err:
+            shutil.rmtree(target, ignore_errors=True)
             raise StoreError(f"cannot create a new generation ({err})", path=str(target)) from None
+        except RuntimeError as err:
+            shutil.rmtree(target, ignore_errors=True)
+            raise StoreError(f"cannot create a new generation ({str(err)[:300]})", path=str(target)) from None
         writer = StoreWriter(root, target, store, lock_fd, live=live, empty=empty and live is not None)
+        del store  # the writer holds the only reference: the store closes when it lets go (commit)
     except BaseException:
         os.close(lock_fd)
         raise
@@ -755,6 +839,33 @@ def write_store(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: bool
         if not writer.committed and writer.target.exists():
             writer.abort()
         writer.release()
+
+
+def _live_for_writing(root: Path, set_aside_damaged: bool) -> Path | None:
+    """The live generation a build starts from, checked whole; a damaged one is set aside (or refused)."""
+    import logging
+
+    from kg.errors import StoreDamagedError
+
+    try:
+        _check_current(root)
+        live = _current(root)
+        if live is not None:
+            verify_generation(live)
+            if not (live / CHECKSUM_FILE).exists():  # built by an older kg: ask RocksDB
+                with reading(live):
+                    ox.Store.read_only(str(live))
+        return live
+    except StoreDamagedError:
+        if not set_aside_damaged:
+            raise
+        live = _current(root)
+        if live is not None:
+            where = set_aside(live)
+            logging.getLogger("kg.store").warning("set the damaged generation aside as %s", where.name)
+        if (root / "CURRENT").exists():
+            os.replace(root / "CURRENT", root / f"damaged-CURRENT-{time.strftime('%Y%m%d-%H%M%S')}")
+        return None
 
 
 def open_store(location: str | os.PathLike[str] = DEFAULT_STORE) -> GraphStore:

@@ -374,7 +374,8 @@ def client(store):
 
     from kg.api.app import create_app
 
-    with TestClient(create_app(store.location, sparql_workers=1)) as c:
+    # (a loopback name: the server answers only for the hosts it is allowed, loopback ones by default)
+    with TestClient(create_app(store.location, sparql_workers=1), base_url="http://localhost") as c:
         yield c
 
 

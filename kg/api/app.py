@@ -17,8 +17,11 @@
 
 Read-only: SPARQL updates, SERVICE, FROM <remote> and every write method are
 refused with a 4xx.  kg's own errors become JSON ``{"error": {"code", "message"}}``
-with a matching status; anything else is a masked 500.  CORS is off unless
-origins are given.
+with a matching status (503s say ``Retry-After``), without the store's path;
+anything else is a masked 500.  CORS is off unless origins are given; only
+loopback Host names are answered unless others are allowed (:class:`HostCheck`).
+Work runs in bounded lanes (:mod:`kg.api.lanes`): nothing slow runs on the event
+loop, and heavy work cannot hold up ``/healthz`` or quick questions.
 
 Routes come from :func:`build_routes`; other features add theirs by passing
 ``extra_routes`` to :func:`create_app` (or by extending the list it returns).
@@ -32,6 +35,7 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -43,7 +47,9 @@ from starlette.routing import BaseRoute, Route
 from strawberry.asgi import GraphQL
 
 from kg.api.schema import Context, GraphBackend, KGSchema, build_schema
-from kg.api.sparql_worker import DEFAULT_TIMEOUT, SparqlPool
+from kg.api.dumps import DumpCache
+from kg.api.lanes import Lanes
+from kg.api.sparql_worker import DEFAULT_TIMEOUT, DEFAULT_WORKER_MEMORY_MB, SparqlPool
 from kg.errors import KGError, NotFoundError, QueryError, QueryRefusedError
 from kg.store import RDF_FORMATS, EmbeddedStore
 from kg.vocab import note_graph
@@ -68,6 +74,10 @@ STATUS = {
     "request_too_large": 413,
     "result_too_large": 400,
     "bad_request": 400,
+    "store_damaged": 503,
+    "bad_host": 400,
+    "query_too_costly": 400,
+    "out_of_memory": 400,
 }
 
 
@@ -83,14 +93,25 @@ class NotAcceptable(QueryError):
     code = "not_acceptable"
 
 
-def error_response(err: KGError) -> JSONResponse:
+def public_message(err: KGError, private: Sequence[str] = ()) -> str:
+    """An error's message as a client sees it: the server's own folders (the store's path) left out."""
+    where = Path(err.path).name if err.path else ""
+    text = f"{where}: {err.message}" if where else err.message
+    for p in private:
+        text = text.replace(p.rstrip("/") + "/", "").replace(p, Path(p).name)
+    return text
+
+
+def error_response(err: KGError, private: Sequence[str] = ()) -> JSONResponse:
     status = STATUS.get(err.code, 400 if isinstance(err, QueryError) else 500)
-    return JSONResponse({"error": {"code": err.code, "message": str(err)}}, status_code=status)
+    headers = {"Retry-After": str(getattr(err, "retry_after", 2))} if status == 503 else None
+    return JSONResponse({"error": {"code": err.code, "message": public_message(err, private)}}, status_code=status,
+                        headers=headers)
 
 
 async def _kg_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, KGError)
-    return error_response(exc)
+    return error_response(exc, getattr(request.app.state, "private_paths", ()))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -162,7 +183,8 @@ def negotiate(header: str | None, offers: dict[str, str]) -> str | None:
 
 class KGGraphQL(GraphQL):
     """strawberry's ASGI view, with a kg Context (one store snapshot per request), kg's vendored GraphiQL
-    (strawberry's own loads its scripts from a CDN) and JSON that keeps non-ASCII text as it is."""
+    (strawberry's own loads its scripts from a CDN), strict JSON bodies and JSON answers that keep non-ASCII
+    text as it is."""
 
     def __init__(self, schema: KGSchema, backend: GraphBackend, *, production: bool):
         super().__init__(schema, graphql_ide=None if production else "graphiql", allow_queries_via_get=True)
@@ -187,6 +209,21 @@ class KGGraphQL(GraphQL):
     def encode_json(self, data: object) -> str:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            if isinstance(data, bytes):
+                data = data.decode("utf-8")
+            value = json.loads(data)
+        except UnicodeDecodeError:
+            raise BadRequestError("the request body is not UTF-8; send JSON in UTF-8") from None
+        except RecursionError:
+            raise BadRequestError("the request body is JSON nested too deeply") from None
+        except ValueError as err:
+            raise BadRequestError(f"the request body is not JSON ({err})") from None
+        if not isinstance(value, (dict, list)):
+            raise BadRequestError('the request body must be a JSON object: {"query": "...", "variables": {...}}')
+        return value
+
 
 # ---------------------------------------------------------------- SPARQL
 
@@ -202,6 +239,13 @@ async def _read_body(request: Request) -> bytes:
 
 class RequestTooLarge(QueryError):
     code = "request_too_large"
+
+
+def _utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BadRequestError(f"the request body is not UTF-8 (byte {err.start}); send the query in UTF-8") from None
 
 
 async def sparql_endpoint(request: Request) -> Response:
@@ -220,11 +264,14 @@ async def sparql_endpoint(request: Request) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         body = await _read_body(request)
         if ctype == "application/sparql-query":
-            query = body.decode("utf-8", "replace")
+            query = _utf8(body)
         elif ctype == "application/x-www-form-urlencoded":
             from urllib.parse import parse_qs
 
-            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            try:
+                form = parse_qs(_utf8(body), keep_blank_values=True, errors="strict")
+            except UnicodeDecodeError:
+                raise BadRequestError("the form's %-escapes are not UTF-8") from None
             if "update" in form:
                 raise QueryRefusedError("SPARQL updates are refused: the graph is read-only; "
                                         "rebuild it with 'kg build'")
@@ -262,12 +309,11 @@ async def sparql_endpoint(request: Request) -> Response:
 
 
 async def _dump(request: Request, fmt: str, graph: str | None) -> Response:
-    backend: GraphBackend = request.app.state.backend
-    loop = asyncio.get_running_loop()
-    body = await loop.run_in_executor(backend.pool, backend.store.dump, fmt, graph)
+    dumps: DumpCache = request.app.state.dumps
+    path = await dumps.get(fmt, graph)
     _, media, ext = RDF_FORMATS[fmt]
     name = "kg" if graph is None else "kg-graph"
-    return Response(body, media_type=media, headers={"Content-Disposition": f'inline; filename="{name}.{ext}"'})
+    return dumps.response(path, media, {"Content-Disposition": f'inline; filename="{name}.{ext}"'})
 
 
 DUMP_EXTS = ("ttl", "nt", "nq", "trig", "jsonld")
@@ -286,8 +332,18 @@ def _graph_param(request: Request) -> str | None:
     if note and graph:
         raise BadRequestError("give either note= or graph=, not both")
     if note:
-        return str(note_graph(note))
-    return graph or None
+        return _checked_iri(str(note_graph(note)), "note")
+    return _checked_iri(graph, "graph") if graph else None
+
+
+def _checked_iri(iri: str, what: str) -> str:
+    import pyoxigraph as ox
+
+    try:
+        ox.NamedNode(iri)
+    except ValueError:
+        raise BadRequestError(f"{what}= is not a valid IRI: {iri[:200]!r}") from None
+    return iri
 
 
 async def graph_store_endpoint(request: Request) -> Response:
@@ -300,19 +356,25 @@ async def graph_store_endpoint(request: Request) -> Response:
     graph = params.get("graph") or None
     if "graph" in params and not graph:
         raise BadRequestError("?graph= needs an IRI")
-    return await _dump(request, fmt, graph)
+    return await _dump(request, fmt, _checked_iri(graph, "graph") if graph else None)
 
 
 async def healthz(request: Request) -> Response:
     backend: GraphBackend = request.app.state.backend
-    loop = asyncio.get_running_loop()
+    lanes: Lanes = request.app.state.lanes
     try:
-        gen = await loop.run_in_executor(backend.pool, backend.store.generation)
+        store = backend.store
+        live = store.live_name() if isinstance(store, EmbeddedStore) else None
+        if live is not None and store._gen is not None and live == store._gen.name:
+            gen = live  # the generation open is the live one: no thread, no store call
+        else:  # (re)opening a generation reads its files: on the probe thread
+            gen = await lanes.probe.run(store.generation)
     except KGError as err:
-        return JSONResponse({"status": "unavailable", "error": {"code": err.code, "message": str(err)}},
-                            status_code=503)
-    return JSONResponse({"status": "ok", "generation": gen, "store": backend.store.location,
-                         "sparql_workers_replaced": request.app.state.sparql.replaced})
+        return JSONResponse({"status": "unavailable", "error": {"code": err.code, "message": public_message(
+            err, request.app.state.private_paths)}}, status_code=503)
+    return JSONResponse({"status": "ok", "generation": gen, "store": Path(backend.store.location).name,
+                         "sparql_workers_replaced": request.app.state.sparql.replaced,
+                         "sparql_network_isolated": request.app.state.sparql.isolated})
 
 
 # ---------------------------------------------------------------- the app
@@ -366,25 +428,85 @@ def build_routes(graphql_app: Any) -> list[BaseRoute]:
     ]
 
 
+#: Host header names answered by default: a page on another site that rebinds its name to 127.0.0.1 is refused
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class HostCheck:
+    """Answer only requests whose Host header names an allowed host (DNS rebinding), 400 otherwise.
+
+    Loopback names and addresses are allowed; others only when given (``*`` allows any).
+    """
+
+    def __init__(self, app: Any, allowed: Sequence[str] = ()):
+        self.app = app
+        self.any = "*" in allowed
+        self.allowed = {h.lower().rstrip(".") for h in (*LOOPBACK_HOSTS, *allowed)}
+
+    def allows(self, host: str) -> bool:
+        name = _host_name(host)
+        if self.any or name in self.allowed or name.endswith(".localhost"):
+            return True
+        import ipaddress
+
+        try:
+            return ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = next((v for k, v in scope.get("headers", ()) if k == b"host"), None)
+            if host is not None and not self.allows(host.decode("latin-1")):
+                err = BadHostError(f"this server answers for {', '.join(sorted(self.allowed))} only; start it with "
+                                   "--allow-host NAME to answer for another name")
+                return await error_response(err)(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+class BadHostError(QueryError):
+    code = "bad_host"
+
+
+def _host_name(host: str) -> str:
+    """The name of a Host header, without the port: ``[::1]:8000`` → ``::1``, ``Example.org.:80`` → ``example.org``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
 def create_app(
     store_location: str | os.PathLike[str],
     *,
     production: bool = False,
     cors_origins: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
     sparql_timeout: float = DEFAULT_TIMEOUT,
     sparql_workers: int = 2,
+    sparql_memory_mb: int = DEFAULT_WORKER_MEMORY_MB,
     graphql_time_limit: float = 10.0,
+    graphql_threads: int = 4,
+    heavy_threads: int = 2,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The ASGI app over the store at ``store_location`` (opened now: a missing store fails fast)."""
+    """The ASGI app over the store at ``store_location`` (opened now: a missing store fails fast).
+
+    ``allowed_hosts`` adds Host header names to the loopback ones (``*``: any); the SPARQL workers may use
+    ``sparql_memory_mb`` each; heavy work (dumps, views) gets ``heavy_threads`` threads of its own.
+    """
     store = EmbeddedStore(store_location)
-    backend = GraphBackend(store, warm=True)  # coverage index read ahead, per generation
-    schema = build_schema(production=production, time_limit=graphql_time_limit)
-    pool = SparqlPool(store.location, size=sparql_workers, timeout=sparql_timeout)
+    pool = SparqlPool(store.location, size=sparql_workers, timeout=sparql_timeout, memory_mb=sparql_memory_mb)
+    lanes = Lanes(graphql_threads=graphql_threads, heavy_threads=heavy_threads, sparql=pool)
+    backend = GraphBackend(store, executor=lanes.store.executor, warm=True)  # coverage index read ahead
+    schema = build_schema(production=production, time_limit=graphql_time_limit, lane=lanes.graphql)
+    dumps = DumpCache(store, lanes.heavy)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await pool.start()
+        await lanes.start()
         try:
             await backend.asnapshot()  # read the catalogue before the first request
         except KGError as err:
@@ -392,10 +514,10 @@ def create_app(
         try:
             yield
         finally:
-            await pool.close()
-            backend.close()
+            await lanes.close()
+            dumps.close()
 
-    middleware = [Middleware(BodyLimit)]
+    middleware = [Middleware(HostCheck, allowed=tuple(allowed_hosts)), Middleware(BodyLimit)]
     if cors_origins:
         middleware.append(Middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                                      allow_headers=["content-type", "accept"]))
@@ -404,6 +526,11 @@ def create_app(
                     exception_handlers={KGError: _kg_error, Exception: _unexpected})
     app.state.backend = backend
     app.state.sparql = pool
+    app.state.lanes = lanes
+    app.state.dumps = dumps
     app.state.schema = schema
     app.state.production = production
+    root = Path(store.location)
+    app.state.private_paths = tuple(dict.fromkeys(p for p in (str(root.resolve()), str(root.absolute()))
+                                                  if p not in ("/", "")))
     return app

@@ -35,11 +35,12 @@ import bisect
 import contextlib
 import logging
 import os
+import re
 import threading
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -59,8 +60,11 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult, Info
 
+from kg.api.lanes import Deadline, LoopLane
+from kg.api.limits import MAX_FIRST, CostLimiter
 from kg.errors import KGError, QueryError, QueryTimeoutError
 from kg.model import ENTITY_KINDS, ENTITY_TYPES
 from kg.store import PREFIXES, EmbeddedStore, from_oxigraph, to_oxigraph
@@ -83,7 +87,6 @@ __all__ = [
 
 log = logging.getLogger("kg.api")
 
-MAX_FIRST = 500
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 3000
@@ -97,24 +100,25 @@ _MENTIONS_PER_ENTITY = MAX_FIRST  # a DataLoader batch never reads more than thi
 
 
 class Snapshot:
-    """One generation of the store, for the length of one request."""
+    """One generation of the store, for the length of one request.
 
-    def __init__(self, store: ox.Store, generation: str, catalogue: "Catalogue", pool: ThreadPoolExecutor):
+    Its store calls run in the calling thread: a request runs on a thread of its own (kg.api.lanes), never on
+    the server's event loop.
+    """
+
+    def __init__(self, store: ox.Store, generation: str, catalogue: "Catalogue"):
         self.store = store
         self.generation = generation
         self.catalogue = catalogue
-        self._pool = pool
 
     def select(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return select(self.store, sparql, bindings)
 
     async def aselect(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, select, self.store, sparql, bindings)
+        return select(self.store, sparql, bindings)
 
     async def call(self, fn, *args):
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn, *args)
+        return fn(*args)
 
 
 def select(store: ox.Store, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -388,15 +392,20 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 
 
 class GraphBackend:
-    """The store behind the API: hands out a :class:`Snapshot` per request; caches a catalogue per generation."""
+    """The store behind the API: hands out a :class:`Snapshot` per request; caches a catalogue per generation.
 
-    def __init__(self, store: Any, *, threads: int = 4, warm: bool = False):
+    ``executor`` (a server's store lane) reads catalogues off the event loop, and with ``warm`` reads ahead
+    what the first requests of a generation need; without one, :meth:`asnapshot` reads in the calling thread
+    (and ``warm`` reads ahead in a thread of its own).
+    """
+
+    def __init__(self, store: Any, *, executor: Executor | None = None, warm: bool = False):
         if isinstance(store, (str, os.PathLike)):
             from kg.store import open_store
 
             store = open_store(store)
         self.store = store  # an EmbeddedStore, or a RemoteStore (pyoxigraph-style query())
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kg-store")
+        self.executor = executor
         self._lock = threading.Lock()
         self._catalogues: dict[str, Catalogue] = {}
         # a server: read what the first requests of a generation need (the coverage index) in the
@@ -416,10 +425,12 @@ class GraphBackend:
             if cat is None:
                 cat = Catalogue(ox_store, gen if isinstance(self.store, EmbeddedStore) else None)
                 self._catalogues = {name: cat}  # older generations are dropped
-                if self.warm:
-                    with contextlib.suppress(RuntimeError):  # the pool is shut down: the backend is closing
-                        self.pool.submit(_warm, cat, ox_store)
-        return Snapshot(ox_store, name, cat, self.pool)
+                if self.warm and self.executor is not None:
+                    with contextlib.suppress(RuntimeError):  # the executor is shut down: the server is stopping
+                        self.executor.submit(_warm, cat, ox_store)
+                elif self.warm:
+                    threading.Thread(target=_warm, args=(cat, ox_store), name="kg-warm", daemon=True).start()
+        return Snapshot(ox_store, name, cat)
 
     async def asnapshot(self) -> Snapshot:
         if isinstance(self.store, EmbeddedStore) and self._lock.acquire(blocking=False):
@@ -432,12 +443,14 @@ class GraphBackend:
             finally:
                 self._lock.release()
             if cat is not None:
-                return Snapshot(ox_store, gen.name if gen else "", cat, self.pool)
+                return Snapshot(ox_store, gen.name if gen else "", cat)
+        if self.executor is None:
+            return self.snapshot()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, self.snapshot)
+        return await loop.run_in_executor(self.executor, self.snapshot)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: the executor belongs to whoever passed it in."""
 
 
 # ====================================================================== batched loads
@@ -539,8 +552,9 @@ def _chunks(keys: Sequence[str], n: int = 200) -> Iterator[Sequence[str]]:
 class Loaders:
     """The DataLoaders of one request (they cache for the request only)."""
 
-    def __init__(self, snap: Snapshot):
+    def __init__(self, snap: Snapshot, deadline: Deadline | None = None):
         self.snap = snap
+        self.deadline = deadline or Deadline(None)
         self.coverage = DataLoader(self._coverage)
         self.related = DataLoader(self._related)
         self.mentions = DataLoader(self._mentions)
@@ -549,6 +563,7 @@ class Loaders:
 
     async def _batch(self, query: str, key_var: str, keys: list[str], build) -> list[list[Any]]:
         def run() -> dict[str, list[Any]]:
+            self.deadline.check()
             out: dict[str, list[Any]] = defaultdict(list)
             for chunk in _chunks(list(dict.fromkeys(keys))):
                 for r in self.snap.select(query.format(values=values(key_var, chunk))):
@@ -561,6 +576,7 @@ class Loaders:
     async def _coverage(self, keys: list[tuple[str, int]]) -> list[list[CoverageRec]]:
         """Coverage of each (entity, n): its n best sources, taken from the catalogue's ranking index, detailed."""
         def run() -> list[list[CoverageRec]]:
+            self.deadline.check()
             index = self.snap.catalogue.coverage_index(self.snap.store)
             want: dict[str, int] = {}
             for e, n in keys:
@@ -610,9 +626,15 @@ class Context:
     def __init__(self, snap: Snapshot, request: Any = None, response: Any = None):
         self.snap = snap
         self.catalogue = snap.catalogue
-        self.loaders = Loaders(snap)
+        self.deadline = Deadline(None)
+        self.loaders = Loaders(snap, self.deadline)
         self.request = request
         self.response = response
+
+    def start(self, deadline: Deadline) -> None:
+        """Begin the request in the thread that runs it: its time limit, and loaders bound to that thread's loop."""
+        self.deadline = deadline
+        self.loaders = Loaders(self.snap, deadline)
 
 
 # ====================================================================== checks on arguments
@@ -1078,22 +1100,28 @@ class KGErrorExtension(SchemaExtension):
         result = self.execution_context.result
         if result is None or not getattr(result, "errors", None):
             return
-        result.errors = [self._process(e) for e in result.errors]
+        production = bool(getattr(self.execution_context.schema, "production", False))
+        result.errors = [self._process(e, production) for e in result.errors]
 
     @staticmethod
-    def _process(error: GraphQLError) -> GraphQLError:
+    def _process(error: GraphQLError, production: bool = False) -> GraphQLError:
         orig = error.original_error
         if orig is None or isinstance(orig, GraphQLError):
             ext = dict(error.extensions or {})
             ext.setdefault("code", "graphql_invalid")
-            return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
+            message = error.message
+            if production:  # no "Did you mean ...?": a production schema does not tell its field names
+                message = _SUGGESTION_RE.sub("", message)
+            return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
                                 path=error.path, extensions=ext)
         if isinstance(orig, KGError):
             return GraphQLError(str(orig), nodes=error.nodes, source=error.source, positions=error.positions,
                                 path=error.path, extensions={"code": orig.code})
-        log.error("unexpected error in a resolver", exc_info=orig)
         return GraphQLError("Unexpected error.", nodes=error.nodes, source=error.source, positions=error.positions,
                             path=error.path, extensions={"code": "internal_error"})
+
+
+_SUGGESTION_RE = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 def _error_result(message: str, code: str) -> ExecutionResult:
@@ -1101,20 +1129,46 @@ def _error_result(message: str, code: str) -> ExecutionResult:
 
 
 class KGSchema(strawberry.Schema):
-    """The schema, with a query-size check and a time limit on each request."""
+    """The schema, with a query-size check, a cost limit and a time limit on each request.
+
+    With a ``lane`` (a server's :class:`kg.api.lanes.LoopLane`) each request runs on a thread of its own and
+    is cancelled there when it passes the time limit; without one it runs on the caller's loop, and the
+    loaders stop it at their next step past the limit.
+    """
 
     time_limit: float = DEFAULT_TIME_LIMIT
+    lane: LoopLane | None = None
+    production: bool = False
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Log what went wrong on the server's side only: a query refused or malformed is the client's
+        answer, not a line in the server's log (a client sending thousands would fill it)."""
+        for error in errors:
+            orig = error.original_error
+            if orig is not None and not isinstance(orig, (KGError, GraphQLError)):
+                log.error("unexpected error in a resolver", exc_info=orig)
 
     async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
         if query is not None and len(query) > MAX_QUERY_CHARS:
             return _error_result(f"the query is {len(query):,} characters long; at most {MAX_QUERY_CHARS:,} "
                                  "are accepted", "query_too_large")
-        try:
-            result = await asyncio.wait_for(super().execute(query, *args, **kwargs), self.time_limit)
+        context = kwargs.get("context_value")
+        deadline = Deadline(self.time_limit)
+
+        async def run() -> ExecutionResult:
+            if isinstance(context, Context):
+                context.start(deadline)
+            result = await strawberry.Schema.execute(self, query, *args, **kwargs)
             if result.errors:  # errors raised before the operation ran (syntax) get a code too
-                result.errors = [KGErrorExtension._process(e) for e in result.errors]
+                result.errors = [KGErrorExtension._process(e, self.production) for e in result.errors]
             return result
-        except TimeoutError:
+
+        try:
+            if self.lane is not None:
+                return await self.lane.run(run, self.time_limit, deadline)
+            return await asyncio.wait_for(run(), self.time_limit)
+        except (TimeoutError, QueryTimeoutError):
+            deadline.cancelled = True
             return _error_result(f"the query took longer than {self.time_limit:g} s and was stopped; "
                                  "ask for less (a smaller 'first', fewer nested fields)",
                                  QueryTimeoutError.code)
@@ -1133,18 +1187,24 @@ _LIMIT_RULES = (
 _NO_INTROSPECTION_RULES = tuple(DisableIntrospection().validation_rules)
 
 
-def build_schema(*, production: bool = False, time_limit: float = DEFAULT_TIME_LIMIT) -> KGSchema:
-    """The schema; ``production`` switches introspection off."""
+def build_schema(*, production: bool = False, time_limit: float = DEFAULT_TIME_LIMIT,
+                 lane: LoopLane | None = None) -> KGSchema:
+    """The schema; ``production`` switches introspection and suggestions ("Did you mean ...?") off;
+    ``lane`` runs each request on a thread of its own (a server)."""
     rules = [*(_NO_INTROSPECTION_RULES if production else ()), *_LIMIT_RULES]
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=256),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=256),
+        CostLimiter,
         KGErrorExtension,
     ]
-    s = KGSchema(query=Query, types=list(_CLASSES.values()), extensions=extensions)
+    s = KGSchema(query=Query, types=list(_CLASSES.values()), extensions=extensions,
+                 config=StrawberryConfig(disable_field_suggestions=production))
     s.time_limit = time_limit
+    s.lane = lane
+    s.production = production
     return s
 
 

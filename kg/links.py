@@ -10,14 +10,22 @@ entities are connected.
 **Coverage** ("which sources cover PLE?"), one :class:`Coverage` per
 (source, entity):
 
-* *direct*: the source's title names the entity — a mention of it stands in
-  the title (``kg:inSource``), or the title contains its name or an alias as a
-  whole word.  Whole word means the characters next to a Latin form are not
-  letters or digits (so ``SIMPLE`` and ``IMPLEMENTING`` do not name ``PLE``);
-  an all-capital acronym matches only in capitals; URLs are removed from the
-  title first.  When one form names several entities (an acronym with two
-  meanings) the entity mentioned in the source's own note wins, then the one
-  whose context is closest to the title; the justification says which.
+* *direct, by the title*: the source's title names the entity — a mention of
+  it stands in the title (``kg:inSource``), or the title contains its name or
+  an alias as a whole word (:mod:`kg.terms`: the characters next to a Latin
+  form are not letters or digits, so ``SIMPLE`` and ``IMPLEMENTING`` do not
+  name ``PLE``; an all-capital acronym matches only in capitals; URLs are
+  removed from the title first; a ``/`` is a boundary, so a title listing
+  ``MMOE/ESMM/PLE`` names each of them).  When one form names several
+  entities (an acronym with two meanings) the entity mentioned in the
+  source's own note wins, then the one whose context is closest to the
+  title; the justification says which.
+* *direct, by the context*: a mention of the entity stands in the prose the
+  source belongs to (``kg:contextStart``–``kg:contextEnd``: the paragraphs
+  just before its URL line in its snippet, or the paragraph or list item a
+  link stands in; see :mod:`kg.notes`), the way these notes are written (a
+  paragraph, the URL, the title).  The mentions nearest the link are the
+  evidence.
 * *inferred*: the title does not name the entity but is about the same
   things.  Each entity has a *context* per note it is mentioned in: its name
   and aliases, the sentences of its mentions and the heading paths of their
@@ -33,21 +41,26 @@ entities are connected.
   ``min_inferred`` it is dropped; the ``max_inferred`` best per entity are kept.
 
 The **score scale**: inferred coverage scores lie in ``[min_inferred, 1)``;
-direct coverage scores lie in ``[1, 2)``: ``1 + 0.5 × similarity`` of the
-title to the entity's context, ``+ 0.3`` when an extracted mention in the
-title backs it (``kg:evidence``), ``+ 0.15`` when the source's own note
-mentions the entity.  So any direct coverage ranks above every inferred one,
-and within each kind the better-backed, more relevant source ranks first.
-A title that names an entity outright is never *inferred* to cover another
-entity of the same name.
+context coverage in ``[1, 1.5)``: ``1 + 0.3 × closeness`` of the nearest
+mention to the link ``+ 0.1 × (mentions - 1) / 3`` (at most 0.1); title
+coverage in ``[1.5, 2)``: ``1.5 + 0.25 × similarity`` of the title to the
+entity's context, ``+ 0.15`` when an extracted mention in the title backs it
+(``kg:evidence``), ``+ 0.08`` when the source's own note mentions the entity.
+So a title hit ranks above a context hit, which ranks above every inferred
+one, and within each kind the better-backed, more relevant source ranks
+first.  A title that names an entity outright is never *inferred* to cover
+another entity of the same name.
 
-**Relatedness** between entities is Adamic–Adar on the bipartite graph of
-entities and the contexts they are mentioned in (snippets, sections, source
-titles): a shared context ``c`` adds ``w(c) / log(1 + deg(c))``, with ``w`` 1
-for a snippet or source title and 0.5 for a section.  Contexts naming more than
-``hub_degree`` entities are hubs and add nothing (they would relate everything
-to everything, and cost quadratic time).  The ``top_k`` best per entity are
-kept with their rank, and two evidence mentions from the best shared context.
+**Relatedness** between entities counts the snippets and source titles they
+share (a section names both ends in no one sentence or snippet, so it does
+not count): Adamic–Adar, a shared context ``c`` adding ``1 / log(1 + deg(c))``,
+divided by ``sqrt(n(a) × n(b))``, the contexts each is named in.  The division
+damps hubs: a country named in every note shares many snippets with everyone
+but is related to each weakly.  Contexts naming more than ``hub_degree``
+entities are hubs and add nothing (they would relate everything to
+everything, and cost quadratic time).  The ``top_k`` best per entity are kept
+with their rank and two evidence mentions that name both ends: in one
+sentence where there is one, else in the smallest shared snippet or title.
 
 **Centrality and communities** are computed on the graph of those top-k
 links: weighted PageRank (networkx with SciPy, else a pure-Python power iteration) and Louvain
@@ -1425,7 +1438,7 @@ def project_graph(data: LinkInput, hub_degree: int = DEFAULTS["hub_degree"]) -> 
     * ``mention``: entity — snippet / section / source title it is named in,
       with the first such mention's ``mention`` IRI, ``text``, ``sentence``,
       ``note`` and a ``cost``: 1 for snippets and sources, 1.5 for sections,
-      plus ``0.5 ln(1 + n)`` for an entity named in ``n`` contexts and
+      plus ``0.8 ln(1 + n)`` for an entity named in ``n`` contexts and
       ``0.2 ln d`` for a context naming ``d`` entities, so that a path through
       a hub (a country every note names) costs more than one through specific
       links;
@@ -1482,7 +1495,7 @@ def project_graph(data: LinkInput, hub_degree: int = DEFAULTS["hub_degree"]) -> 
     for ctx, ents in members.items():
         spread = 0.2 * math.log(len(ents))
         for e in ents:
-            g.edges[e, ctx]["cost"] += 0.5 * math.log(1.0 + n_ctx.get(e, 0)) + spread
+            g.edges[e, ctx]["cost"] += 0.8 * math.log(1.0 + n_ctx.get(e, 0)) + spread
     shared: dict[tuple[str, str], float] = defaultdict(float)
     for ctx in sorted(members):
         ents = sorted(members[ctx])
@@ -1532,8 +1545,8 @@ def find_path(graph: nx.Graph, from_iri: str, to_iri: str, max_hops: int = 6,
     """The cheapest meaningful path between two entities, as hops with their evidence; ``None`` if none.
 
     A meaningful path alternates entity → shared context → entity, where a
-    context is a snippet, a section or a source title that names both
-    entities (``mention`` edges only).  Notes, ``part`` edges and entity —
+    context is a snippet or a source title that names both entities
+    (``mention`` edges only).  Sections, notes, ``part`` edges and entity —
     entity shortcuts are left out, and so are hub contexts naming more than
     ``hub_degree`` entities: "both are in the same long note" explains
     nothing.  The cheapest path is taken (hop costs: see :func:`project_graph`;
@@ -1560,7 +1573,7 @@ def find_path(graph: nx.Graph, from_iri: str, to_iri: str, max_hops: int = 6,
         kind = graph.nodes[n].get("kind")
         if kind == "entity":
             return True
-        if kind in ("snippet", "section", "source"):
+        if kind in ("snippet", "source"):  # (a section names both ends in no one sentence or snippet)
             return sum(1 for _, _, k in graph.edges(n, data="kind") if k == "mention") <= hub_degree
         return False
 
@@ -1595,7 +1608,9 @@ def find_path(graph: nx.Graph, from_iri: str, to_iri: str, max_hops: int = 6,
 # them) and the cache belongs to the generation the build started from, only the changed notes are read and:
 #
 # * relatedness and degree are recomputed for the entities mentioned in the changed notes (before or after
-#   the change): exactly what a full pass gives, since every other entity shares no context with them;
+#   the change), and for the neighbours of those whose context count the change moved: exactly what a full
+#   pass gives, except that an entity named in ``_FROZEN_FROM`` contexts or more (a hub) keeps the count of
+#   the last full pass (its damping moves by under 1 % a context);
 # * PageRank is recomputed on the whole (small) entity graph: exact;
 # * communities are kept (Louvain is not run): an entity keeps its community, a new one joins its strongest
 #   related neighbour's: close to, not equal to, a full pass;

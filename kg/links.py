@@ -54,7 +54,8 @@ another entity of the same name.
 **Relatedness** between entities counts the snippets and source titles they
 share (a section names both ends in no one sentence or snippet, so it does
 not count): Adamic–Adar, a shared context ``c`` adding ``1 / log(1 + deg(c))``,
-divided by ``sqrt(n(a) × n(b))``, the contexts each is named in.  The division
+divided by ``sqrt((n(a) + 5) × (n(b) + 5))``, ``n`` the contexts each is named
+in (a smoothed cosine).  The division
 damps hubs: a country named in every note shares many snippets with everyone
 but is related to each weakly.  Contexts naming more than ``hub_degree``
 entities are hubs and add nothing (they would relate everything to
@@ -647,6 +648,19 @@ def _contexts_of(m: MentionInfo) -> list[tuple[str, float, str]]:
 
 #: how the link pass measures relatedness (kg:method of its kg:Relatedness records)
 RELATED_METHOD = "adamic-adar/cosine:snippet+source"
+#: contexts added to each entity's count before damping: two entities named together once are not more
+#: related than two named together often (plain cosine would rank a one-off co-mention first)
+_DAMPING_PRIOR = 5
+
+
+def _damped(shared: float, n_a: int, n_b: int) -> float:
+    """Relatedness from the Adamic–Adar sum of two entities' shared contexts and the contexts each is named in:
+    a smoothed cosine, so that an entity named everywhere (a hub) is related to each one weakly.
+
+    >>> round(_damped(5.0, 20, 3000), 3), round(_damped(0.9, 20, 2), 3), round(_damped(7.5, 20, 300), 3)
+    (0.018, 0.068, 0.086)
+    """
+    return shared / math.sqrt((n_a + _DAMPING_PRIOR) * (n_b + _DAMPING_PRIOR))
 
 
 def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping[str, Any],
@@ -697,8 +711,7 @@ def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping
             neighbours[b].add(a)
     per: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for (a, b), sc in scores.items():
-        # cosine of the shared contexts: an entity named everywhere (a hub) is related to each one weakly
-        w = sc / math.sqrt(max(n_ctx.get(a, 1), 1) * max(n_ctx.get(b, 1), 1))
+        w = _damped(sc, n_ctx.get(a, 0), n_ctx.get(b, 0))
         per[a].append((w, b))
         per[b].append((w, a))
     ctx_of: dict[str, list[str]] = defaultdict(list)
@@ -1445,7 +1458,7 @@ def project_graph(data: LinkInput, hub_degree: int = DEFAULTS["hub_degree"]) -> 
     * ``part``: snippet/source — section, section — parent section or note;
     * ``cooccurs``: entity — entity with the relatedness ``weight`` of the
       link pass (the Adamic–Adar sum over shared snippets and source titles,
-      over the square root of the product of the two context counts; hubs,
+      damped by the two context counts, see ``_damped``; hubs,
       contexts naming more than ``hub_degree`` entities, excluded).
 
     >>> d = LinkInput((EntityInfo("e:a", "P/A", "Person", "A"),),
@@ -1506,7 +1519,7 @@ def project_graph(data: LinkInput, hub_degree: int = DEFAULTS["hub_degree"]) -> 
             for b in ents[i + 1:]:
                 shared[a, b] += add
     for (a, b), sc in shared.items():
-        g.add_edge(a, b, kind="cooccurs", weight=sc / math.sqrt(max(n_ctx[a], 1) * max(n_ctx[b], 1)))
+        g.add_edge(a, b, kind="cooccurs", weight=_damped(sc, n_ctx[a], n_ctx[b]))
     return g
 
 

@@ -937,6 +937,11 @@ async def covering_sources(ctx: Context, term: str, first: int) -> list[Coverage
             "text-match:fts5", h.row.url, h.row.title, note.iri, h.row.section, "text match", "text", h))
     if not covs and not meant:
         raise cat.unknown(term, "entity or source text")
+    if not covs:
+        rec = meant[0][0]
+        raise KGNotFound(f"no source covers {term!r}: {rec.type} {rec.name} is mentioned {rec.mention_count} "
+                         "time(s), but in no source's title nor in the prose just before a link, and no source's "
+                         "title or context has the words")
     covs.sort(key=_rank_key)
     return [make_coverage(c) for c in covs[:first]]
 

@@ -271,8 +271,11 @@ def child_queries(args: list[str]) -> None:
             else:
                 def fn(q=q):
                     res = runner.run(q["text"], q["variables"])
-                    if res.get("errors"):
-                        raise RuntimeError(res["errors"][0].get("message"))
+                    errors = res.get("errors") or []
+                    # a probe's term no source covers is answered so ("no entity named X; nearest names: ...")
+                    answered = "probe" in q and all(e.get("extensions", {}).get("code") == "not_found" for e in errors)
+                    if errors and not answered:
+                        raise RuntimeError(errors[0].get("message"))
                     return res
             entry |= _time_calls(fn, reps, budget_s=10)
         except Exception as err:  # noqa: BLE001 - a failing query is reported, not fatal

@@ -65,7 +65,8 @@ sentence where there is one, else in the smallest shared snippet or title.
 
 **Centrality and communities** are computed on the graph of those top-k
 links: weighted PageRank (networkx with SciPy, else a pure-Python power iteration) and Louvain
-communities (``networkx``, fixed seed, numbered by size then by first IRI).
+communities (``networkx``, fixed seed, numbered by size then by first IRI; safe from networkx 3.6's
+infinite loop, see :func:`communities_of`).
 ``degree`` is the number of distinct entities an entity shares a context with.
 
 Everything is deterministic: inputs are sorted, ties broken by IRI, floats
@@ -103,6 +104,7 @@ __all__ = [
     "link_triples",
     "project_graph",
     "related_in",
+    "communities_of",
     "find_path",
     "text_features",
     "names_in",
@@ -776,8 +778,7 @@ def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[R
     except ImportError:
         pr = _pagerank(g)
     if old_community is None:
-        communities = nx.community.louvain_communities(g, weight="weight", seed=p["seed"]) \
-            if g.number_of_edges() else [{n} for n in g]
+        communities = communities_of(g, p["seed"]) if g.number_of_edges() else [{n} for n in g]
         ordered = sorted((sorted(c) for c in communities), key=lambda c: (-len(c), c[0]))
         community = {n: i for i, c in enumerate(ordered) for n in c}
     else:
@@ -793,6 +794,36 @@ def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[R
                 community[e] = fresh
                 fresh += 1
     return tuple(EntityStats(e, round(pr[e], _ROUND + 3), community[e], degree.get(e, 0)) for e in sorted(entities))
+
+
+#: seconds Louvain may take before it is taken to be looping, and the seeds tried in turn
+_LOUVAIN_SECONDS = 30.0
+_LOUVAIN_TRIES = 3
+
+
+def communities_of(g: nx.Graph, seed: int, seconds: float | None = None) -> list[set[str]]:
+    """Louvain communities of ``g`` (networkx), made safe from its infinite loop.
+
+    networkx 3.6's Louvain can move nodes back and forth forever when round-off makes equal gains look
+    unequal (networkx issue #8739, fixed after 3.6.1).  It runs here on integer weights (the weights are
+    rounded to 6 decimals, so scaled by 10⁶ they are exact integers and the partition is the same), in a
+    child process; one that has not finished within a limit far beyond its usual time (seconds on
+    10⁵ links) is stopped and the next seed tried; if none finishes, each connected component is a
+    community.  Given the seed, Louvain either finishes or loops forever, so the answer stays deterministic
+    unless the machine is over ten times slower than usual.  ``seconds`` sets the limit (default: 30 s and
+    1 s per 2000 links).
+    """
+    gi = nx.Graph()
+    gi.add_nodes_from(g)
+    gi.add_weighted_edges_from((a, b, max(1, round(d["weight"] * 10 ** _ROUND))) for a, b, d in g.edges(data=True))
+    limit = seconds if seconds is not None else _LOUVAIN_SECONDS + gi.number_of_edges() / 2000
+    for k in range(_LOUVAIN_TRIES):
+        wait = _forked(nx.community.louvain_communities, gi, "weight", 1, 1e-07, None, seed + k)
+        try:
+            return wait(timeout=limit)
+        except TimeoutError:
+            continue
+    return [set(c) for c in nx.connected_components(g)]
 
 
 def _pagerank_scipy(nodes: list[str], edges: list, alpha: float = 0.85, tol: float = 1e-6,
@@ -2340,13 +2371,15 @@ def _halves(items: list[str], weight: Mapping[str, int]) -> tuple[list[str], lis
     return [x for x in items if x in sides[0]], [x for x in items if x in sides[1]]
 
 
-def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+def _forked(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
     """Start ``fn(*args)`` in a forked child (its inputs are the parent's memory, copy-on-write: nothing is
-    pickled on the way in) and return the function that waits for its result.  Inline where the OS cannot
-    fork.  The result comes back through a temporary file, so the child never blocks on a reader."""
+    pickled on the way in) and return the function that waits for its result: ``wait(timeout=None)``, which
+    stops the child and raises :class:`TimeoutError` when it has not finished within ``timeout`` seconds.
+    Inline where the OS cannot fork.  The result comes back through a temporary file, so the child never
+    blocks on a reader."""
     if not hasattr(os, "fork"):
         value = fn(*args)
-        return lambda: value
+        return lambda timeout=None: value
     import tempfile
 
     fd, name = tempfile.mkstemp(prefix="kg-links-", suffix=".pickle")
@@ -2356,7 +2389,7 @@ def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
         os.close(fd)
         os.unlink(name)
         value = fn(*args)
-        return lambda: value
+        return lambda timeout=None: value
     if pid == 0:  # the child: compute, write, leave without running the parent's exit handlers
         code = 1
         try:
@@ -2371,9 +2404,23 @@ def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
             os._exit(code)
     os.close(fd)
 
-    def wait() -> Any:
+    def wait(timeout: float | None = None) -> Any:
         try:
-            _, status = os.waitpid(pid, 0)
+            if timeout is None:
+                _, status = os.waitpid(pid, 0)
+            else:
+                import time
+
+                deadline = time.monotonic() + timeout
+                while True:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        break
+                    if time.monotonic() > deadline:
+                        os.kill(pid, 9)
+                        os.waitpid(pid, 0)
+                        raise TimeoutError(f"the link computation took more than {timeout:g} s")
+                    time.sleep(0.01)
             with open(name, "rb") as fh:
                 ok, value = pickle.load(fh) if os.waitstatus_to_exitcode(status) == 0 else (False, None)
         finally:

@@ -66,6 +66,7 @@ class NameIndex:
         c.execute("CREATE VIRTUAL TABLE fts USING fts5(form, tokenize='unicode61 remove_diacritics 2')")
         self.names: dict[str, str] = {}
         self._forms: dict[str, str] = {}  # every name and alias -> the entity's name
+        self._by_fold: dict[str, list[str]] | None = None
         c.execute("BEGIN")
         for iri, name, aliases in entries:
             self.names[iri] = name
@@ -74,6 +75,15 @@ class NameIndex:
                 cur = c.execute("INSERT INTO forms(iri, form, alias) VALUES (?, ?, ?)", (iri, form, alias))
                 c.execute("INSERT INTO fts(rowid, form) VALUES (?, ?)", (cur.lastrowid, fts_text(form)))
         c.execute("COMMIT")
+
+    def _folded(self) -> dict[str, list[str]]:
+        """Every name and alias by its folded form (made on first need)."""
+        if self._by_fold is None:
+            by: dict[str, list[str]] = {}
+            for form in self._forms:
+                by.setdefault(_fold(form), []).append(form)
+            self._by_fold = by
+        return self._by_fold
 
     def _candidates(self, query: str, limit: int) -> list[tuple[str, str, int]]:
         with self._lock:
@@ -113,15 +123,17 @@ class NameIndex:
         folded = term.casefold()
         if not folded:
             return []
-        tokens = (fts_phrase(term) or "").strip('"').split()
+        tokens = list(dict.fromkeys((fts_phrase(term) or "").strip('"').split()))
         pool: dict[str, str] = {}
-        if tokens:
-            query = " OR ".join(f'"{t}"*' for t in dict.fromkeys(tokens))
-            for iri, form, _ in self._candidates(query, 500):
-                pool.setdefault(form, self.names.get(iri, form))
-        if not pool:  # nothing shares a word with it: names of about its length, by spelling alone
-            pool = {form: name for form, name in self._forms.items()
-                    if abs(len(form) - len(term)) <= max(3, len(term) // 2)}
+        # names sharing the start of a word with it, else the first two letters of one
+        for query in (" OR ".join(f'"{t}"*' for t in tokens), " OR ".join(f'"{t[:2]}"*' for t in tokens)):
+            if query and not pool:
+                for iri, form, _ in self._candidates(query, 500):
+                    pool.setdefault(form, self.names.get(iri, form))
+        if not pool:  # nothing shares even that: the closest spellings of all names
+            folded_forms = self._folded()
+            pool = {form: self._forms[form] for f in difflib.get_close_matches(folded, list(folded_forms), 3 * n, 0.5)
+                    for form in folded_forms[f]}
         scored = sorted(((difflib.SequenceMatcher(None, folded, _fold(form)).ratio(), form, name)
                          for form, name in pool.items()), key=lambda t: (-t[0], t[1]))
         out: list[str] = []

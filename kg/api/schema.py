@@ -968,7 +968,8 @@ async def entity_related(ctx: Context, iri: str, first: int, type_: Optional[Ent
     out = [r for r in lst if r.to in cat.entities and (type_ is None or cat.entities[r.to].type == type_.value)]
     rec = cat.entities.get(iri)
     if len(out) < first and rec is not None and (rec.degree or 0) > len(lst):
-        more = await ctx.snap.call(_more_related, ctx.snap, iri, first if type_ is None else MAX_FIRST * 4)
+        more = await ctx.snap.call(_more_related, ctx.snap, iri,
+                                   first + len(lst) if type_ is None else MAX_FIRST * 4)
         seen = {r.to for r in lst} | {iri}
         rank = max((r.rank or 0 for r in lst), default=0)
         for r in more:
@@ -978,7 +979,7 @@ async def entity_related(ctx: Context, iri: str, first: int, type_: Optional[Ent
                 continue
             if type_ is not None and cat.entities[r.to_entity].type != type_.value:
                 continue
-            rank += 1
+            rank = max(rank + 1, r.rank)  # (the link graph's rank among all its neighbours)
             seen.add(r.to_entity)
             out.append(RelatedRec(str(relatedness_iri(iri, r.to_entity, r.method)), iri, r.to_entity, r.weight,
                                   r.method, rank, r.evidence))

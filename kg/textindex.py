@@ -41,6 +41,7 @@ __all__ = ["INDEX_FILE", "SourceRow", "TextHit", "TextIndex", "rows_from_note", 
 INDEX_FILE = "text-index.sqlite"
 _SCHEMA_VERSION = "1"
 _CANDIDATES = 400  # FTS candidates checked per column and query, best BM25 first
+_BATCH = 32  # candidate rows read at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,32 +237,43 @@ class TextIndex:
 
     # ---------------------------------------------------------------- searching
 
-    def search(self, term: str, limit: int = 20) -> list[TextHit]:
-        """Sources whose title (first) or context names ``term`` as a word: at most ``limit`` of each, best
-        first (BM25), each source once (a title match wins)."""
+    def search(self, term: str, limit: int = 20, skip: Iterable[str] = (),
+               context_limit: int | None = None) -> list[TextHit]:
+        """Sources whose title (first) or context names ``term`` as a word: at most ``limit`` title matches and
+        ``context_limit`` (default ``limit``) context matches, best first (BM25), each source once (a title
+        match wins), none of those in ``skip`` (source IRIs)."""
         phrase = fts_phrase(term)
-        if phrase is None or limit <= 0:
+        if phrase is None:
             return []
         hits: list[TextHit] = []
-        seen: set[str] = set()
-        for column in ("title", "context"):
+        seen: set[str] = set(skip)
+        for column, limit in (("title", limit), ("context", limit if context_limit is None else context_limit)):
+            if limit <= 0:
+                continue
             found = 0
-            with self._lock:
-                rows = self._conn.execute(
-                    "SELECT s.iri, s.note, s.url, s.title, s.title_start, s.context, s.context_start, s.section, "
-                    f"bm25(fts, 4.0, 1.0) AS r FROM fts JOIN sources s ON s.id = fts.rowid WHERE fts MATCH ? "
-                    "ORDER BY r, s.url, s.iri LIMIT ?", (f"{{{column}}} : {phrase}", _CANDIDATES)).fetchall()
-            for *fields, rank in rows:
-                row = SourceRow(*fields)
-                if row.iri in seen:
-                    continue
-                hit = _check(row, column, term, rank)
-                if hit is not None:
-                    hits.append(hit)
-                    seen.add(row.iri)
-                    found += 1
-                    if found >= limit:
-                        break
+            with self._lock:  # the candidates, best first (BM25, titles weighing more)
+                ranked = self._conn.execute(
+                    "SELECT rowid, bm25(fts, 4.0, 1.0) AS r FROM fts WHERE fts MATCH ? ORDER BY r, rowid LIMIT ?",
+                    (f"{{{column}}} : {phrase}", _CANDIDATES)).fetchall()
+            for i in range(0, len(ranked), _BATCH):  # their rows, a batch at a time, until enough are checked
+                batch = ranked[i:i + _BATCH]
+                with self._lock:
+                    rows = {r[0]: SourceRow(*r[1:]) for r in self._conn.execute(
+                        "SELECT id, iri, note, url, title, title_start, context, context_start, section FROM sources "
+                        f"WHERE id IN ({','.join('?' * len(batch))})", [rowid for rowid, _ in batch])}
+                for rowid, rank in batch:
+                    row = rows.get(rowid)
+                    if row is None or row.iri in seen:
+                        continue
+                    hit = _check(row, column, term, rank)
+                    if hit is not None:
+                        hits.append(hit)
+                        seen.add(row.iri)
+                        found += 1
+                        if found >= limit:
+                            break
+                if found >= limit:
+                    break
         return hits
 
 

@@ -104,10 +104,8 @@ class NameIndex:
             f = _fold(form)
             if f == folded:
                 tier = 1 if alias else 0
-            elif any(_fold(x) == folded for x in listed_names(form)):
-                tier = 2
-            elif find_term(form, term):
-                tier = 3
+            elif find_term(form, term):  # (a name a list names is a word of it too)
+                tier = 2 if any(_fold(x) == folded for x in listed_names(form)) else 3
             elif prefix and find_term(form, term, prefix=True):
                 tier = 4
             else:

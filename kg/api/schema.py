@@ -268,6 +268,7 @@ class Catalogue:
         self._graph: Any = None
         self._lock = threading.Lock()
         self._coverage: dict[str, tuple[str, ...]] | None = None
+        self.coverage_ranks: dict[str, tuple] = {}
         self._coverage_lock = threading.Lock()  # its own: building it must not hold up stats or paths
         self._names: NameIndex | None = None
         self._names_lock = threading.Lock()
@@ -350,13 +351,16 @@ class Catalogue:
             return self._stats
 
     def coverage_index(self, store: ox.Store) -> dict[str, tuple[str, ...]]:
-        """Entity IRI → its coverage nodes, best first; read on first need (once per generation)."""
+        """Entity IRI → its coverage nodes, best first; read on first need (once per generation).
+        ``coverage_ranks`` then holds each coverage node's sort key (score, direct, URL, source)."""
         index = self._coverage
         if index is None:
             with self._coverage_lock:
                 index = self._coverage
                 if index is None:
-                    index = self._coverage = build_coverage_index(store)
+                    ranks: dict[str, tuple] = {}
+                    index = build_coverage_index(store, ranks)
+                    self.coverage_ranks, self._coverage = ranks, index
         return index
 
     def link_graph(self, store: ox.Store) -> Any:
@@ -367,11 +371,12 @@ class Catalogue:
             return self._graph
 
 
-def build_coverage_index(store: ox.Store) -> dict[str, tuple[str, ...]]:
+def build_coverage_index(store: ox.Store, ranks: dict[str, tuple] | None = None) -> dict[str, tuple[str, ...]]:
     """Every entity's coverage nodes in the order ``sources`` gives: score (highest first), direct before
     inferred, then source URL and source IRI; a coverage without a score counts 1.0, without ``direct``
     as inferred.  One row per (coverage, URL) pair, as a join over the union default graph would give.
-    Rows are read one at a time (a server's resident memory keeps the high-water mark of this read)."""
+    Rows are read one at a time (a server's resident memory keeps the high-water mark of this read).
+    ``ranks``, when given, receives each coverage node's sort key (its first row's)."""
     urls: dict[str, list[str]] = {}
     for src, url in select_tuples(store, _Q_SOURCE_URLS):
         urls.setdefault(src, []).append(url)
@@ -386,6 +391,9 @@ def build_coverage_index(store: ox.Store) -> dict[str, tuple[str, ...]]:
         lst = rows.pop(e)
         lst.sort()
         index[e] = tuple(row[4] for row in lst)
+        if ranks is not None:
+            for row in lst:
+                ranks.setdefault(row[4], row[:4])
     return index
 
 
@@ -641,24 +649,32 @@ class Loaders:
         found = await self.snap.call(run)
         return [found.get(k, []) for k in keys]
 
-    async def _coverage(self, keys: list[tuple[str, int]]) -> list[list[CoverageRec]]:
-        """Coverage of each (entity, n): its n best sources, taken from the catalogue's ranking index, detailed."""
+    async def _coverage(self, keys: list[tuple[tuple[str, ...], int]]) -> list[list[CoverageRec]]:
+        """Coverage of each (entities, n): the n best sources any of them covers (the best coverage of each
+        source), taken from the catalogue's ranking index; only those n are read in detail."""
         def run() -> list[list[CoverageRec]]:
             index = self.snap.catalogue.coverage_index(self.snap.store)
-            want: dict[str, int] = {}
-            for e, n in keys:
-                want[e] = max(want.get(e, 0), n)
-            kept = {e: index.get(e, ())[:n] for e, n in want.items()}
+            ranks = self.snap.catalogue.coverage_ranks
+            chosen: list[list[str]] = []
+            for iris, n in keys:
+                cands = sorted({c for e in iris for c in index.get(e, ())[:n]}, key=lambda c: (ranks[c], c))
+                best, seen = [], set()
+                for c in cands:
+                    if ranks[c][3] not in seen:
+                        seen.add(ranks[c][3])
+                        best.append(c)
+                        if len(best) >= n:
+                            break
+                chosen.append(best)
             detail: dict[str, CoverageRec] = {}
-            covs = [c for lst in kept.values() for c in lst]
-            for chunk in _chunks(list(dict.fromkeys(covs))):
+            for chunk in _chunks(list(dict.fromkeys(c for lst in chosen for c in lst))):
                 for r in self.snap.select(_Q_COVERAGE.format(values=values("cov", chunk))):
                     direct = bool(r["direct"]) if r["direct"] is not None else False
                     detail[r["cov"]] = CoverageRec(
                         r["cov"], r["e"], r["src"], float(r["score"] if r["score"] is not None else 1.0),
                         direct, r["just"], r["method"], r["url"], r["title"], r["note"], r["section"],
                         how_of(r["method"], direct))
-            return [[detail[c] for c in kept[e][:n] if c in detail] for e, n in keys]
+            return [[detail[c] for c in lst if c in detail] for lst in chosen]
 
         return await self.snap.call(run)
 
@@ -919,8 +935,15 @@ async def covering_sources(ctx: Context, term: str, first: int) -> list[Coverage
                 c.justification = (f"no entity is named {term!r}; {m.form!r} has it ({m.says(term)}) — "
                                    f"{c.justification or ''}").rstrip(" —")
             covs.append(c)
-    hits = await ctx.snap.call(lambda: cat.text_index(ctx.snap.store).search(term, first)) if first else []
     listed = {c.source for c in covs}
+    # a text match ranks below the entities' title hits (and its context matches below their context hits):
+    # only as many are looked for as can still make the first ``first``
+    titles = sum(1 for c in covs if c.how == "title")
+    contexts = sum(1 for c in covs if c.how == "context")
+    hits = []
+    if first - titles > 0:
+        hits = await ctx.snap.call(lambda: cat.text_index(ctx.snap.store).search(
+            term, first - titles, listed, context_limit=first - titles - contexts))
     for h in hits:
         if h.row.iri in listed:
             continue
@@ -948,13 +971,7 @@ async def covering_sources(ctx: Context, term: str, first: int) -> list[Coverage
 
 async def _entity_coverage(ctx: Context, iris: Sequence[str], first: int) -> list[CoverageRec]:
     """The best coverage per source of any of ``iris``, best first (at most ``first``)."""
-    lists = await ctx.loaders.coverage.load_many([(iri, first) for iri in iris])
-    best: dict[str, CoverageRec] = {}
-    for lst in lists:
-        for c in lst:
-            if c.source not in best or (c.score, c.direct) > (best[c.source].score, best[c.source].direct):
-                best[c.source] = c
-    ranked = sorted(best.values(), key=lambda c: (-c.score, not c.direct, c.url, c.source))
+    ranked = await ctx.loaders.coverage.load((tuple(sorted(iris)), first))
     # (copies: a request's loader cache hands the same records to every field that asks)
     return [CoverageRec(c.iri, c.entity, c.source, c.score, c.direct, c.justification, c.method, c.url, c.title,
                         c.note, c.section, c.how) for c in ranked[:first]]
@@ -1310,6 +1327,13 @@ class KGSchema(strawberry.Schema):
     """The schema, with a query-size check and a time limit on each request."""
 
     time_limit: float = DEFAULT_TIME_LIMIT
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # kg's own errors are answers ("no entity named X; nearest names: ..."), not faults: no traceback in
+        # the log for them; anything else is logged as strawberry does
+        unexpected = [e for e in errors if not isinstance(e.original_error, KGError)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
     async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
         if query is not None and len(query) > MAX_QUERY_CHARS:

@@ -10,14 +10,22 @@ entities are connected.
 **Coverage** ("which sources cover PLE?"), one :class:`Coverage` per
 (source, entity):
 
-* *direct*: the source's title names the entity — a mention of it stands in
-  the title (``kg:inSource``), or the title contains its name or an alias as a
-  whole word.  Whole word means the characters next to a Latin form are not
-  letters or digits (so ``SIMPLE`` and ``IMPLEMENTING`` do not name ``PLE``);
-  an all-capital acronym matches only in capitals; URLs are removed from the
-  title first.  When one form names several entities (an acronym with two
-  meanings) the entity mentioned in the source's own note wins, then the one
-  whose context is closest to the title; the justification says which.
+* *direct, by the title*: the source's title names the entity — a mention of
+  it stands in the title (``kg:inSource``), or the title contains its name or
+  an alias as a whole word (:mod:`kg.terms`: the characters next to a Latin
+  form are not letters or digits, so ``SIMPLE`` and ``IMPLEMENTING`` do not
+  name ``PLE``; an all-capital acronym matches only in capitals; URLs are
+  removed from the title first; a ``/`` is a boundary, so a title listing
+  ``MMOE/ESMM/PLE`` names each of them).  When one form names several
+  entities (an acronym with two meanings) the entity mentioned in the
+  source's own note wins, then the one whose context is closest to the
+  title; the justification says which.
+* *direct, by the context*: a mention of the entity stands in the prose the
+  source belongs to (``kg:contextStart``–``kg:contextEnd``: the paragraphs
+  just before its URL line in its snippet, or the paragraph or list item a
+  link stands in; see :mod:`kg.notes`), the way these notes are written (a
+  paragraph, the URL, the title).  The mentions nearest the link are the
+  evidence.
 * *inferred*: the title does not name the entity but is about the same
   things.  Each entity has a *context* per note it is mentioned in: its name
   and aliases, the sentences of its mentions and the heading paths of their
@@ -33,25 +41,32 @@ entities are connected.
   ``min_inferred`` it is dropped; the ``max_inferred`` best per entity are kept.
 
 The **score scale**: inferred coverage scores lie in ``[min_inferred, 1)``;
-direct coverage scores lie in ``[1, 2)``: ``1 + 0.5 × similarity`` of the
-title to the entity's context, ``+ 0.3`` when an extracted mention in the
-title backs it (``kg:evidence``), ``+ 0.15`` when the source's own note
-mentions the entity.  So any direct coverage ranks above every inferred one,
-and within each kind the better-backed, more relevant source ranks first.
-A title that names an entity outright is never *inferred* to cover another
-entity of the same name.
+context coverage in ``[1, 1.5)``: ``1 + 0.3 × closeness`` of the nearest
+mention to the link ``+ 0.1 × (mentions - 1) / 3`` (at most 0.1); title
+coverage in ``[1.5, 2)``: ``1.5 + 0.25 × similarity`` of the title to the
+entity's context, ``+ 0.15`` when an extracted mention in the title backs it
+(``kg:evidence``), ``+ 0.08`` when the source's own note mentions the entity.
+So a title hit ranks above a context hit, which ranks above every inferred
+one, and within each kind the better-backed, more relevant source ranks
+first.  A title that names an entity outright is never *inferred* to cover
+another entity of the same name.
 
-**Relatedness** between entities is Adamic–Adar on the bipartite graph of
-entities and the contexts they are mentioned in (snippets, sections, source
-titles): a shared context ``c`` adds ``w(c) / log(1 + deg(c))``, with ``w`` 1
-for a snippet or source title and 0.5 for a section.  Contexts naming more than
-``hub_degree`` entities are hubs and add nothing (they would relate everything
-to everything, and cost quadratic time).  The ``top_k`` best per entity are
-kept with their rank, and two evidence mentions from the best shared context.
+**Relatedness** between entities counts the snippets and source titles they
+share (a section names both ends in no one sentence or snippet, so it does
+not count): Adamic–Adar, a shared context ``c`` adding ``1 / log(1 + deg(c))``,
+divided by ``sqrt((n(a) + 5) × (n(b) + 5))``, ``n`` the contexts each is named
+in (a smoothed cosine).  The division
+damps hubs: a country named in every note shares many snippets with everyone
+but is related to each weakly.  Contexts naming more than ``hub_degree``
+entities are hubs and add nothing (they would relate everything to
+everything, and cost quadratic time).  The ``top_k`` best per entity are kept
+with their rank and two evidence mentions that name both ends: in one
+sentence where there is one, else in the smallest shared snippet or title.
 
 **Centrality and communities** are computed on the graph of those top-k
 links: weighted PageRank (networkx with SciPy, else a pure-Python power iteration) and Louvain
-communities (``networkx``, fixed seed, numbered by size then by first IRI).
+communities (``networkx``, fixed seed, numbered by size then by first IRI; safe from networkx 3.6's
+infinite loop, see :func:`communities_of`).
 ``degree`` is the number of distinct entities an entity shares a context with.
 
 Everything is deterministic: inputs are sorted, ties broken by IRI, floats
@@ -88,6 +103,8 @@ __all__ = [
     "compute_links",
     "link_triples",
     "project_graph",
+    "related_in",
+    "communities_of",
     "find_path",
     "text_features",
     "names_in",
@@ -113,6 +130,7 @@ from typing import Any
 import networkx as nx
 
 from kg.model import ENTITY_TYPES
+from kg.terms import is_acronym as _is_acronym, normalise_term, word_spans
 
 # ---------------------------------------------------------------- plain data in
 
@@ -150,6 +168,8 @@ class SourceInfo:
     title: str | None = None
     section: str | None = None
     snippet: str | None = None
+    context_start: int | None = None  # the span of the prose the source belongs to (kg:contextStart, kg:contextEnd)
+    context_end: int | None = None
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -273,7 +293,7 @@ class Hop:
 
 #: tunable parameters of :func:`compute_links`
 DEFAULTS: dict[str, Any] = {
-    "top_k": 6,  # related entities kept per entity
+    "top_k": 10,  # related entities kept per entity (the API computes more from the projection when asked)
     "hub_degree": 80,  # contexts naming more entities than this are hubs
     "df_cap": 60,  # features in more source titles than this only score sources of the same note
     "min_inferred": 0.25,  # inferred coverage below this is dropped
@@ -304,11 +324,12 @@ SELECT ?m ?e ?n ?start ?end ?text ?sentence ?section ?snippet ?source WHERE { GR
   OPTIONAL { ?m kg:inSource ?source }
 } }"""
 _Q_SOURCES = """
-SELECT ?s ?n ?url ?title ?section ?snippet WHERE { GRAPH ?g {
+SELECT ?s ?n ?url ?title ?section ?snippet ?cs ?ce WHERE { GRAPH ?g {
   ?s a kg:Source ; kg:note ?n ; kg:url ?url .
   OPTIONAL { ?s kg:title ?title }
   OPTIONAL { ?s kg:section ?section }
   OPTIONAL { ?s kg:snippet ?snippet }
+  OPTIONAL { ?s kg:contextStart ?cs ; kg:contextEnd ?ce }
 } }"""
 _Q_SECTIONS = """
 SELECT ?s ?n ?heading ?hpath ?level ?parent WHERE { GRAPH ?g {
@@ -348,7 +369,7 @@ def load_link_input(select: Callable[..., list[dict[str, Any]]]) -> LinkInput:
     sources = {}
     for r in select(_Q_SOURCES):
         sources[r["s"]] = SourceInfo(r["s"], path(r["n"]), r["url"], r.get("title"), r.get("section"),
-                                     r.get("snippet"))
+                                     r.get("snippet"), _opt_int(r.get("cs")), _opt_int(r.get("ce")))
     sections = {}
     for r in select(_Q_SECTIONS):
         sections[r["s"]] = SectionInfo(r["s"], path(r["n"]), r["heading"], r["hpath"], int(r["level"]),
@@ -364,6 +385,10 @@ def load_link_input(select: Callable[..., list[dict[str, Any]]]) -> LinkInput:
         snippets=tuple(snippets[k] for k in sorted(snippets)),
         notes=tuple(sorted(notes.items())),
     )
+
+
+def _opt_int(x: Any) -> int | None:
+    return None if x is None or x == "" else int(x)
 
 
 # ---------------------------------------------------------------- text features
@@ -542,13 +567,6 @@ def _vector(bags: Iterable[tuple[Counter, float]], idf: Mapping[str, float], def
 
 # ---------------------------------------------------------------- names in titles
 
-_LATIN = re.compile(r"[0-9A-Za-z\u00c0-\u024f]")
-
-
-def _is_acronym(form: str) -> bool:
-    return 2 <= len(form) <= 8 and form.upper() == form and bool(re.fullmatch(r"[A-Z0-9&\-]+", form)) \
-        and any(c.isalpha() for c in form)
-
 
 def names_in(title: str, form: str) -> bool:
     """Whether ``title`` names ``form`` as a whole word (URLs removed; acronyms only in capitals).
@@ -561,29 +579,19 @@ def names_in(title: str, form: str) -> bool:
     False
     >>> names_in("PLE模型详解", "PLE"), names_in("池田成彬传", "池田成彬")
     (True, True)
+    >>> names_in("多目标学习在推荐系统的应用(MMOE/ESMM/PLE)", "PLE"), names_in("see github.com/x/PLE", "PLE")
+    (True, False)
     """
     return _find_form(_URL_RE.sub(" ", unicodedata.normalize("NFKC", title)), form) is not None
 
 
 def _find_form(title: str, form: str) -> int | None:
-    form = unicodedata.normalize("NFKC", form).strip()
+    """Where ``title`` (NFKC, URLs removed) names ``form`` as a word (kg.terms' rules; Chinese as a substring)."""
+    form = normalise_term(form)
     if len(form) < 2:
         return None
-    acronym = _is_acronym(form)
-    hay, needle = (title, form) if acronym else (title.casefold(), form.casefold())
-    start = hay.find(needle)
-    while start >= 0:
-        end = start + len(needle)
-        before = hay[start - 1] if start else " "
-        after = hay[end] if end < len(hay) else " "
-        ok = not (_LATIN.match(needle[0]) and (_LATIN.match(before) or before in "./@_-" and _LATIN.match(
-            hay[start - 2] if start >= 2 else " ")))
-        ok = ok and not (_LATIN.match(needle[-1]) and (_LATIN.match(after) or (after in "._" and end + 1 < len(hay)
-                                                                                and _LATIN.match(hay[end + 1]))))
-        if ok:
-            return start
-        start = hay.find(needle, start + 1)
-    return None
+    spans = word_spans(title, form, chinese_words=False)
+    return spans[0][0] if spans else None
 
 
 # ---------------------------------------------------------------- the pass
@@ -640,23 +648,52 @@ def _contexts_of(m: MentionInfo) -> list[tuple[str, float, str]]:
     return out
 
 
+#: how the link pass measures relatedness (kg:method of its kg:Relatedness records)
+RELATED_METHOD = "adamic-adar/cosine:snippet+source"
+#: contexts added to each entity's count before damping: two entities named together once are not more
+#: related than two named together often (plain cosine would rank a one-off co-mention first)
+_DAMPING_PRIOR = 5
+
+
+def _damped(shared: float, n_a: int, n_b: int) -> float:
+    """Relatedness from the Adamic–Adar sum of two entities' shared contexts and the contexts each is named in:
+    a smoothed cosine, so that an entity named everywhere (a hub) is related to each one weakly.
+
+    >>> round(_damped(5.0, 20, 3000), 3), round(_damped(0.9, 20, 2), 3), round(_damped(7.5, 20, 300), 3)
+    (0.018, 0.068, 0.086)
+    """
+    return shared / math.sqrt((n_a + _DAMPING_PRIOR) * (n_b + _DAMPING_PRIOR))
+
+
 def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping[str, Any],
-                 only: set[str] | None = None):
-    """Top-k related entities per entity; with ``only``, the rows (and degrees) of those entities alone."""
-    members: dict[str, dict[str, str]] = defaultdict(dict)  # context -> entity -> first mention IRI
-    weight: dict[str, float] = {}
+                 only: set[str] | None = None, freq: Mapping[str, int] | None = None):
+    """Top-k related entities per entity, their degrees, and how many contexts each entity is named in.
+
+    ``freq`` (entity → contexts), when given, is used for the entities it holds rather than counted again
+    (an incremental pass damps hubs as the last full pass counted them); with ``only``, the rows (and
+    degrees) of those entities alone.
+    """
+    members: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(dict)  # ctx -> entity -> [(sentence, m)]
     wanted = None  # with ``only``: the contexts those entities are in (no other context adds to their rows)
     if only is not None:
-        wanted = {ctx for m in data.mentions if m.entity in only for ctx, _, _ in _contexts_of(m)}
+        wanted = {ctx for m in data.mentions if m.entity in only for ctx, _, kind in _contexts_of(m)
+                  if kind != "section"}
+    counted: dict[str, set[str]] = defaultdict(set)  # entity -> its contexts (those freq does not hold)
     for m in data.mentions:
-        if wanted is not None and m.snippet not in wanted and m.section not in wanted and m.source not in wanted:
+        if wanted is not None and m.snippet not in wanted and m.source not in wanted and freq is not None \
+                and m.entity in freq:
             continue  # (most mentions, when only a few entities' rows are wanted)
-        for ctx, w, _ in _contexts_of(m):
+        for ctx, _, kind in _contexts_of(m):
+            if kind == "section":  # a section names both ends of a pair in no one sentence or snippet
+                continue
+            if freq is None or m.entity not in freq:
+                counted[m.entity].add(ctx)
             if wanted is None or ctx in wanted:
-                members[ctx].setdefault(m.entity, m.iri)
-                weight[ctx] = w
+                members[ctx].setdefault(m.entity, []).append((m.sentence, m.iri))
+    n_ctx = dict(freq or {})
+    n_ctx.update((e, len(c)) for e, c in counted.items())
+    del counted
     scores: dict[tuple[str, str], float] = defaultdict(float)
-    best: dict[tuple[str, str], tuple[float, str]] = {}
     neighbours: dict[str, set[str]] = defaultdict(set)
     hub = p["hub_degree"]
     for ctx in sorted(members):
@@ -664,7 +701,7 @@ def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping
         d = len(ents)
         if d < 2 or d > hub or (only is not None and only.isdisjoint(members[ctx])):
             continue
-        add = weight[ctx] / math.log(1.0 + d)
+        add = 1.0 / math.log(1.0 + d)
         if only is None:
             pairs: Iterable[tuple[str, str]] = ((a, b) for i, a in enumerate(ents) for b in ents[i + 1:])
         else:  # only the pairs with one of those entities (each once)
@@ -674,27 +711,46 @@ def _relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping
             scores[a, b] += add
             neighbours[a].add(b)
             neighbours[b].add(a)
-            if (a, b) not in best or add > best[a, b][0]:
-                best[a, b] = (add, ctx)
     per: dict[str, list[tuple[float, str]]] = defaultdict(list)
-    for (a, b), s in scores.items():
-        per[a].append((s, b))
-        per[b].append((s, a))
+    for (a, b), sc in scores.items():
+        w = _damped(sc, n_ctx.get(a, 0), n_ctx.get(b, 0))
+        per[a].append((w, b))
+        per[b].append((w, a))
+    ctx_of: dict[str, list[str]] = defaultdict(list)
+    for ctx in sorted(members):
+        if len(members[ctx]) <= hub:
+            for e in members[ctx]:
+                ctx_of[e].append(ctx)
+
+    def evidence(a: str, b: str) -> tuple[str, ...]:
+        """Two mentions that name both ends: in one sentence where there is one, else in the smallest
+        shared snippet or source title."""
+        x, y = (a, b) if len(ctx_of[a]) <= len(ctx_of[b]) else (b, a)
+        best: tuple | None = None
+        for ctx in ctx_of[x]:
+            mem = members[ctx]
+            if y not in mem:
+                continue
+            said = {}
+            for sentence, iri in mem[x]:
+                if sentence:
+                    said.setdefault(sentence, iri)
+            both = next(((said[sentence], iri) for sentence, iri in mem[y] if sentence in said), None)
+            key = (both is None, len(mem), ctx)
+            if best is None or key < best[0]:
+                best = (key, both or (mem[x][0][1], mem[y][0][1]))
+        return tuple(sorted(set(best[1]))) if best is not None else ()
+
     related: dict[str, list[Related]] = {}
     k = p["top_k"]
     for a in sorted(per):
         if only is not None and a not in only:
             continue
         top = sorted(per[a], key=lambda t: (-t[0], t[1]))[:k]
-        rows = []
-        for rank, (s, b) in enumerate(top, 1):
-            pair = (a, b) if a < b else (b, a)
-            ctx = best[pair][1]
-            ev = tuple(sorted({members[ctx][a], members[ctx][b]}))
-            rows.append(Related(a, b, round(s, _ROUND), rank, "adamic-adar:snippet+section+source", ev))
-        related[a] = rows
+        related[a] = [Related(a, b, round(w, _ROUND), rank, RELATED_METHOD, evidence(a, b))
+                      for rank, (w, b) in enumerate(top, 1)]
     degree = {e: len(neighbours.get(e, ())) for e in (entities if only is None else only)}
-    return related, degree, best
+    return related, degree, n_ctx
 
 
 def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[Related]],
@@ -722,8 +778,7 @@ def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[R
     except ImportError:
         pr = _pagerank(g)
     if old_community is None:
-        communities = nx.community.louvain_communities(g, weight="weight", seed=p["seed"]) \
-            if g.number_of_edges() else [{n} for n in g]
+        communities = communities_of(g, p["seed"]) if g.number_of_edges() else [{n} for n in g]
         ordered = sorted((sorted(c) for c in communities), key=lambda c: (-len(c), c[0]))
         community = {n: i for i, c in enumerate(ordered) for n in c}
     else:
@@ -739,6 +794,36 @@ def _centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[R
                 community[e] = fresh
                 fresh += 1
     return tuple(EntityStats(e, round(pr[e], _ROUND + 3), community[e], degree.get(e, 0)) for e in sorted(entities))
+
+
+#: seconds Louvain may take before it is taken to be looping, and the seeds tried in turn
+_LOUVAIN_SECONDS = 30.0
+_LOUVAIN_TRIES = 3
+
+
+def communities_of(g: nx.Graph, seed: int, seconds: float | None = None) -> list[set[str]]:
+    """Louvain communities of ``g`` (networkx), made safe from its infinite loop.
+
+    networkx 3.6's Louvain can move nodes back and forth forever when round-off makes equal gains look
+    unequal (networkx issue #8739, fixed after 3.6.1).  It runs here on integer weights (the weights are
+    rounded to 6 decimals, so scaled by 10⁶ they are exact integers and the partition is the same), in a
+    child process; one that has not finished within a limit far beyond its usual time (seconds on
+    10⁵ links) is stopped and the next seed tried; if none finishes, each connected component is a
+    community.  Given the seed, Louvain either finishes or loops forever, so the answer stays deterministic
+    unless the machine is over ten times slower than usual.  ``seconds`` sets the limit (default: 30 s and
+    1 s per 2000 links).
+    """
+    gi = nx.Graph()
+    gi.add_nodes_from(g)
+    gi.add_weighted_edges_from((a, b, max(1, round(d["weight"] * 10 ** _ROUND))) for a, b, d in g.edges(data=True))
+    limit = seconds if seconds is not None else _LOUVAIN_SECONDS + gi.number_of_edges() / 2000
+    for k in range(_LOUVAIN_TRIES):
+        wait = _forked(nx.community.louvain_communities, gi, "weight", 1, 1e-07, None, seed + k)
+        try:
+            return wait(timeout=limit)
+        except TimeoutError:
+            continue
+    return [set(c) for c in nx.connected_components(g)]
 
 
 def _pagerank_scipy(nodes: list[str], edges: list, alpha: float = 0.85, tol: float = 1e-6,
@@ -903,6 +988,7 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
     # sources whose direct coverage is (re)computed, and entities whose contexts are needed
     mentioned_in_note: dict[str, set[str]] = defaultdict(set)  # (of the notes whose titles are read)
     title_mentions: list[MentionInfo] | None = None  # (the mentions in those titles, where not all are)
+    note_mentions: list[MentionInfo] | None = None  # (the mentions of those notes, where not all are)
     if state is None:
         redo = [s for s in sources]
         needed: set[str] | None = None
@@ -921,8 +1007,10 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                     needed.update(ents)
         redo_notes = {src_by_iri[s].note for s in redo_set}
         title_mentions = []
+        note_mentions = []
         for m in data.mentions:
             if m.note in redo_notes:
+                note_mentions.append(m)
                 mentioned_in_note[m.note].add(m.entity)
                 if m.source in redo_set:
                     needed.add(m.entity)
@@ -1023,6 +1111,18 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                 direct[s.iri, e] = _direct(s, entities[e], form, (), "name-in-title", profiles, src_vec, why)
                 if state is not None:
                     made_now.append(direct[s.iri, e])
+    # --- context coverage: the prose a source belongs to names the entity (below every title hit)
+    with_context: dict[str, list[SourceInfo]] = defaultdict(list)
+    for s in redo:
+        if s.context_start is not None and s.context_end is not None:
+            with_context[s.note].append(s)
+    if with_context:
+        pool = data.mentions if note_mentions is None else note_mentions
+        for key, cov in _context_coverage(with_context, pool, entities).items():
+            if key not in direct:
+                direct[key] = cov
+                if state is not None:
+                    made_now.append(cov)
 
     # --- inferred coverage
     # inverted index: feature -> [(source, weight)], over all sources and per note, looked up for the features
@@ -1079,9 +1179,10 @@ def _coverage(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Map
                         found[f].append((s, w))
         return found
 
-    src_entities: dict[str, set[str]] = defaultdict(set)
-    for (s, e) in direct:
-        src_entities[s].add(e)
+    src_entities: dict[str, set[str]] = defaultdict(set)  # what each title names
+    for (s, e), c in direct.items():
+        if c.method != CONTEXT_METHOD:
+            src_entities[s].add(e)
     out: list[Coverage] = list(direct.values())
     inferred: dict[str, list[Coverage]] = defaultdict(list)
     if state is not None:  # untouched entities keep their inferred coverage, less what changed under it
@@ -1180,11 +1281,61 @@ def _shared(a: Mapping[str, float], b: Mapping[str, float], n: int = 5) -> list[
     return [f[2:] for f in common]
 
 
+#: the method of context coverage (a mention in the prose a source belongs to)
+CONTEXT_METHOD = "mention-in-context"
+
+
+def _context_coverage(by_note: Mapping[str, list[SourceInfo]], mentions: Iterable[MentionInfo],
+                      entities: Mapping[str, EntityInfo]) -> dict[tuple[str, str], Coverage]:
+    """Coverage of the entities the context of each source in ``by_note`` names (``mentions`` sorted by note
+    and offset): direct, with the mentions nearest the link as evidence, scored in ``[1, 1.5)``."""
+    found: dict[tuple[str, str], list[MentionInfo]] = defaultdict(list)
+    note: str | None = None
+    spans: list[tuple[int, int, SourceInfo]] = []
+    active: list[tuple[int, int, SourceInfo]] = []
+    i = 0
+    for m in mentions:
+        if m.note != note:
+            note, i, active = m.note, 0, []
+            spans = sorted(((s.context_start, s.context_end, s) for s in by_note.get(note, ())),  # type: ignore[misc]
+                           key=lambda t: (t[0], t[1], t[2].iri))
+        if not spans:
+            continue
+        while i < len(spans) and spans[i][0] <= m.start:
+            active.append(spans[i])
+            i += 1
+        if active:
+            active = [t for t in active if t[1] > m.start]
+        for _, ce, src in active:
+            if m.end <= ce and m.source != src.iri and m.entity in entities:
+                found[src.iri, m.entity].append(m)
+    out: dict[tuple[str, str], Coverage] = {}
+    srcs = {s.iri: s for lst in by_note.values() for s in lst}
+    for (s, e), ms in found.items():
+        src, ent = srcs[s], entities[e]
+        ms = sorted(ms, key=lambda m: (-m.end, m.iri))
+        near = ms[0]
+        closeness = 1.0 - (src.context_end - near.end) / max(1, src.context_end - src.context_start)  # type: ignore[operator]
+        score = 1.0 + 0.3 * closeness + 0.1 * min(1.0, (len(ms) - 1) / 3)
+        why = f"context: the prose the link belongs to names \"{near.text}\"" + (
+            f" ({ent.name})" if near.text != ent.name else "")
+        if near.sentence:
+            why += f" — \"{_clip(near.sentence, 160)}\""
+        out[s, e] = Coverage(s, e, round(min(score, 1.499), _ROUND), True, CONTEXT_METHOD, why,
+                             tuple(sorted(m.iri for m in ms[:3])), (), (near.text,))
+    return out
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
 def _direct(src: SourceInfo, ent: EntityInfo, form: str, evidence: tuple[str, ...], method: str,
             profiles: _Profiles, src_vec: Mapping[str, dict[str, float]], why: str = "") -> Coverage:
     sim = profiles.sim(src_vec.get(src.iri, {}), ent.iri, src.note)
     at_home = profiles.at_home(ent.iri, src.note)
-    score = 1.0 + 0.5 * min(sim, 1.0) + (0.3 if evidence else 0.0) + (0.15 if at_home else 0.0)
+    score = 1.5 + 0.25 * min(sim, 1.0) + (0.15 if evidence else 0.0) + (0.08 if at_home else 0.0)
     text = f"direct: the title \"{src.title}\" names \"{form}\"" + (
         f" ({ent.name})" if form != ent.name else "")
     if evidence:
@@ -1330,11 +1481,16 @@ def project_graph(data: LinkInput, hub_degree: int = DEFAULTS["hub_degree"]) -> 
 
     * ``mention``: entity — snippet / section / source title it is named in,
       with the first such mention's ``mention`` IRI, ``text``, ``sentence``,
-      ``note`` and a ``cost`` (1 for snippets and sources, 1.5 for sections);
+      ``note`` and a ``cost``: 1 for snippets and sources, 1.5 for sections,
+      plus ``0.8 ln(1 + n)`` for an entity named in ``n`` contexts and
+      ``0.2 ln d`` for a context naming ``d`` entities, so that a path through
+      a hub (a country every note names) costs more than one through specific
+      links;
     * ``part``: snippet/source — section, section — parent section or note;
-    * ``cooccurs``: entity — entity with the Adamic–Adar ``weight`` of their
-      shared contexts (hubs, contexts naming more than ``hub_degree``
-      entities, excluded).
+    * ``cooccurs``: entity — entity with the relatedness ``weight`` of the
+      link pass (the Adamic–Adar sum over shared snippets and source titles,
+      damped by the two context counts, see ``_damped``; hubs,
+      contexts naming more than ``hub_degree`` entities, excluded).
 
     >>> d = LinkInput((EntityInfo("e:a", "P/A", "Person", "A"),),
     ...               (MentionInfo("m:1", "e:a", "n.md", 0, 1, "A", "A.", snippet="s:1"),))
@@ -1364,6 +1520,7 @@ def project_graph(data: LinkInput, hub_degree: int = DEFAULTS["hub_degree"]) -> 
         elif note_iri.get(s.note):
             g.add_edge(s.iri, note_iri[s.note], kind="part")
     members: dict[str, list[str]] = defaultdict(list)
+    kinds: dict[str, str] = {}
     for m in data.mentions:
         if m.entity not in g:
             g.add_node(m.entity, kind="entity", name=m.text, type="Entity")
@@ -1374,31 +1531,70 @@ def project_graph(data: LinkInput, hub_degree: int = DEFAULTS["hub_degree"]) -> 
                 g.add_edge(m.entity, ctx, kind="mention", weight=w, cost=1.0 if w >= 1.0 else 1.5,
                            mention=m.iri, text=m.text, sentence=m.sentence, note=m.note)
                 members[ctx].append(m.entity)
+                kinds[ctx] = kind
+    n_ctx: Counter = Counter()  # contexts (snippets, source titles) each entity is named in
+    for ctx, ents in members.items():
+        if kinds[ctx] != "section":
+            n_ctx.update(ents)
+    for ctx, ents in members.items():
+        spread = 0.2 * math.log(len(ents))
+        for e in ents:
+            g.edges[e, ctx]["cost"] += 0.8 * math.log(1.0 + n_ctx.get(e, 0)) + spread
+    shared: dict[tuple[str, str], float] = defaultdict(float)
     for ctx in sorted(members):
         ents = sorted(members[ctx])
-        if len(ents) < 2 or len(ents) > hub_degree:
+        if len(ents) < 2 or len(ents) > hub_degree or kinds[ctx] == "section":
             continue
-        add = g.edges[ents[0], ctx]["weight"] / math.log(1.0 + len(ents))
+        add = 1.0 / math.log(1.0 + len(ents))
         for i, a in enumerate(ents):
             for b in ents[i + 1:]:
-                if g.has_edge(a, b):
-                    g.edges[a, b]["weight"] += add
-                else:
-                    g.add_edge(a, b, kind="cooccurs", weight=add)
+                shared[a, b] += add
+    for (a, b), sc in shared.items():
+        g.add_edge(a, b, kind="cooccurs", weight=_damped(sc, n_ctx[a], n_ctx[b]))
     return g
+
+
+def related_in(graph: nx.Graph, iri: str, first: int) -> list[Related]:
+    """The ``first`` entities most related to ``iri`` in a :func:`project_graph` (as the link pass ranks them,
+    with the counts of this projection), each with two evidence mentions from the smallest snippet or source
+    title naming both; [] for an entity the graph does not hold.
+
+    >>> d = LinkInput((EntityInfo("e:a", "P/A", "Person", "A"), EntityInfo("e:b", "P/B", "Person", "B")),
+    ...     (MentionInfo("m:1", "e:a", "n.md", 0, 1, "A", "A met B.", snippet="s:1"),
+    ...      MentionInfo("m:2", "e:b", "n.md", 6, 7, "B", "A met B.", snippet="s:1")))
+    >>> [(r.to_entity, r.rank, r.evidence) for r in related_in(project_graph(d), "e:a", 5)]
+    [('e:b', 1, ('m:1', 'm:2'))]
+    """
+    if iri not in graph:
+        return []
+    near = sorted(((d["weight"], v) for v, d in graph[iri].items() if d.get("kind") == "cooccurs"),
+                  key=lambda t: (-t[0], t[1]))[:first]
+    out = []
+    for rank, (w, b) in enumerate(near, 1):
+        best = None
+        for ctx, d in graph[iri].items():
+            if d.get("kind") != "mention" or graph.nodes[ctx].get("kind") == "section" or not graph.has_edge(b, ctx):
+                continue
+            size = sum(1 for _, _, k in graph.edges(ctx, data="kind") if k == "mention")
+            key = (d.get("sentence") != graph.edges[b, ctx].get("sentence"), size, ctx)
+            if best is None or key < best[0]:
+                best = (key, (d["mention"], graph.edges[b, ctx]["mention"]))
+        ev = tuple(sorted(set(best[1]))) if best else ()
+        out.append(Related(iri, b, round(w, _ROUND), rank, RELATED_METHOD, ev))
+    return out
 
 
 def find_path(graph: nx.Graph, from_iri: str, to_iri: str, max_hops: int = 6,
               hub_degree: int = DEFAULTS["hub_degree"]) -> list[Hop] | None:
-    """The shortest meaningful path between two entities, as hops with their evidence; ``None`` if none.
+    """The cheapest meaningful path between two entities, as hops with their evidence; ``None`` if none.
 
     A meaningful path alternates entity → shared context → entity, where a
-    context is a snippet, a section or a source title that names both
-    entities (``mention`` edges only).  Notes, ``part`` edges and entity —
+    context is a snippet or a source title that names both entities
+    (``mention`` edges only).  Sections, notes, ``part`` edges and entity —
     entity shortcuts are left out, and so are hub contexts naming more than
     ``hub_degree`` entities: "both are in the same long note" explains
-    nothing.  Among the shortest paths (by hop cost: 1 through a snippet or
-    source title, 1.5 through a section) the first in IRI order is taken.
+    nothing.  The cheapest path is taken (hop costs: see :func:`project_graph`;
+    a hub entity or a crowded context costs more than a specific link).
 
     >>> d = LinkInput(
     ...     (EntityInfo("e:a", "P/A", "Person", "A"), EntityInfo("e:b", "P/B", "Person", "B"),
@@ -1421,7 +1617,7 @@ def find_path(graph: nx.Graph, from_iri: str, to_iri: str, max_hops: int = 6,
         kind = graph.nodes[n].get("kind")
         if kind == "entity":
             return True
-        if kind in ("snippet", "section", "source"):
+        if kind in ("snippet", "source"):  # (a section names both ends in no one sentence or snippet)
             return sum(1 for _, _, k in graph.edges(n, data="kind") if k == "mention") <= hub_degree
         return False
 
@@ -1456,7 +1652,9 @@ def find_path(graph: nx.Graph, from_iri: str, to_iri: str, max_hops: int = 6,
 # them) and the cache belongs to the generation the build started from, only the changed notes are read and:
 #
 # * relatedness and degree are recomputed for the entities mentioned in the changed notes (before or after
-#   the change): exactly what a full pass gives, since every other entity shares no context with them;
+#   the change), and for the neighbours of those whose context count the change moved: exactly what a full
+#   pass gives, except that an entity named in ``_FROZEN_FROM`` contexts or more (a hub) keeps the count of
+#   the last full pass (its damping moves by under 1 % a context);
 # * PageRank is recomputed on the whole (small) entity graph: exact;
 # * communities are kept (Louvain is not run): an entity keeps its community, a new one joins its strongest
 #   related neighbour's: close to, not equal to, a full pass;
@@ -1475,7 +1673,7 @@ def _parts_file(cache_file: Path) -> Path:
     """The cache's second file: every note's link input (see :class:`Relink`)."""
     cache_file = Path(cache_file)
     return cache_file.with_name(cache_file.stem + "-parts.pickle")
-_CACHE_VERSION = 5
+_CACHE_VERSION = 6
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _XSD_NS = "http://www.w3.org/2001/XMLSchema#"
 
@@ -1519,8 +1717,9 @@ def read_note_parts(store, graphs: Iterable[str] | None = None) -> dict[str, dic
         for gr, m, e, n, start, end, text, sentence, section, snippet, source in _csv_rows(store, _q(_Q_MENTIONS), g):
             by_graph[gr]["mentions"].append((m, e, paths.get(n, n), int(start), int(end), text, sentence,
                                              section or None, snippet or None, source or None))
-        for gr, s, n, url, title, section, snippet in _csv_rows(store, _q(_Q_SOURCES), g):
-            by_graph[gr]["sources"].append((s, paths.get(n, n), url, title or None, section or None, snippet or None))
+        for gr, s, n, url, title, section, snippet, cs, ce in _csv_rows(store, _q(_Q_SOURCES), g):
+            by_graph[gr]["sources"].append((s, paths.get(n, n), url, title or None, section or None, snippet or None,
+                                            _opt_int(cs), _opt_int(ce)))
         for gr, s, n, heading, hpath, level, parent in _csv_rows(store, _q(_Q_SECTIONS), g):
             by_graph[gr]["sections"].append((s, paths.get(n, n), heading, hpath, int(level), parent or None))
         for gr, s, n, section in _csv_rows(store, _q(_Q_SNIPPETS), g):
@@ -1579,7 +1778,7 @@ def part_from_triples(triples: Iterable[tuple]) -> dict[str, list]:
                                          opt(k + "inSource")))
         if k + "Source" in types and k + "url" in first:
             part["sources"].append((subj, path, str(first[k + "url"]), opt(k + "title") or None, opt(section_),
-                                    opt(snippet_)))
+                                    opt(snippet_), _opt_int(opt(k + "contextStart")), _opt_int(opt(k + "contextEnd"))))
         if k + "Section" in types and all(p_ in first for p_ in (k + "heading", k + "headingPath", k + "level")):
             part["sections"].append((subj, path, str(first[k + "heading"]), str(first[k + "headingPath"]),
                                      int(first[k + "level"]), opt(k + "parentSection")))
@@ -1898,7 +2097,7 @@ class Relink:
                 touched |= {t[0] for part in (*old_parts, *fresh.values()) for t in part.get("entities", ())}
                 stale = {t[0] for part in old_parts for t in part.get("sources", ())}
                 result, state, changes = _compute_incremental(self.assembly.input(), cache, fresh, touched, p, stale,
-                                                              quiet=quiet)
+                                                              quiet=quiet, old_parts=old_parts)
             gnode = ox.NamedNode(self.graph)
             maker = _LinkText(self.graph)
             old_result = cache["result"] if cache is not None else None
@@ -2172,13 +2371,15 @@ def _halves(items: list[str], weight: Mapping[str, int]) -> tuple[list[str], lis
     return [x for x in items if x in sides[0]], [x for x in items if x in sides[1]]
 
 
-def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+def _forked(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
     """Start ``fn(*args)`` in a forked child (its inputs are the parent's memory, copy-on-write: nothing is
-    pickled on the way in) and return the function that waits for its result.  Inline where the OS cannot
-    fork.  The result comes back through a temporary file, so the child never blocks on a reader."""
+    pickled on the way in) and return the function that waits for its result: ``wait(timeout=None)``, which
+    stops the child and raises :class:`TimeoutError` when it has not finished within ``timeout`` seconds.
+    Inline where the OS cannot fork.  The result comes back through a temporary file, so the child never
+    blocks on a reader."""
     if not hasattr(os, "fork"):
         value = fn(*args)
-        return lambda: value
+        return lambda timeout=None: value
     import tempfile
 
     fd, name = tempfile.mkstemp(prefix="kg-links-", suffix=".pickle")
@@ -2188,7 +2389,7 @@ def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
         os.close(fd)
         os.unlink(name)
         value = fn(*args)
-        return lambda: value
+        return lambda timeout=None: value
     if pid == 0:  # the child: compute, write, leave without running the parent's exit handlers
         code = 1
         try:
@@ -2203,9 +2404,23 @@ def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
             os._exit(code)
     os.close(fd)
 
-    def wait() -> Any:
+    def wait(timeout: float | None = None) -> Any:
         try:
-            _, status = os.waitpid(pid, 0)
+            if timeout is None:
+                _, status = os.waitpid(pid, 0)
+            else:
+                import time
+
+                deadline = time.monotonic() + timeout
+                while True:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        break
+                    if time.monotonic() > deadline:
+                        os.kill(pid, 9)
+                        os.waitpid(pid, 0)
+                        raise TimeoutError(f"the link computation took more than {timeout:g} s")
+                    time.sleep(0.01)
             with open(name, "rb") as fh:
                 ok, value = pickle.load(fh) if os.waitstatus_to_exitcode(status) == 0 else (False, None)
         finally:
@@ -2228,7 +2443,7 @@ def _compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[
         if m.entity not in entities:
             entities[m.entity] = EntityInfo(m.entity, m.entity, "Entity", m.text)
     sections = {s.iri: s for s in data.sections}
-    related, degree, _ = _relatedness(data, entities, p)
+    related, degree, freq = _relatedness(data, entities, p)
     related_records = tuple(r for k in sorted(related) for r in related[k])
     if len(entities) >= _PARALLEL_ENTITIES:
         with quiet():
@@ -2240,13 +2455,42 @@ def _compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[
     coverages, cov_state = _coverage(data, entities, sections, related, p, quiet=quiet)
     stats = stats_later()
     result = LinkResult(coverages=coverages, related=related_records, stats=stats, params=tuple(sorted(p.items())))
-    return result, {"coverage": cov_state, "related": related, "degree": degree,
+    return result, {"coverage": cov_state, "related": related, "degree": degree, "freq": freq,
                     "community": {s.entity: s.community for s in stats}}
+
+
+#: an entity named in at least this many contexts keeps, in an incremental pass, the context count of the last
+#: full pass (its hub damping moves by under 1 % a context): its neighbours' rows are not all computed again
+_FROZEN_FROM = 50
+
+
+def _context_counts(part: Mapping[str, list]) -> Counter:
+    """How many contexts (snippets, source titles) each entity is named in, in one note's part."""
+    seen: dict[str, set[str]] = defaultdict(set)
+    for t in part.get("mentions", ()):
+        for ctx in (t[8], t[9]):  # snippet, source
+            if ctx:
+                seen[t[1]].add(ctx)
+    return Counter({e: len(c) for e, c in seen.items()})
+
+
+def _neighbours(data: LinkInput, ents: set[str], hub: int) -> set[str]:
+    """The entities that share a snippet or source title (not a hub) with one of ``ents``."""
+    if not ents:
+        return set()
+    wanted = {ctx for m in data.mentions if m.entity in ents for ctx in (m.snippet, m.source) if ctx}
+    members: dict[str, set[str]] = defaultdict(set)
+    for m in data.mentions:
+        for ctx in (m.snippet, m.source):
+            if ctx and ctx in wanted:
+                members[ctx].add(m.entity)
+    return {e for mem in members.values() if len(mem) <= hub for e in mem} - ents
 
 
 def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mapping[str, Any], touched: set[str],
                          p: Mapping[str, Any], stale_sources: set[str] | None = None,
-                         quiet: Callable[[], ContextManager[Any]] = nullcontext):
+                         quiet: Callable[[], ContextManager[Any]] = nullcontext,
+                         old_parts: Sequence[Mapping[str, list]] = ()):
     old = cache["state"]
     entities = {e.iri: e for e in data.entities}
     for m in data.mentions:
@@ -2254,10 +2498,29 @@ def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappi
             entities[m.entity] = EntityInfo(m.entity, m.entity, "Entity", m.text)
     touched = touched & set(entities)
     sections = {s.iri: s for s in data.sections}
-    rel_new, deg_new, _ = _relatedness(data, entities, p, only=touched)
-    related = {a: rs for a, rs in old["related"].items() if a not in touched and a in entities}
+    # hub damping: the context counts move by what the changed notes add and remove; where an entity's count
+    # moved, its neighbours' rows are computed again too (a hub's count stays as the last full pass had it)
+    delta: Counter = Counter()
+    for part in old_parts:
+        delta.subtract(_context_counts(part))
+    for part in fresh.values():
+        delta.update(_context_counts(part))
+    freq = dict(old["freq"])
+    moved = set()
+    for e, d in delta.items():
+        if d == 0 or freq.get(e, 0) >= _FROZEN_FROM:
+            continue
+        n = freq.get(e, 0) + d
+        if n > 0:
+            freq[e] = n
+        else:
+            freq.pop(e, None)
+        moved.add(e)
+    redo_rows = touched | (_neighbours(data, moved & set(entities), p["hub_degree"]) & set(entities))
+    rel_new, deg_new, freq = _relatedness(data, entities, p, only=redo_rows, freq=freq)
+    related = {a: rs for a, rs in old["related"].items() if a not in redo_rows and a in entities}
     related.update(rel_new)
-    degree = {e: d for e, d in old["degree"].items() if e in entities and e not in touched}
+    degree = {e: d for e, d in old["degree"].items() if e in entities and e not in redo_rows}
     degree.update(deg_new)
     # centrality (PageRank of the whole graph) in a child, beside coverage
     if len(entities) >= _PARALLEL_ENTITIES:
@@ -2267,7 +2530,7 @@ def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappi
         stats_later = (lambda s=_centrality(entities, related, degree, p, old["community"]): s)
     fresh_sources = {t[0] for part in fresh.values() for t in part.get("sources", ())}
     # what this pass may have changed, as (the last pass's records, this pass's): the rest is carried over
-    redone = (touched | rel_new.keys() | (old["related"].keys() - entities.keys())) & old["related"].keys()
+    redone = (redo_rows | rel_new.keys() | (old["related"].keys() - entities.keys())) & old["related"].keys()
     dropped: list = [r for a in redone for r in old["related"][a]]
     made_now: list = [r for rs in rel_new.values() for r in rs]
     coverages, cov_state = _coverage(data, entities, sections, related, p, state=old["coverage"],
@@ -2288,5 +2551,5 @@ def _compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappi
     dropped.extend(last.values())
     result = LinkResult(coverages=coverages, related=tuple(r for k in sorted(related) for r in related[k]),
                         stats=tuple(kept_stats), params=tuple(sorted(p.items())))
-    return result, {"coverage": cov_state, "related": related, "degree": degree,
+    return result, {"coverage": cov_state, "related": related, "degree": degree, "freq": freq,
                     "community": {s.entity: s.community for s in stats}}, (dropped, made_now)

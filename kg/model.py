@@ -119,6 +119,12 @@ class Reference:
     section: int | None
     snippet: int | None
     line: int  # 1-based line of the URL
+    # the prose the reference belongs to: the paragraphs just before a URL line in its snippet, or the
+    # paragraph or list item a link stands in (None when there is none); ``context`` is that span of the
+    # note with everything but prose (URLs, markup, code) blanked, as long as the span
+    context_start: int | None = None
+    context_end: int | None = None
+    context: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ __all__ = [
     "read_notes",
     "note_hash",
     "parse_note",
+    "CONTEXT_MAX_CHARS",
 ]
 
 NOTE_SUFFIXES = (".md", ".markdown", ".txt")
@@ -449,6 +450,7 @@ class _Parser:
         self.finish_sections()
         snippets = self.make_snippets(body_start)
         snippets_t = tuple(snippets)
+        blocks = tuple(self._place(b, snippets_t) for b in self.blocks)
         date = _note_date(meta.get("date"), self.path)
         return Note(
             path=self.path,
@@ -461,10 +463,10 @@ class _Parser:
             front_matter=tuple(sorted(meta.items())),
             sections=tuple(self.sections),
             snippets=snippets_t,
-            references=tuple(self._place(r, snippets_t) for r in self.references),
+            references=_with_contexts(self.text, [self._place(r, snippets_t) for r in self.references], blocks),
             titles=tuple(self._place(t, snippets_t) for t in self.titles),
             images=tuple(self._place(i, snippets_t) for i in self.images),
-            blocks=tuple(self._place(b, snippets_t) for b in self.blocks),
+            blocks=blocks,
             problems=tuple(self.problems),
         )
 
@@ -675,6 +677,61 @@ class _Parser:
         if isinstance(item, Image):
             return Image(item.url, item.alt, item.start, item.end, section, snippet)
         return Block(item.kind, item.text, item.start, item.end, section, snippet, item.reference, item.line)
+
+
+_PROSE = frozenset({"paragraph", "list_item", "quote"})
+#: a reference's context is at most this long (the blocks nearest its URL are kept)
+CONTEXT_MAX_CHARS = 1500
+
+
+def _with_contexts(text: str, refs: list[Reference], blocks: tuple[Block, ...]) -> tuple[Reference, ...]:
+    """The references with the prose each belongs to (``context_start``, ``context_end``, ``context``).
+
+    A URL line's context is the run of prose blocks just before it in the same snippet, back to a heading
+    or another reference's title line (at most :data:`CONTEXT_MAX_CHARS`, the nearest blocks first); a link
+    in running text (``[text](url)``, a bare URL) has the paragraph or list item it stands in.
+    """
+    starts = [b.start for b in blocks]
+    out = []
+    for r in refs:
+        span = None
+        i = bisect_right(starts, r.start) - 1  # the last block starting at or before the URL
+        if r.kind != "listed":
+            if i >= 0 and blocks[i].start <= r.start < blocks[i].end and blocks[i].kind in _PROSE:
+                span = (blocks[i].start, blocks[i].end)
+        else:
+            first = last = None
+            while i >= 0:
+                b = blocks[i]
+                if b.end > r.start:  # (a block the URL line stands in is no block before it)
+                    i -= 1
+                    continue
+                if b.kind not in _PROSE or b.snippet != r.snippet or b.section != r.section:
+                    break
+                if last is not None and last.end - b.start > CONTEXT_MAX_CHARS:
+                    break
+                first, last = b, last or b
+                i -= 1
+            if first is not None and last is not None:
+                span = (max(first.start, last.end - CONTEXT_MAX_CHARS), last.end)
+        if span is not None:
+            context = _context_text(text, blocks, *span)
+            if context.strip():
+                r = Reference(r.index, r.url, r.title, r.kind, r.start, r.end, r.title_start, r.title_end,
+                              r.section, r.snippet, r.line, span[0], span[1], context)
+        out.append(r)
+    return tuple(out)
+
+
+def _context_text(text: str, blocks: tuple[Block, ...], a: int, b: int) -> str:
+    """``text[a:b]`` with everything but the prose of ``blocks`` blanked (newlines kept)."""
+    chars = [c if c == "\n" else " " for c in text[a:b]]
+    for blk in blocks:
+        if blk.end <= a or blk.start >= b or blk.kind not in _PROSE:
+            continue
+        lo, hi = max(a, blk.start), min(b, blk.end)
+        chars[lo - a:hi - a] = blk.text[lo - blk.start:hi - blk.start]
+    return "".join(chars)
 
 
 def _note_date(value: str | None, path: str) -> str | None:

@@ -25,8 +25,9 @@ from kg.extract.tagger_model import tagger_digest
 from kg.model import EXTRACTOR_VERSION, Note, ReadProblem
 from kg.errors import NoteError
 from kg.notes import note_hash, parse_note, read_note_bytes, scan_notes
-from kg.rdf import note_triples
+from kg.rdf import GRAPH_VERSION, note_triples
 from kg.store import DEFAULT_STORE, write_store
+from kg.textindex import rows_from_note
 from kg.vocab import KG, LINKS_GRAPH, META_GRAPH, note_graph
 
 __all__ = ["BuildReport", "build", "CURATION_FILE"]
@@ -95,7 +96,7 @@ def _curation_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 def _fingerprint(model: str | None, curation_files: Iterable[Path], extract: bool) -> str:
     h = hashlib.sha256()
-    h.update(f"kg {__version__} model={model} extract={extract}".encode())
+    h.update(f"kg {__version__} model={model} extract={extract} graph={GRAPH_VERSION}".encode())
     if extract:
         h.update(EXTRACTOR_VERSION.encode())
         h.update(tagger_digest().encode())  # a retrained tagger is another extractor
@@ -226,6 +227,17 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     if getattr(writer, "empty", False):  # notes that failed now keep their last good graph
         for path in report.kept_on_error:
             writer.copy_graph_from_live(str(note_graph(path)))
+    index = _start_text_index(writer, report.kept_on_error)
+    try:
+        return _write_generation(writer, report, todo, fingerprint, model, curation_files, extract, links,
+                                 n_process, progress, workers, t0, index)
+    finally:
+        if index is not None:
+            index.close()
+
+
+def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint: str, model, curation_files,
+                      extract: bool, links: bool, n_process: int, progress, workers, t0: float, index):
 
     report.characters = sum(len(n.text) for n in todo)
     t_read = time.perf_counter()
@@ -244,6 +256,8 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
         ex = next(extractions) if extractions is not None else None
         triples = note_triples(note, ex)
         writer.replace_note(note.path, triples)
+        if index is not None:
+            index.replace_note(note.path, rows_from_note(note))
         if link_parts is not None:  # what the link pass would otherwise read back from the store
             link_parts[note.path] = part_from_triples(triples)
         if progress and extractions is None:
@@ -252,6 +266,10 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
         workers.close()  # their memory back before the link pass
     for path in report.removed:
         writer.remove_note(path)
+        if index is not None:
+            index.remove_note(path)
+    if index is not None:
+        index.commit()
     writer.flush()
     t_notes = time.perf_counter()
     report.phases["extract+store"] = t_notes - t_read
@@ -265,6 +283,38 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     report.phases["commit"] = time.perf_counter() - t_links
     report.generation = writer.target.name
     return [todo, link_parts, relink]  # the build's working set: freed once the build is over
+
+
+def _start_text_index(writer, kept: Sequence[str]):
+    """The text index (kg.textindex) of the generation an embedded store's build writes: a copy of the live
+    generation's, or, for a generation started empty, a new one holding the notes kept from the live one.
+    None for a store in a SPARQL server (the API builds its index from the server's graph)."""
+    from kg.textindex import INDEX_FILE, TextIndex, rows_from_store
+
+    target, live = getattr(writer, "target", None), getattr(writer, "live", None)
+    if not isinstance(target, Path):
+        return None
+    live_index = live / INDEX_FILE if isinstance(live, Path) else None
+    have_live = live_index is not None and live_index.is_file()
+    empty = bool(getattr(writer, "empty", False))
+    index = TextIndex.for_build(target / INDEX_FILE, start_from=live_index if have_live and not empty else None)
+    if empty:  # the notes that failed now keep their last good rows, as they keep their graph
+        old = TextIndex.open(live_index) if have_live else None
+        try:
+            for path in kept:
+                rows = old.rows_of(path) if old is not None else \
+                    rows_from_store(writer.select, str(note_graph(path)))
+                index.replace_note(path, rows)
+        finally:
+            if old is not None:
+                old.close()
+    elif live is not None and not have_live:  # a generation from before the index: read it from the graph
+        by_note: dict[str, list] = {}
+        for row in rows_from_store(writer.select):
+            by_note.setdefault(row.note, []).append(row)
+        for path, rows in by_note.items():
+            index.replace_note(path, rows)
+    return index
 
 
 def _free_after_build(spent: list | None) -> None:

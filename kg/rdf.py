@@ -27,9 +27,12 @@ from kg.vocab import (
     type_iri,
 )
 
-__all__ = ["build_note_graph", "note_triples", "bind_prefixes"]
+__all__ = ["build_note_graph", "note_triples", "bind_prefixes", "GRAPH_VERSION"]
 
 _SENTENCE_MAX = 400
+
+#: The version of what a note's graph holds beyond extraction (bumped when it changes, so that stores rebuild)
+GRAPH_VERSION = "2"  # 2: a source's title offset and context
 
 
 def bind_prefixes(graph: Graph) -> Graph:
@@ -87,6 +90,9 @@ _K = SimpleNamespace(**{name: getattr(KG, name) for name in (
     "altText",
     "category",
     "confidence",
+    "context",
+    "contextEnd",
+    "contextStart",
     "date",
     "dateOf",
     "end",
@@ -115,6 +121,7 @@ _K = SimpleNamespace(**{name: getattr(KG, name) for name in (
     "start",
     "text",
     "title",
+    "titleStart",
     "url",
     "value",
 )})
@@ -179,6 +186,12 @@ def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple
         span(node, r.start, r.end)
         if r.title:
             add((node, _K.title, _str(r.title)))
+            if r.title_start is not None:
+                add((node, _K.titleStart, _int(r.title_start)))
+        if r.context:
+            add((node, _K.context, _str(r.context)))
+            add((node, _K.contextStart, _int(r.context_start)))
+            add((node, _K.contextEnd, _int(r.context_end)))
 
     for i, im in enumerate(note.images):
         node = image_iri(path, i)

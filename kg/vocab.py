@@ -83,6 +83,10 @@ class KG(DefinedNamespace):
     url: URIRef
     kind: URIRef
     altText: URIRef
+    titleStart: URIRef
+    context: URIRef
+    contextStart: URIRef
+    contextEnd: URIRef
 
     # mentions and entities
     text: URIRef

@@ -45,7 +45,7 @@ def test_the_committed_sdl_matches_the_code():
 
 def test_the_sdl_has_what_the_issue_asks_for():
     sdl = str(schema)
-    for line in ["sources(covering: String!, first: Int = 20): [Coverage!]!", "entity(name: String!): Entity",
+    for line in ["sources(covering: String!, first: Int = 20): [Coverage!]", "entity(name: String!): Entity",
                  "entities(type: EntityType = null, search: String = null, first: Int = 50, after: String = null): "
                  "EntityConnection!", "path(from: String!, to: String!): [PathStep!]", "note(path: String!): Note",
                  "stats: Stats!", "interface Entity", "type Person implements Entity", "enum EntityType"]:
@@ -68,7 +68,9 @@ def test_entity_by_name_alias_or_case(runner):
     for name in ("腾讯", "Tencent", "tencent", " TENCENT "):
         data = ok(runner.run("query($n: String!) { entity(name: $n) { name type aliases } }", {"n": name}))
         assert data["entity"] == {"name": "腾讯", "type": "ORGANIZATION", "aliases": ["Tencent"]}, name
-    assert ok(runner.run('{ entity(name: "nobody") { name } }'))["entity"] is None
+    r = runner.run('{ entity(name: "Tencnet") { name } }')
+    assert r["data"] == {"entity": None} and codes(r) == ["not_found"]
+    assert r["errors"][0]["message"] == "no entity named 'Tencnet'; nearest names: Tencent (腾讯)"
 
 
 def test_entity_fields_and_interface_types(runner):
@@ -160,7 +162,10 @@ def test_injection_attempts_are_answered_as_plain_names(runner, name):
     if "\x00" in name:
         assert codes(r) and set(codes(r)) == {"bad_query"}
         return
-    assert ok(r) == {"entity": None, "sources": [], "related": [], "note": None}
+    # no entity is named so and no source's text has it: each field says so; nothing else is answered
+    assert r["data"] == {"entity": None, "sources": None, "related": None, "note": None}
+    assert sorted(e["path"][0] for e in r["errors"]) == ["entity", "related", "sources"]
+    assert set(codes(r)) == {"not_found"} and all(repr(name) in e["message"] for e in r["errors"])
 
 
 def test_very_long_arguments_are_refused_clearly(runner):

@@ -532,3 +532,15 @@ def test_a_cache_finished_in_the_background_is_awaited_by_its_reader(tmp_path):
     with open(path, "rb") as fh:
         assert pickle.load(fh) == big
 
+
+
+def test_communities_are_found_where_networkx_louvain_would_loop_forever():
+    """networkx 3.6's Louvain loops forever on this graph with seed 123 (networkx issue #8739): the link pass
+    stops it and tries the next seed."""
+    import networkx as nx
+
+    g = nx.Graph([(0, 1), (0, 2), (0, 5), (0, 6), (1, 2), (1, 4), (2, 3), (2, 5), (2, 6), (3, 4)])
+    nx.set_edge_attributes(g, 1.0, "weight")
+    found = links.communities_of(g, 123, seconds=2.0)
+    assert sorted(n for c in found for n in c) == list(range(7)) and 1 < len(found) < 7
+    assert found == links.communities_of(g, 123, seconds=2.0)  # the same answer each time

@@ -242,6 +242,20 @@ def test_graphql_answers_equal(remote, embedded):
     assert want["data"]["sources"], "the sample covers PLE: the comparison must not be of two empty answers"
 
 
+def test_text_matches_answer_the_same(remote, embedded):
+    """A term no entity is named: the embedded store answers from its generation's index file, the server's
+    API from an index it makes from the server's graph."""
+    api = pytest.importorskip("kg.api.query")
+    q = ('query($t: String!) { sources(covering: $t) { score how match justification source { url title } '
+         'evidence { text start end sentence } } }')
+    for term in ("GitHub", "Multi-task"):
+        want = api.run_query(embedded, q, {"t": term})
+        assert not want.get("errors") and want["data"]["sources"], (term, want)
+        if term == "GitHub":  # (no entity in the sample is named so)
+            assert {s["how"] for s in want["data"]["sources"]} == {"text match"}
+        assert api.run_query(remote, q, {"t": term}) == want, term
+
+
 def test_saved_graphql_queries_answer_the_same(remote, embedded):
     api = pytest.importorskip("kg.api.query", reason="kg.api (GraphQL) is not written yet")
     saved = sorted((REPO / "queries").glob("*.graphql")) if (REPO / "queries").is_dir() else []

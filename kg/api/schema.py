@@ -65,10 +65,13 @@ from strawberry.types import ExecutionResult, Info
 
 from kg.api.lanes import Deadline, LoopLane
 from kg.api.limits import MAX_FIRST, CostLimiter
-from kg.errors import KGError, QueryError, QueryTimeoutError
+from kg.api.names import NameIndex, NameMatch
+from kg.errors import KGError, NotFoundError, QueryError, QueryTimeoutError
 from kg.model import ENTITY_KINDS, ENTITY_TYPES
 from kg.store import PREFIXES, EmbeddedStore, from_oxigraph, to_oxigraph
-from kg.vocab import KG_NS, LINKS_GRAPH
+from kg.terms import find_term
+from kg.textindex import INDEX_FILE, TextHit, TextIndex, rows_from_store
+from kg.vocab import KG_NS, LINKS_GRAPH, relatedness_iri
 
 __all__ = [
     "MAX_FIRST",
@@ -93,6 +96,7 @@ MAX_TOKENS = 3000
 MAX_QUERY_CHARS = 20_000
 MAX_ARG_CHARS = 500
 DEFAULT_TIME_LIMIT = 10.0
+_WORD_MATCHES = 5  # entities a term that names none may stand for (a word of their names)
 _MENTIONS_PER_ENTITY = MAX_FIRST  # a DataLoader batch never reads more than this per key
 
 
@@ -268,7 +272,12 @@ class Catalogue:
         self._graph: Any = None
         self._lock = threading.Lock()
         self._coverage: dict[str, tuple[str, ...]] | None = None
+        self.coverage_ranks: dict[str, tuple] = {}
         self._coverage_lock = threading.Lock()  # its own: building it must not hold up stats or paths
+        self._names: NameIndex | None = None
+        self._names_lock = threading.Lock()
+        self._text: TextIndex | None = None
+        self._text_lock = threading.Lock()
 
     def _rank(self, iris: list[str]) -> list[EntityRec]:
         recs = [self.entities[i] for i in dict.fromkeys(iris)]
@@ -281,6 +290,52 @@ class Catalogue:
             if iris:
                 return self._rank(iris)
         return []
+
+    def names(self) -> NameIndex:
+        """The word index of entity names and aliases (made on first need, once per generation)."""
+        index = self._names
+        if index is None:
+            with self._names_lock:
+                index = self._names
+                if index is None:
+                    index = self._names = NameIndex((r.iri, r.name, r.aliases) for r in self.sorted)
+        return index
+
+    def text_index(self, store: Any) -> TextIndex:
+        """The generation's text index (kg.textindex): its file, or one made in memory from the graph where
+        there is no file (a store in a SPARQL server, a generation written without it)."""
+        index = self._text
+        if index is None:
+            with self._text_lock:
+                index = self._text
+                if index is None:
+                    path = self.generation_dir / INDEX_FILE if self.generation_dir is not None else None
+                    if path is not None and path.is_file():
+                        index = TextIndex.open(path)
+                    else:
+                        index = TextIndex.in_memory(rows_from_store(lambda q, b=None: select(store, q, b)))
+                    self._text = index
+        return index
+
+    def resolve(self, term: str) -> list[tuple[EntityRec, NameMatch]]:
+        """The entities a typed term means, best first: those named so (name, alias, case- and
+        width-insensitively), else those whose name lists it or has it as a word (at most 5, most mentioned
+        first); [] when none fits."""
+        exact = self.lookup(term)
+        if exact:
+            t = norm(term)
+            return [(r, NameMatch(r.iri, r.name if norm(r.name) == t else next(
+                (a for a in r.aliases if norm(a) == t), r.name), 0 if norm(r.name) == t else 1)) for r in exact]
+        found = [(self.entities[m.iri], m) for m in self.names().search(term, prefix=False)
+                 if m.iri in self.entities]
+        found.sort(key=lambda x: (x[1].tier, -x[0].mention_count, -(x[0].pagerank or 0.0), x[0].iri))
+        return found[:_WORD_MATCHES]
+
+    def unknown(self, term: str, what: str = "entity") -> NotFoundError:
+        """The error for a name no entity has, with the nearest names."""
+        near = self.names().nearest(term)
+        hint = ("; nearest names: " + ", ".join(near)) if near else "; look names up with entities(search: ...)"
+        return KGNotFound(f"no {what} named {term!r}{hint}")
 
     def after(self, recs: list[EntityRec], cursor: str | None) -> int:
         """Index in ``recs`` (sorted like ``self.sorted``) of the first entity after ``cursor``."""
@@ -300,13 +355,16 @@ class Catalogue:
             return self._stats
 
     def coverage_index(self, store: ox.Store) -> dict[str, tuple[str, ...]]:
-        """Entity IRI → its coverage nodes, best first; read on first need (once per generation)."""
+        """Entity IRI → its coverage nodes, best first; read on first need (once per generation).
+        ``coverage_ranks`` then holds each coverage node's sort key (score, direct, URL, source)."""
         index = self._coverage
         if index is None:
             with self._coverage_lock:
                 index = self._coverage
                 if index is None:
-                    index = self._coverage = build_coverage_index(store)
+                    ranks: dict[str, tuple] = {}
+                    index = build_coverage_index(store, ranks)
+                    self.coverage_ranks, self._coverage = ranks, index
         return index
 
     def link_graph(self, store: ox.Store) -> Any:
@@ -317,11 +375,12 @@ class Catalogue:
             return self._graph
 
 
-def build_coverage_index(store: ox.Store) -> dict[str, tuple[str, ...]]:
+def build_coverage_index(store: ox.Store, ranks: dict[str, tuple] | None = None) -> dict[str, tuple[str, ...]]:
     """Every entity's coverage nodes in the order ``sources`` gives: score (highest first), direct before
     inferred, then source URL and source IRI; a coverage without a score counts 1.0, without ``direct``
     as inferred.  One row per (coverage, URL) pair, as a join over the union default graph would give.
-    Rows are read one at a time (a server's resident memory keeps the high-water mark of this read)."""
+    Rows are read one at a time (a server's resident memory keeps the high-water mark of this read).
+    ``ranks``, when given, receives each coverage node's sort key (its first row's)."""
     urls: dict[str, list[str]] = {}
     for src, url in select_tuples(store, _Q_SOURCE_URLS):
         urls.setdefault(src, []).append(url)
@@ -336,6 +395,9 @@ def build_coverage_index(store: ox.Store) -> dict[str, tuple[str, ...]]:
         lst = rows.pop(e)
         lst.sort()
         index[e] = tuple(row[4] for row in lst)
+        if ranks is not None:
+            for row in lst:
+                ranks.setdefault(row[4], row[:4])
     return index
 
 
@@ -363,6 +425,9 @@ def _load_link_graph(store: ox.Store, catalogue: Catalogue) -> Any:
 def _warm(cat: Catalogue, store: ox.Store) -> None:
     try:
         cat.coverage_index(store)
+        cat.names()
+        cat.text_index(store)
+        find_term("预热", "预热")  # jieba's dictionary, which Chinese word matching reads
     except Exception:  # noqa: BLE001 - a request that needs it reads it again, and reports what fails
         log.debug("the coverage index could not be read ahead", exc_info=True)
 
@@ -495,13 +560,23 @@ SELECT ?x ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WH
 
 _Q_VIA = "SELECT ?x ?v WHERE {{ {values} ?x kg:via ?v }}"
 
+_Q_MENTION = """
+SELECT ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WHERE {{
+  {values}
+  ?m kg:text ?text ; kg:note ?note ; kg:start ?start ; kg:end ?end .
+  OPTIONAL {{ ?m kg:mentionOf ?e }}
+  OPTIONAL {{ ?m kg:section ?sec . ?sec kg:headingPath ?section }}
+  OPTIONAL {{ ?m kg:sentence ?sentence }} OPTIONAL {{ ?m kg:method ?method }} OPTIONAL {{ ?m kg:confidence ?conf }}
+  OPTIONAL {{ ?m kg:occurrences ?occ }}
+}}"""
+
 _Q_NOTE_BY_PATH = "SELECT ?n ?path WHERE { ?n a kg:Note ; kg:path ?path }"
 
 
 @dataclass(slots=True)
 class CoverageRec:
     iri: str
-    entity: str
+    entity: str | None  # None for a text match
     source: str
     score: float
     direct: bool
@@ -511,6 +586,20 @@ class CoverageRec:
     title: str | None
     note: str
     section: str | None
+    how: str = ""  # title, context, inferred, text match (see how_of)
+    match: str = ""  # how the term asked for was read
+    hit: TextHit | None = None  # a text match's words
+
+
+#: the link pass's methods of direct coverage, by what named the entity
+_CONTEXT_METHODS = frozenset({"mention-in-context"})
+
+
+def how_of(method: str | None, direct: bool) -> str:
+    """What a coverage record of the graph rests on: the title, the context before the link, or inference."""
+    if method in _CONTEXT_METHODS:
+        return "context"
+    return "title" if direct else "inferred"
 
 
 @dataclass(slots=True)
@@ -536,6 +625,7 @@ class RelatedRec:
     weight: float
     method: str | None
     rank: int | None
+    evidence: tuple[str, ...] | None = None  # mention IRIs, for a row computed at query time (not in the graph)
 
 
 def _mention(r: dict[str, Any], entity_key: str = "e") -> MentionRec:
@@ -560,6 +650,7 @@ class Loaders:
         self.mentions = DataLoader(self._mentions)
         self.evidence = DataLoader(self._evidence)
         self.via = DataLoader(self._via)
+        self.mention = DataLoader(self._mention)
 
     async def _batch(self, query: str, key_var: str, keys: list[str], build) -> list[list[Any]]:
         def run() -> dict[str, list[Any]]:
@@ -573,24 +664,33 @@ class Loaders:
         found = await self.snap.call(run)
         return [found.get(k, []) for k in keys]
 
-    async def _coverage(self, keys: list[tuple[str, int]]) -> list[list[CoverageRec]]:
-        """Coverage of each (entity, n): its n best sources, taken from the catalogue's ranking index, detailed."""
+    async def _coverage(self, keys: list[tuple[tuple[str, ...], int]]) -> list[list[CoverageRec]]:
+        """Coverage of each (entities, n): the n best sources any of them covers (the best coverage of each
+        source), taken from the catalogue's ranking index; only those n are read in detail."""
         def run() -> list[list[CoverageRec]]:
             self.deadline.check()
             index = self.snap.catalogue.coverage_index(self.snap.store)
-            want: dict[str, int] = {}
-            for e, n in keys:
-                want[e] = max(want.get(e, 0), n)
-            kept = {e: index.get(e, ())[:n] for e, n in want.items()}
+            ranks = self.snap.catalogue.coverage_ranks
+            chosen: list[list[str]] = []
+            for iris, n in keys:
+                cands = sorted({c for e in iris for c in index.get(e, ())[:n]}, key=lambda c: (ranks[c], c))
+                best, seen = [], set()
+                for c in cands:
+                    if ranks[c][3] not in seen:
+                        seen.add(ranks[c][3])
+                        best.append(c)
+                        if len(best) >= n:
+                            break
+                chosen.append(best)
             detail: dict[str, CoverageRec] = {}
-            covs = [c for lst in kept.values() for c in lst]
-            for chunk in _chunks(list(dict.fromkeys(covs))):
+            for chunk in _chunks(list(dict.fromkeys(c for lst in chosen for c in lst))):
                 for r in self.snap.select(_Q_COVERAGE.format(values=values("cov", chunk))):
+                    direct = bool(r["direct"]) if r["direct"] is not None else False
                     detail[r["cov"]] = CoverageRec(
                         r["cov"], r["e"], r["src"], float(r["score"] if r["score"] is not None else 1.0),
-                        bool(r["direct"]) if r["direct"] is not None else False, r["just"], r["method"],
-                        r["url"], r["title"], r["note"], r["section"])
-            return [[detail[c] for c in kept[e][:n] if c in detail] for e, n in keys]
+                        direct, r["just"], r["method"], r["url"], r["title"], r["note"], r["section"],
+                        how_of(r["method"], direct))
+            return [[detail[c] for c in lst if c in detail] for lst in chosen]
 
         return await self.snap.call(run)
 
@@ -614,6 +714,9 @@ class Loaders:
         for lst in rows:
             lst.sort(key=lambda m: (m.note, m.start))
         return rows
+
+    async def _mention(self, keys: list[str]) -> list[list[MentionRec]]:
+        return await self._batch(_Q_MENTION, "m", keys, _mention)
 
     async def _via(self, keys: list[str]) -> list[list[str]]:
         rows = await self._batch(_Q_VIA, "x", keys, lambda r: r["v"])
@@ -723,7 +826,8 @@ def make_mention(m: MentionRec) -> Mention:
                    entity_iri=m.entity)
 
 
-@strawberry.type(description="A span of a note that backs a link: the mention the link was derived from.")
+@strawberry.type(description="A span of a note that backs a link: the mention the link was derived from, or, for "
+                               "a text match, the words in the source's title or context.")
 class Evidence:
     text: str
     start: int
@@ -737,9 +841,9 @@ class Evidence:
     def note(self, info: Info) -> Note:
         return make_note(info.context, self.mention_rec.note)
 
-    @strawberry.field
-    def mention(self) -> Mention:
-        return make_mention(self.mention_rec)
+    @strawberry.field(description="The mention; null for a text match (words no extracted mention stands for).")
+    def mention(self) -> Optional[Mention]:
+        return make_mention(self.mention_rec) if self.mention_rec.iri else None
 
 
 def make_evidence(m: MentionRec) -> Evidence:
@@ -747,11 +851,23 @@ def make_evidence(m: MentionRec) -> Evidence:
                     method=m.method, mention_rec=m)
 
 
-@strawberry.type(description="That a source covers an entity: directly (it names it) or inferred (scored, justified).")
+@strawberry.type(description="That a source covers an entity, or a term no entity stands for, and how that was "
+                               "found.")
 class Coverage:
-    iri: strawberry.ID
-    score: float = strawberry.field(description="How strongly the source covers the entity: inferred coverage in [0.25, 1), direct coverage in [1, 2), so a source that names the entity always ranks first.")
-    direct: bool = strawberry.field(description="True when the source names the entity; false when inferred.")
+    iri: strawberry.ID = strawberry.field(description="The coverage's IRI in the graph (a text match is no record "
+                                                      "of the graph: its IRI is made from the source's).")
+    score: float = strawberry.field(description="How strongly the source covers it: a title hit in [1.5, 2), the "
+                                                "context before the link in [1, 1.5), inferred in [0.25, 1); a "
+                                                "text match scores the bottom of its kind (1.5 in a title, 1 in a "
+                                                "context) and ranks after the entity's own hits of that kind.")
+    direct: bool = strawberry.field(description="True when the source's title or context names it; false when "
+                                                "inferred.")
+    how: str = strawberry.field(description="How it was found: 'title' (the source's title names the entity), "
+                                            "'context' (the prose just before its link names it), 'inferred' "
+                                            "(the title is about the same things), 'text match' (the words "
+                                            "stand in the title or context; no extracted mention backs them).")
+    match: str = strawberry.field(description="How the term asked for was read: 'name', 'alias X', 'listed in the "
+                                              "name X', 'a word of the name X', or 'text' (no entity is named so).")
     justification: Optional[str]
     method: Optional[str]
     rec: strawberry.Private[CoverageRec]
@@ -761,23 +877,31 @@ class Coverage:
         r = self.rec
         return Source(iri=strawberry.ID(r.source), url=r.url, title=r.title, section=r.section, note_iri=r.note)
 
-    @strawberry.field(description="The entity covered.")
-    def entity(self, info: Info) -> "Entity":
-        return make_entity(info.context, self.rec.entity)
+    @strawberry.field(description="The entity covered; null for a text match.")
+    def entity(self, info: Info) -> Optional["Entity"]:
+        return make_entity(info.context, self.rec.entity) if self.rec.entity else None
 
-    @strawberry.field(description="The mentions the coverage rests on.")
+    @strawberry.field(description="The mentions the coverage rests on (for a text match: the words found).")
     async def evidence(self, info: Info) -> list[Evidence]:
+        hit = self.rec.hit
+        if hit is not None:
+            if hit.start is None or hit.end is None:
+                return []
+            return [make_evidence(MentionRec("", None, hit.text, self.rec.note, hit.start, hit.end, self.rec.section,
+                                             hit.sentence, "text match", 1.0))]
         return [make_evidence(m) for m in await info.context.loaders.evidence.load(self.rec.iri)]
 
     @strawberry.field(description="Shared neighbours that justify an inferred coverage.")
     async def via(self, info: Info) -> list["Entity"]:
+        if self.rec.hit is not None:
+            return []
         return [make_entity(info.context, v) for v in await info.context.loaders.via.load(self.rec.iri)
                 if v in info.context.catalogue.entities]
 
 
 def make_coverage(c: CoverageRec) -> Coverage:
-    return Coverage(iri=strawberry.ID(c.iri), score=c.score, direct=c.direct, justification=c.justification,
-                    method=c.method, rec=c)
+    return Coverage(iri=strawberry.ID(c.iri), score=c.score, direct=c.direct, how=c.how or how_of(c.method, c.direct),
+                    match=c.match or "name", justification=c.justification, method=c.method, rec=c)
 
 
 @strawberry.type(description="A weighted, directed relatedness of one entity to another.")
@@ -796,8 +920,12 @@ class Relatedness:
     def to(self, info: Info) -> "Entity":
         return make_entity(info.context, self.rec.to)
 
-    @strawberry.field(description="The mentions the relatedness rests on.")
+    @strawberry.field(description="The mentions the relatedness rests on: two that name both ends, in one "
+                                  "sentence where there is one, else in one snippet or source title.")
     async def evidence(self, info: Info) -> list[Evidence]:
+        if self.rec.evidence is not None:
+            found = await info.context.loaders.mention.load_many(list(self.rec.evidence))
+            return [make_evidence(m) for lst in found for m in lst]
         return [make_evidence(m) for m in await info.context.loaders.evidence.load(self.rec.iri)]
 
 
@@ -805,22 +933,105 @@ def make_related(r: RelatedRec) -> Relatedness:
     return Relatedness(iri=strawberry.ID(r.iri), weight=r.weight, method=r.method, rank=r.rank, rec=r)
 
 
-async def entity_sources(ctx: Context, iris: Sequence[str], first: int) -> list[Coverage]:
-    lists = await ctx.loaders.coverage.load_many([(iri, first) for iri in iris])
-    best: dict[str, CoverageRec] = {}
-    for lst in lists:
-        for c in lst:
-            if c.source not in best or (c.score, c.direct) > (best[c.source].score, best[c.source].direct):
-                best[c.source] = c
-    ranked = sorted(best.values(), key=lambda c: (-c.score, not c.direct, c.url, c.source))
-    return [make_coverage(c) for c in ranked[:first]]
+_HOW_ORDER = {"title": 0, "context": 1, "inferred": 3}  # a text match: 0.5 in a title, 1.5 in a context
+
+
+def _rank_key(c: CoverageRec) -> tuple:
+    order = (0.5 if c.hit.where == "title" else 1.5) if c.hit is not None else _HOW_ORDER.get(c.how, 2)
+    return (-c.score, order, c.url, c.source)
+
+
+async def covering_sources(ctx: Context, term: str, first: int) -> list[Coverage]:
+    """``sources(covering:)``: the coverage of the entities ``term`` means (kg.api.names), with the sources
+    whose title or context has the words (kg.textindex) that these do not already list; each says how it
+    was found.  A term that is no entity's name and stands in no title or context is a :class:`KGNotFound`."""
+    cat = ctx.catalogue
+    meant = cat.resolve(term)
+    covs: list[CoverageRec] = []
+    if meant:
+        how = {rec.iri: m for rec, m in meant}
+        for c in await _entity_coverage(ctx, list(how), first):
+            m = how.get(c.entity or "")
+            c.match = m.says(term) if m is not None else "name"
+            if m is not None and m.tier >= 2:
+                c.justification = (f"no entity is named {term!r}; {m.form!r} has it ({m.says(term)}) — "
+                                   f"{c.justification or ''}").rstrip(" —")
+            covs.append(c)
+    listed = {c.source for c in covs}
+    # a text match ranks below the entities' title hits (and its context matches below their context hits):
+    # only as many are looked for as can still make the first ``first``
+    titles = sum(1 for c in covs if c.how == "title")
+    contexts = sum(1 for c in covs if c.how == "context")
+    hits = []
+    if first - titles > 0:
+        hits = await ctx.snap.call(lambda: cat.text_index(ctx.snap.store).search(
+            term, first - titles, listed, context_limit=first - titles - contexts))
+    for h in hits:
+        if h.row.iri in listed:
+            continue
+        note = cat.notes_by_path.get(h.row.note)
+        if note is None:
+            continue
+        listed.add(h.row.iri)
+        where = "the title" if h.where == "title" else "the prose just before the link"
+        lead = "" if meant else f"no entity is named {term!r}; "
+        covs.append(CoverageRec(
+            f"{h.row.iri}#text-match", None, h.row.iri, 1.5 if h.where == "title" else 1.0, True,
+            f"text match: {lead}{where} has the words \"{h.text}\"" + (
+                f" — \"{h.sentence}\"" if h.where == "context" else ""),
+            "text-match:fts5", h.row.url, h.row.title, note.iri, h.row.section, "text match", "text", h))
+    if not covs and not meant:
+        raise cat.unknown(term, "entity or source text")
+    if not covs:
+        rec = meant[0][0]
+        raise KGNotFound(f"no source covers {term!r}: {rec.type} {rec.name} is mentioned {rec.mention_count} "
+                         "time(s), but in no source's title nor in the prose just before a link, and no source's "
+                         "title or context has the words")
+    covs.sort(key=_rank_key)
+    return [make_coverage(c) for c in covs[:first]]
+
+
+async def _entity_coverage(ctx: Context, iris: Sequence[str], first: int) -> list[CoverageRec]:
+    """The best coverage per source of any of ``iris``, best first (at most ``first``)."""
+    ranked = await ctx.loaders.coverage.load((tuple(sorted(iris)), first))
+    # (copies: a request's loader cache hands the same records to every field that asks)
+    return [CoverageRec(c.iri, c.entity, c.source, c.score, c.direct, c.justification, c.method, c.url, c.title,
+                        c.note, c.section, c.how) for c in ranked[:first]]
 
 
 async def entity_related(ctx: Context, iri: str, first: int, type_: Optional[EntityType]) -> list[Relatedness]:
+    """The ``first`` entities most related to ``iri`` (of one type): the link pass's rows, and where it kept
+    fewer than asked and the entity has more neighbours, the next ones as the link graph ranks them."""
     lst = await ctx.loaders.related.load(iri)
     cat = ctx.catalogue
     out = [r for r in lst if r.to in cat.entities and (type_ is None or cat.entities[r.to].type == type_.value)]
+    rec = cat.entities.get(iri)
+    if len(out) < first and rec is not None and (rec.degree or 0) > len(lst):
+        more = await ctx.snap.call(_more_related, ctx.snap, iri,
+                                   first + len(lst) if type_ is None else MAX_FIRST * 4)
+        seen = {r.to for r in lst} | {iri}
+        rank = max((r.rank or 0 for r in lst), default=0)
+        for r in more:
+            if len(out) >= first:
+                break
+            if r.to_entity in seen or r.to_entity not in cat.entities:
+                continue
+            if type_ is not None and cat.entities[r.to_entity].type != type_.value:
+                continue
+            rank = max(rank + 1, r.rank)  # (the link graph's rank among all its neighbours)
+            seen.add(r.to_entity)
+            out.append(RelatedRec(str(relatedness_iri(iri, r.to_entity, r.method)), iri, r.to_entity, r.weight,
+                                  r.method, rank, r.evidence))
     return [make_related(r) for r in out[:first]]
+
+
+def _more_related(snap: Snapshot, iri: str, n: int) -> list[Any]:
+    kind, graph = snap.catalogue.link_graph(snap.store)
+    if kind != "links":
+        return []
+    from kg import links
+
+    return links.related_in(graph, iri, n)
 
 
 @strawberry.interface(description="Something the notes talk about.")
@@ -841,7 +1052,8 @@ class Entity:
 
     @strawberry.field(description="The sources that cover it, best first.")
     async def sources(self, info: Info, first: Optional[int] = None) -> list[Coverage]:
-        return await entity_sources(info.context, [str(self.iri)], check_first(first, 20))
+        return [make_coverage(c) for c in await _entity_coverage(info.context, [str(self.iri)],
+                                                                check_first(first, 20))]
 
     @strawberry.field(description="The entities most related to it, best first; optionally of one type.")
     async def related(self, info: Info, first: Optional[int] = None,
@@ -953,37 +1165,52 @@ def ctx_of(info: Info) -> Context:
 
 
 def find_entities(ctx: Context, name: str, what: str = "name") -> list[EntityRec]:
-    return ctx.catalogue.lookup(check_text(name, what))
+    """The entities named ``name`` (name, alias, case- and width-insensitively), best first; a name none has is
+    a :class:`KGNotFound` naming the nearest names."""
+    recs = ctx.catalogue.lookup(check_text(name, what))
+    if not recs:
+        raise ctx.catalogue.unknown(name)
+    return recs
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Sources covering an entity (by name or alias), best first.")
-    async def sources(self, info: Info, covering: str, first: Optional[int] = 20) -> list[Coverage]:
+    @strawberry.field(description="Sources covering a term, best first: the entities it names (by name or alias, "
+                                  "else those whose name has it as a word), then the sources whose title or "
+                                  "context has the words; each says how it was found.  A term found nowhere is "
+                                  "an error naming the nearest names.")
+    async def sources(self, info: Info, covering: str, first: Optional[int] = 20) -> Optional[list[Coverage]]:
         ctx = ctx_of(info)
         n = check_first(first, 20)
-        recs = find_entities(ctx, covering, "covering")
-        if not recs:
-            return []
-        return await entity_sources(ctx, [r.iri for r in recs], n)
+        return await covering_sources(ctx, check_text(covering, "covering"), n)
 
-    @strawberry.field(description="An entity by name or alias (the most mentioned one when several share it).")
+    @strawberry.field(description="An entity by name or alias (the most mentioned one when several share it); a "
+                                  "name no entity has is an error naming the nearest names.")
     def entity(self, info: Info, name: str) -> Optional[Entity]:
-        recs = find_entities(ctx_of(info), name)
-        return entity_of(recs[0]) if recs else None
+        return entity_of(find_entities(ctx_of(info), name)[0])
 
-    @strawberry.field(description="Entities by name, optionally of one type or containing a search string; paged.")
+    @strawberry.field(description="Entities, optionally of one type; with 'search', those whose name or alias has "
+                                  "the words (the exact name first, then an alias, a listed name, a word of the "
+                                  "name, the start of a word), else by name; paged.")
     def entities(self, info: Info, type: Optional[EntityType] = None, search: Optional[str] = None,
                  first: Optional[int] = 50, after: Optional[str] = None) -> EntityConnection:
         cat = ctx_of(info).catalogue
         n = check_first(first, 50)
         recs = cat.sorted
+        if search:
+            found = [(m, cat.entities[m.iri]) for m in cat.names().search(check_text(search, "search"))
+                     if m.iri in cat.entities]
+            found.sort(key=lambda x: (x[0].tier, -x[1].mention_count, x[1].sort_key))
+            recs = [r for _, r in found]
         if type is not None:
             recs = [r for r in recs if r.type == type.value]
         if search:
-            s = norm(check_text(search, "search"))
-            recs = [r for r in recs if s in norm(r.name) or any(s in norm(a) for a in r.aliases)]
-        start = cat.after(recs, check_text(after, "after") if after else None)
+            start = 0
+            if after:
+                key = decode_cursor(check_text(after, "after"))
+                start = next((i + 1 for i, r in enumerate(recs) if r.sort_key == key), 0)
+        else:
+            start = cat.after(recs, check_text(after, "after") if after else None)
         page = recs[start:start + n]
         edges = [EntityEdge(node=entity_of(r), cursor=encode_cursor(r.sort_key)) for r in page]
         return EntityConnection(
@@ -993,14 +1220,13 @@ class Query:
                                end_cursor=edges[-1].cursor if edges else None),
             total_count=len(recs))
 
-    @strawberry.field(description="The entities most related to one (by name or alias), optionally of one type.")
+    @strawberry.field(description="The entities most related to one (by name or alias), optionally of one type: "
+                                  "entities named everywhere (hubs) weigh less; a name no entity has is an error.")
     async def related(self, info: Info, name: str, first: Optional[int] = 10,
-                      type: Optional[EntityType] = None) -> list[Relatedness]:
+                      type: Optional[EntityType] = None) -> Optional[list[Relatedness]]:
         ctx = ctx_of(info)
         n = check_first(first, 10)
         recs = find_entities(ctx, name)
-        if not recs:
-            return []
         return await entity_related(ctx, recs[0].iri, n, type)
 
     @strawberry.field(description="The shortest chain of links between two entities; null when there is none.")
@@ -1009,9 +1235,6 @@ class Query:
         ctx = ctx_of(info)
         a = find_entities(ctx, from_, "from")
         b = find_entities(ctx, to, "to")
-        if not a or not b:
-            missing = from_ if not a else to
-            raise KGNotFound(f"no entity is named {missing!r}; look names up with entities(search: ...)")
         return await ctx.snap.call(_path, ctx.snap, a[0].iri, b[0].iri)
 
     @strawberry.field(description="A note by its path.")
@@ -1055,8 +1278,8 @@ class Query:
                      by_type=[TypeCount(type=EntityType(t), count=c.get(t, 0)) for t in _TYPES])
 
 
-class KGNotFound(KGError):
-    code = "not_found"
+class KGNotFound(NotFoundError):
+    """A name no entity has (the message names the nearest ones)."""
 
 
 def _path(snap: Snapshot, a: str, b: str) -> list[PathStep] | None:
@@ -1147,6 +1370,13 @@ class KGSchema(strawberry.Schema):
             orig = error.original_error
             if orig is not None and not isinstance(orig, (KGError, GraphQLError)):
                 log.error("unexpected error in a resolver", exc_info=orig)
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # kg's own errors are answers ("no entity named X; nearest names: ..."), not faults: no traceback in
+        # the log for them; anything else is logged as strawberry does
+        unexpected = [e for e in errors if not isinstance(e.original_error, KGError)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
     async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
         if query is not None and len(query) > MAX_QUERY_CHARS:

@@ -10,6 +10,7 @@ Batch 1 (the first run) takes the counts in KINDS and 24 English notes; batch 2 
 after batch 1 was annotated, to have more notes to train on) takes the next BATCH2 of each kind and the
 next 24 English notes, at most four per folder counting both batches.  Batch 3 (``--batch 3``) takes
 every post not yet taken (whatever its kind) and the next 48 English notes, at most eight per folder.
+Batch 4 (``--batch 4``, every post being taken) takes the next 48 English notes, at most twelve per folder.
 
 The split into dev and test halves is kg.evaluate.gold_split: a fixed rule on the note's path.
 """
@@ -42,6 +43,9 @@ def sha(name: str) -> str:
 
 
 def main(shared: Path, batch: int = 1) -> None:
+    if batch == 4:
+        print(*(f"en\t{folder}\t{name}" for folder, name in english(shared, 4)), sep="\n")
+        return
     if batch == 3:
         taken = {name for b in (1, 2) for name in chinese(shared, b)}
         for f in sorted((f.name for f in (shared / "corpus" / "posts").iterdir()), key=sha):
@@ -87,13 +91,13 @@ def english(shared: Path, batch: int) -> list[tuple[str, str]]:
     taken = []
     for name in sorted((f.name for f in notes.iterdir() if f.suffix == ".md"), key=sha):
         folder = name.split("__", 1)[0]
-        if name in earlier or per_folder.get(folder, 0) >= (2, 4, 8)[batch - 1]:
+        if name in earlier or per_folder.get(folder, 0) >= (2, 4, 8, 12)[batch - 1]:
             continue
         if sum(len(b.text.strip()) for b in read_note(notes / name, name).blocks) < 1500:
             continue
         per_folder[folder] = per_folder.get(folder, 0) + 1
         taken.append((folder, name))
-        if len(taken) == (24, 24, 48)[batch - 1]:
+        if len(taken) == (24, 24, 48, 48)[batch - 1]:
             break
     return taken
 

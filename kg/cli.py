@@ -405,7 +405,9 @@ def _listen(host: str, port: int):
     except socket.gaierror as err:
         raise KGError(f"cannot listen on {host}:{port}: the address does not resolve ({err.strerror}); "
                       "give --host an address of this machine") from None
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so (without it every response
+    # waits ~40 ms for the client's delayed ACK)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

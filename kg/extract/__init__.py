@@ -23,6 +23,8 @@ Components, in pipeline order (each writes to ``doc.user_data``):
 ``kg_suffix_names``    names ending in organisation, event or place words → Organization / Event / Place
 ``kg_org_context``     coordinated names before 财阀/集团 (三井和三菱两家财阀), Latin names before 网站/公司 → Organization
 ``kg_person_names``    surname + given name, transliterated names, role-word context → Person
+``kg_latin_names``     Latin-script names: given name + capitalised words → Person, listed places → Place,
+                       organisation words (Foundation, University of X) → Organization
 ``kg_lexicon``         jieba's dictionary tags (nr/ns/nt) as a weak signal
 ``kg_model_ner``       a trained pipeline's NER (only with ``--model``)
 ``kg_tagger``          the trained CRF: every entity, typed (Person, Event, Paper, Place, Organization, Technology)
@@ -32,7 +34,7 @@ Each is defined and registered (``@Language.component``) in one module: ``dates`
 (kg_sentences, kg_dates), ``titles`` (kg_titles, kg_english_titles, kg_acronyms,
 kg_model_names, kg_conferences), ``places`` (kg_gazetteer), ``suffix_names``
 (kg_suffix_names), ``organisations`` (kg_org_context), ``persons`` (kg_person_names),
-``lexicon`` (kg_lexicon, and the NER wrapper behind kg_model_ner), ``tagger`` (kg_tagger) and
+``latin_names`` (kg_latin_names), ``lexicon`` (kg_lexicon, and the NER wrapper behind kg_model_ner), ``tagger`` (kg_tagger) and
 ``resolve`` (kg_resolve).
 
 The other modules hold what the components share and import no spaCy: ``chars`` (character

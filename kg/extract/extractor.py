@@ -44,6 +44,7 @@ COMPONENTS = (
     "kg_suffix_names",
     "kg_org_context",
     "kg_person_names",
+    "kg_latin_names",
     "kg_lexicon",
 )
 #: the trained tagger and the resolver run after the rule components (and after ``kg_model_ner``)
@@ -471,7 +472,7 @@ def load_extractor(model: str | None = None, curation: Curation | None = None,
     from spacy.language import Language
 
     # importing a component module registers its components (@Language.component), once per process
-    from kg.extract import dates, lexicon, organisations, persons, places, resolve, suffix_names, titles  # noqa: F401
+    from kg.extract import dates, latin_names, lexicon, organisations, persons, places, resolve, suffix_names, titles  # noqa: F401
     from kg.extract import tagger as _tagger_module  # noqa: F401
     from kg.extract.lexicon import _ModelNer
 

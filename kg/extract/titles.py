@@ -48,14 +48,36 @@ _EN_SEGMENT = re.compile(rf"{_EN_WORD}(?:[ \t]*[:,&+/]?[ \t]*(?:{_EN_WORD}|\d+))
 _EN_WORD_RE = re.compile(_EN_WORD)
 
 
-def _looks_like_title(words: list[str]) -> bool:
+def _looks_like_title(words: list[str], share: float = 0.75) -> bool:
+    """Three words or more, at least ``share`` of those that are not small words capitalised."""
     if len(words) < 3:
         return False
     content = [w for w in words if w.lower() not in _SMALL_WORDS]
     if not content:
         return False
     capital = sum(1 for w in content if w[0].isupper() or any(c.isdigit() for c in w))
-    return capital / len(content) >= 0.75
+    return capital / len(content) >= share
+
+
+#: English prose: two lower-case words in a row
+_EN_PROSE = re.compile(r"\b[a-z]{2,}[ \t]+[a-z]{2,}\b")
+
+
+def _in_english_prose(text: str, start: int, end: int) -> bool:
+    """Whether the segment ``text[start:end]`` stands in a line that goes on in English prose around it
+    or is followed by another sentence (Steve Jobs met Bill Gates in Seattle. It rained.): a sentence of
+    names, not a title line."""
+    ls = text.rfind("\n", 0, start) + 1
+    le = text.find("\n", end)
+    le = len(text) if le < 0 else le
+    if _EN_PROSE.search(text, ls, start) or _EN_PROSE.search(text, end, le):
+        return True
+    # a full stop after it and another sentence on the same line
+    return bool(_NEXT_SENTENCE.match(text, end, le))
+
+
+#: the end of a sentence and the start of the next: ". It rained"
+_NEXT_SENTENCE = re.compile(r"[.!?][ \t]+[A-Z][a-z]")
 
 
 @lru_cache(maxsize=1)
@@ -88,6 +110,9 @@ def kg_english_titles(doc):
             end = m.start() + seg.rfind(words[-1]) + len(words[-1])
             if end >= len(text) or not text[end].isalpha():  # whole words only (not Kekul of Kekulé)
                 _add(doc, m.start(), end, "Person", "latin_person", 70)
+            continue
+        # in a line of English prose a title is written in Title Case throughout (or quoted, kg_titles)
+        if _in_english_prose(text, m.start(), m.start() + len(seg)) and not _looks_like_title(words, 1.0):
             continue
         before = text[: m.start()].rstrip()
         after = text[m.start() + len(seg) :].lstrip()

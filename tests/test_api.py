@@ -283,14 +283,13 @@ def test_path_reads_the_link_cache_of_the_generation_and_answers_as_the_graph_do
     import pyoxigraph as ox
 
     from kg import links
-    from kg.api.schema import select
-    from kg.store import EmbeddedStore
+    from kg.store import EmbeddedStore, select_rows
 
     store = tmp_path / ".kg"
     shutil.copytree(sample_store, store)
     gen = store / (store / "CURRENT").read_text(encoding="utf-8").strip()
     links.wait_for_cache(gen / links.CACHE_FILE)
-    from_graph = links.load_link_input(lambda q, b=None: select(ox.Store.read_only(str(gen)), q, b))
+    from_graph = links.load_link_input(lambda q, b=None: select_rows(ox.Store.read_only(str(gen)), q, b))
     assert links.cached_link_input(gen) == from_graph and from_graph.mentions
     backend = GraphBackend(EmbeddedStore(store))
     try:  # the catalogue of a generation knows its folder, where the cache is

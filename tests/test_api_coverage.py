@@ -48,7 +48,7 @@ def real_store(request) -> EmbeddedStore:
 
 def test_the_index_ranks_every_entity_as_the_store_does(real_store):
     s = real_store
-    index = build_coverage_index(s._store)
+    index = build_coverage_index(s.snapshot())
     covered = {r["e"] for r in s.select(_COVERED)}
     assert covered, "the store has coverage to rank"
     assert set(index) == covered

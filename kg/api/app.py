@@ -365,7 +365,7 @@ async def healthz(request: Request) -> Response:
     try:
         store = backend.store
         live = store.live_name() if isinstance(store, EmbeddedStore) else None
-        if live is not None and store._gen is not None and live == store._gen.name:
+        if live is not None and live == store.open_name():
             gen = live  # the generation open is the live one: no thread, no store call
         else:  # (re)opening a generation reads its files: on the probe thread
             gen = await lanes.probe.run(store.generation)

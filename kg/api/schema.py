@@ -43,7 +43,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import pyoxigraph as ox
@@ -68,7 +67,7 @@ from kg.api.limits import MAX_FIRST, CostLimiter
 from kg.api.names import NameIndex, NameMatch
 from kg.errors import KGError, NotFoundError, QueryError, QueryTimeoutError
 from kg.model import ENTITY_KINDS, ENTITY_TYPES
-from kg.store import PREFIXES, EmbeddedStore, from_oxigraph, to_oxigraph
+from kg.store import EmbeddedStore, StoreSnapshot
 from kg.terms import find_term
 from kg.textindex import INDEX_FILE, TextHit, TextIndex, rows_from_store
 from kg.vocab import KG_NS, LINKS_GRAPH, relatedness_iri
@@ -110,42 +109,19 @@ class Snapshot:
     the server's event loop.
     """
 
-    def __init__(self, store: ox.Store, generation: str, catalogue: "Catalogue"):
+    def __init__(self, store: StoreSnapshot, generation: str, catalogue: "Catalogue"):
         self.store = store
         self.generation = generation
         self.catalogue = catalogue
 
     def select(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        return select(self.store, sparql, bindings)
+        return self.store.select(sparql, bindings)
 
     async def aselect(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        return select(self.store, sparql, bindings)
+        return self.store.select(sparql, bindings)
 
     async def call(self, fn, *args):
         return fn(*args)
-
-
-def select(store: ox.Store, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """A SELECT on one pyoxigraph store: rows of plain values (bound variables must be projected)."""
-    subs = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
-    result = _query(store, sparql, subs or None)
-    names = [v.value for v in result.variables]
-    return [{n: from_oxigraph(sol[n]) for n in names} for sol in result]
-
-
-def select_tuples(store: ox.Store, sparql: str) -> Iterator[tuple[Any, ...]]:
-    """A SELECT's rows as tuples of plain values in the order of the projection, one at a time (large reads)."""
-    result = _query(store, sparql, None)
-    names = [v.value for v in result.variables]
-    for sol in result:
-        yield tuple(from_oxigraph(sol[n]) for n in names)
-
-
-def _query(store: ox.Store, sparql: str, subs: dict | None) -> Any:
-    try:
-        return store.query(sparql, use_default_graph_as_union=True, prefixes=PREFIXES, substitutions=subs)
-    except SyntaxError as err:  # a bug in this module, not the user's doing
-        raise RuntimeError(f"internal SPARQL does not parse: {err}") from err
 
 
 def values(var: str, iris: Sequence[str]) -> str:
@@ -224,24 +200,24 @@ _TYPES = ENTITY_TYPES
 class Catalogue:
     """What every request of one generation needs, read once: entities and notes."""
 
-    def __init__(self, store: ox.Store, generation_dir: Path | None = None):
-        self.generation_dir = generation_dir  # an embedded store's generation folder (its link cache is there)
+    def __init__(self, store: StoreSnapshot):
+        self.generation_dir = store.folder  # an embedded store's generation folder (its link cache is there)
         self.entities: dict[str, EntityRec] = {}
-        for r in select(store, _Q_ENTITIES):
+        for r in store.select(_Q_ENTITIES):
             t = str(r["class"]).rsplit("#", 1)[-1]
             if t not in _TYPES or r["e"] in self.entities:
                 continue
             self.entities[r["e"]] = EntityRec(r["e"], t, r["name"], pagerank=_float(r["pr"]),
                                               community=_int(r["comm"]), degree=_int(r["deg"]))
-        for r in select(store, _Q_ALIASES):
+        for r in store.select(_Q_ALIASES):
             rec = self.entities.get(r["e"])
             if rec is not None and r["alias"] != rec.name and r["alias"] not in rec.aliases:
                 rec.aliases.append(r["alias"])
-        for r in select(store, _Q_MENTION_COUNTS):
+        for r in store.select(_Q_MENTION_COUNTS):
             rec = self.entities.get(r["e"])
             if rec is not None:
                 rec.mention_count = int(r["n"])
-        for r in select(store, _Q_EVENT_DATES):
+        for r in store.select(_Q_EVENT_DATES):
             rec = self.entities.get(r["e"])
             if rec is not None and r["v"] not in rec.dates:
                 rec.dates.append(str(r["v"]))
@@ -262,7 +238,7 @@ class Catalogue:
         self._sorted_keys = [e.sort_key for e in self.sorted]
         self.notes: dict[str, NoteRec] = {}
         self.notes_by_path: dict[str, NoteRec] = {}
-        for r in select(store, _Q_NOTES):
+        for r in store.select(_Q_NOTES):
             if r["n"] in self.notes:
                 continue
             rec = NoteRec(r["n"], r["path"], r["title"], r["cat"], _str(r["date"]))
@@ -313,7 +289,7 @@ class Catalogue:
                     if path is not None and path.is_file():
                         index = TextIndex.open(path)
                     else:
-                        index = TextIndex.in_memory(rows_from_store(lambda q, b=None: select(store, q, b)))
+                        index = TextIndex.in_memory(rows_from_store(store.select))
                     self._text = index
         return index
 
@@ -345,16 +321,16 @@ class Catalogue:
         return bisect.bisect_right([r.sort_key for r in recs], key) if recs is not self.sorted else \
             bisect.bisect_right(self._sorted_keys, key)
 
-    def stats(self, store: ox.Store) -> dict[str, Any]:
+    def stats(self, store: StoreSnapshot) -> dict[str, Any]:
         with self._lock:
             if self._stats is None:
-                counts = {str(r["class"]).rsplit("#", 1)[-1]: int(r["n"]) for r in select(store, _Q_COUNTS)
+                counts = {str(r["class"]).rsplit("#", 1)[-1]: int(r["n"]) for r in store.select(_Q_COUNTS)
                           if str(r["class"]).startswith(KG_NS)}
-                triples = int(select(store, _Q_TRIPLES)[0]["n"])
+                triples = int(store.select(_Q_TRIPLES)[0]["n"])
                 self._stats = {"counts": counts, "triples": triples}
             return self._stats
 
-    def coverage_index(self, store: ox.Store) -> dict[str, tuple[str, ...]]:
+    def coverage_index(self, store: StoreSnapshot) -> dict[str, tuple[str, ...]]:
         """Entity IRI → its coverage nodes, best first; read on first need (once per generation).
         ``coverage_ranks`` then holds each coverage node's sort key (score, direct, URL, source)."""
         index = self._coverage
@@ -367,7 +343,7 @@ class Catalogue:
                     self.coverage_ranks, self._coverage = ranks, index
         return index
 
-    def link_graph(self, store: ox.Store) -> Any:
+    def link_graph(self, store: StoreSnapshot) -> Any:
         """The graph ``path`` searches: from kg.links when it is there, else the relatedness edges."""
         with self._lock:
             if self._graph is None:
@@ -375,17 +351,17 @@ class Catalogue:
             return self._graph
 
 
-def build_coverage_index(store: ox.Store, ranks: dict[str, tuple] | None = None) -> dict[str, tuple[str, ...]]:
+def build_coverage_index(store: StoreSnapshot, ranks: dict[str, tuple] | None = None) -> dict[str, tuple[str, ...]]:
     """Every entity's coverage nodes in the order ``sources`` gives: score (highest first), direct before
     inferred, then source URL and source IRI; a coverage without a score counts 1.0, without ``direct``
     as inferred.  One row per (coverage, URL) pair, as a join over the union default graph would give.
     Rows are read one at a time (a server's resident memory keeps the high-water mark of this read).
     ``ranks``, when given, receives each coverage node's sort key (its first row's)."""
     urls: dict[str, list[str]] = {}
-    for src, url in select_tuples(store, _Q_SOURCE_URLS):
+    for src, url in store.select_tuples(_Q_SOURCE_URLS):
         urls.setdefault(src, []).append(url)
     rows: dict[str, list[tuple]] = defaultdict(list)
-    for e, cov, src, score, direct in select_tuples(store, _Q_COVERAGE_ALL):
+    for e, cov, src, score, direct in store.select_tuples(_Q_COVERAGE_ALL):
         key = (-float(score) if score is not None else -1.0, not direct if direct is not None else True)
         for url in urls.get(src, ()):
             rows[e].append((*key, url, src, cov))
@@ -401,7 +377,7 @@ def build_coverage_index(store: ox.Store, ranks: dict[str, tuple] | None = None)
     return index
 
 
-def _load_link_graph(store: ox.Store, catalogue: Catalogue) -> Any:
+def _load_link_graph(store: StoreSnapshot, catalogue: Catalogue) -> Any:
     try:
         from kg import links  # the link pass: its own projection and path search
     except ImportError:
@@ -409,12 +385,12 @@ def _load_link_graph(store: ox.Store, catalogue: Catalogue) -> Any:
     if links is not None and hasattr(links, "load_link_input") and hasattr(links, "project_graph"):
         data = links.cached_link_input(catalogue.generation_dir) if catalogue.generation_dir else None
         if data is None:
-            data = links.load_link_input(lambda q, b=None: select(store, q, b))
+            data = links.load_link_input(store.select)
         return ("links", links.project_graph(data))
     import networkx as nx
 
     g = nx.Graph()
-    for r in select(store, _Q_RELATED_ALL):
+    for r in store.select(_Q_RELATED_ALL):
         w = _float(r["w"]) or 1.0
         if g.has_edge(r["a"], r["b"]):
             w = max(w, g[r["a"]][r["b"]]["weight"])
@@ -422,7 +398,7 @@ def _load_link_graph(store: ox.Store, catalogue: Catalogue) -> Any:
     return ("related", g)
 
 
-def _warm(cat: Catalogue, store: ox.Store) -> None:
+def _warm(cat: Catalogue, store: StoreSnapshot) -> None:
     try:
         cat.coverage_index(store)
         cat.names()
@@ -469,7 +445,7 @@ class GraphBackend:
             from kg.store import open_store
 
             store = open_store(store)
-        self.store = store  # an EmbeddedStore, or a RemoteStore (pyoxigraph-style query())
+        self.store = store  # an EmbeddedStore, or a RemoteStore
         self.executor = executor
         self._lock = threading.Lock()
         self._catalogues: dict[str, Catalogue] = {}
@@ -479,36 +455,30 @@ class GraphBackend:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            if isinstance(self.store, EmbeddedStore):
-                self.store.refresh()
-                # the live generation and its open store, taken together (refresh swaps both)
-                ox_store, gen = self.store._store, self.store._gen
-                name = gen.name if gen else ""
-            else:
-                ox_store, name = self.store, self.store.generation()
+            store = self.store.snapshot()  # the live generation, fixed for the request
+            name = store.generation
             cat = self._catalogues.get(name)
             if cat is None:
-                cat = Catalogue(ox_store, gen if isinstance(self.store, EmbeddedStore) else None)
+                cat = Catalogue(store)
                 self._catalogues = {name: cat}  # older generations are dropped
                 if self.warm and self.executor is not None:
                     with contextlib.suppress(RuntimeError):  # the executor is shut down: the server is stopping
-                        self.executor.submit(_warm, cat, ox_store)
+                        self.executor.submit(_warm, cat, store)
                 elif self.warm:
-                    threading.Thread(target=_warm, args=(cat, ox_store), name="kg-warm", daemon=True).start()
-        return Snapshot(ox_store, name, cat)
+                    threading.Thread(target=_warm, args=(cat, store), name="kg-warm", daemon=True).start()
+        return Snapshot(store, name, cat)
 
     async def asnapshot(self) -> Snapshot:
         if isinstance(self.store, EmbeddedStore) and self._lock.acquire(blocking=False):
             # fast path: the live generation's catalogue is already read (no I/O but a read of CURRENT
             # every 0.2 s); never waits for the lock, which a thread reading a catalogue may hold
             try:
-                self.store.refresh()
-                ox_store, gen = self.store._store, self.store._gen
-                cat = self._catalogues.get(gen.name if gen else "")
+                store = self.store.snapshot()
+                cat = self._catalogues.get(store.generation)
             finally:
                 self._lock.release()
             if cat is not None:
-                return Snapshot(ox_store, gen.name if gen else "", cat)
+                return Snapshot(store, store.generation, cat)
         if self.executor is None:
             return self.snapshot()
         loop = asyncio.get_running_loop()

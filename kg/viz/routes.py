@@ -63,8 +63,8 @@ def _answered(answer: tuple[bytes, str] | KGError) -> tuple[bytes, str]:
 async def _view(request: Request, fmt: str, params: dict[str, Any]) -> tuple[bytes, str]:
     store = request.app.state.backend.store
     filters = parse_filter(params)
-    gen = getattr(store, "_gen", None)  # the generation last seen live: a cached answer needs no worker
-    key = (store.location, gen.name if gen is not None else None, fmt, filters)
+    # the generation last seen live: a cached answer needs no worker
+    key = (store.location, store.open_name(), fmt, filters)
     if key in _cache:
         _cache.move_to_end(key)
         return _answered(_cache[key])

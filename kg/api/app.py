@@ -51,7 +51,8 @@ from kg.api.dumps import DumpCache
 from kg.api.lanes import Lanes
 from kg.api.sparql_worker import DEFAULT_TIMEOUT, DEFAULT_WORKER_MEMORY_MB, SparqlPool
 from kg.errors import KGError, NotFoundError, QueryError, QueryRefusedError
-from kg.store import RDF_FORMATS, EmbeddedStore
+from kg.export.formats import FORMATS, RDF, listed
+from kg.store import EmbeddedStore
 from kg.vocab import note_graph
 
 __all__ = ["create_app", "build_routes", "STATUS", "MAX_BODY_BYTES"]
@@ -311,18 +312,21 @@ async def sparql_endpoint(request: Request) -> Response:
 async def _dump(request: Request, fmt: str, graph: str | None) -> Response:
     dumps: DumpCache = request.app.state.dumps
     path = await dumps.get(fmt, graph)
-    _, media, ext = RDF_FORMATS[fmt]
+    found = FORMATS[fmt]
     name = "kg" if graph is None else "kg-graph"
-    return dumps.response(path, media, {"Content-Disposition": f'inline; filename="{name}.{ext}"'})
+    return dumps.response(path, found.media_type,
+                          {"Content-Disposition": f'inline; filename="{name}.{found.extension}"'})
 
 
-DUMP_EXTS = ("ttl", "nt", "nq", "trig", "jsonld")
+#: the dumps the server offers: the RDF formats of kg.export.formats
+DUMP_EXTS = tuple(f.name for f in listed(RDF))
 
 
 async def dump_endpoint(request: Request) -> Response:
     ext = request.path_params["ext"]
     if ext not in DUMP_EXTS:
-        raise NotFoundError(f"no dump format {ext!r}; use /dump.ttl, /dump.nt, /dump.nq, /dump.trig or /dump.jsonld")
+        offered = [f"/dump.{x}" for x in DUMP_EXTS]
+        raise NotFoundError(f"no dump format {ext!r}; use {', '.join(offered[:-1])} or {offered[-1]}")
     return await _dump(request, ext, _graph_param(request))
 
 

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from kg.export import script_json
+from kg.export.formats import RDF, VIEW, listed
+from kg.export.html import script_json
 from kg.model import ENTITY_TYPES
 from kg.web.assets import asset_endpoint, asset_url
 
@@ -31,8 +32,8 @@ QUERIES_DIR = Path(__file__).resolve().parents[1] / "queries"
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
-DUMP_FORMATS = ("ttl", "nt", "nq", "trig", "jsonld")
-EXPORT_FORMATS = ("graphml", "gexf", "cytoscape", "d3", "dot", "html")
+DUMP_FORMATS = tuple(f.name for f in listed(RDF))
+EXPORT_FORMATS = tuple(f.name for f in listed(VIEW))
 
 
 @dataclass(frozen=True)

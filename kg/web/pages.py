@@ -77,7 +77,7 @@ def sparql_with_prefixes(text: str) -> str:
 
 def prefers_html(request: Any) -> bool:
     """True when the request's Accept header ranks text/html first (a browser navigating to the URL)."""
-    from kg.api.app import parse_accept
+    from kg.api.negotiation import parse_accept
 
     ranked = parse_accept(request.headers.get("accept"))
     return bool(ranked) and ranked[0][0] in ("text/html", "application/xhtml+xml") and ranked[0][1] > 0
@@ -236,7 +236,7 @@ async def front_page(request: Request) -> Response:
 async def search_endpoint(request: Request) -> Response:
     """``/search?q=NAME``: an entity of that name or alias opens in the viewer; otherwise a list of the
     entities whose name or alias contains it."""
-    from kg.api.schema import norm
+    from kg.api.records import norm
 
     q = (request.query_params.get("q") or "").strip()
     if not q:

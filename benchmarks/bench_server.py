@@ -68,7 +68,7 @@ def build_store(notes: Path, copies: int, work: Path) -> Path:
 
 def pick_names(store: Path) -> tuple[str, str]:
     """The PLE question when the graph knows PLE (else the most mentioned entity), and the most mentioned entity."""
-    from kg.api.schema import GraphBackend
+    from kg.api.backend import GraphBackend
 
     backend = GraphBackend(str(store))
     try:

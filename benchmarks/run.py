@@ -120,11 +120,11 @@ def child_profile(args: list[str]) -> None:
         "read notes (kg.notes)": [("kg/notes.py", "read_notes")],
         "extraction (kg.extract)": [("kg/extract/extractor.py", "extract_many")],
         "RDF graphs (kg.rdf)": [("kg/rdf.py", "build_note_graph")],
-        "store writes (kg.store)": [("kg/store.py", "replace_graph"), ("kg/store.py", "remove_graph"),
-                                    ("kg/store.py", "flush")],
+        "store writes (kg.store)": [("kg/store/writer.py", "replace_graph"), ("kg/store/writer.py", "remove_graph"),
+                                    ("kg/store/writer.py", "flush")],
         "links (kg.links)": [("kg/pipeline.py", "_update_links")],
-        "commit (flush, optimize, switch)": [("kg/store.py", "commit")],
-        "previous state (hashes, meta)": [("kg/store.py", "note_hashes"), ("kg/pipeline.py", "_read_meta")],
+        "commit (flush, optimize, switch)": [("kg/store/writer.py", "commit")],
+        "previous state (hashes, meta)": [("kg/store/writer.py", "note_hashes"), ("kg/pipeline.py", "_read_meta")],
     }
     out: dict[str, float] = {}
     for stage, funcs in stages.items():
@@ -394,7 +394,7 @@ def bench_oxigraph_server(store_dir: Path, work: Path, reps: int) -> dict:
     binary = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
     if not Path(binary).exists():
         return {"skipped": "the oxigraph server is not installed (pip install oxigraph)"}
-    from kg.remote import RemoteStore
+    from kg.store.remote import RemoteStore
     from kg.store import EmbeddedStore
 
     port = _free_port()

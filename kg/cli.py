@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from kg.errors import KGError
+from kg.export.formats import RDF, VIEW, export_format, names_text
 
 __all__ = ["app", "main"]
 
@@ -212,10 +213,10 @@ def _half_the_memory() -> int:
         return 0
 
 
-@app.command()
+@app.command(help=f"Dump the graph in an RDF format, or a view of its entities: {names_text(VIEW, '|')}.")
 def export(
     store: StoreOpt = ".kg",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="RDF: ttl|nt|nq|trig|jsonld; views: graphml|gexf|cytoscape|d3|dot|html.")] = "ttl",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"RDF: {names_text(RDF, '|')}; views: {names_text(VIEW, '|')}.")] = "ttl",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: standard output).")] = None,
     note: Annotated[Optional[str], typer.Option(help="Only this note's graph (its path).")] = None,
     types: Annotated[Optional[list[str]], typer.Option("--type", help="Views: keep these node types (Person, ..., Source); repeat or comma-separate.")] = None,
@@ -226,22 +227,18 @@ def export(
     max_nodes: Annotated[Optional[int], typer.Option("--max-nodes", help="Views: keep the N most central nodes (html: 2000 unless set).")] = None,
     drop_isolated: Annotated[bool, typer.Option("--drop-isolated", help="Views: drop nodes without edges.")] = False,
 ) -> None:
-    """Dump the graph in an RDF format, or a view of its entities: graphml|gexf|cytoscape|d3|dot|html."""
-    from kg.store import RDF_FORMATS, open_store
+    from kg.store import open_store
     from kg.vocab import note_graph
 
     try:
-        if fmt in RDF_FORMATS:
+        if export_format(fmt).kind == RDF:
             body = open_store(store).dump(fmt, str(note_graph(note)) if note else None)
-        elif fmt in ("graphml", "gexf", "cytoscape", "d3", "dot", "html"):
+        else:
             from kg.export import export_view, parse_filter
 
             filters = parse_filter({"type": types, "community": community, "centre": centre, "radius": radius,
                                     "min_weight": min_weight, "max_nodes": max_nodes, "drop_isolated": drop_isolated})
             body, _ = export_view(open_store(store).select, fmt, filters)
-        else:
-            raise KGError(f"unknown export format {fmt!r}; use one of ttl, nt, nq, trig, jsonld, "
-                          "graphml, gexf, cytoscape, d3, dot, html")
     except KGError as err:
         raise _fail(err) from None
     if output is None:

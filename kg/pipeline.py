@@ -224,7 +224,7 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
             report.removed.append(path)
     if report.nothing_to_do:
         return None  # the writer's generation is dropped; the live one stays
-    if getattr(writer, "empty", False):  # notes that failed now keep their last good graph
+    if writer.local and writer.empty:  # notes that failed now keep their last good graph
         for path in report.kept_on_error:
             writer.copy_graph_from_live(str(note_graph(path)))
     index = _start_text_index(writer, report.kept_on_error)
@@ -291,12 +291,11 @@ def _start_text_index(writer, kept: Sequence[str]):
     None for a store in a SPARQL server (the API builds its index from the server's graph)."""
     from kg.textindex import INDEX_FILE, TextIndex, rows_from_store
 
-    target, live = getattr(writer, "target", None), getattr(writer, "live", None)
-    if not isinstance(target, Path):
+    if not writer.local:
         return None
-    live_index = live / INDEX_FILE if isinstance(live, Path) else None
+    target, live, empty = writer.target, writer.live, writer.empty
+    live_index = live / INDEX_FILE if live is not None else None
     have_live = live_index is not None and live_index.is_file()
-    empty = bool(getattr(writer, "empty", False))
     index = TextIndex.for_build(target / INDEX_FILE, start_from=live_index if have_live and not empty else None)
     if empty:  # the notes that failed now keep their last good rows, as they keep their graph
         old = TextIndex.open(live_index) if have_live else None
@@ -480,13 +479,11 @@ class _Workers:
 def _prepare_links(writer, changed: Sequence[str], removed: Sequence[str]):
     """The link pass's first step (kg.links.Relink) on an embedded store: its cache of the last pass read,
     the unchanged notes put together.  None for a remote store (its link pass reads everything)."""
-    import pyoxigraph as ox
-
     from kg import links as link_stage
 
-    target = getattr(writer, "target", None)
-    if not (isinstance(target, Path) and isinstance(getattr(writer, "oxigraph", None), ox.Store)):
+    if not writer.local:
         return None
+    target = writer.target
     writer.flush()
     try:
         live = writer.root / (writer.root / "CURRENT").read_text(encoding="utf-8").strip()

@@ -10,7 +10,9 @@ from graphql import GraphQLError
 from test_api_graph import api_store, build_api_store  # noqa: F401 - the fixture
 
 from kg.api.query import QueryRunner, parse_var, run_query
-from kg.api.schema import MAX_ALIASES, MAX_FIRST, GraphBackend, KGErrorExtension, build_schema, schema
+from kg.api.backend import GraphBackend
+from kg.api.limits import MAX_ALIASES, MAX_FIRST
+from kg.api.schema import KGErrorExtension, build_schema, schema
 from kg.errors import QueryError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -198,9 +200,9 @@ def test_production_switches_introspection_off(api_store):  # noqa: F811
 
 
 def test_unexpected_errors_are_masked_and_kg_errors_are_clear():
-    masked = KGErrorExtension._process(GraphQLError("boom at /secret/path", original_error=RuntimeError("/secret")))
+    masked = KGErrorExtension.client_error(GraphQLError("boom at /secret/path", original_error=RuntimeError("/secret")))
     assert masked.message == "Unexpected error." and masked.extensions == {"code": "internal_error"}
-    clear = KGErrorExtension._process(GraphQLError("x", original_error=QueryError("first must be small")))
+    clear = KGErrorExtension.client_error(GraphQLError("x", original_error=QueryError("first must be small")))
     assert clear.message == "first must be small" and clear.extensions == {"code": "bad_query"}
 
 
@@ -283,14 +285,13 @@ def test_path_reads_the_link_cache_of_the_generation_and_answers_as_the_graph_do
     import pyoxigraph as ox
 
     from kg import links
-    from kg.api.schema import select
-    from kg.store import EmbeddedStore
+    from kg.store import EmbeddedStore, select_rows
 
     store = tmp_path / ".kg"
     shutil.copytree(sample_store, store)
     gen = store / (store / "CURRENT").read_text(encoding="utf-8").strip()
     links.wait_for_cache(gen / links.CACHE_FILE)
-    from_graph = links.load_link_input(lambda q, b=None: select(ox.Store.read_only(str(gen)), q, b))
+    from_graph = links.load_link_input(lambda q, b=None: select_rows(ox.Store.read_only(str(gen)), q, b))
     assert links.cached_link_input(gen) == from_graph and from_graph.mentions
     backend = GraphBackend(EmbeddedStore(store))
     try:  # the catalogue of a generation knows its folder, where the cache is

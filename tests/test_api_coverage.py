@@ -1,7 +1,7 @@
 """The coverage ranking index of the GraphQL layer: the same order as the store's own ranking, on real stores.
 
 ``sources(covering:)`` and ``Entity.sources`` take an entity's best coverages from an in-memory index
-(built once per generation, :func:`kg.api.schema.build_coverage_index`) and read details for those only.
+(built once per generation, :func:`kg.api.backend.build_coverage_index`) and read details for those only.
 These tests hold the index, and the answers built from it, to a ranking done by the store itself.
 """
 
@@ -14,7 +14,8 @@ from rdflib import URIRef
 from test_api_graph import api_store, build_api_store, link_triples, notes_and_extractions  # noqa: F401
 
 from kg.api.query import QueryRunner
-from kg.api.schema import GraphBackend, build_coverage_index, values
+from kg.api.backend import GraphBackend, build_coverage_index
+from kg.api.records import values
 from kg.store import EmbeddedStore, write_store
 from kg.vocab import KG, LINKS_GRAPH
 
@@ -48,7 +49,7 @@ def real_store(request) -> EmbeddedStore:
 
 def test_the_index_ranks_every_entity_as_the_store_does(real_store):
     s = real_store
-    index = build_coverage_index(s._store)
+    index = build_coverage_index(s.snapshot())
     covered = {r["e"] for r in s.select(_COVERED)}
     assert covered, "the store has coverage to rank"
     assert set(index) == covered

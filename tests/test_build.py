@@ -309,7 +309,7 @@ def test_a_new_generation_copies_the_live_one_even_from_a_stale_view(tmp_path):
     second = _graph(store)
     assert len(second) < len(first)
     # the view still shows the first generation: the next one must copy the live (second) one, not the view
-    assert view._gen.name != (store / "CURRENT").read_text(encoding="utf-8").strip()
+    assert view.open_name() != (store / "CURRENT").read_text(encoding="utf-8").strip()
     with write_store(store, live_view=view) as writer:
         writer.commit()
     assert isomorphic(_graph(store), second)

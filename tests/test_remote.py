@@ -24,7 +24,7 @@ from rdflib.compare import isomorphic
 
 from kg.errors import NotFoundError, QueryError, QueryRefusedError, StoreLockedError, StoreNotFoundError
 from kg.pipeline import build
-from kg.remote import LOCK_GRAPH, RemoteStore, endpoints, values_clause
+from kg.store.remote import LOCK_GRAPH, RemoteStore, endpoints, values_clause
 from kg.store import EmbeddedStore, open_store, write_store
 from kg.vocab import META_GRAPH, note_graph
 

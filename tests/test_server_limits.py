@@ -185,8 +185,8 @@ def test_concurrent_dumps_are_written_once_and_sent_two_at_a_time(api, api_store
     assert len(sent) >= 2 and all(r.status_code == 503 and r.headers["retry-after"] for r in refused)
     assert len({r.content for r in sent}) == 1
     assert len(list(ox.parse(sent[0].content, format=ox.RdfFormat.TRIG))) == len(ox.Store.read_only(
-        str(app.state.backend.store._gen)))
-    files = [p for p in app.state.dumps._folder().iterdir() if p.name.endswith(".trig")]
+        str(app.state.backend.store.snapshot().folder)))
+    files = [p for p in app.state.dumps.folder().iterdir() if p.name.endswith(".trig")]
     assert len(files) == 1  # one file for all of them
     with httpx.Client(base_url=url, timeout=60) as c:  # and later requests get it too
         assert c.get("/dump.trig").content == sent[0].content

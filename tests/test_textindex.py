@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kg.api.query import QueryRunner
-from kg.api.schema import GraphBackend
+from kg.api.backend import GraphBackend
 from kg.pipeline import build
 from kg.store import EmbeddedStore
 from kg.terms import find_term, listed_names

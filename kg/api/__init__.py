@@ -5,7 +5,9 @@ does not pay for strawberry and starlette.
 
 * :func:`kg.api.query.run_query` — GraphQL in-process (``kg query``)
 * :func:`kg.api.app.create_app` — the ASGI app (``kg serve``)
-* :data:`kg.api.schema.schema` — the GraphQL schema (SDL in ``schemas/schema.graphql``)
+* :data:`kg.api.schema.schema` — the GraphQL schema (SDL in ``schemas/schema.graphql``), its root; the types in
+  :mod:`kg.api.types`, the store behind it in :mod:`kg.api.backend`, the DataLoaders in :mod:`kg.api.loaders`,
+  the limits in :mod:`kg.api.limits`
 """
 
 from __future__ import annotations

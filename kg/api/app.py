@@ -29,7 +29,6 @@ Routes come from :func:`build_routes`; other features add theirs by passing
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -46,12 +45,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from strawberry.asgi import GraphQL
 
-from kg.api.schema import Context, GraphBackend, KGSchema, build_schema
+from kg.api.backend import GraphBackend
+from kg.api.loaders import Context
+from kg.api.schema import KGSchema, build_schema
 from kg.api.dumps import DumpCache
 from kg.api.lanes import Lanes
+from kg.api.negotiation import DUMP_MEDIA, FORMAT_PARAM, GRAPH_MEDIA, RESULT_MEDIA, negotiate
 from kg.api.sparql_worker import DEFAULT_TIMEOUT, DEFAULT_WORKER_MEMORY_MB, SparqlPool
 from kg.errors import KGError, NotFoundError, QueryError, QueryRefusedError
-from kg.store import RDF_FORMATS, EmbeddedStore
+from kg.export.formats import FORMATS, RDF, listed
+from kg.store import EmbeddedStore
 from kg.vocab import note_graph
 
 __all__ = ["create_app", "build_routes", "STATUS", "MAX_BODY_BYTES"]
@@ -117,65 +120,6 @@ async def _kg_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"error": {"code": "internal_error", "message": "Unexpected error."}}, status_code=500)
-
-
-# ---------------------------------------------------------------- content negotiation
-
-RESULT_MEDIA = {
-    "application/sparql-results+json": "json",
-    "application/json": "json",
-    "application/sparql-results+xml": "xml",
-    "application/xml": "xml",
-    "text/xml": "xml",
-    "text/csv": "csv",
-    "text/tab-separated-values": "tsv",
-}
-GRAPH_MEDIA = {
-    "text/turtle": "ttl",
-    "application/x-turtle": "ttl",
-    "application/n-triples": "nt",
-    "text/plain": "nt",
-    "application/ld+json": "jsonld",
-    "application/rdf+xml": "xml",
-}
-DUMP_MEDIA = {**GRAPH_MEDIA, "application/n-quads": "nq", "application/trig": "trig"}
-FORMAT_PARAM = {"json": ("json", None), "xml": ("xml", "xml"), "csv": ("csv", None), "tsv": ("tsv", None),
-                "ttl": (None, "ttl"), "turtle": (None, "ttl"), "nt": (None, "nt"), "jsonld": (None, "jsonld")}
-
-
-def parse_accept(header: str | None) -> list[tuple[str, float, int]]:
-    """``(media range, q, position)`` from an Accept header, best first."""
-    out = []
-    for i, part in enumerate((header or "*/*").split(",")):
-        fields = [f.strip() for f in part.split(";")]
-        media = fields[0].lower()
-        if not media:
-            continue
-        q = 1.0
-        for f in fields[1:]:
-            if f.startswith("q="):
-                try:
-                    q = max(0.0, min(1.0, float(f[2:])))
-                except ValueError:
-                    q = 0.0
-        out.append((media, q, i))
-    out.sort(key=lambda t: (-t[1], t[2]))
-    return out
-
-
-def negotiate(header: str | None, offers: dict[str, str]) -> str | None:
-    """The format key of the best offer the Accept header allows (offers in preference order), or None."""
-    best: tuple[float, int, int] | None = None
-    choice = None
-    for media, q, pos in parse_accept(header):
-        if q <= 0:
-            continue
-        for rank, (offer, key) in enumerate(offers.items()):
-            if media == offer or media == "*/*" or (media.endswith("/*") and offer.startswith(media[:-1])):
-                score = (-q, 0 if media == offer else 1, rank)
-                if best is None or score < best:
-                    best, choice = score, key
-    return choice
 
 
 # ---------------------------------------------------------------- GraphQL
@@ -311,18 +255,19 @@ async def sparql_endpoint(request: Request) -> Response:
 async def _dump(request: Request, fmt: str, graph: str | None) -> Response:
     dumps: DumpCache = request.app.state.dumps
     path = await dumps.get(fmt, graph)
-    _, media, ext = RDF_FORMATS[fmt]
-    name = "kg" if graph is None else "kg-graph"
-    return dumps.response(path, media, {"Content-Disposition": f'inline; filename="{name}.{ext}"'})
+    name, found = "kg" if graph is None else "kg-graph", FORMATS[fmt]
+    headers = {"Content-Disposition": f'inline; filename="{name}.{found.extension}"'}
+    return dumps.response(path, found.media_type, headers)
 
 
-DUMP_EXTS = ("ttl", "nt", "nq", "trig", "jsonld")
+DUMP_EXTS = tuple(f.name for f in listed(RDF))  # the RDF formats of kg.export.formats
 
 
 async def dump_endpoint(request: Request) -> Response:
     ext = request.path_params["ext"]
     if ext not in DUMP_EXTS:
-        raise NotFoundError(f"no dump format {ext!r}; use /dump.ttl, /dump.nt, /dump.nq, /dump.trig or /dump.jsonld")
+        offered = [f"/dump.{x}" for x in DUMP_EXTS]
+        raise NotFoundError(f"no dump format {ext!r}; use {', '.join(offered[:-1])} or {offered[-1]}")
     return await _dump(request, ext, _graph_param(request))
 
 
@@ -365,7 +310,7 @@ async def healthz(request: Request) -> Response:
     try:
         store = backend.store
         live = store.live_name() if isinstance(store, EmbeddedStore) else None
-        if live is not None and store._gen is not None and live == store._gen.name:
+        if live is not None and live == store.open_name():
             gen = live  # the generation open is the live one: no thread, no store call
         else:  # (re)opening a generation reads its files: on the probe thread
             gen = await lanes.probe.run(store.generation)

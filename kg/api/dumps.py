@@ -36,7 +36,8 @@ class DumpCache:
         self._lock = threading.Lock()
         self._writing: dict[tuple[str, str | None], asyncio.Future] = {}
 
-    def _folder(self) -> Path:
+    def folder(self) -> Path:
+        """The temporary folder the dump files are written in (made on first need)."""
         if self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="kg-dumps-"))
         return self._dir
@@ -49,7 +50,7 @@ class DumpCache:
             if path is not None and path.exists():
                 self._files.move_to_end(key)
                 return path
-        folder = self._folder()
+        folder = self.folder()
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=f".{fmt}.part")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -68,10 +69,10 @@ class DumpCache:
 
     async def get(self, fmt: str, graph: str | None) -> Path:
         """The file of the dump of the live generation in ``fmt`` (the whole graph, or ``graph``)."""
-        live = getattr(self.store, "_gen", None)  # as last refreshed: a cached file needs no thread
+        live = self.store.open_name()  # as last refreshed: a cached file needs no thread
         if live is not None:
             with self._lock:
-                path = self._files.get((live.name, fmt, graph))
+                path = self._files.get((live, fmt, graph))
             if path is not None and path.exists():
                 return path
         key = (fmt, graph)

@@ -1,4 +1,5 @@
-"""The cost of a GraphQL request, estimated before it runs, and the limit on it.
+"""What a GraphQL request may ask: its cost, estimated before it runs, and the limit on it; the limits of
+validation (depth, aliases, tokens, query size), of ``first`` and of argument length; the time limit.
 
 A request's cost is the number of fields it would resolve: every field counts once for each time it
 is reached, so a list field multiplies what is below it by its ``first`` (the argument's value, from the
@@ -33,7 +34,11 @@ from graphql.execution.values import get_variable_values
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
-__all__ = ["MAX_COST", "MAX_FIRST", "LIST_ESTIMATE", "DEFAULT_FIRST", "query_cost", "CostLimiter"]
+from kg.errors import QueryError
+
+__all__ = ["MAX_COST", "MAX_FIRST", "LIST_ESTIMATE", "DEFAULT_FIRST", "query_cost", "CostLimiter", "MAX_DEPTH",
+           "MAX_ALIASES", "MAX_TOKENS", "MAX_QUERY_CHARS", "MAX_ARG_CHARS", "DEFAULT_TIME_LIMIT", "check_first",
+           "check_text"]
 
 #: the most fields one request may resolve
 MAX_COST = 10_000
@@ -147,3 +152,29 @@ class CostLimiter(SchemaExtension):
                     "fewer items ('first') in nested lists, or fewer nested lists",
                     extensions={"code": "query_too_costly"})])
         yield
+
+
+# ---------------------------------------------------------------- what a request may ask
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 3000
+MAX_QUERY_CHARS = 20_000
+MAX_ARG_CHARS = 500
+DEFAULT_TIME_LIMIT = 10.0
+
+
+def check_first(first: int | None, default: int) -> int:
+    if first is None:
+        return default
+    if first < 0 or first > MAX_FIRST:
+        raise QueryError(f"first must be between 0 and {MAX_FIRST} (got {first}); page with 'after' for more")
+    return first
+
+
+def check_text(value: str, what: str, limit: int = MAX_ARG_CHARS) -> str:
+    if len(value) > limit:
+        raise QueryError(f"{what} is {len(value):,} characters long; at most {limit} are accepted")
+    if "\x00" in value:
+        raise QueryError(f"{what} contains a NUL character")
+    return value

@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from kg.api.schema import Context, GraphBackend, KGSchema, build_schema
+from kg.api.backend import GraphBackend
+from kg.api.loaders import Context
+from kg.api.schema import KGSchema, build_schema
 from kg.errors import QueryError
 from kg.store import EmbeddedStore
 

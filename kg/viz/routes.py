@@ -21,7 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kg.errors import ExportError, KGError, NotFoundError
-from kg.export import VIEW_FORMATS, export_view, parse_filter
+from kg.export import export_view, parse_filter
+from kg.export.formats import FORMATS, VIEW, names_text
 
 __all__ = ["viz_routes", "render_view"]
 
@@ -63,8 +64,8 @@ def _answered(answer: tuple[bytes, str] | KGError) -> tuple[bytes, str]:
 async def _view(request: Request, fmt: str, params: dict[str, Any]) -> tuple[bytes, str]:
     store = request.app.state.backend.store
     filters = parse_filter(params)
-    gen = getattr(store, "_gen", None)  # the generation last seen live: a cached answer needs no worker
-    key = (store.location, gen.name if gen is not None else None, fmt, filters)
+    # the generation last seen live: a cached answer needs no worker
+    key = (store.location, store.open_name(), fmt, filters)
     if key in _cache:
         _cache.move_to_end(key)
         return _answered(_cache[key])
@@ -90,7 +91,7 @@ async def _answer(request: Request, fmt: str) -> Response:
         return JSONResponse({"error": {"code": err.code, "message": str(err)}}, status_code=400)
     headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
     if fmt != "html":
-        headers["Content-Disposition"] = f'inline; filename="kg.{VIEW_FORMATS[fmt][1]}"'
+        headers["Content-Disposition"] = f'inline; filename="kg.{FORMATS[fmt].extension}"'
     return Response(body, media_type=media, headers=headers)
 
 
@@ -100,9 +101,10 @@ async def viz_endpoint(request: Request) -> Response:
 
 async def export_endpoint(request: Request) -> Response:
     fmt = request.path_params["format"]
-    if fmt not in VIEW_FORMATS:
+    known = FORMATS.get(fmt)
+    if known is None or known.kind != VIEW or not known.listed:
         return JSONResponse({"error": {"code": "not_found", "message":
-                                       f"no view format {fmt!r}; use one of {', '.join(VIEW_FORMATS)}"}},
+                                       f"no view format {fmt!r}; use one of {names_text(VIEW)}"}},
                             status_code=404)
     return await _answer(request, fmt)
 

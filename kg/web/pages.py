@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from kg.export import script_json
+from kg.export.formats import RDF, VIEW, listed
+from kg.export.html import script_json
 from kg.model import ENTITY_TYPES
 from kg.web.assets import asset_endpoint, asset_url
 
@@ -31,8 +32,8 @@ QUERIES_DIR = Path(__file__).resolve().parents[1] / "queries"
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
-DUMP_FORMATS = ("ttl", "nt", "nq", "trig", "jsonld")
-EXPORT_FORMATS = ("graphml", "gexf", "cytoscape", "d3", "dot", "html")
+DUMP_FORMATS = tuple(f.name for f in listed(RDF))
+EXPORT_FORMATS = tuple(f.name for f in listed(VIEW))
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def sparql_with_prefixes(text: str) -> str:
 
 def prefers_html(request: Any) -> bool:
     """True when the request's Accept header ranks text/html first (a browser navigating to the URL)."""
-    from kg.api.app import parse_accept
+    from kg.api.negotiation import parse_accept
 
     ranked = parse_accept(request.headers.get("accept"))
     return bool(ranked) and ranked[0][0] in ("text/html", "application/xhtml+xml") and ranked[0][1] > 0
@@ -235,7 +236,7 @@ async def front_page(request: Request) -> Response:
 async def search_endpoint(request: Request) -> Response:
     """``/search?q=NAME``: an entity of that name or alias opens in the viewer; otherwise a list of the
     entities whose name or alias contains it."""
-    from kg.api.schema import norm
+    from kg.api.records import norm
 
     q = (request.query_params.get("q") or "").strip()
     if not q:

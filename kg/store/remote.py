@@ -4,14 +4,15 @@
 endpoint): kg derives ``/query`` (SPARQL 1.1 Protocol, query), ``/update`` (SPARQL 1.1 Update) and ``/store``
 (Graph Store Protocol) from it.
 
-Reading (:class:`RemoteStore`) has the same API as :class:`kg.store.EmbeddedStore`.  Parameters are bound
+Reading (:class:`RemoteStore`) has the same API as :class:`kg.store.EmbeddedStore` (the protocols of
+:mod:`kg.store.base`, the only module of the package this one imports).  Parameters are bound
 by appending a ``VALUES`` clause built from N-Triples serialisations of the terms (escaped by pyoxigraph,
 IRIs validated), never by pasting user text into the query.  Queries ask for the union of all named graphs as
 the default graph (Oxigraph's ``union-default-graph`` parameter; other servers must be configured so, e.g.
 Fuseki's ``tdb2:unionDefaultGraph true``; Virtuoso and QLever do it by default).
 
-Writing (:class:`RemoteWriter`, what :func:`kg.store.write_store` returns for a URL) has the methods of
-:class:`kg.store.StoreWriter`.  Note graphs are replaced with batched SPARQL Update requests (``DROP SILENT
+Writing (:class:`kg.store.remote_writer.RemoteWriter`, what :func:`kg.store.write_store` returns for a URL)
+is a :class:`kg.store.base.GraphWriter` whose ``local`` is False.  Note graphs are replaced with batched SPARQL Update requests (``DROP SILENT
 GRAPH`` + ``INSERT DATA``; each request is one transaction on Oxigraph).  A remote build is not atomic as a
 whole the way the embedded store's generations are: readers may see some notes new and some old while it
 runs.  What keeps it safe is the order: the first write removes the build fingerprint from the meta graph,
@@ -22,49 +23,43 @@ A lock graph keeps two builds from writing the same server at once.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import time
-import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pyoxigraph as ox
-from rdflib.term import Node
 
 from kg.errors import (
     NotFoundError,
     QueryError,
     QueryTimeoutError,
     StoreError,
-    StoreLockedError,
     StoreNotFoundError,
 )
-from kg.store import (
+from kg.store.base import (
     PREFIXES,
     QUAD_FORMATS,
     RDF_FORMATS,
     RESULT_FORMATS,
-    _note_hashes,
     check_read_only_query,
-    from_oxigraph,
+    read_note_hashes,
+    solution_rows,
     to_oxigraph,
 )
-from kg.vocab import ID_NS, META_GRAPH, note_graph
+from kg.vocab import ID_NS, META_GRAPH
 
-__all__ = ["RemoteStore", "RemoteWriter", "endpoints", "sparql_term", "values_clause", "write_remote"]
+__all__ = ["LOCK_GRAPH", "BUILD_NODE", "DCT_IDENTIFIER", "RemoteStore", "RemoteSnapshot", "endpoints", "sparql_term",
+           "values_clause"]
 
 #: the graph holding the build lock while a build writes the server
 LOCK_GRAPH = ID_NS + "graph/lock"
-_DCT_IDENTIFIER = "http://purl.org/dc/terms/identifier"
-_KG = PREFIXES["kg"]
-_BUILD_NODE = str(META_GRAPH) + "#build"
-_LOCK_NODE = LOCK_GRAPH + "#lock"
+#: the predicate and subject of the build id in the meta graph (what generation() reads)
+DCT_IDENTIFIER = "http://purl.org/dc/terms/identifier"
+BUILD_NODE = str(META_GRAPH) + "#build"
 
 _VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PREFIX_DECL_RE = re.compile(r"\bPREFIX\s+([A-Za-z][\w.-]*)?\s*:", re.IGNORECASE)
@@ -252,11 +247,7 @@ class RemoteStore:
 
     def select(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a SELECT; rows as dicts of plain Python values (as :meth:`EmbeddedStore.select`)."""
-        result = self._solutions(sparql, bindings)
-        if isinstance(result, (bool, ox.QueryBoolean)):
-            return [{"result": bool(result)}]
-        names = [v.value for v in result.variables]
-        return [{n: from_oxigraph(sol[n]) for n in names} for sol in result]
+        return solution_rows(self._solutions(sparql, bindings))
 
     def ask(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> bool:
         result = self._solutions(sparql, bindings)
@@ -320,23 +311,15 @@ class RemoteStore:
             return False
 
     def note_hashes(self) -> dict[str, str]:
-        return _note_hashes(self)
+        return read_note_hashes(self.select)
 
-    # -- what code written against pyoxigraph's Store.query needs (kg.api reads through it)
+    def snapshot(self) -> RemoteSnapshot:
+        """The server's graph under the id of its last complete build (a server answers from its current
+        state: a build that writes it meanwhile is seen at once)."""
+        return RemoteSnapshot(self, self.generation())
 
-    @property
-    def oxigraph(self) -> RemoteStore:
-        """Stands in for the embedded store's ``pyoxigraph.Store``: :meth:`query` answers like ``Store.query``."""
-        return self
-
-    def query(self, sparql: str, *, use_default_graph_as_union: bool = True, prefixes: Mapping[str, str] | None = None,
-              substitutions: Mapping[Any, Any] | None = None, **_ignored: Any):
-        """A SELECT/ASK as pyoxigraph ``QuerySolutions``/``QueryBoolean``; substitutions are bound with VALUES."""
-        if prefixes:
-            declared = {(m.group(1) or "") for m in _PREFIX_DECL_RE.finditer(sparql)}
-            sparql = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in prefixes.items() if p not in declared) + sparql
-        bindings = {getattr(k, "value", str(k)): v for k, v in (substitutions or {}).items()}
-        return self._solutions(sparql, bindings or None)
+    def open_name(self) -> str | None:  # nothing is held open: ask generation()
+        return None
 
     def meta(self) -> dict[str, str]:
         """Build metadata (kg version, settings fingerprint, build time, build id)."""
@@ -345,7 +328,7 @@ class RemoteStore:
 
     def generation(self) -> str:
         """The id of the last complete build (kept in the meta graph); empty while none is."""
-        rows = self.select(f"SELECT ?id WHERE {{ GRAPH <{META_GRAPH}> {{ <{_BUILD_NODE}> <{_DCT_IDENTIFIER}> ?id }} }}")
+        rows = self.select(f"SELECT ?id WHERE {{ GRAPH <{META_GRAPH}> {{ <{BUILD_NODE}> <{DCT_IDENTIFIER}> ?id }} }}")
         return str(rows[0]["id"]) if rows else ""
 
     def named_graphs(self) -> list[str]:
@@ -357,174 +340,16 @@ class RemoteStore:
         return int(rows[0]["n"]) if rows else 0
 
 
-# ---------------------------------------------------------------- writing
-
-
 @dataclass(frozen=True)
-class RemoteTarget:
-    """What a remote build writes (``name`` is the build id that becomes the store's generation)."""
+class RemoteSnapshot:
+    """The graph of a SPARQL server as a :class:`kg.store.base.StoreSnapshot` (no folder of its own)."""
 
-    name: str
-    url: str
-
-
-def _graph_block(graph: str, triples: Iterable[tuple[Node, Node, Node]]) -> tuple[str, int]:
-    """``GRAPH <g> { ... }`` with the triples as N-Triples lines (escaped by pyoxigraph), and their count."""
-    oxt = [ox.Triple(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in triples]
-    if not oxt:
-        return "", 0
-    body = ox.serialize(oxt, format=ox.RdfFormat.N_TRIPLES).decode("utf-8")
-    return f"GRAPH {ox.NamedNode(graph)} {{\n{body}}}", len(oxt)
-
-
-class RemoteWriter:
-    """Writes a build into a SPARQL server; the same methods as :class:`kg.store.StoreWriter`."""
-
-    #: triples per SPARQL Update request
-    batch_triples = 20_000
-
-    def __init__(self, store: RemoteStore, build_id: str):
-        self.store = store
-        self.target = RemoteTarget(build_id, store.location)
-        self._ops: list[str] = []
-        self._pending_triples = 0
-        self._meta: list[tuple[Node, Node, Node]] | None = None
-        self._dirty = False
-        self._locked = False
-        self._beat = 0.0
-        self.committed = False
-
-    # -- lock
-
-    def acquire(self, stale_after: float = 600.0) -> None:
-        """Take the build lock (a triple in :data:`LOCK_GRAPH`); a lock not refreshed for ``stale_after`` s is taken over."""
-        now = time.time()
-        me = sparql_term(self.target.name)
-        lock = f"<{_LOCK_NODE}>"
-        self.store.update(
-            f"DELETE {{ GRAPH <{LOCK_GRAPH}> {{ {lock} ?p ?o }} }} WHERE {{ GRAPH <{LOCK_GRAPH}> {{ {lock} <{_KG}heartbeat> ?t ; ?p ?o }}"
-            f" FILTER(?t < {sparql_term(now - stale_after)}) }} ;\n"
-            f"INSERT {{ GRAPH <{LOCK_GRAPH}> {{ {lock} <{_KG}heldBy> {me} ; <{_KG}heartbeat> {sparql_term(now)} }} }}"
-            f" WHERE {{ FILTER NOT EXISTS {{ GRAPH <{LOCK_GRAPH}> {{ {lock} <{_KG}heldBy> ?other }} }} }}",
-            "build lock")
-        holders = sorted(r["h"] for r in self.store.select(
-            f"SELECT ?h WHERE {{ GRAPH <{LOCK_GRAPH}> {{ <{_LOCK_NODE}> <{_KG}heldBy> ?h }} }}"))
-        if holders and holders[0] == self.target.name:
-            self._locked = True
-            self._beat = now
-            return
-        if self.target.name in holders:  # lost a race: leave the lock to the other build
-            self.store.update(f"DELETE DATA {{ GRAPH <{LOCK_GRAPH}> {{ {lock} <{_KG}heldBy> {me} }} }}", "build lock")
-        raise StoreLockedError(
-            f"another kg build ({', '.join(h for h in holders if h != self.target.name) or 'unknown'}) is writing "
-            f"this server; wait for it to finish (a lock not refreshed for {stale_after:g} s is taken over, or "
-            f"remove it with the SPARQL update 'DROP GRAPH <{LOCK_GRAPH}>')", path=self.store.location)
-
-    def _heartbeat(self) -> None:
-        now = time.time()
-        if self._locked and now - self._beat > 30:
-            self._beat = now
-            self.store.update(
-                f"DELETE {{ GRAPH <{LOCK_GRAPH}> {{ <{_LOCK_NODE}> <{_KG}heartbeat> ?t }} }}"
-                f" INSERT {{ GRAPH <{LOCK_GRAPH}> {{ <{_LOCK_NODE}> <{_KG}heartbeat> {sparql_term(now)} }} }}"
-                f" WHERE {{ GRAPH <{LOCK_GRAPH}> {{ <{_LOCK_NODE}> <{_KG}heartbeat> ?t }} }}", "build lock")
-
-    def release(self) -> None:
-        if self._locked:
-            self._locked = False
-            try:
-                self.store.update(f"DROP SILENT GRAPH <{LOCK_GRAPH}>", "build lock release")
-            except StoreError:
-                pass  # a stale lock is taken over by the next build
-        self.store.close()
-
-    # -- the StoreWriter API
-
-    def note_hashes(self) -> dict[str, str]:
-        self.flush()
-        return self.store.note_hashes()
+    store: RemoteStore
+    generation: str
+    folder: Path | None = None
 
     def select(self, sparql: str, bindings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        self.flush()
-        self._heartbeat()
         return self.store.select(sparql, bindings)
 
-    def _mark_dirty(self) -> None:
-        """Before the first change: drop the build fingerprint, so that a build that dies half-way is redone in full."""
-        if not self._dirty:
-            self._dirty = True
-            self._ops.insert(0, f"DELETE WHERE {{ GRAPH <{META_GRAPH}> {{ ?b <{_KG}fingerprint> ?f }} }}")
-
-    def replace_graph(self, graph: str, triples: Iterable[tuple[Node, Node, Node]]) -> None:
-        """Replace a named graph by ``triples`` (rdflib terms); the meta graph is held back until :meth:`commit`."""
-        if graph == str(META_GRAPH):
-            self._meta = list(triples)
-            return
-        self._mark_dirty()
-        block, n = _graph_block(graph, triples)
-        self._ops.append(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
-        if block:
-            self._ops.append(f"INSERT DATA {{ {block} }}")
-        self._pending_triples += n + 1
-        if self._pending_triples >= self.batch_triples:
-            self.flush()
-
-    def replace_note(self, path: str, triples: Iterable[tuple[Node, Node, Node]]) -> None:
-        self.replace_graph(str(note_graph(path)), triples)
-
-    def remove_note(self, path: str) -> None:
-        self.remove_graph(str(note_graph(path)))
-
-    def remove_graph(self, graph: str) -> None:
-        self._mark_dirty()
-        self._ops.append(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
-        self._pending_triples += 1
-
-    def flush(self) -> None:
-        if self._ops:
-            ops, self._ops, self._pending_triples = self._ops, [], 0
-            self.store.update(" ;\n".join(ops), "graph update")
-            self._heartbeat()
-
-    def commit(self, optimize: bool = False) -> None:
-        """Write what is pending, then the meta graph (with this build's id) last.
-
-        ``optimize`` is accepted for :class:`kg.store.StoreWriter` parity; compaction is the server's business.
-        """
-        from rdflib import Literal, URIRef
-
-        self._mark_dirty()
-        self.flush()
-        meta = list(self._meta or [])
-        meta.append((URIRef(_BUILD_NODE), URIRef(_DCT_IDENTIFIER), Literal(self.target.name)))
-        block, _ = _graph_block(str(META_GRAPH), meta)
-        self.store.update(f"DROP SILENT GRAPH <{META_GRAPH}> ;\nINSERT DATA {{ {block} }}", "meta graph update")
-        self.committed = True
-
-    def abort(self) -> None:
-        """Drop what is not yet sent; what was sent stays (the missing fingerprint makes the next build redo it)."""
-        self._ops, self._pending_triples, self._meta = [], 0, None
-
-
-def _build_id() -> str:
-    return time.strftime("build-%Y%m%dT%H%M%SZ-", time.gmtime()) + uuid.uuid4().hex[:8]
-
-
-@contextmanager
-def write_remote(url: str) -> Iterator[RemoteWriter]:
-    """Write a build into the SPARQL server at ``url`` (see :func:`kg.store.write_store`)."""
-    writer = RemoteWriter(RemoteStore(url), _build_id())
-    try:
-        writer.acquire()
-    except BaseException:
-        writer.store.close()
-        raise
-    try:
-        yield writer
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        if not writer.committed:
-            writer.abort()
-        writer.release()
+    def select_tuples(self, sparql: str) -> Iterator[tuple[Any, ...]]:
+        return (tuple(row.values()) for row in self.store.select(sparql))

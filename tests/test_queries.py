@@ -51,3 +51,18 @@ def test_saved_sparql_query_answers(path, api_store):  # noqa: F811
     assert media == "application/sparql-results+json"
     rows = json.loads(body)["results"]["bindings"]
     assert rows, f"{path.name} found nothing on the test graph"
+
+
+_NAME_RE = re.compile(r'VALUES \?\w+ \{ "([^"]+)" \}')
+NAMED = [p for p in SPARQL if _NAME_RE.search(p.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("path", NAMED, ids=[p.name for p in NAMED])
+def test_saved_sparql_query_answers_for_the_name_it_is_given(path, api_store):  # noqa: F811
+    # a name bound outside a sub-select that does not project it is not the sub-select's: it would answer
+    # for every entity
+    text = path.read_text(encoding="utf-8")
+    line = _NAME_RE.search(text)
+    unknown = text.replace(line.group(0), line.group(0).replace(line.group(1), "no entity has this name"))
+    body, _ = EmbeddedStore(api_store).query_bytes(unknown, "json")
+    assert json.loads(body)["results"]["bindings"] == [], f"{path.name} answers for a name nobody has"

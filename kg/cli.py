@@ -101,17 +101,25 @@ def build(
     no_links: Annotated[bool, typer.Option("--no-links", help="Skip the link pass.")] = False,
     follow_symlinks: Annotated[bool, typer.Option(
         "--follow-symlinks", help="Read links that point outside the notes folder (skipped by default).")] = False,
+    note_seconds: Annotated[float, typer.Option(
+        help="Seconds the extraction of one note may take (0: no limit); past it the note gets no entities.")] = 600,
+    note_memory_mb: Annotated[float, typer.Option(
+        help="MiB one note's extraction may grow a process by (0: no limit).")] = 2048,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Build or update the graph of PATHS in the store (unchanged notes are skipped)."""
+    from kg.extract.limits import NoteLimits
     from kg.pipeline import build as run_build
+
+    limits = NoteLimits(seconds=note_seconds if note_seconds > 0 else None,
+                        memory_mb=note_memory_mb if note_memory_mb > 0 else None)
 
     n_process = jobs if jobs > 0 else max(1, min(2, os.cpu_count() or 1))
     try:
         with _Progress(enabled=not as_json) as progress:
             report = run_build([str(p) for p in paths], store, model=model, extract=not no_extract,
                                links=not no_links, n_process=n_process, force=force, progress=progress,
-                               follow_symlinks=follow_symlinks)
+                               follow_symlinks=follow_symlinks, limits=limits)
     except KGError as err:
         raise _fail(err) from None
     for problem in report.problems:

@@ -21,6 +21,7 @@ __all__ = [
     "ModelError",
     "ExportError",
     "EvalError",
+    "ExtractionError",
 ]
 
 
@@ -47,6 +48,12 @@ class NoteError(KGError):
     """A note could not be read or parsed (the file and line are named)."""
 
     code = "bad_note"
+
+
+class ExtractionError(KGError):
+    """Extracting one note failed or passed a per-note limit (time, memory); the build goes on without it."""
+
+    code = "extraction_failed"
 
 
 class StoreError(KGError):

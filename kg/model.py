@@ -252,6 +252,8 @@ class Extraction:
     entities: tuple[Entity, ...]
     mentions: tuple[Mention, ...]
     dates: tuple[DateMention, ...] = ()
+    #: why nothing was found: the note's extraction failed or passed a limit (kg.extract.NoteLimits)
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,14 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rdflib import RDF, XSD, Literal, URIRef
 
 from kg import __version__
+from kg.extract.limits import NoteLimits
 from kg.extract.tagger_model import tagger_digest
 from kg.model import EXTRACTOR_VERSION, Note, ReadProblem
 from kg.errors import NoteError
@@ -116,6 +117,7 @@ def build(
     force: bool = False,
     progress: Progress | None = None,
     follow_symlinks: bool = False,
+    limits: NoteLimits | None = None,
 ) -> BuildReport:
     """Build (or update) the graph of the notes under ``paths`` into ``store``.
 
@@ -123,7 +125,9 @@ def build(
     build goes on); errors that stop the build raise :class:`kg.errors.KGError`
     and leave the live store as it was.  Links that leave a notes folder are
     skipped unless ``follow_symlinks``; ``force`` also sets a damaged live
-    generation aside (kg.integrity) and builds anew.
+    generation aside (kg.integrity) and builds anew.  A note whose extraction fails or passes
+    ``limits`` (time, memory: :class:`kg.extract.NoteLimits`) is a problem of the report; its text and
+    sources are still written.
     """
     # the build makes millions of small objects and drops none of them until its end: the cycle collector,
     # triggered by allocations alone, would walk them over and over (a third of a rebuild's time)
@@ -131,13 +135,14 @@ def build(
     gc.disable()
     try:
         return _build(paths, store, model=model, extract=extract, links=links, n_process=n_process, force=force,
-                      progress=progress, follow_symlinks=follow_symlinks)
+                      progress=progress, follow_symlinks=follow_symlinks, limits=limits)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _build(paths, store, *, model, extract, links, n_process, force, progress, follow_symlinks) -> BuildReport:
+def _build(paths, store, *, model, extract, links, n_process, force, progress, follow_symlinks,
+           limits=None) -> BuildReport:
     t0 = time.perf_counter()
     report = BuildReport(store=str(store))
     scan = scan_notes(paths, follow_symlinks=follow_symlinks)
@@ -155,7 +160,7 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress, f
     # (a second or more) before anything else: opening the store, hashing the notes and reading the link
     # cache happen meanwhile.  (A build with nothing to do would only pay for it.)
     use_workers = extract and files and n_process > 1 and _Workers.available()
-    workers = _Workers(model, curation_files, 1) if use_workers and _edited_since_live(files, store) else None
+    workers = _Workers(model, curation_files, 1, limits) if use_workers and _edited_since_live(files, store) else None
     try:
         fingerprint = _fingerprint(model, curation_files, extract)
         # a build that rewrites every note (forced, or new settings) starts from an empty generation
@@ -165,7 +170,7 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress, f
         if use_workers and ((live is None and not remote) or rewrite):
             # every note will be extracted: all the workers are forked now, before the store starts its
             # threads (a fork while a thread starts can leave the child waiting forever on a lock it copied)
-            workers = workers or _Workers(model, curation_files, 1)
+            workers = workers or _Workers(model, curation_files, 1, limits)
             workers.grow(n_process)
         with write_store(store, empty=rewrite, live_view=live, set_aside_damaged=force) as writer:
             old, old_meta = ((live.note_hashes(), live.meta()) if rewrite else
@@ -173,11 +178,11 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress, f
             live = None
             rebuild_all = rewrite or force or old_meta.get("fingerprint") != fingerprint
             if use_workers and workers is None:
-                workers = _Workers(model, curation_files, 1)
+                workers = _Workers(model, curation_files, 1, limits)
             if workers is not None and (rebuild_all or not old):
                 workers.grow(n_process)
             spent = _build_into(writer, report, files, old, rebuild_all, fingerprint, model, curation_files,
-                                extract, links, n_process, progress, workers, t0, scan.unreadable)
+                                extract, links, n_process, progress, workers, t0, scan.unreadable, limits)
     finally:
         if workers is not None:
             workers.close()
@@ -188,7 +193,7 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress, f
 
 def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild_all: bool, fingerprint: str,
                 model, curation_files, extract: bool, links: bool, n_process: int, progress, workers, t0: float,
-                unreadable: Sequence[str] = ()):
+                unreadable: Sequence[str] = (), limits: NoteLimits | None = None):
     todo: list[Note] = []
     seen: set[str] = set()
     failed_paths: set[str] = set()
@@ -230,21 +235,22 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
     index = _start_text_index(writer, report.kept_on_error)
     try:
         return _write_generation(writer, report, todo, fingerprint, model, curation_files, extract, links,
-                                 n_process, progress, workers, t0, index)
+                                 n_process, progress, workers, t0, index, limits)
     finally:
         if index is not None:
             index.close()
 
 
 def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint: str, model, curation_files,
-                      extract: bool, links: bool, n_process: int, progress, workers, t0: float, index):
+                      extract: bool, links: bool, n_process: int, progress, workers, t0: float, index,
+                      limits: NoteLimits | None = None):
 
     report.characters = sum(len(n.text) for n in todo)
     t_read = time.perf_counter()
     report.phases["read"] = t_read - t0
     if workers is not None and len(todo) > 2 * _Workers.CHUNK:
         workers.grow(n_process)
-    extractions = _extract(todo, model, curation_files, n_process, progress, workers) if extract else None
+    extractions = _extract(todo, model, curation_files, n_process, progress, workers, limits) if extract else None
     # the link pass reads its last cache while the workers extract
     relink = _prepare_links(writer, report.added + report.changed, report.removed) if links and extract else None
     link_parts: dict[str, Any] | None = None
@@ -254,6 +260,10 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
         link_parts = {}
     for i, note in enumerate(todo):
         ex = next(extractions) if extractions is not None else None
+        if ex is not None and ex.problem:
+            # its text and sources are written, no entities, and no hash: the next build tries it again
+            report.problems.append(ReadProblem(note.path, None, ex.problem))
+            note, ex = replace(note, sha256=""), None
         triples = note_triples(note, ex)
         writer.replace_note(note.path, triples)
         if index is not None:
@@ -385,7 +395,8 @@ def _meta_triples(fingerprint: str, report: BuildReport):
     yield node, URIRef(str(KG._NS) + "report"), Literal(json.dumps(report.as_dict(), ensure_ascii=False))
 
 
-def _extract(notes: list[Note], model, curation_files, n_process, progress, workers: "_Workers | None" = None):
+def _extract(notes: list[Note], model, curation_files, n_process, progress, workers: "_Workers | None" = None,
+             limits: NoteLimits | None = None):
     """Yield one Extraction per note, in order: in the worker processes when there are some, else here."""
     if workers is not None:
         found = workers.extract(notes)
@@ -394,7 +405,7 @@ def _extract(notes: list[Note], model, curation_files, n_process, progress, work
         from kg.curation import load_curation
 
         curation = load_curation(curation_files) if curation_files else None
-        found = nlp.load_extractor(model, curation).extract_many(notes, n_process=n_process)
+        found = nlp.load_extractor(model, curation, limits=limits).extract_many(notes, n_process=n_process)
     for i, ex in enumerate(found):
         if progress:
             progress("extract", i + 1, len(notes))
@@ -406,7 +417,7 @@ def _extract(notes: list[Note], model, curation_files, n_process, progress, work
 _WORKER: dict[str, Any] = {}
 
 
-def _load_in_worker(model: str | None, curation_files: tuple[str, ...]) -> None:
+def _load_in_worker(model: str | None, curation_files: tuple[str, ...], limits: NoteLimits | None = None) -> None:
     """Pool initializer: load the pipeline once per worker; a failure is kept and raised by the first task."""
     gc.enable()  # forked from a build, which holds the collector off
     try:
@@ -415,7 +426,7 @@ def _load_in_worker(model: str | None, curation_files: tuple[str, ...]) -> None:
 
         nlp.import_spacy_without_cli()  # a worker never needs spaCy's command line
         curation = load_curation([Path(f) for f in curation_files]) if curation_files else None
-        _WORKER["extractor"] = nlp.load_extractor(model, curation)
+        _WORKER["extractor"] = nlp.load_extractor(model, curation, limits=limits)
     except BaseException as exc:  # noqa: BLE001  re-raised in the parent through the first task
         _WORKER["error"] = exc
 
@@ -433,13 +444,14 @@ class _Workers:
 
     CHUNK = 4  # notes per task: small enough to balance the workers, large enough to amortise the round trip
 
-    def __init__(self, model: str | None, curation_files: Sequence[Path], processes: int = 1):
+    def __init__(self, model: str | None, curation_files: Sequence[Path], processes: int = 1,
+                 limits: NoteLimits | None = None):
         import multiprocessing
 
         from kg import curation, extract  # noqa: F401  imported (compiled, where no bytecode is cached) once, here
 
         self._ctx = multiprocessing.get_context("fork")
-        self._args = (model, tuple(str(f) for f in curation_files))
+        self._args = (model, tuple(str(f) for f in curation_files), limits)
         self._pools: list[tuple[Any, int]] = []
         self.grow(processes)
 

@@ -1,4 +1,7 @@
-"""A big or repetitive note builds, and its entity keeps evidence and a count (its time is benchmarks/')."""
+"""A big or repetitive note builds, and its entity keeps evidence and a count (its time is benchmarks/'); a note
+past a per-note limit is reported and the build goes on."""
+
+import pytest
 
 from kg.extract import load_extractor
 from kg.extract.assembly import MENTIONS_PER_ENTITY, SENTENCE_WINDOW
@@ -38,3 +41,43 @@ def test_the_graph_says_how_often_and_counts_it(tmp_path):
         "SELECT ?n (SUM(?c) AS ?total) (COUNT(?m) AS ?kept) WHERE { ?m kg:mentionOf ?e ; kg:occurrences ?c . "
         "?e kg:name ?n } GROUP BY ?n")
     assert [(r["n"], int(r["total"]), int(r["kept"])) for r in rows] == [("日本", 2000, 1)]
+
+
+def test_a_note_past_its_time_limit_gets_no_entities_and_says_why():
+    from kg.extract import NoteLimits
+
+    x = load_extractor(limits=NoteLimits(seconds=0)).extract(parse_note("# t\n\n东京在日本。\n", "t.md"))
+    assert not x.entities and not x.mentions and "--note-seconds" in x.problem
+
+
+def test_a_note_that_grows_the_process_past_its_memory_limit_is_stopped():
+    from kg.errors import ExtractionError
+    from kg.extract.limits import NoteLimits, NoteWatch, resident_mb
+
+    if resident_mb() is None:
+        pytest.skip("no /proc to read the resident memory from")
+    watch = NoteWatch("big.md", NoteLimits(seconds=None, memory_mb=16))
+    watch.check()
+    held = b"x" * (64 << 20)  # written, so resident
+    with pytest.raises(ExtractionError, match="big.md.*--note-memory-mb"):
+        watch.check()
+    del held
+
+
+@pytest.mark.parametrize("n_process", [1, 2])  # in the build's process, and in its worker processes
+def test_notes_past_a_limit_are_one_problem_line_each_and_the_build_goes_on(tmp_path, n_process):
+    from kg.extract import NoteLimits
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# 甲\n\n东京在日本。\n\nhttps://example.com/a\n日本的故事\n", encoding="utf-8")
+    (notes / "b.md").write_text("# 乙\n\n普京在俄罗斯。\n", encoding="utf-8")
+    report = build([notes], tmp_path / "s", n_process=n_process, limits=NoteLimits(seconds=0))
+    assert sorted(p.path for p in report.problems) == ["a.md", "b.md"]
+    assert all("--note-seconds" in str(p) for p in report.problems)
+    store = open_store(tmp_path / "s")
+    assert store.select("SELECT ?t WHERE { ?s a kg:Source ; kg:title ?t }") == [{"t": "日本的故事"}]  # its source is there
+    assert store.select("SELECT ?e WHERE { ?e a kg:Person }") == []
+    again = build([notes], tmp_path / "s", n_process=1)  # no limit now: both are extracted, none skipped
+    assert again.ok and again.unchanged == 0 and len(again.changed) == 2
+    assert open_store(tmp_path / "s").select("SELECT ?e WHERE { ?e a kg:Person }")

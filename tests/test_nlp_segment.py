@@ -172,11 +172,13 @@ def test_packed_extraction_round_trips():
     from kg.model import Extraction
     from kg.notes import parse_note
 
-    assert [f.name for f in fields(Extraction)] == ["note", "entities", "mentions", "dates"]
+    assert [f.name for f in fields(Extraction)] == ["note", "entities", "mentions", "dates", "problem"]
     x = nlp.load_extractor().extract(parse_note(
         "# t\n\n1970年1月，北京大学的张三在北京。6月8日回来。Long Short Term Memory (LSTM) 很好。\n", "t.md"))
     assert x.mentions and x.dates and x.entities
     assert extractor._unpack(extractor._pack(x)) == x
+    failed = Extraction(note="f.md", entities=(), mentions=(), problem="extraction stopped")
+    assert extractor._unpack(extractor._pack(failed)) == failed
 
 
 def test_token_groups_are_the_token_classes():

@@ -42,8 +42,9 @@ and tag classes, regex helpers), ``segmenter`` (jieba and its tables), ``resourc
 word lists in ``kg/data``), ``document`` (the document the components read, candidates, tokens,
 word boundaries), ``finders`` (sentence, date and acronym finders on plain text) and
 ``extractor`` (``load_extractor``, the ``Extractor`` and its records), ``features`` (units and their
-features), ``training`` (gold to labels, training, cross-validation) and ``lexicons`` (the name and
-place lists generated from packages).  Importing this
+features), ``training`` (gold to labels, training, cross-validation), ``lexicons`` (the name and
+place lists generated from packages), ``limits`` (what one note may cost: time, memory) and
+``spacy_import`` (spaCy without its command line).  Importing this
 package imports no spaCy: ``load_extractor`` imports it, then the component modules, which
 register their components as they are imported (a build's worker first calls
 ``import_spacy_without_cli``).
@@ -64,8 +65,10 @@ gives the same results as the plain scan it replaces (see tests/test_nlp_segment
 from __future__ import annotations
 
 from kg.extract.document import clear_caches, segment
-from kg.extract.extractor import COMPONENTS, Extractor, entity_key, import_spacy_without_cli, load_extractor
+from kg.extract.extractor import COMPONENTS, Extractor, entity_key, load_extractor
 from kg.extract.finders import find_acronyms, find_sentences, normalise_date
+from kg.extract.limits import NoteLimits
+from kg.extract.spacy_import import import_spacy_without_cli
 
 __all__ = [
     "COMPONENTS",
@@ -78,4 +81,5 @@ __all__ = [
     "find_sentences",
     "find_acronyms",
     "import_spacy_without_cli",
+    "NoteLimits",
 ]

@@ -22,11 +22,12 @@ from dataclasses import fields
 from operator import attrgetter
 from typing import Any
 
-from kg.errors import ModelError
+from kg.errors import ExtractionError, ModelError
 from kg.extract.assembly import (
     MENTIONS_PER_ENTITY, PIECE, _collapse, _pieces, _short_forms, _trim_to_known, _window,
 )
 from kg.extract.document import _Doc
+from kg.extract.limits import NoteLimits, NoteWatch
 from kg.extract.resources import _resources
 from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
 
@@ -65,9 +66,11 @@ def _clean_name(name: str) -> str:
 class Extractor:
     """Finds entities, mentions and dates in notes.  Build it with :func:`load_extractor`."""
 
-    def __init__(self, nlp, curation: Curation, model: str | None):
+    def __init__(self, nlp, curation: Curation, model: str | None, limits: NoteLimits | None = None):
         self._nlp = nlp
         self.model = model
+        self.limits = limits or NoteLimits()
+        self._watch: NoteWatch | None = None  # the note being extracted
         self.curation = curation
         self._aliases = dict(curation.aliases)
         self._merges = dict(curation.merges)
@@ -101,7 +104,21 @@ class Extractor:
             yield self._extract_one(note)
 
     def _extract_one(self, note: Note) -> Extraction:
-        return self._build(note, _split_by_block(note, self._findings("\n".join(b.text for b in note.blocks))))
+        """One note's findings, or, when its extraction fails or passes a limit, none and the problem."""
+        self._watch = NoteWatch(note.path, self.limits)
+        try:
+            return self._build(note, _split_by_block(note, self._findings("\n".join(b.text for b in note.blocks))))
+        except ExtractionError as err:
+            problem = err.message
+        except MemoryError:
+            problem = ("extraction ran out of memory; the note keeps its text and sources but no entities: split it, "
+                       "or lower --note-memory-mb so that kg stops it sooner")
+        except Exception as exc:  # noqa: BLE001  a fault of kg's on a strange note: the other notes go on
+            problem = (f"extraction failed ({type(exc).__name__}: {exc}); the note keeps its text and sources but "
+                       "no entities; please report this with the note")
+        finally:
+            self._watch = None
+        return Extraction(note=note.path, entities=(), mentions=(), problem=problem)
 
     def _findings(self, text: str) -> dict[str, list]:
         """What the pipeline finds in ``text``; a long text is read piece by piece (``_pieces``), so
@@ -113,6 +130,8 @@ class Extractor:
             return doc.user_data
         found: dict[str, list] = {"kg_mentions": [], "kg_dates": [], "kg_acronyms": [], "kg_sentences": []}
         for a, b in _pieces(text):
+            if self._watch is not None:
+                self._watch.check()
             part = self._findings(text[a:b])
             for key, spans in found.items():
                 spans += [tuple(x + a if k < (4 if key == "kg_acronyms" else 2) else x for k, x in enumerate(item))
@@ -177,6 +196,8 @@ class Extractor:
         groups: dict[tuple[str, str, str], dict] = {}
         grouped = bytearray(len(note.text) + 1) if many else None  # where the grouped occurrences stand
         for block, data in zip(note.blocks, blocks):
+            if self._watch is not None:
+                self._watch.check()
             sentences = data["sentences"]
             for ls, le, as_, ae in data["acronyms"]:
                 abbr_long.setdefault(block.text[as_:ae], _clean_name(block.text[ls:le]))
@@ -332,14 +353,15 @@ _DATE_FIELDS = attrgetter(*(f.name for f in fields(DateMention)))
 def _pack(x: Extraction) -> tuple:
     """An extraction as plain tuples (each record's fields in declaration order), for pickling."""
     return (x.note, [_ENTITY_FIELDS(e) for e in x.entities], [_MENTION_FIELDS(m) for m in x.mentions],
-            [_DATE_FIELDS(d) for d in x.dates])
+            [_DATE_FIELDS(d) for d in x.dates], x.problem)
 
 
 def _unpack(packed: tuple) -> Extraction:
     """The extraction :func:`_pack` made the tuples of."""
-    note, entities, mentions, dates = packed
+    note, entities, mentions, dates, problem = packed
     return Extraction(note=note, entities=tuple([Entity(*e) for e in entities]),
-                      mentions=tuple([Mention(*m) for m in mentions]), dates=tuple([DateMention(*d) for d in dates]))
+                      mentions=tuple([Mention(*m) for m in mentions]), dates=tuple([DateMention(*d) for d in dates]),
+                      problem=problem)
 
 
 def _fork_available() -> bool:
@@ -428,46 +450,13 @@ def _sentence_of(sentences: list[tuple[int, int]], s: int, length: int) -> tuple
     return (0, length)
 
 
-def import_spacy_without_cli() -> None:
-    """Import spaCy leaving out its command line, for a process that only extracts (a build's worker).
-
-    ``import spacy`` imports ``spacy.cli`` for one name (``spacy.info``), and with it requests, typer
-    and weasel: ~0.2 s of each worker's start.  The CLI package is stood in for during the import by
-    one whose ``info`` imports the real one when called; afterwards ``import spacy.cli`` imports the
-    real package.  Should spaCy need more of its CLI at import, the import is simply done again whole.
-    """
-    if "spacy" in sys.modules:
-        return
-    import types
-
-    def info(*args: Any, **kwargs: Any) -> Any:
-        from spacy.cli.info import info as real
-
-        return real(*args, **kwargs)
-
-    package, module = types.ModuleType("spacy.cli"), types.ModuleType("spacy.cli.info")
-    package.__path__ = []  # a package, so that `spacy.cli.info` can be looked up in it
-    module.info = info  # type: ignore[attr-defined]
-    stand_ins = {"spacy.cli": package, "spacy.cli.info": module}
-    sys.modules.update(stand_ins)
-    try:
-        import spacy  # noqa: F401
-    except Exception:  # noqa: BLE001  the stand-in did not do: forget the half import, import it whole
-        for name in [m for m in sys.modules if m == "spacy" or m.startswith("spacy.")]:
-            if sys.modules[name] not in stand_ins.values():
-                del sys.modules[name]
-    finally:
-        for name, stand_in in stand_ins.items():
-            if sys.modules.get(name) is stand_in:
-                del sys.modules[name]
-    import spacy  # noqa: F401,F811  (a no-op unless the stand-in failed)
-
-
 def load_extractor(model: str | None = None, curation: Curation | None = None,
-                   tagger_dir: str | os.PathLike[str] | None = None, *, tagger: bool = True) -> Extractor:
+                   tagger_dir: str | os.PathLike[str] | None = None, *, tagger: bool = True,
+                   limits: NoteLimits | None = None) -> Extractor:
     """Build the pipeline once; ``model`` names an installed trained spaCy pipeline whose NER is added;
     ``tagger_dir`` holds the trained tagger to use (default: the one that ships with kg); ``tagger=False``
-    leaves the tagger out (what training runs: the rule components, whose candidates are its features)."""
+    leaves the tagger out (what training runs: the rule components, whose candidates are its features);
+    ``limits`` says what one note may cost (:class:`kg.extract.limits.NoteLimits`)."""
     import spacy
     from spacy.language import Language
 
@@ -497,4 +486,4 @@ def load_extractor(model: str | None = None, curation: Curation | None = None,
     if tagger:
         nlp.add_pipe("kg_tagger", config={"model_dir": str(tagger_dir) if tagger_dir else None})
     nlp.add_pipe("kg_resolve")
-    return Extractor(nlp, curation or Curation(), model)
+    return Extractor(nlp, curation or Curation(), model, limits)

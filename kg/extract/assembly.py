@@ -9,7 +9,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import replace
 
-from kg.extract.chars import _is_cjk
+from kg.extract.chars import is_cjk
 from kg.extract.resources import _resources
 from kg.model import Mention
 
@@ -96,7 +96,7 @@ def _trim_to_known(text: str, found: list[dict]) -> list[dict]:
     out = []
     for f in found:
         s, e = f["start"], f["end"]
-        if f["method"] == "tagger" and f["type"] == "Person" and e - s >= 3 and _is_cjk(text[s]) and _is_cjk(text[e - 1]):
+        if f["method"] == "tagger" and f["type"] == "Person" and e - s >= 3 and is_cjk(text[s]) and is_cjk(text[e - 1]):
             for a, b in ((s + 1, e), (s, e - 1), (s + 1, e - 1)):
                 if b - a >= 2 and (text[a:b], f["type"]) in known and not (b < e and text[e - 1] in keep_end):
                     f = {**f, "start": a, "end": b}

@@ -14,8 +14,8 @@ from bisect import bisect_left, bisect_right
 from typing import Any
 
 from kg.extract.chars import (
-    _ALNUM_DASH_RUN, _CJK_CHARS, _CJK_CONTENT, _LATIN_WORD, _NAME_TAGS, _WORD_CHAR_RUN, _ends_with_any,
-    _finditer_from, _run_starts,
+    ALNUM_DASH_RUN, CJK_CHARS, CJK_CONTENT, LATIN_WORD, NAME_TAGS, WORD_CHAR_RUN, ends_with_any,
+    finditer_from, run_starts,
 )
 from kg.extract.resources import _Resources, _resources
 
@@ -50,7 +50,7 @@ def _is_terminator(text: str, e: int, res: _Resources) -> bool:
     if e >= len(text):
         return True
     ch = text[e]
-    if ch not in _CJK_CONTENT:
+    if ch not in CJK_CONTENT:
         return True
     if res.role_re.match(text, e) or (ch in "副总前原代正" and res.role_re.match(text, e + 1)):
         return True
@@ -67,7 +67,7 @@ def _inside_word(text: str, i: int, res: _Resources, min_freq: int = 20) -> bool
             f = freq.get(w)
             if f is None:
                 break
-            if f >= min_freq and tags.get(w) not in _NAME_TAGS and w not in roles:
+            if f >= min_freq and tags.get(w) not in NAME_TAGS and w not in roles:
                 return True
     return False
 
@@ -79,9 +79,9 @@ def _places_at(text: str, i: int, res: _Resources) -> list[str]:
 
 def _left_boundary(text: str, i: int, res: _Resources) -> bool:
     """Whether ``text[i]`` starts a word: after punctuation, a function character, a role or a common word."""
-    if i == 0 or text[i - 1] not in _CJK_CONTENT:
+    if i == 0 or text[i - 1] not in CJK_CONTENT:
         return True
-    if _ends_with_any(text, i, res.roles, res.role_lens):
+    if ends_with_any(text, i, res.roles, res.role_lens):
         return True
     return any(res.freq.get(text[a:i], 0) >= 20 for a in range(max(0, i - 4), i - 1))
 
@@ -110,17 +110,17 @@ def _alnum_runs(doc) -> list[int]:
     """Where the runs of Latin letters, digits and dashes start, made once per text."""
     starts = doc.user_data.get("kg_alnum_runs")
     if starts is None:
-        starts = doc.user_data["kg_alnum_runs"] = _run_starts(_ALNUM_DASH_RUN, _text(doc))
+        starts = doc.user_data["kg_alnum_runs"] = run_starts(ALNUM_DASH_RUN, _text(doc))
     return starts
 
 
 def _latin_words(doc) -> list[re.Match]:
-    """The _LATIN_WORD matches of the text, made once per text (a match follows no word character,
+    """The LATIN_WORD matches of the text, made once per text (a match follows no word character,
     so it starts a run of them)."""
     words = doc.user_data.get("kg_latin_words")
     if words is None:
         text = _text(doc)
-        words = doc.user_data["kg_latin_words"] = list(_finditer_from(_LATIN_WORD, text, _run_starts(_WORD_CHAR_RUN, text)))
+        words = doc.user_data["kg_latin_words"] = list(finditer_from(LATIN_WORD, text, run_starts(WORD_CHAR_RUN, text)))
     return words
 
 
@@ -154,9 +154,9 @@ def _token_class(word: str, res: "_Resources") -> int:
     and no stopword, a word ending in an event, organisation or place word (_suffix_type), a
     proper prefix of a ruler's name, a ruler's name."""
     found = 0
-    if not res.freq.get(word) and 2 <= len(word) <= 3 and _CJK_CHARS.issuperset(word):
+    if not res.freq.get(word) and 2 <= len(word) <= 3 and CJK_CHARS.issuperset(word):
         found |= _T_NEW
-    if res.tags.get(word) in _LEXICON_TYPES and len(word) >= 2 and word not in res.stopwords and _CJK_CHARS.issuperset(word):
+    if res.tags.get(word) in _LEXICON_TYPES and len(word) >= 2 and word not in res.stopwords and CJK_CHARS.issuperset(word):
         found |= _T_LEXICON
     if word[-1:] in res.suffix_ends and _suffix_type(word, res):
         found |= _T_SUFFIX

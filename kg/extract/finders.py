@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from kg.extract.chars import _finditer_from
+from kg.extract.chars import finditer_from
 
 
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=[a-z0-9\)])\.(?=\s)|…{1,2}")
@@ -21,7 +21,7 @@ _SENTENCE_END_CHAR = re.compile(r"[。！？!?；;\n.…]")  # what each _SENTEN
 def find_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text`` (end punctuation included)."""
     spans, start = [], 0
-    for m in _finditer_from(_SENTENCE_END, text, (m.start() for m in _SENTENCE_END_CHAR.finditer(text))):
+    for m in finditer_from(_SENTENCE_END, text, (m.start() for m in _SENTENCE_END_CHAR.finditer(text))):
         if text[start : m.end()].strip():
             spans.append((start, m.end()))
         start = m.end()
@@ -88,7 +88,7 @@ def find_acronyms(text: str) -> list[tuple[int, int, int, int]]:
     # the long form and the spaces after it are a run of Latin letters, digits, dashes and spaces that
     # ends at the bracket: a definition starts inside such a run
     starts = (p for m in _ACRONYM_RUN.finditer(text) if text.startswith(("(", "（"), m.end()) for p in range(m.start(), m.end()))
-    for m in _finditer_from(_ACRONYM_DEF, text, starts):
+    for m in finditer_from(_ACRONYM_DEF, text, starts):
         long, abbr = m.group("long"), m.group("abbr")
         words = long.split()
         # trim leading words until the initials line up with the abbreviation

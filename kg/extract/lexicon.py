@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from spacy.language import Language
 
-from kg.extract.chars import _starts_with_any
+from kg.extract.chars import starts_with_any
 from kg.extract.document import _LEXICON_TYPES, _T_LEXICON, _add, _text, _token_groups, _tokens
 from kg.extract.persons import _person_context, _plausible_person
 from kg.extract.resources import _resources
@@ -24,7 +24,7 @@ def kg_lexicon(doc):
         tag = res.tags[tok]
         type_ = _LEXICON_TYPES[tag]
         if type_ == "Person":
-            long_surname = _starts_with_any(tok, res.surnames_ja, res.ja_lens) or tok[:2] in res.surnames_zh
+            long_surname = starts_with_any(tok, res.surnames_ja, res.ja_lens) or tok[:2] in res.surnames_zh
             if tok[0] not in res.surnames_zh and not long_surname and tag != "nrt":
                 continue
             if len(tok) >= 4 and not long_surname and tag != "nrt":

@@ -10,7 +10,7 @@ import re
 
 from spacy.language import Language
 
-from kg.extract.chars import _FUNCTION_CHARS, _FUNCTION_TAGS, _TRANSLIT_SEP, _finditer_from, _is_cjk
+from kg.extract.chars import FUNCTION_CHARS, FUNCTION_TAGS, TRANSLIT_SEP, finditer_from, is_cjk
 from kg.extract.document import (
     _add, _alnum_runs, _ends_token, _latin_words, _starts_token, _text, _token_starts, _tokens,
 )
@@ -36,10 +36,10 @@ def _known_orgs(doc, text: str, res: _Resources) -> None:
     toks, starts = _tokens(doc), _token_starts(doc)
     for m in res.org_re.finditer(text):
         s, e = m.start(), m.end()
-        if e < len(text) and text[e] in _TRANSLIT_SEP:
+        if e < len(text) and text[e] in TRANSLIT_SEP:
             continue  # 阿里·哈梅内伊 is a person
-        left = s == 0 or not _is_cjk(text[s - 1]) or _starts_token(starts, s) or text[s - 1] in _FUNCTION_CHARS
-        right = e >= len(text) or not _is_cjk(text[e]) or _ends_token(toks, starts, e) or text[e] in _FUNCTION_CHARS
+        left = s == 0 or not is_cjk(text[s - 1]) or _starts_token(starts, s) or text[s - 1] in FUNCTION_CHARS
+        right = e >= len(text) or not is_cjk(text[e]) or _ends_token(toks, starts, e) or text[e] in FUNCTION_CHARS
         if left and right:
             _add(doc, s, e, "Organization", "org_lexicon", 82)
     for m in _latin_words(doc):
@@ -61,7 +61,7 @@ _UNIT_PREFIX_WORD = re.compile(r"[\u3400-\u9fff]{1,6}(?:军|营|部|队)?$")
 
 def _military_units(doc, text: str, res: _Resources) -> None:
     """Numbered units (155旅, 第128独立重型机械化旅): digits, or a 第 ordinal, and a unit word."""
-    for m in _finditer_from(_UNIT_RE, text, (m.start() for m in _UNIT_START.finditer(text))):
+    for m in finditer_from(_UNIT_RE, text, (m.start() for m in _UNIT_START.finditer(text))):
         num, mid, unit = m.group("num"), m.group("mid"), m.group("unit")
         arabic = num.isdigit()
         if not arabic and not m.group(0).startswith("第"):
@@ -86,10 +86,10 @@ def kg_org_context(doc):
     _military_units(doc, text, res)
     # a match ends before a group noun, five to seven characters after its start
     heads = sorted({p for m in _GROUP_NOUN.finditer(text) for p in range(m.start() - 7, m.start() - 4) if p >= 0})
-    for m in _finditer_from(_COORD_ORGS, text, heads):
+    for m in finditer_from(_COORD_ORGS, text, heads):
         for g in (1, 2):
             name = m.group(g)
-            if name not in res.stopwords and res.tags.get(name) not in _FUNCTION_TAGS and not _NUMERAL.match(name):
+            if name not in res.stopwords and res.tags.get(name) not in FUNCTION_TAGS and not _NUMERAL.match(name):
                 _add(doc, m.start(g), m.end(g), "Organization", "coordinated_org", 79)
     for m in _QUOTED_UNIT.finditer(text):
         name = m.group(1)
@@ -98,7 +98,7 @@ def kg_org_context(doc):
         if name not in res.stopwords and not re.match(r"(?:团|旅|营|师|部队|大队|中队|分队|支队)", text[m.end():]):
             _add(doc, m.start(1), m.end(1), "Organization", "unit_name", 81)  # not 旅“野地”旅: a nickname of the unit before
     common = res.common_acronyms
-    for m in _finditer_from(_LATIN_ORG, text, _alnum_runs(doc)):
+    for m in finditer_from(_LATIN_ORG, text, _alnum_runs(doc)):
         name = m.group(1)
         if name.casefold() in common or _CAPS_NAME.fullmatch(name) or _CAMEL_NAME.fullmatch(name):
             continue

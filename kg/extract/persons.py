@@ -14,8 +14,8 @@ from bisect import bisect_left, bisect_right
 from spacy.language import Language
 
 from kg.extract.chars import (
-    _CJK_CHARS, _CJK_NAME_CHARS, _FUNCTION_CHARS, _FUNCTION_TAGS, _NAME_TAGS, _NOT_NAME_CHAR, _NOT_NAME_END, _PUNCT,
-    _TRANSLIT_SEP, _ends_with_any, _finditer_from, _is_cjk,
+    CJK_CHARS, CJK_NAME_CHARS, FUNCTION_CHARS, FUNCTION_TAGS, NAME_TAGS, NOT_NAME_CHAR, NOT_NAME_END, PUNCT,
+    TRANSLIT_SEP, ends_with_any, finditer_from, is_cjk,
 )
 from kg.extract.document import (
     _T_NEW, _T_RULER, _T_RULER_HEAD, CANDIDATES, _add, _common_word_at, _ends_token, _inside_word, _is_terminator,
@@ -44,7 +44,7 @@ def _everyday_name_word(name: str, res: _Resources) -> bool:
     names in its dictionary are rarer words.  A frequent word counts as everyday, unless it is also
     a reign or given name the dictionary knows as such in longer names (乾隆帝, 溥仪).
     """
-    if len(name) != 2 or res.tags.get(name) not in _NAME_TAGS:
+    if len(name) != 2 or res.tags.get(name) not in NAME_TAGS:
         return False
     return res.freq.get(name, 0) >= 100 and not res.freq.get(name + "帝") and not res.freq.get(name + "皇帝")
 
@@ -57,7 +57,7 @@ def _person_context(text: str, s: int, e: int, res: _Resources) -> bool:
     or before a kinship or retinue word (溥仪的侄子, 将军凤山, 党员张扬)."""
     if res.role_re.match(text, e) or _KIN.match(text, e):
         return True
-    return _ends_with_any(text, s, res.roles, res.role_lens) or text.endswith("党员", 0, s)
+    return ends_with_any(text, s, res.roles, res.role_lens) or text.endswith("党员", 0, s)
 
 
 def _plausible_person(text: str, s: int, e: int, res: _Resources) -> bool:
@@ -84,7 +84,7 @@ _VERBISH = {"v", "vn", "vd", "r", "p", "d", "c", "u", "q", "a", "ad", "m"}
 
 
 def _role_before(text: str, i: int, res: _Resources) -> bool:
-    return _ends_with_any(text, i, res.roles, res.role_lens)
+    return ends_with_any(text, i, res.roles, res.role_lens)
 
 
 def _verb_like_given(surname: str, given: str, res: _Resources) -> bool:
@@ -105,9 +105,9 @@ def _person_by_new_word(doc, res: _Resources) -> None:
     for i in _token_groups(doc)[_T_NEW]:
         s, e, tok = toks[i]
         surname, given = tok[0], tok[1:]
-        if surname not in res.surnames_zh or surname in _FUNCTION_CHARS or surname in _NOT_NAME_CHAR:
+        if surname not in res.surnames_zh or surname in FUNCTION_CHARS or surname in NOT_NAME_CHAR:
             continue
-        if _verb_like_given(surname, given, res) or given[-1] in _NOT_NAME_END or given[-1] in "朝代国" or any(c in _NOT_NAME_CHAR and c not in "从" for c in given):
+        if _verb_like_given(surname, given, res) or given[-1] in NOT_NAME_END or given[-1] in "朝代国" or any(c in NOT_NAME_CHAR and c not in "从" for c in given):
             continue
         if any(res.freq.get(given[j:], 0) >= 50 for j in range(len(given) - 1)) or not _left_ok(text, s, res):
             continue
@@ -136,17 +136,17 @@ def _person_by_dot(doc, res: _Resources) -> None:
     """A Western name written with a middle dot: the words either side of it (亚历山大·朱汉)."""
     text = _text(doc)
     toks = _tokens(doc)
-    for m in _finditer_from(_DOT_NAME, text, _dot_name_starts(text)):
+    for m in finditer_from(_DOT_NAME, text, _dot_name_starts(text)):
         dot = m.end(1)
         k = bisect_left(_token_starts(doc), dot) - 1  # the token ending at the dot, if one does
         tok = toks[k] if k >= 0 and toks[k][1] == dot else None
-        if tok is None or not _CJK_CHARS.issuperset(tok[2]) or tok[2] in res.stopwords:
+        if tok is None or not CJK_CHARS.issuperset(tok[2]) or tok[2] in res.stopwords:
             continue
         s = tok[0]
         e = m.end()
         # the name after the dot ends at a function character or a common word
         k = dot + 1
-        while k < e and not (text[k] in _FUNCTION_CHARS or (k > dot + 2 and _common_word_at(text, k, res) and text[k] not in res.translit)):
+        while k < e and not (text[k] in FUNCTION_CHARS or (k > dot + 2 and _common_word_at(text, k, res) and text[k] not in res.translit)):
             k += 1
         e = k
         if e - dot >= 3 and text[s:e] not in res.places:
@@ -201,13 +201,13 @@ def _person_by_surname(doc, res: _Resources) -> None:
             long_given = surname_long[surname]
             # a single-character surname glued into a common word (高中, 成为, 年轻) is no surname
             if k == 1:
-                if surname in _FUNCTION_CHARS:
+                if surname in FUNCTION_CHARS:
                     continue
                 # (no common word starts here when its first two characters are no dictionary prefix)
                 w = _common_word_at(text, i, res, min_freq=20) if text[i : i + 2] in freq else 0
-                if w and res.tags.get(text[i : i + w]) not in _NAME_TAGS:
+                if w and res.tags.get(text[i : i + w]) not in NAME_TAGS:
                     continue
-                if surname in _NOT_NAME_CHAR and not _role_before(text, i, res):
+                if surname in NOT_NAME_CHAR and not _role_before(text, i, res):
                     continue  # 年 is a surname right after a role word (巡抚年遐龄)
             if inside is None:
                 inside = _inside_word(text, i, res)
@@ -223,7 +223,7 @@ def _person_by_surname(doc, res: _Resources) -> None:
                 if e > n:
                     continue
                 given = text[i + k : e]
-                if not _CJK_NAME_CHARS.issuperset(given) or given[-1] in _NOT_NAME_END:
+                if not CJK_NAME_CHARS.issuperset(given) or given[-1] in NOT_NAME_END:
                     continue
                 if res.role_re.match(text, i + k):
                     break
@@ -233,15 +233,15 @@ def _person_by_surname(doc, res: _Resources) -> None:
                     continue
                 name = text[i:e]
                 tag = res.tags.get(name)
-                if name in res.stopwords or (tag is not None and tag not in _NAME_TAGS and res.freq.get(name, 0) > (5 if k >= 2 else 0)):
+                if name in res.stopwords or (tag is not None and tag not in NAME_TAGS and res.freq.get(name, 0) > (5 if k >= 2 else 0)):
                     continue
                 if g > 1 and given[-1] in _WEAK_NAME_END:
                     continue  # a function character glued on (纳兰揆叙可都…): try the shorter name
                 if not _plausible_person(text, i, e, res):
                     continue
-                if k == 1 and len(given) == 2 and res.freq.get(given, 0) >= 100 and res.tags.get(given) not in _NAME_TAGS:
+                if k == 1 and len(given) == 2 and res.freq.get(given, 0) >= 100 and res.tags.get(given) not in NAME_TAGS:
                     continue
-                if len(given) >= 2 and res.freq.get(given, 0) >= 50 and res.tags.get(given) in _FUNCTION_TAGS:
+                if len(given) >= 2 and res.freq.get(given, 0) >= 50 and res.tags.get(given) in FUNCTION_TAGS:
                     continue
                 if k == 1 and g == 1 and not _left_boundary(text, i, res):
                     continue
@@ -253,7 +253,7 @@ def _person_by_surname(doc, res: _Resources) -> None:
                 best = (i, e, 75 if k >= 2 else 65)
                 break
             if not best:
-                known = next((text[i : i + m] for m in (4, 3) if res.tags.get(text[i : i + m]) in _NAME_TAGS), None)
+                known = next((text[i : i + m] for m in (4, 3) if res.tags.get(text[i : i + m]) in NAME_TAGS), None)
                 if known and _plausible_person(text, i, i + len(known), res):
                     best = (i, i + len(known), 75)  # the dictionary knows the whole name (左宗棠结了 → 左宗棠)
             if best:
@@ -279,13 +279,13 @@ def _person_by_transliteration(doc, res: _Resources) -> None:
     for m in res.translit_re.finditer(text):
         s, e = m.start(), m.end()
         name = m.group(0)
-        has_sep = any(c in name for c in _TRANSLIT_SEP)
+        has_sep = any(c in name for c in TRANSLIT_SEP)
         if not has_sep and len(name) < 3:
             continue
         # trim common words glued at either end (他说 etc. are not in the set, but 特别/利用 are)
-        while e - s >= 3 and res.freq.get(text[e - 2 : e], 0) >= 2000 and res.tags.get(text[e - 2 : e]) not in _NAME_TAGS | {"ns"}:
+        while e - s >= 3 and res.freq.get(text[e - 2 : e], 0) >= 2000 and res.tags.get(text[e - 2 : e]) not in NAME_TAGS | {"ns"}:
             e -= 2
-        while e - s >= 3 and res.freq.get(text[s : s + 2], 0) >= 2000 and res.tags.get(text[s : s + 2]) not in _NAME_TAGS | {"ns"}:
+        while e - s >= 3 and res.freq.get(text[s : s + 2], 0) >= 2000 and res.tags.get(text[s : s + 2]) not in NAME_TAGS | {"ns"}:
             s += 2
         name = text[s:e]
         if len(name) < 3 and not has_sep:
@@ -293,7 +293,7 @@ def _person_by_transliteration(doc, res: _Resources) -> None:
         if name in res.places or name in res.stopwords:
             continue
         tag = res.tags.get(name)
-        if tag is not None and tag not in _NAME_TAGS | {"ns", "nz"} and res.freq.get(name, 0) > 50:
+        if tag is not None and tag not in NAME_TAGS | {"ns", "nz"} and res.freq.get(name, 0) > 50:
             continue
         if text.startswith(("人", "族", "语"), e) and len(name) <= 4:
             continue  # 斯拉夫人: a people or a language, not a person
@@ -303,18 +303,18 @@ def _person_by_transliteration(doc, res: _Resources) -> None:
         if regnal:
             _add(doc, s, e + len(regnal), "Person", "transliterated_regnal", 85)
             continue
-        role_before = _ends_with_any(text, s, res.roles, res.role_lens)
+        role_before = ends_with_any(text, s, res.roles, res.role_lens)
         role_after = bool(res.role_re.match(text, e))
         place_context = prev in _PLACE_PREV or after.startswith(_PLACE_NEXT) or tag == "ns"
         if len(name) == 3 and name.endswith("亚") and not place_context and not has_sep and (
-                e >= len(text) or text[e] in _PUNCT or text[e] in _FUNCTION_CHARS) and (
-                s == 0 or not _is_cjk(text[s - 1]) or text[s - 1] not in res.translit):
+                e >= len(text) or text[e] in PUNCT or text[e] in FUNCTION_CHARS) and (
+                s == 0 or not is_cjk(text[s - 1]) or text[s - 1] not in res.translit):
             # three characters ending in 亚 outside a place context: a given name (谢尼亚, 塔尼亚);
             # the countries and regions so written are in the gazetteer (肯尼亚, 叙利亚)
             _add(doc, s, e, "Person", "transliterated", 58)
         elif name.endswith(_PLACE_ENDINGS) or place_context:
             _add(doc, s, e, "Place", "transliterated_place", 50)
-        elif has_sep or role_before or role_after or name.endswith(_PERSON_ENDINGS) or tag in _NAME_TAGS:
+        elif has_sep or role_before or role_after or name.endswith(_PERSON_ENDINGS) or tag in NAME_TAGS:
             _add(doc, s, e, "Person", "transliterated", 60)
 
 
@@ -333,22 +333,22 @@ def _person_by_role(doc, res: _Resources) -> None:
         for n in (3, 2):
             e = s + n
             name = text[s:e]
-            if e > len(text) or not all(_is_cjk(c) and c not in _ROLE_NAME_STOP for c in name):
+            if e > len(text) or not all(is_cjk(c) and c not in _ROLE_NAME_STOP for c in name):
                 continue
-            if not (e >= len(text) or text[e] in _PUNCT or text[e] in "的是时在和与说等曾被将也都就"):
+            if not (e >= len(text) or text[e] in PUNCT or text[e] in "的是时在和与说等曾被将也都就"):
                 continue
             if res.role_re.match(text, s) or name in res.stopwords or res.place_re.match(text, s):
                 break
             tag = res.tags.get(name)
-            if tag is not None and tag not in _NAME_TAGS or res.freq.get(name, 0) >= 30 and tag not in _NAME_TAGS:
+            if tag is not None and tag not in NAME_TAGS or res.freq.get(name, 0) >= 30 and tag not in NAME_TAGS:
                 continue
-            if _common_word_at(text, e - 2, res, min_freq=30) and res.tags.get(text[e - 2 : e]) not in _NAME_TAGS:
+            if _common_word_at(text, e - 2, res, min_freq=30) and res.tags.get(text[e - 2 : e]) not in NAME_TAGS:
                 continue
             _add(doc, s, e, "Person", "role_name", 66)
             break
 
 
-#: characters never in a name found by its role word (a looser set than _NOT_NAME_CHAR: 北一辉, 阎又文)
+#: characters never in a name found by its role word (a looser set than NOT_NAME_CHAR: 北一辉, 阎又文)
 _ROLE_NAME_STOP = set("他她它我你的了是在和与及就也都而被把将对从向为以于或其这那着过得地所还很最更再已曾并但却则因如说等们个年月日")
 #: words after a reign name or a title that make it a book (永乐大典, 康熙字典, 明太祖实录)
 _BOOK_WORDS = ("大典", "字典", "全书", "宝典", "实录", "会典", "会要", "通鉴", "类书", "丛书", "辞典", "词典", "通宝")
@@ -367,8 +367,8 @@ def _person_by_ruler(doc, res: _Resources) -> None:
     found += [toks[j][:2] for j in groups[_T_RULER]]
     found += [(m.start(), m.end()) for m in _DYNASTY_TITLE_RE.finditer(text)]
     for s, e in found:
-        left = s == 0 or not _is_cjk(text[s - 1]) or _starts_token(starts, s)
-        right = e >= len(text) or not _is_cjk(text[e]) or _ends_token(toks, starts, e) or text[e] in _FUNCTION_CHARS
+        left = s == 0 or not is_cjk(text[s - 1]) or _starts_token(starts, s)
+        right = e >= len(text) or not is_cjk(text[e]) or _ends_token(toks, starts, e) or text[e] in FUNCTION_CHARS
         if text.startswith(_BOOK_WORDS, e):
             continue  # 康熙字典, 永乐大典 are books
         if left and right and not any(res.freq.get(text[s : e + k]) for k in (1, 2, 3)):
@@ -419,7 +419,7 @@ def _person_by_coordination(doc, res: _Resources) -> None:
             tag = res.tags.get(name)
             if name in res.stopwords or name in res.places or res.place_re.match(name) or res.org_re.fullmatch(name):
                 continue
-            if (tag is not None and tag not in _NAME_TAGS) or res.freq.get(name, 0) >= 30 or any(c in _NOT_NAME_CHAR for c in name):
+            if (tag is not None and tag not in NAME_TAGS) or res.freq.get(name, 0) >= 30 or any(c in NOT_NAME_CHAR for c in name):
                 continue
             if _name_like(name, res, paired) and _plausible_person(text, a, b, res):
                 _add(doc, a, b, "Person", "coordinated_person", 63)

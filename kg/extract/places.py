@@ -11,7 +11,7 @@ from bisect import bisect_right
 
 from spacy.language import Language
 
-from kg.extract.chars import _finditer_from, _is_cjk
+from kg.extract.chars import finditer_from, is_cjk
 from kg.extract.document import _add, _is_terminator, _left_boundary, _text, _token_starts, _tokens
 from kg.extract.resources import _Resources, _resources
 
@@ -42,10 +42,10 @@ def _river_names(doc, text: str, res: _Resources) -> None:
             if s < 0:
                 continue
             prefix = text[s:i]
-            if not all(_is_cjk(c) for c in prefix):
+            if not all(is_cjk(c) for c in prefix):
                 continue
             known = prefix + "山" in res.places or (prefix in res.places and prefix not in res.countries)
-            if known and text[s:e] not in res.places and (s == 0 or not _is_cjk(text[s - 1]) or _left_boundary(text, s, res)):
+            if known and text[s:e] not in res.places and (s == 0 or not is_cjk(text[s - 1]) or _left_boundary(text, s, res)):
                 _add(doc, s, e, "Place", "river_name", 66)
                 break
 
@@ -85,7 +85,7 @@ def _says_place_after(window: str, stem: str) -> bool:
 def _latin_place_glosses(doc, text: str, res: _Resources) -> None:
     """A Latin name glossing a transliteration is a place when the transliteration stands before a
     place-kind word (火山, 岛) nearby, or the text says it is one (武尔卡诺是一座火山)."""
-    for m in _finditer_from(_LATIN_GLOSS, text, _gloss_starts(text)):
+    for m in finditer_from(_LATIN_GLOSS, text, _gloss_starts(text)):
         stem = m.group(1)
         if stem.endswith("式"):
             stem = stem[:-1]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from kg.extract.chars import _FUNCTION_CHARS, _TRANSLIT_SEP, _is_cjk, _lengths, _words_pattern
+from kg.extract.chars import FUNCTION_CHARS, TRANSLIT_SEP, is_cjk, word_lengths, words_pattern
 from kg.extract.segmenter import _jieba_tables, _Segmenter
 
 
@@ -98,10 +98,10 @@ def _resources() -> _Resources:
     surname_lens: dict[str, set[int]] = defaultdict(set)
     for w in surname_long:
         surname_lens[w[0]].add(len(w))
-    single_surnames = {w for w in surname_long if len(w) == 1 and _is_cjk(w) and w not in _FUNCTION_CHARS}
+    single_surnames = {w for w in surname_long if len(w) == 1 and is_cjk(w) and w not in FUNCTION_CHARS}
     long_surnames: dict[str, list[str]] = defaultdict(list)  # first character (no surname alone) → the rests
     for w in surname_long:
-        if len(w) > 1 and _is_cjk(w[0]) and w[0] not in single_surnames:
+        if len(w) > 1 and is_cjk(w[0]) and w[0] not in single_surnames:
             long_surnames[w[0]].append(w[1:])
     return _Resources(
         surnames_zh=surnames_zh,
@@ -119,8 +119,8 @@ def _resources() -> _Resources:
         freq=freq,
         tags=tags,
         segmenter=_Segmenter(freq, total),
-        place_re=re.compile(_words_pattern(places)),
-        role_re=re.compile(_words_pattern(roles)),
+        place_re=re.compile(words_pattern(places)),
+        role_re=re.compile(words_pattern(roles)),
         common_acronyms=_common_acronyms(),
         # where the surnames _person_by_surname weighs start (up to four characters, the first CJK;
         # a lone function character is never taken as one): one-character surnames, and longer ones
@@ -128,21 +128,21 @@ def _resources() -> _Resources:
         surname_start_re=re.compile("[" + "".join(sorted(single_surnames)) + "]"),
         # (the first character followed by one of the rests: every start, also inside another surname)
         long_surname_re=re.compile("|".join(
-            re.escape(c) + "(?=" + _words_pattern(rests) + ")" for c, rests in sorted(long_surnames.items()))),
+            re.escape(c) + "(?=" + words_pattern(rests) + ")" for c, rests in sorted(long_surnames.items()))),
         orgs=orgs_known,
         rulers=rulers,
-        org_re=re.compile(_words_pattern(w for w in orgs_known if not w.isascii())),
+        org_re=re.compile(words_pattern(w for w in orgs_known if not w.isascii())),
         events=frozenset(_read_words("events.txt")),
         event_re=re.compile("|".join(map(re.escape, by_length(_read_words("events.txt"))))),
         event_modifiers=frozenset(_read_words("event_modifiers.txt")),
         countries=frozenset(_read_section("places.txt", "countries and regions")),
         country_abbr=frozenset("".join(_read_words("country_abbreviations.txt"))),
-        role_lens=_lengths(roles),
-        ja_lens=_lengths(surnames_ja),
+        role_lens=word_lengths(roles),
+        ja_lens=word_lengths(surnames_ja),
         surname_lens={c: tuple(sorted(ns, reverse=True)) for c, ns in surname_lens.items()},
         surname_long=surname_long,
         ruler_heads=frozenset(r[:k] for r in rulers for k in range(1, len(r))),
-        translit_re=re.compile("(?:[" + "".join(sorted(translit)) + "]{2,}(?:[" + _TRANSLIT_SEP + "]["
+        translit_re=re.compile("(?:[" + "".join(sorted(translit)) + "]{2,}(?:[" + TRANSLIT_SEP + "]["
                                + "".join(sorted(translit)) + "]{1,})*)"),
         suffix_ends=frozenset(w[-1] for w in (*event_words, *orgs, *place_suffixes, "党员")),
         token_classes={},

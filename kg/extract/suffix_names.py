@@ -11,7 +11,7 @@ import re
 
 from spacy.language import Language
 
-from kg.extract.chars import _FUNCTION_CHARS, _FUNCTION_TAGS, _ends_with_any, _is_cjk
+from kg.extract.chars import FUNCTION_CHARS, FUNCTION_TAGS, ends_with_any, is_cjk
 from kg.extract.document import (
     _T_SUFFIX, _add, _ends_token, _starts_token, _suffix_type, _text, _token_groups, _token_starts, _tokens,
 )
@@ -29,12 +29,12 @@ def _proper_ish(tok: str, res: _Resources, allow_numeral: bool) -> bool:
         return tok[:1].isalpha() or (allow_numeral and tok.isdigit())
     if allow_numeral and (_NUMERAL.match(tok) or _ORDINAL.match(tok)):
         return True
-    if not all(_is_cjk(c) for c in tok):
+    if not all(is_cjk(c) for c in tok):
         return False
     tag = res.tags.get(tok)
     if tag is None:
         return len(tok) >= 2 or tok in res.places
-    if tag in _FUNCTION_TAGS or (tag in ("m", "mq") and not allow_numeral):
+    if tag in FUNCTION_TAGS or (tag in ("m", "mq") and not allow_numeral):
         return False
     if len(tok) == 1 and tag not in ("ns", "nr", "j", "nz"):
         return False
@@ -74,7 +74,7 @@ def _event_token_kind(tok: str, res: _Resources) -> str | None:
         return "year"
     if tok.isascii():
         return "latin" if tok[:1].isalpha() else None
-    if not all(_is_cjk(c) for c in tok) or _COUNT_PREFIX.match(tok):
+    if not all(is_cjk(c) for c in tok) or _COUNT_PREFIX.match(tok):
         return None
     if tok in _EVENT_INFIX:
         return "infix"
@@ -83,14 +83,14 @@ def _event_token_kind(tok: str, res: _Resources) -> str | None:
     if len(tok) == 1:  # an abbreviation counts only in a pair (英缅), a transliteration character beside one
         if tok in res.country_abbr:
             return "abbr"
-        return "tchar" if tok in res.translit and res.tags.get(tok) not in _FUNCTION_TAGS else None
+        return "tchar" if tok in res.translit and res.tags.get(tok) not in FUNCTION_TAGS else None
     tag = res.tags.get(tok)
     if tok in res.places or tag in ("ns", "nr", "nrfg", "nrt", "nz", "j"):
         return "strong"
-    if tag in _FUNCTION_TAGS or tag in ("m", "mq", "b"):
+    if tag in FUNCTION_TAGS or tag in ("m", "mq", "b"):
         return None
     if tag is None or all(c in res.translit for c in tok):
-        return "strong" if tok[0] not in _FUNCTION_CHARS and tok[-1] not in _FUNCTION_CHARS else None
+        return "strong" if tok[0] not in FUNCTION_CHARS and tok[-1] not in FUNCTION_CHARS else None
     return "strong" if res.freq.get(tok, 0) < 100 else "noun"  # a rare noun is a name (硫黄岛, 钟离)
 
 
@@ -186,14 +186,14 @@ def _event_lexicon(doc, text: str, res: _Resources) -> None:
     starts = _token_starts(doc)
     for m in res.event_re.finditer(text):
         a, b = m.start(), m.end()
-        left = a == 0 or not _is_cjk(text[a - 1]) or _starts_token(starts, a)
-        right = b >= len(text) or not _is_cjk(text[b]) or _ends_token(toks, starts, b) or text[b] in _FUNCTION_CHARS
+        left = a == 0 or not is_cjk(text[a - 1]) or _starts_token(starts, a)
+        right = b >= len(text) or not is_cjk(text[b]) or _ends_token(toks, starts, b) or text[b] in FUNCTION_CHARS
         if left and right:
             _add(doc, a, b, "Event", "event_lexicon", 78)
     for a, b, tok in (toks if "宴" in text else ()):
-        if len(tok) == 3 and tok.endswith("宴") and tok[:2] not in res.event_modifiers and all(_is_cjk(c) for c in tok):
+        if len(tok) == 3 and tok.endswith("宴") and tok[:2] not in res.event_modifiers and all(is_cjk(c) for c in tok):
             prefix = tok[:2]
-            if res.freq.get(prefix, 0) < 20 and not (set(prefix) & _FUNCTION_CHARS) and res.freq.get(tok, 0) < 1000:
+            if res.freq.get(prefix, 0) < 20 and not (set(prefix) & FUNCTION_CHARS) and res.freq.get(tok, 0) < 1000:
                 _add(doc, a, b, "Event", "event_banquet", 76)
 
 
@@ -213,7 +213,7 @@ def kg_suffix_names(doc):
             _event_at(doc, text, toks, i, suffix, res)
             continue
         if type_ == "Organization" and (
-            _ends_with_any(tok, len(tok), res.roles, res.role_lens)
+            ends_with_any(tok, len(tok), res.roles, res.role_lens)
             or (len(suffix) == 1 and len(tok) >= 2 and res.tags.get(tok) not in (None, "nt", "nz", "j", "ns"))
         ):
             continue  # a role (广州将军) or an everyday word ending in 军/党 (冠军, 敌军), not an organisation
@@ -223,7 +223,7 @@ def kg_suffix_names(doc):
         extend = True
         if len(tok) > len(suffix):
             prefix = tok[: len(tok) - len(suffix)] if suffix != "党员" else tok[:-2]
-            if tag is not None and tag in _FUNCTION_TAGS:
+            if tag is not None and tag in FUNCTION_TAGS:
                 continue
             if not (tag in ("ns", "nt", "nz", "nr", "j", "n", "l", "i") or _proper_ish(prefix, res, allow_numeral)):
                 continue
@@ -284,7 +284,7 @@ def _org_follows(text: str, e: int, res: _Resources) -> bool:
     """Whether the words right after ``e`` (up to punctuation or a function character) end in an
     organisation or office word: the place before them is part of that organisation's name."""
     k = e
-    while k < len(text) and k - e < 10 and _is_cjk(text[k]) and text[k] not in _FUNCTION_CHARS:
+    while k < len(text) and k - e < 10 and is_cjk(text[k]) and text[k] not in FUNCTION_CHARS:
         k += 1
     run = text[e:k]
     if len(run) < 2:

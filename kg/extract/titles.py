@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from spacy.language import Language
 
-from kg.extract.chars import _LATIN_WORD, _finditer_from, _run_starts
+from kg.extract.chars import LATIN_WORD, finditer_from, run_starts
 from kg.extract.document import _add, _alnum_runs, _latin_words, _text
 from kg.extract.finders import _SMALL_WORDS, find_acronyms
 from kg.extract.resources import _read_words, _resources
@@ -160,8 +160,8 @@ _MODEL_CUE_AFTER = ("模型", "论文", "网络", "算法", "架构", "方法", 
 
 
 def _is_technical(text: str, words: "list[re.Match] | None" = None) -> bool:
-    """A note about technology: many distinct Latin words in its prose (``words``: its _LATIN_WORD matches)."""
-    found = _LATIN_WORD.findall(text) if words is None else [m.group(0) for m in words]
+    """A note about technology: many distinct Latin words in its prose (``words``: its LATIN_WORD matches)."""
+    found = LATIN_WORD.findall(text) if words is None else [m.group(0) for m in words]
     return len({w.casefold() for w in found if len(w) >= 2}) >= 12
 
 
@@ -173,7 +173,7 @@ def kg_model_names(doc):
     organisation abbreviations (GPU, API, PDF, CVPR, MIT) are left out."""
     text = _text(doc)
     res = _resources()
-    for m in _finditer_from(_MODEL_NAME, text, _alnum_runs(doc)):
+    for m in finditer_from(_MODEL_NAME, text, _alnum_runs(doc)):
         _add(doc, m.start(), m.end(), "Paper", "model_name", 62)
     words = _latin_words(doc)
     if not _is_technical(text, words):
@@ -213,7 +213,7 @@ _CONFERENCE_YEAR = re.compile(r"(?<![A-Za-z])([A-Za-z]{2,12})[ \t]*'?((?:19|20)\
 def kg_conferences(doc):
     res = _resources()
     text = _text(doc)
-    for m in _finditer_from(_CONFERENCE_YEAR, text, _run_starts(_LETTERS_BEFORE_NUMBER, text)):
+    for m in finditer_from(_CONFERENCE_YEAR, text, run_starts(_LETTERS_BEFORE_NUMBER, text)):
         if m.group(1) in res.conferences or m.group(1).upper() in res.conferences:
             _add(doc, m.start(), m.end(), "Event", "conference_year", 92)
     return doc

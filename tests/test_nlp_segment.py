@@ -48,7 +48,7 @@ def test_segment_is_jieba_cut_word_for_word():
 def test_hmm_is_jiebas_finalseg():
     from jieba import finalseg
 
-    seg = resources._resources().segmenter
+    seg = resources.shared_resources().segmenter
     for text in _texts():
         assert seg._hmm_cut(text) == list(finalseg.cut(text)), text
 
@@ -56,7 +56,7 @@ def test_hmm_is_jiebas_finalseg():
 _PROBE = """
 import json, sys
 from kg.extract import segmenter
-freq, total, tags = segmenter._jieba_tables()
+freq, total, tags = segmenter.jieba_tables()
 from_cache = "jieba.posseg" not in sys.modules
 import jieba, jieba.posseg
 own = jieba.Tokenizer()
@@ -119,7 +119,7 @@ def test_finditer_from_matches_finditer_when_every_start_is_given():
 
 
 def test_dictionary_helpers_agree_with_plain_scans():
-    res = resources._resources()
+    res = resources.shared_resources()
     rnd = random.Random(3)
     text = "".join(_texts()[:50])
     roles = sorted(res.roles)
@@ -160,7 +160,7 @@ def test_words_pattern_matches_like_the_alternation_longest_first():
                 a, b = trie.match(text, i), flat.match(text, i)
                 assert (a and a.span()) == (b and b.span())
             assert bool(trie.fullmatch(text)) == (text in words)
-    res = resources._resources()
+    res = resources.shared_resources()
     sample = _texts()[0]
     flat = re.compile("|".join(map(re.escape, sorted(res.places, key=lambda w: (-len(w), w)))))
     assert [m.span() for m in res.place_re.finditer(sample)] == [m.span() for m in flat.finditer(sample)]
@@ -181,7 +181,7 @@ def test_packed_extraction_round_trips():
 
 def test_token_groups_are_the_token_classes():
     doc = document._Doc(_texts()[0])
-    res = resources._resources()
+    res = resources.shared_resources()
     groups = document._token_groups(doc)
     for bit, members in groups.items():
         assert members == [i for i, t in enumerate(doc.user_data["kg_tokens"]) if document._token_class(t[2], res) & bit]
@@ -216,7 +216,7 @@ def test_gloss_starts_and_token_bounds():
 
 
 def test_surname_scan_positions_are_where_a_weighed_surname_starts():
-    res = resources._resources()
+    res = resources.shared_resources()
     text = "".join(_texts()[:300]) + "中村上一条有马大久保小西行长王羲之"
     found = {m.start() for m in res.surname_start_re.finditer(text)} | {m.start() for m in res.long_surname_re.finditer(text)}
     expected = {i for i in range(len(text)) if chars.is_cjk(text[i]) and any(
@@ -255,6 +255,6 @@ def test_clear_caches_changes_no_output():
     extractor = nlp.load_extractor()
     first = extractor.extract(note)
     nlp.clear_caches()
-    res = resources._resources()
+    res = resources.shared_resources()
     assert not res.token_classes and not res.segmenter.hmm_cache and not res.segmenter.chars
     assert extractor.extract(note) == first

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 
 from kg.extract.chars import is_cjk
-from kg.extract.resources import _resources
+from kg.extract.resources import shared_resources
 from kg.model import Mention
 
 __all__ = ["PIECE", "SENTENCE_WINDOW", "MENTIONS_PER_ENTITY"]
@@ -90,7 +90,7 @@ def _trim_to_known(text: str, found: list[dict]) -> list[dict]:
     """A person the tagger found that is another person it found in the note plus one Han character
     on either side is cut to that name (桓温之, 但桓温 → 桓温): where the model's boundary wavers, the
     note's other mentions decide.  A character that ends place or organisation names is never cut."""
-    res = _resources()
+    res = shared_resources()
     known = {(text[f["start"] : f["end"]], f["type"]) for f in found if f["method"] == "tagger"}
     keep_end = res.suffix_ends
     out = []

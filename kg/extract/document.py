@@ -17,13 +17,13 @@ from kg.extract.chars import (
     ALNUM_DASH_RUN, CJK_CHARS, CJK_CONTENT, LATIN_WORD, NAME_TAGS, WORD_CHAR_RUN, ends_with_any,
     finditer_from, run_starts,
 )
-from kg.extract.resources import _Resources, _resources
+from kg.extract.resources import Resources, shared_resources
 
 
 CANDIDATES = "kg_candidates"  # user_data key: list of (start, end, type, method, priority)
 
 
-def _common_word_at(text: str, i: int, res: _Resources, min_freq: int = 30) -> int:
+def _common_word_at(text: str, i: int, res: Resources, min_freq: int = 30) -> int:
     """Length of the longest common dictionary word (≥2 chars) starting at ``i``, or 0.
 
     jieba's dictionary holds every prefix of its words (frequency 0 when no word), so when the
@@ -44,7 +44,7 @@ def _common_word_at(text: str, i: int, res: _Resources, min_freq: int = 30) -> i
     return 2 if f2 >= min_freq else 0
 
 
-def _is_terminator(text: str, e: int, res: _Resources) -> bool:
+def _is_terminator(text: str, e: int, res: Resources) -> bool:
     """Whether a name may end just before ``text[e]``: the end, punctuation, space, anything not
     CJK, a function character, a role word or a common word."""
     if e >= len(text):
@@ -57,7 +57,7 @@ def _is_terminator(text: str, e: int, res: _Resources) -> bool:
     return _common_word_at(text, e, res) > 0
 
 
-def _inside_word(text: str, i: int, res: _Resources, min_freq: int = 20) -> bool:
+def _inside_word(text: str, i: int, res: Resources, min_freq: int = 20) -> bool:
     """Whether a common dictionary word runs across the boundary before ``text[i]`` (a string not
     in jieba's dictionary is no prefix of a word either, so longer ones are not looked up)."""
     freq, tags, roles = res.freq, res.tags, res.roles
@@ -72,12 +72,12 @@ def _inside_word(text: str, i: int, res: _Resources, min_freq: int = 20) -> bool
     return False
 
 
-def _places_at(text: str, i: int, res: _Resources) -> list[str]:
+def _places_at(text: str, i: int, res: Resources) -> list[str]:
     m = res.place_re.match(text, i)
     return [m.group(0)] if m else []
 
 
-def _left_boundary(text: str, i: int, res: _Resources) -> bool:
+def _left_boundary(text: str, i: int, res: Resources) -> bool:
     """Whether ``text[i]`` starts a word: after punctuation, a function character, a role or a common word."""
     if i == 0 or text[i - 1] not in CJK_CONTENT:
         return True
@@ -86,7 +86,7 @@ def _left_boundary(text: str, i: int, res: _Resources) -> bool:
     return any(res.freq.get(text[a:i], 0) >= 20 for a in range(max(0, i - 4), i - 1))
 
 
-def _left_ok(text: str, s: int, res: _Resources) -> bool:
+def _left_ok(text: str, s: int, res: Resources) -> bool:
     """Whether a name may start at ``s`` (no letters glued to its left)."""
     if s == 0:
         return True
@@ -148,7 +148,7 @@ def _ends_token(toks: list[tuple[int, int, str]], starts: list[int], p: int) -> 
 _T_NEW, _T_LEXICON, _T_SUFFIX, _T_RULER_HEAD, _T_RULER = 1, 2, 4, 8, 16
 
 
-def _token_class(word: str, res: "_Resources") -> int:
+def _token_class(word: str, res: "Resources") -> int:
     """The classes of a token: a two- or three-character CJK word jieba's dictionary does not hold
     (made up by its HMM), a CJK word of two characters or more with a lexicon tag (nr, ns, nt...)
     and no stopword, a word ending in an event, organisation or place word (_suffix_type), a
@@ -172,7 +172,7 @@ def _token_groups(doc) -> dict[int, list[int]]:
     class of a word is looked up in the dictionaries once per process, not once per token)."""
     groups = doc.user_data.get("kg_token_groups")
     if groups is None:
-        res = _resources()
+        res = shared_resources()
         memo = res.token_classes
         if len(memo) > 2_000_000:
             memo.clear()
@@ -195,7 +195,7 @@ def clear_caches() -> None:
     """Forget what the extraction remembers per word as it reads (token classes, suffix lookups,
     the segmenter's per-character tables and HMM results): outputs do not change, only the time the
     next texts take; benchmarks call it to measure a cold pass."""
-    res = _resources()
+    res = shared_resources()
     res.token_classes.clear()
     _SUFFIX_CACHE.clear()
     seg = res.segmenter
@@ -207,7 +207,7 @@ def clear_caches() -> None:
 def segment(text: str) -> list[tuple[int, int, str]]:
     """``(start, end, word)`` of the non-space words of ``text``: one jieba segmentation (HMM on),
     the same words spaCy's ``zh`` tokenizer with the jieba segmenter makes."""
-    return _resources().segmenter(text)
+    return shared_resources().segmenter(text)
 
 
 class _Doc:
@@ -230,7 +230,7 @@ def _text(doc) -> str:
 _SUFFIX_CACHE: dict[str, tuple[str, str] | None] = {}
 
 
-def _suffix_type(tok: str, res: _Resources) -> tuple[str, str] | None:
+def _suffix_type(tok: str, res: Resources) -> tuple[str, str] | None:
     """(type, suffix) when a token ends with an event, organisation or place word."""
     try:
         return _SUFFIX_CACHE[tok]
@@ -239,7 +239,7 @@ def _suffix_type(tok: str, res: _Resources) -> tuple[str, str] | None:
         return found
 
 
-def _suffix_type_uncached(tok: str, res: _Resources) -> tuple[str, str] | None:
+def _suffix_type_uncached(tok: str, res: Resources) -> tuple[str, str] | None:
     if not tok.endswith(res.event_words) and not tok.endswith(res.org_suffixes) and not tok.endswith(res.place_suffixes) and not tok.endswith("党员"):
         return None
     for w in res.event_words:

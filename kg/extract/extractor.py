@@ -27,7 +27,7 @@ from kg.extract.assembly import (
     MENTIONS_PER_ENTITY, PIECE, _collapse, _pieces, _short_forms, _trim_to_known, _window,
 )
 from kg.extract.document import _Doc
-from kg.extract.resources import _resources
+from kg.extract.resources import shared_resources
 from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
 
 
@@ -263,7 +263,7 @@ class Extractor:
                    grouped: bytearray | None = None) -> list[dict]:
         """Every other occurrence of a name found in the note is a mention too (``grouped`` marks the
         occurrences that a found mention stands for beside its own span)."""
-        res = _resources()
+        res = shared_resources()
         names: dict[str, dict] = {}
         for f in found:
             text = note.text[f["start"] : f["end"]]
@@ -476,7 +476,7 @@ def load_extractor(model: str | None = None, curation: Curation | None = None,
     from kg.extract import tagger as _tagger_module  # noqa: F401
     from kg.extract.lexicon import _ModelNer
 
-    _resources()
+    shared_resources()
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
     for name in COMPONENTS:
         nlp.add_pipe(name)

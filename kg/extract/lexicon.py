@@ -11,12 +11,12 @@ from spacy.language import Language
 from kg.extract.chars import starts_with_any
 from kg.extract.document import _LEXICON_TYPES, _T_LEXICON, _add, _text, _token_groups, _tokens
 from kg.extract.persons import _person_context, _plausible_person
-from kg.extract.resources import _resources
+from kg.extract.resources import shared_resources
 
 
 @Language.component("kg_lexicon")
 def kg_lexicon(doc):
-    res = _resources()
+    res = shared_resources()
     text = _text(doc)
     toks = _tokens(doc)
     for i in _token_groups(doc)[_T_LEXICON]:

@@ -15,7 +15,7 @@ from kg.extract.document import (
     _add, _alnum_runs, _ends_token, _latin_words, _starts_token, _text, _token_starts, _tokens,
 )
 from kg.extract.persons import _VERBISH
-from kg.extract.resources import _Resources, _resources
+from kg.extract.resources import Resources, shared_resources
 from kg.extract.suffix_names import _NUMERAL
 from kg.extract.titles import _CAMEL_NAME, _CAPS_NAME
 
@@ -31,7 +31,7 @@ _LATIN_ORG = re.compile(
 )
 
 
-def _known_orgs(doc, text: str, res: _Resources) -> None:
+def _known_orgs(doc, text: str, res: Resources) -> None:
     """Well-known organisations from the general lexicon (百度, 谷歌, 军统, 翰林院), as whole words."""
     toks, starts = _tokens(doc), _token_starts(doc)
     for m in res.org_re.finditer(text):
@@ -59,7 +59,7 @@ _UNIT_START = re.compile(r"[第\d一二三四五六七八九十百]")  # where a
 _UNIT_PREFIX_WORD = re.compile(r"[\u3400-\u9fff]{1,6}(?:军|营|部|队)?$")
 
 
-def _military_units(doc, text: str, res: _Resources) -> None:
+def _military_units(doc, text: str, res: Resources) -> None:
     """Numbered units (155旅, 第128独立重型机械化旅): digits, or a 第 ordinal, and a unit word."""
     for m in finditer_from(_UNIT_RE, text, (m.start() for m in _UNIT_START.finditer(text))):
         num, mid, unit = m.group("num"), m.group("mid"), m.group("unit")
@@ -80,7 +80,7 @@ def _military_units(doc, text: str, res: _Resources) -> None:
 def kg_org_context(doc):
     """Organisations told by their context: coordinated names before a group noun, Latin names
     before an organisation word (Kaggle网站, DeepMind新研究)."""
-    res = _resources()
+    res = shared_resources()
     text = _text(doc)
     _known_orgs(doc, text, res)
     _military_units(doc, text, res)

@@ -21,7 +21,7 @@ from kg.extract.document import (
     _T_NEW, _T_RULER, _T_RULER_HEAD, CANDIDATES, _add, _common_word_at, _ends_token, _inside_word, _is_terminator,
     _left_boundary, _left_ok, _places_at, _starts_token, _text, _token_groups, _token_starts, _tokens,
 )
-from kg.extract.resources import _Resources, _resources
+from kg.extract.resources import Resources, shared_resources
 
 
 #: a dynasty and a temple or posthumous title: 汉献帝, 唐太宗, 明成祖
@@ -37,7 +37,7 @@ _WEAK_NAME_END = set("可被把将对从向为以于或就也都而又还很最�
 _CATEGORY_END = set("港舰艇号录者城局部厂站馆队团党帮派式质性率权型化法论界学寨泊庄寺庙")
 
 
-def _everyday_name_word(name: str, res: _Resources) -> bool:
+def _everyday_name_word(name: str, res: Resources) -> bool:
     """A two-character dictionary word that jieba tags as a name but uses as an everyday word.
 
     jieba's ``nr`` tag covers many common words (阳光, 荣耀, 麻木, 师爷); real two-character
@@ -52,7 +52,7 @@ def _everyday_name_word(name: str, res: _Resources) -> bool:
 _KIN = re.compile(r"的?(?:侄子|侄女|儿子|女儿|妻子|丈夫|老婆|夫人|父亲|母亲|哥哥|弟弟|姐姐|妹妹|秘书|副官|亲信|学生|同学|部下|参议|舞伴|小舅子|外甥)")
 
 
-def _person_context(text: str, s: int, e: int, res: _Resources) -> bool:
+def _person_context(text: str, s: int, e: int, res: Resources) -> bool:
     """Whether ``text[s:e]`` stands where a person's name stands: after or before a role word,
     or before a kinship or retinue word (溥仪的侄子, 将军凤山, 党员张扬)."""
     if res.role_re.match(text, e) or _KIN.match(text, e):
@@ -60,7 +60,7 @@ def _person_context(text: str, s: int, e: int, res: _Resources) -> bool:
     return ends_with_any(text, s, res.roles, res.role_lens) or text.endswith("党员", 0, s)
 
 
-def _plausible_person(text: str, s: int, e: int, res: _Resources) -> bool:
+def _plausible_person(text: str, s: int, e: int, res: Resources) -> bool:
     """General checks on a span proposed as a person's name by the dictionary or a surname."""
     name = text[s:e]
     if name[-1] in _CATEGORY_END or name[-1] == "人":
@@ -83,11 +83,11 @@ def _plausible_person(text: str, s: int, e: int, res: _Resources) -> bool:
 _VERBISH = {"v", "vn", "vd", "r", "p", "d", "c", "u", "q", "a", "ad", "m"}
 
 
-def _role_before(text: str, i: int, res: _Resources) -> bool:
+def _role_before(text: str, i: int, res: Resources) -> bool:
     return ends_with_any(text, i, res.roles, res.role_lens)
 
 
-def _verb_like_given(surname: str, given: str, res: _Resources) -> bool:
+def _verb_like_given(surname: str, given: str, res: Resources) -> bool:
     """Whether a single-character surname that is mostly an everyday word (来, 由, 任, 全, 费) is
     followed by a verb, pronoun or measure word rather than a given name."""
     if res.tags.get(given) in ("q",) or (len(given) == 1 and res.tags.get(given) == "q"):
@@ -97,7 +97,7 @@ def _verb_like_given(surname: str, given: str, res: _Resources) -> bool:
     return res.tags.get(given[0]) in _VERBISH or res.tags.get(given) in _VERBISH
 
 
-def _person_by_new_word(doc, res: _Resources) -> None:
+def _person_by_new_word(doc, res: Resources) -> None:
     """A word jieba's HMM made up (not in its dictionary) of a surname and one or two name
     characters is a name (刘峙, 潘从洲, 李仙洲)."""
     text = _text(doc)
@@ -132,7 +132,7 @@ def _dot_name_starts(text: str) -> list[int]:
     return out
 
 
-def _person_by_dot(doc, res: _Resources) -> None:
+def _person_by_dot(doc, res: Resources) -> None:
     """A Western name written with a middle dot: the words either side of it (亚历山大·朱汉)."""
     text = _text(doc)
     toks = _tokens(doc)
@@ -153,7 +153,7 @@ def _person_by_dot(doc, res: _Resources) -> None:
             _add(doc, s, e, "Person", "dotted_name", 70)
 
 
-def _surname_at(text: str, i: int, res: _Resources) -> list[tuple[str, bool]]:
+def _surname_at(text: str, i: int, res: Resources) -> list[tuple[str, bool]]:
     """The surnames (up to four characters) starting at ``i``, longest first, each with whether its
     given name may have three characters (Japanese surnames, Chinese ones of two characters)."""
     out = []
@@ -165,7 +165,7 @@ def _surname_at(text: str, i: int, res: _Resources) -> list[tuple[str, bool]]:
     return out
 
 
-def _inside_dictionary_word(toks: list, tok_starts: list, s: int, e: int, res: _Resources) -> bool:
+def _inside_dictionary_word(toks: list, tok_starts: list, s: int, e: int, res: Resources) -> bool:
     """Whether ``text[s:e]`` lies strictly inside one longer dictionary word (尚方 in 尚方宝剑)."""
     k = bisect_right(tok_starts, s) - 1
     if k < 0:
@@ -178,7 +178,7 @@ def _inside_dictionary_word(toks: list, tok_starts: list, s: int, e: int, res: _
 _ZHI_END = re.compile(r"$|[，。！？；：、,.!?;:（）()》”’\s&＆]|[的是说和与在曾也就]")
 
 
-def _person_by_surname(doc, res: _Resources) -> None:
+def _person_by_surname(doc, res: Resources) -> None:
     text = _text(doc)
     toks = _tokens(doc)
     tok_starts = _token_starts(doc)
@@ -274,7 +274,7 @@ _PLACE_PREV = set("在到于从往赴抵入经")
 _PLACE_NEXT = ("地区", "附近", "方向", "前线", "城", "市", "州", "省", "港", "郊", "一带", "战役", "州长")
 
 
-def _person_by_transliteration(doc, res: _Resources) -> None:
+def _person_by_transliteration(doc, res: Resources) -> None:
     text = _text(doc)
     for m in res.translit_re.finditer(text):
         s, e = m.start(), m.end()
@@ -318,7 +318,7 @@ def _person_by_transliteration(doc, res: _Resources) -> None:
             _add(doc, s, e, "Person", "transliterated", 60)
 
 
-def _person_by_role(doc, res: _Resources) -> None:
+def _person_by_role(doc, res: Resources) -> None:
     """A name right after a role word (理事长池田成彬, 教皇克莱芒八世) or after 叫/名叫."""
     text = _text(doc)
     for m in re.finditer(r"(?:名叫|叫做|叫|名为)([\u3400-\u9fff]{2,5})(?=[，。、；：,\s]|$)", text):
@@ -354,7 +354,7 @@ _ROLE_NAME_STOP = set("他她它我你的了是在和与及就也都而被把将
 _BOOK_WORDS = ("大典", "字典", "全书", "宝典", "实录", "会典", "会要", "通鉴", "类书", "丛书", "辞典", "词典", "通宝")
 
 
-def _person_by_ruler(doc, res: _Resources) -> None:
+def _person_by_ruler(doc, res: Resources) -> None:
     """Monarchs by reign, personal or temple name from the general list (乾隆, 溥仪, 汉献帝), as whole words."""
     text = _text(doc)
     toks = _tokens(doc)
@@ -377,7 +377,7 @@ def _person_by_ruler(doc, res: _Resources) -> None:
 
 @Language.component("kg_person_names")
 def kg_person_names(doc):
-    res = _resources()
+    res = shared_resources()
     _person_by_ruler(doc, res)
     _person_by_new_word(doc, res)
     _person_by_dot(doc, res)
@@ -388,7 +388,7 @@ def kg_person_names(doc):
     return doc
 
 
-def _name_like(name: str, res: _Resources, paired: bool) -> bool:
+def _name_like(name: str, res: Resources, paired: bool) -> bool:
     """A coordinated short name: a surname first, or an unknown word whose first character is no
     adjective, adverb, verb or numeral (弥助; not 低资源, 肺鼠疫)."""
     if name[:1] in res.surnames_zh or name[:1] in res.surnames_ja or name[:2] in res.surnames_ja:
@@ -401,7 +401,7 @@ _COORD_AFTER = re.compile(r"[ \t]*(?:&|＆|和|与|及|、)[ \t]*([\u3400-\u9fff
 _COORD_BEFORE = re.compile(r"(?:^|(?<=[（(，。、；：,;:！？!?\s]))([\u3400-\u9fff]{2,3})[ \t]*(?:&|＆|和|与|及|、)[ \t]*$")
 
 
-def _person_by_coordination(doc, res: _Resources) -> None:
+def _person_by_coordination(doc, res: Resources) -> None:
     """A short name coordinated with a person found by a strong method is a person too, when it is
     set off by punctuation on its other side (织田信长&弥助, 弥助和织田信长)."""
     text = _text(doc)

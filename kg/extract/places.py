@@ -13,7 +13,7 @@ from spacy.language import Language
 
 from kg.extract.chars import finditer_from, is_cjk
 from kg.extract.document import _add, _is_terminator, _left_boundary, _text, _token_starts, _tokens
-from kg.extract.resources import _Resources, _resources
+from kg.extract.resources import Resources, shared_resources
 
 
 #: river endings: a known place or mountain's name before them names a river (富士山 → 富士川)
@@ -27,7 +27,7 @@ _PLACE_KIND = ("火山", "群岛", "岛", "山", "湖", "河")
 _RIVER_END = re.compile("[川江河]")
 
 
-def _river_names(doc, text: str, res: _Resources) -> None:
+def _river_names(doc, text: str, res: Resources) -> None:
     """Rivers named after a known place or mountain: X + 川/江/河 where X or X山 is a known place
     (富士山 → 富士川); the ending must not start an everyday word (河流, 江湖)."""
     for m in _RIVER_END.finditer(text):
@@ -82,7 +82,7 @@ def _says_place_after(window: str, stem: str) -> bool:
     return False
 
 
-def _latin_place_glosses(doc, text: str, res: _Resources) -> None:
+def _latin_place_glosses(doc, text: str, res: Resources) -> None:
     """A Latin name glossing a transliteration is a place when the transliteration stands before a
     place-kind word (火山, 岛) nearby, or the text says it is one (武尔卡诺是一座火山)."""
     for m in finditer_from(_LATIN_GLOSS, text, _gloss_starts(text)):
@@ -104,7 +104,7 @@ def _latin_place_glosses(doc, text: str, res: _Resources) -> None:
 
 @Language.component("kg_gazetteer")
 def kg_gazetteer(doc):
-    res = _resources()
+    res = shared_resources()
     text = _text(doc)
     toks = _tokens(doc)
     starts = _token_starts(doc)

@@ -17,7 +17,7 @@ from collections import defaultdict
 from spacy.language import Language
 
 from kg.extract.document import CANDIDATES, _text
-from kg.extract.resources import _resources
+from kg.extract.resources import shared_resources
 
 #: rule methods whose spans stand as they are, and those among them that form the titles layer
 STRUCTURAL_METHODS = frozenset({"title_brackets", "acronym", "conference_year"})
@@ -28,7 +28,7 @@ TITLE_METHODS = frozenset({"title_brackets"})
 def kg_resolve(doc):
     """Keep the structural spans and the tagger's, settling overlaps: titles first, then the
     strongest (structural rules stand at 90 and more), then the longest, then the earliest."""
-    res = _resources()
+    res = shared_resources()
     cands = sorted(set(doc.user_data.get(CANDIDATES, [])))
     tagged = [c for c in cands if c[3] == "tagger"]
     tagged_type = {(c[0], c[1]): c[2] for c in tagged}

@@ -15,14 +15,14 @@ from kg.extract.chars import FUNCTION_CHARS, FUNCTION_TAGS, ends_with_any, is_cj
 from kg.extract.document import (
     _T_SUFFIX, _add, _ends_token, _starts_token, _suffix_type, _text, _token_groups, _token_starts, _tokens,
 )
-from kg.extract.resources import _Resources, _resources
+from kg.extract.resources import Resources, shared_resources
 
 
 _ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+次$")
 _NUMERAL = re.compile(r"^[\d一二三四五六七八九十〇零百千两]+$")
 
 
-def _proper_ish(tok: str, res: _Resources, allow_numeral: bool) -> bool:
+def _proper_ish(tok: str, res: Resources, allow_numeral: bool) -> bool:
     if tok in res.stopwords or tok in res.roles:
         return False
     if tok.isascii():
@@ -63,7 +63,7 @@ _YEAR_NUMERAL = re.compile(r"^(?:1\d{3}|20\d\d|[〇零一二三四五六七八�
 _COUNT_PREFIX = re.compile(r"^(?:[这那此该某每哪其本另各诸是]|[下上前后首末]?[一二两三四五六七八九十几数多]+[场次起轮回届个种份家位名大])")
 
 
-def _event_token_kind(tok: str, res: _Resources) -> str | None:
+def _event_token_kind(tok: str, res: Resources) -> str | None:
     """How a token before an event word counts: 'strong' (a proper name, a number-year), 'ordinal',
     'infix', 'noun' (a common noun, not generic), or None (it ends the name)."""
     if tok in res.event_modifiers or tok in res.stopwords or tok in res.roles:
@@ -98,7 +98,7 @@ def _part_text(text: str, parts: list, k: int, end: int) -> str:
     return text[parts[k][0] : parts[k + 1][0] if k + 1 < len(parts) else end]
 
 
-def _event_at(doc, text: str, toks: list, i: int, suffix: str, res: _Resources) -> None:
+def _event_at(doc, text: str, toks: list, i: int, suffix: str, res: Resources) -> None:
     """An event name ending in the event word of token ``i``: proper names, a number-year, an
     ordinal (第一次) and a few infix words before it; function-word prefixes (这是, 下一场) trimmed;
     generic modifiers (秘密, 重要) and lone common nouns before verb-like heads rejected."""
@@ -179,7 +179,7 @@ def _event_at(doc, text: str, toks: list, i: int, suffix: str, res: _Resources) 
     _add(doc, start, e, "Event", "event_nature" if suffix in _NATURE_HEADS else "event_suffix", 80)
 
 
-def _event_lexicon(doc, text: str, res: _Resources) -> None:
+def _event_lexicon(doc, text: str, res: Resources) -> None:
     """Events written without an event word, from a general list of a whole category (抗美援朝),
     and named banquets (千叟宴, 鸿门宴): a rare two-character name before 宴."""
     toks = _tokens(doc)
@@ -199,7 +199,7 @@ def _event_lexicon(doc, text: str, res: _Resources) -> None:
 
 @Language.component("kg_suffix_names")
 def kg_suffix_names(doc):
-    res = _resources()
+    res = shared_resources()
     text = _text(doc)
     toks = _tokens(doc)
     _event_lexicon(doc, text, res)
@@ -280,7 +280,7 @@ _LANDFORMS = frozenset("火山 群岛 半岛 山脉 海峡 盆地 高原 平原 
 _OFFICE_END = ("室", "处", "科", "股", "所", "局", "署", "部", "厅", "站", "委", "办")
 
 
-def _org_follows(text: str, e: int, res: _Resources) -> bool:
+def _org_follows(text: str, e: int, res: Resources) -> bool:
     """Whether the words right after ``e`` (up to punctuation or a function character) end in an
     organisation or office word: the place before them is part of that organisation's name."""
     k = e

@@ -15,7 +15,7 @@ from spacy.language import Language
 from kg.extract.chars import LATIN_WORD, finditer_from, run_starts
 from kg.extract.document import _add, _alnum_runs, _latin_words, _text
 from kg.extract.finders import _SMALL_WORDS, find_acronyms
-from kg.extract.resources import _read_words, _resources
+from kg.extract.resources import read_words, shared_resources
 
 
 _BRACKET_TITLE = re.compile(r"《([^《》\n]{1,200})》")
@@ -82,7 +82,7 @@ _NEXT_SENTENCE = re.compile(r"[.!?][ \t]+[A-Z][a-z]")
 
 @lru_cache(maxsize=1)
 def _first_names() -> frozenset[str]:
-    return frozenset(_read_words("first_names_latin.txt"))
+    return frozenset(read_words("first_names_latin.txt"))
 
 
 def _latin_person(words: list[str]) -> bool:
@@ -106,7 +106,7 @@ def kg_english_titles(doc):
             words = _EN_WORD_RE.findall(seg)
             if not _looks_like_title(words):
                 continue
-        if _latin_person(words) and not set(words) & _resources().org_suffixes_en:
+        if _latin_person(words) and not set(words) & shared_resources().org_suffixes_en:
             end = m.start() + seg.rfind(words[-1]) + len(words[-1])
             if end >= len(text) or not text[end].isalpha():  # whole words only (not Kekul of Kekulé)
                 _add(doc, m.start(), end, "Person", "latin_person", 70)
@@ -129,7 +129,7 @@ _ABBR_RE = re.compile(r"(?<![A-Za-z0-9\-])[A-Z][A-Za-z0-9\-]*[A-Z0-9](?![A-Za-z0
 @Language.component("kg_acronyms")
 def kg_acronyms(doc):
     text = _text(doc)
-    res = _resources()
+    res = shared_resources()
     defs = []
     for ls, le, as_, ae in find_acronyms(text):
         long = text[ls:le]
@@ -172,7 +172,7 @@ def kg_model_names(doc):
     a model word stands beside (模型SDM, 使用Resnet模型).  Common acronyms, units, conference and
     organisation abbreviations (GPU, API, PDF, CVPR, MIT) are left out."""
     text = _text(doc)
-    res = _resources()
+    res = shared_resources()
     for m in finditer_from(_MODEL_NAME, text, _alnum_runs(doc)):
         _add(doc, m.start(), m.end(), "Paper", "model_name", 62)
     words = _latin_words(doc)
@@ -211,7 +211,7 @@ _CONFERENCE_YEAR = re.compile(r"(?<![A-Za-z])([A-Za-z]{2,12})[ \t]*'?((?:19|20)\
 
 @Language.component("kg_conferences")
 def kg_conferences(doc):
-    res = _resources()
+    res = shared_resources()
     text = _text(doc)
     for m in finditer_from(_CONFERENCE_YEAR, text, run_starts(_LETTERS_BEFORE_NUMBER, text)):
         if m.group(1) in res.conferences or m.group(1).upper() in res.conferences:

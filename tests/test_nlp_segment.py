@@ -130,11 +130,11 @@ def test_dictionary_helpers_agree_with_plain_scans():
         assert chars.starts_with_any(word, res.surnames_ja, res.ja_lens) == any(word.startswith(x) for x in res.surnames_ja)
         if i < len(text):
             plain = next((n for n in (4, 3, 2) if len(text[i : i + n]) == n and res.freq.get(text[i : i + n], 0) >= 20), 0)
-            assert document._common_word_at(text, i, res, min_freq=20) == plain
+            assert document.common_word_at(text, i, res, min_freq=20) == plain
             plain_inside = any(
                 res.freq.get(text[a:b], 0) >= 20 and res.tags.get(text[a:b]) not in chars.NAME_TAGS and text[a:b] not in res.roles
                 for a in range(max(0, i - 3), i) for b in range(i + 1, min(len(text), a + 4) + 1))
-            assert document._inside_word(text, i, res) == plain_inside
+            assert document.inside_word(text, i, res) == plain_inside
         expected = []
         for n in (4, 3, 2, 1):
             w = text[i : i + n]
@@ -180,9 +180,9 @@ def test_packed_extraction_round_trips():
 
 
 def test_token_groups_are_the_token_classes():
-    doc = document._Doc(_texts()[0])
+    doc = document.PlainDoc(_texts()[0])
     res = resources.shared_resources()
-    groups = document._token_groups(doc)
+    groups = document.token_groups(doc)
     for bit, members in groups.items():
         assert members == [i for i, t in enumerate(doc.user_data["kg_tokens"]) if document._token_class(t[2], res) & bit]
 
@@ -207,12 +207,12 @@ def test_gloss_starts_and_token_bounds():
         text = "".join(rnd.choice(parts) for _ in range(rnd.randrange(0, 25)))
         got = [(m.span(), m.groups()) for m in chars.finditer_from(places._LATIN_GLOSS, text, places._gloss_starts(text))]
         assert got == [(m.span(), m.groups()) for m in places._LATIN_GLOSS.finditer(text)], text
-    doc = document._Doc(_texts()[0])
-    toks, starts = doc.user_data["kg_tokens"], document._token_starts(doc)
+    doc = document.PlainDoc(_texts()[0])
+    toks, starts = doc.user_data["kg_tokens"], document.token_starts(doc)
     begins, ends = {t[0] for t in toks}, {t[1] for t in toks}
     for p in range(len(doc.text) + 2):
-        assert document._starts_token(starts, p) == (p in begins)
-        assert document._ends_token(toks, starts, p) == (p in ends)
+        assert document.starts_token(starts, p) == (p in begins)
+        assert document.ends_token(toks, starts, p) == (p in ends)
 
 
 def test_surname_scan_positions_are_where_a_weighed_surname_starts():

@@ -26,17 +26,11 @@ KNOWN_CIRCLES: set[tuple[str, ...]] = set()
 #: files that import other modules' private names today, with how many (only ever lower these): the
 #: extraction modules, moved into kg/extract/ with their names as they were
 PRIVATE_IMPORTS = {
-    "extract/dates.py": 2,
-    "extract/extractor.py": 7,
-    "extract/latin_names.py": 2,
-    "extract/lexicon.py": 8,
-    "extract/organisations.py": 12,
-    "extract/persons.py": 16,
-    "extract/places.py": 6,
-    "extract/resolve.py": 1,
-    "extract/suffix_names.py": 9,
-    "extract/tagger.py": 3,
-    "extract/titles.py": 5,
+    "extract/dates.py": 1,
+    "extract/extractor.py": 6,
+    "extract/lexicon.py": 2,
+    "extract/organisations.py": 4,
+    "extract/titles.py": 1,
 }
 
 

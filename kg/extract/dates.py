@@ -11,13 +11,13 @@ import re
 from spacy.language import Language
 
 from kg.extract.chars import finditer_from, run_starts
-from kg.extract.document import _text
+from kg.extract.document import doc_text
 from kg.extract.finders import _DATE_RE, find_sentences, normalise_date
 
 
 @Language.component("kg_sentences")
 def kg_sentences(doc):
-    doc.user_data["kg_sentences"] = find_sentences(_text(doc))
+    doc.user_data["kg_sentences"] = find_sentences(doc_text(doc))
     return doc
 
 
@@ -33,7 +33,7 @@ def _date_starts(text: str) -> list[int]:
 
 @Language.component("kg_dates")
 def kg_dates(doc):
-    text = _text(doc)
+    text = doc_text(doc)
     starts = _date_starts(text)
     doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in finditer_from(_DATE_RE, text, starts)]
     return doc

@@ -26,7 +26,7 @@ from kg.errors import ModelError
 from kg.extract.assembly import (
     MENTIONS_PER_ENTITY, PIECE, _collapse, _pieces, _short_forms, _trim_to_known, _window,
 )
-from kg.extract.document import _Doc
+from kg.extract.document import PlainDoc
 from kg.extract.resources import shared_resources
 from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
 
@@ -107,7 +107,7 @@ class Extractor:
         """What the pipeline finds in ``text``; a long text is read piece by piece (``_pieces``), so
         that what the components hold while they work follows the piece, not the note."""
         if len(text) <= PIECE:
-            doc = _Doc(text)
+            doc = PlainDoc(text)
             for _name, proc in self._components():
                 doc = proc(doc)
             return doc.user_data
@@ -121,7 +121,7 @@ class Extractor:
 
     def rule_findings(self, text: str) -> dict[str, Any]:
         """What the rule components find in ``text`` (the candidates and tokens the tagger reads)."""
-        doc = _Doc(text)
+        doc = PlainDoc(text)
         for name, proc in self._components():
             if name in FINAL_COMPONENTS:
                 break

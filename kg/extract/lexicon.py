@@ -9,7 +9,7 @@ from __future__ import annotations
 from spacy.language import Language
 
 from kg.extract.chars import starts_with_any
-from kg.extract.document import _LEXICON_TYPES, _T_LEXICON, _add, _text, _token_groups, _tokens
+from kg.extract.document import LEXICON_TYPES, T_LEXICON, add_candidate, doc_text, doc_tokens, token_groups
 from kg.extract.persons import _person_context, _plausible_person
 from kg.extract.resources import shared_resources
 
@@ -17,12 +17,12 @@ from kg.extract.resources import shared_resources
 @Language.component("kg_lexicon")
 def kg_lexicon(doc):
     res = shared_resources()
-    text = _text(doc)
-    toks = _tokens(doc)
-    for i in _token_groups(doc)[_T_LEXICON]:
+    text = doc_text(doc)
+    toks = doc_tokens(doc)
+    for i in token_groups(doc)[T_LEXICON]:
         s, e, tok = toks[i]
         tag = res.tags[tok]
-        type_ = _LEXICON_TYPES[tag]
+        type_ = LEXICON_TYPES[tag]
         if type_ == "Person":
             long_surname = starts_with_any(tok, res.surnames_ja, res.ja_lens) or tok[:2] in res.surnames_zh
             if tok[0] not in res.surnames_zh and not long_surname and tag != "nrt":
@@ -37,7 +37,7 @@ def kg_lexicon(doc):
             continue
         if type_ == "Organization" and not tok.endswith(res.org_suffixes) and tok[-1] not in "团局部院会社署厅校":
             continue  # jieba's nt covers everyday words (最新进展, 最大化)
-        _add(doc, s, e, type_, f"lexicon_{tag}", 40)
+        add_candidate(doc, s, e, type_, f"lexicon_{tag}", 40)
     return doc
 
 
@@ -53,9 +53,9 @@ class _ModelNer:
         self.nlp = nlp
 
     def __call__(self, doc):
-        other = self.nlp(_text(doc))
+        other = self.nlp(doc_text(doc))
         for ent in other.ents:
             type_ = _NER_LABELS.get(ent.label_)
             if type_:
-                _add(doc, ent.start_char, ent.end_char, type_, f"ner:{self.name}", 50)
+                add_candidate(doc, ent.start_char, ent.end_char, type_, f"ner:{self.name}", 50)
         return doc

@@ -18,8 +18,8 @@ from kg.extract.chars import (
     TRANSLIT_SEP, ends_with_any, finditer_from, is_cjk,
 )
 from kg.extract.document import (
-    _T_NEW, _T_RULER, _T_RULER_HEAD, CANDIDATES, _add, _common_word_at, _ends_token, _inside_word, _is_terminator,
-    _left_boundary, _left_ok, _places_at, _starts_token, _text, _token_groups, _token_starts, _tokens,
+    CANDIDATES, T_NEW, T_RULER, T_RULER_HEAD, add_candidate, common_word_at, doc_text, doc_tokens, ends_token,
+    inside_word, is_terminator, left_boundary, left_ok, places_at, starts_token, token_groups, token_starts,
 )
 from kg.extract.resources import Resources, shared_resources
 
@@ -71,7 +71,7 @@ def _plausible_person(text: str, s: int, e: int, res: Resources) -> bool:
         name[:n] in res.surnames_ja for n in res.ja_lens if 2 <= n <= len(name)
     ) and not res.translit.issuperset(name):
         return False  # four characters after a one-character surname: an idiom (顾名思义, 尚方宝剑)
-    if any(name.startswith(p) for p in _places_at(text, s, res)) or res.role_re.search(name, 1):
+    if any(name.startswith(p) for p in places_at(text, s, res)) or res.role_re.search(name, 1):
         return False  # 罗马城, 罗马教皇
     if res.translit.issuperset(name) and (
         (s > 0 and text[s - 1] in res.translit) or (e < len(text) and text[e] in res.translit)
@@ -100,19 +100,19 @@ def _verb_like_given(surname: str, given: str, res: Resources) -> bool:
 def _person_by_new_word(doc, res: Resources) -> None:
     """A word jieba's HMM made up (not in its dictionary) of a surname and one or two name
     characters is a name (刘峙, 潘从洲, 李仙洲)."""
-    text = _text(doc)
-    toks = _tokens(doc)
-    for i in _token_groups(doc)[_T_NEW]:
+    text = doc_text(doc)
+    toks = doc_tokens(doc)
+    for i in token_groups(doc)[T_NEW]:
         s, e, tok = toks[i]
         surname, given = tok[0], tok[1:]
         if surname not in res.surnames_zh or surname in FUNCTION_CHARS or surname in NOT_NAME_CHAR:
             continue
         if _verb_like_given(surname, given, res) or given[-1] in NOT_NAME_END or given[-1] in "朝代国" or any(c in NOT_NAME_CHAR and c not in "从" for c in given):
             continue
-        if any(res.freq.get(given[j:], 0) >= 50 for j in range(len(given) - 1)) or not _left_ok(text, s, res):
+        if any(res.freq.get(given[j:], 0) >= 50 for j in range(len(given) - 1)) or not left_ok(text, s, res):
             continue
-        if _plausible_person(text, s, e, res) and _is_terminator(text, e, res):
-            _add(doc, s, e, "Person", "new_word_name", 64)
+        if _plausible_person(text, s, e, res) and is_terminator(text, e, res):
+            add_candidate(doc, s, e, "Person", "new_word_name", 64)
 
 
 _DOT_NAME = re.compile(r"([\u3400-\u9fff]{2,4})([·•・‧][\u3400-\u9fff]{2,5})+")
@@ -134,11 +134,11 @@ def _dot_name_starts(text: str) -> list[int]:
 
 def _person_by_dot(doc, res: Resources) -> None:
     """A Western name written with a middle dot: the words either side of it (亚历山大·朱汉)."""
-    text = _text(doc)
-    toks = _tokens(doc)
+    text = doc_text(doc)
+    toks = doc_tokens(doc)
     for m in finditer_from(_DOT_NAME, text, _dot_name_starts(text)):
         dot = m.end(1)
-        k = bisect_left(_token_starts(doc), dot) - 1  # the token ending at the dot, if one does
+        k = bisect_left(token_starts(doc), dot) - 1  # the token ending at the dot, if one does
         tok = toks[k] if k >= 0 and toks[k][1] == dot else None
         if tok is None or not CJK_CHARS.issuperset(tok[2]) or tok[2] in res.stopwords:
             continue
@@ -146,11 +146,11 @@ def _person_by_dot(doc, res: Resources) -> None:
         e = m.end()
         # the name after the dot ends at a function character or a common word
         k = dot + 1
-        while k < e and not (text[k] in FUNCTION_CHARS or (k > dot + 2 and _common_word_at(text, k, res) and text[k] not in res.translit)):
+        while k < e and not (text[k] in FUNCTION_CHARS or (k > dot + 2 and common_word_at(text, k, res) and text[k] not in res.translit)):
             k += 1
         e = k
         if e - dot >= 3 and text[s:e] not in res.places:
-            _add(doc, s, e, "Person", "dotted_name", 70)
+            add_candidate(doc, s, e, "Person", "dotted_name", 70)
 
 
 def _surname_at(text: str, i: int, res: Resources) -> list[tuple[str, bool]]:
@@ -179,9 +179,9 @@ _ZHI_END = re.compile(r"$|[，。！？；：、,.!?;:（）()》”’\s&＆]|[
 
 
 def _person_by_surname(doc, res: Resources) -> None:
-    text = _text(doc)
-    toks = _tokens(doc)
-    tok_starts = _token_starts(doc)
+    text = doc_text(doc)
+    toks = doc_tokens(doc)
+    tok_starts = token_starts(doc)
     freq, surname_lens, surname_long = res.freq, res.surname_lens, res.surname_long
     n = len(text)
     pos = 0
@@ -190,7 +190,7 @@ def _person_by_surname(doc, res: Resources) -> None:
     if longer:
         starts = sorted(starts + longer)
     for i in starts:
-        if i < pos or (i and text[i - 1].isascii() and text[i - 1].isalnum()):  # not _left_ok
+        if i < pos or (i and text[i - 1].isascii() and text[i - 1].isalnum()):  # not left_ok
             continue
         best = None
         inside = place = None  # the same for every surname at i: looked up once, when needed
@@ -204,13 +204,13 @@ def _person_by_surname(doc, res: Resources) -> None:
                 if surname in FUNCTION_CHARS:
                     continue
                 # (no common word starts here when its first two characters are no dictionary prefix)
-                w = _common_word_at(text, i, res, min_freq=20) if text[i : i + 2] in freq else 0
+                w = common_word_at(text, i, res, min_freq=20) if text[i : i + 2] in freq else 0
                 if w and res.tags.get(text[i : i + w]) not in NAME_TAGS:
                     continue
                 if surname in NOT_NAME_CHAR and not _role_before(text, i, res):
                     continue  # 年 is a surname right after a role word (巡抚年遐龄)
             if inside is None:
-                inside = _inside_word(text, i, res)
+                inside = inside_word(text, i, res)
             if inside:
                 continue
             if place is None:
@@ -229,7 +229,7 @@ def _person_by_surname(doc, res: Resources) -> None:
                     break
                 if given[0] in "总大小" and res.role_re.match(text, i + k + 1):
                     break
-                if not _is_terminator(text, e, res):
+                if not is_terminator(text, e, res):
                     continue
                 name = text[i:e]
                 tag = res.tags.get(name)
@@ -243,7 +243,7 @@ def _person_by_surname(doc, res: Resources) -> None:
                     continue
                 if len(given) >= 2 and res.freq.get(given, 0) >= 50 and res.tags.get(given) in FUNCTION_TAGS:
                     continue
-                if k == 1 and g == 1 and not _left_boundary(text, i, res):
+                if k == 1 and g == 1 and not left_boundary(text, i, res):
                     continue
                 # the given name must not be a common word running on past the name
                 if any(res.freq.get(text[j : e + 1], 0) >= 30 for j in range(i + k, e)):
@@ -264,7 +264,7 @@ def _person_by_surname(doc, res: Resources) -> None:
         if best and text.startswith("之", best[1]) and best[1] - best[0] == 2 and _ZHI_END.match(text, best[1] + 1):
             best = (best[0], best[1] + 1, best[2])  # a given name ending in 之 (华克之, 王羲之)
         if best:
-            _add(doc, best[0], best[1], "Person", "surname", best[2])
+            add_candidate(doc, best[0], best[1], "Person", "surname", best[2])
             pos = best[1]
 
 
@@ -275,7 +275,7 @@ _PLACE_NEXT = ("地区", "附近", "方向", "前线", "城", "市", "州", "省
 
 
 def _person_by_transliteration(doc, res: Resources) -> None:
-    text = _text(doc)
+    text = doc_text(doc)
     for m in res.translit_re.finditer(text):
         s, e = m.start(), m.end()
         name = m.group(0)
@@ -301,7 +301,7 @@ def _person_by_transliteration(doc, res: Resources) -> None:
         prev = text[s - 1] if s else ""
         after = text[e:]
         if regnal:
-            _add(doc, s, e + len(regnal), "Person", "transliterated_regnal", 85)
+            add_candidate(doc, s, e + len(regnal), "Person", "transliterated_regnal", 85)
             continue
         role_before = ends_with_any(text, s, res.roles, res.role_lens)
         role_after = bool(res.role_re.match(text, e))
@@ -311,22 +311,22 @@ def _person_by_transliteration(doc, res: Resources) -> None:
                 s == 0 or not is_cjk(text[s - 1]) or text[s - 1] not in res.translit):
             # three characters ending in 亚 outside a place context: a given name (谢尼亚, 塔尼亚);
             # the countries and regions so written are in the gazetteer (肯尼亚, 叙利亚)
-            _add(doc, s, e, "Person", "transliterated", 58)
+            add_candidate(doc, s, e, "Person", "transliterated", 58)
         elif name.endswith(_PLACE_ENDINGS) or place_context:
-            _add(doc, s, e, "Place", "transliterated_place", 50)
+            add_candidate(doc, s, e, "Place", "transliterated_place", 50)
         elif has_sep or role_before or role_after or name.endswith(_PERSON_ENDINGS) or tag in NAME_TAGS:
-            _add(doc, s, e, "Person", "transliterated", 60)
+            add_candidate(doc, s, e, "Person", "transliterated", 60)
 
 
 def _person_by_role(doc, res: Resources) -> None:
     """A name right after a role word (理事长池田成彬, 教皇克莱芒八世) or after 叫/名叫."""
-    text = _text(doc)
+    text = doc_text(doc)
     for m in re.finditer(r"(?:名叫|叫做|叫|名为)([\u3400-\u9fff]{2,5})(?=[，。、；：,\s]|$)", text):
         name = m.group(1)
         if len(name) >= 4 and name[:2] not in res.surnames_zh and name[:2] not in res.surnames_ja and text.count(name) < 2:
             continue  # 叫凤山入城: four characters after 叫, used once, name a thing
         if name not in res.stopwords and not res.tags.get(name, "nr").startswith(("v", "a", "d")):
-            _add(doc, m.start(1), m.end(1), "Person", "named_as", 70)
+            add_candidate(doc, m.start(1), m.end(1), "Person", "named_as", 70)
     # a name right after a role word: 大太监小德张的, 秘书阎又文是, 精神领袖北一辉时
     for m in res.role_re.finditer(text):
         s = m.end()
@@ -342,9 +342,9 @@ def _person_by_role(doc, res: Resources) -> None:
             tag = res.tags.get(name)
             if tag is not None and tag not in NAME_TAGS or res.freq.get(name, 0) >= 30 and tag not in NAME_TAGS:
                 continue
-            if _common_word_at(text, e - 2, res, min_freq=30) and res.tags.get(text[e - 2 : e]) not in NAME_TAGS:
+            if common_word_at(text, e - 2, res, min_freq=30) and res.tags.get(text[e - 2 : e]) not in NAME_TAGS:
                 continue
-            _add(doc, s, e, "Person", "role_name", 66)
+            add_candidate(doc, s, e, "Person", "role_name", 66)
             break
 
 
@@ -356,23 +356,23 @@ _BOOK_WORDS = ("大典", "字典", "全书", "宝典", "实录", "会典", "会�
 
 def _person_by_ruler(doc, res: Resources) -> None:
     """Monarchs by reign, personal or temple name from the general list (乾隆, 溥仪, 汉献帝), as whole words."""
-    text = _text(doc)
-    toks = _tokens(doc)
-    starts = _token_starts(doc)
+    text = doc_text(doc)
+    toks = doc_tokens(doc)
+    starts = token_starts(doc)
     rulers = res.rulers
-    groups = _token_groups(doc)
+    groups = token_groups(doc)
     # two adjacent tokens making a ruler's name: the first is a proper prefix of one
-    found = [(toks[j][0], toks[j + 1][1]) for j in groups[_T_RULER_HEAD]
+    found = [(toks[j][0], toks[j + 1][1]) for j in groups[T_RULER_HEAD]
              if j + 1 < len(toks) and toks[j][1] == toks[j + 1][0] and toks[j][2] + toks[j + 1][2] in rulers]
-    found += [toks[j][:2] for j in groups[_T_RULER]]
+    found += [toks[j][:2] for j in groups[T_RULER]]
     found += [(m.start(), m.end()) for m in _DYNASTY_TITLE_RE.finditer(text)]
     for s, e in found:
-        left = s == 0 or not is_cjk(text[s - 1]) or _starts_token(starts, s)
-        right = e >= len(text) or not is_cjk(text[e]) or _ends_token(toks, starts, e) or text[e] in FUNCTION_CHARS
+        left = s == 0 or not is_cjk(text[s - 1]) or starts_token(starts, s)
+        right = e >= len(text) or not is_cjk(text[e]) or ends_token(toks, starts, e) or text[e] in FUNCTION_CHARS
         if text.startswith(_BOOK_WORDS, e):
             continue  # 康熙字典, 永乐大典 are books
         if left and right and not any(res.freq.get(text[s : e + k]) for k in (1, 2, 3)):
-            _add(doc, s, e, "Person", "ruler", 84)
+            add_candidate(doc, s, e, "Person", "ruler", 84)
 
 
 @Language.component("kg_person_names")
@@ -404,7 +404,7 @@ _COORD_BEFORE = re.compile(r"(?:^|(?<=[（(，。、；：,;:！？!?\s]))([\u34
 def _person_by_coordination(doc, res: Resources) -> None:
     """A short name coordinated with a person found by a strong method is a person too, when it is
     set off by punctuation on its other side (织田信长&弥助, 弥助和织田信长)."""
-    text = _text(doc)
+    text = doc_text(doc)
     people = [c for c in doc.user_data.get(CANDIDATES, []) if c[2] == "Person" and c[4] >= 65]
     for s, e, *_ in people:
         spans = []
@@ -422,4 +422,4 @@ def _person_by_coordination(doc, res: Resources) -> None:
             if (tag is not None and tag not in NAME_TAGS) or res.freq.get(name, 0) >= 30 or any(c in NOT_NAME_CHAR for c in name):
                 continue
             if _name_like(name, res, paired) and _plausible_person(text, a, b, res):
-                _add(doc, a, b, "Person", "coordinated_person", 63)
+                add_candidate(doc, a, b, "Person", "coordinated_person", 63)

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from spacy.language import Language
 
-from kg.extract.document import CANDIDATES, _text
+from kg.extract.document import CANDIDATES, doc_text
 from kg.extract.resources import shared_resources
 
 #: rule methods whose spans stand as they are, and those among them that form the titles layer
@@ -56,7 +56,7 @@ def kg_resolve(doc):
         elif c[3] not in TITLE_METHODS and not inside(c):
             others.append(c)
     others += [c for c in tagged if not inside(c)]
-    text = _text(doc)
+    text = doc_text(doc)
     kept = [c for c in _non_overlapping(others) if text[c[0] : c[1]].strip() not in res.stopwords]
     kept += _nested(cands, kept, text)
     doc.user_data["kg_mentions"] = sorted(kept_titles + kept)

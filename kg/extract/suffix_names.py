@@ -13,7 +13,7 @@ from spacy.language import Language
 
 from kg.extract.chars import FUNCTION_CHARS, FUNCTION_TAGS, ends_with_any, is_cjk
 from kg.extract.document import (
-    _T_SUFFIX, _add, _ends_token, _starts_token, _suffix_type, _text, _token_groups, _token_starts, _tokens,
+    T_SUFFIX, add_candidate, doc_text, doc_tokens, ends_token, starts_token, suffix_type, token_groups, token_starts,
 )
 from kg.extract.resources import Resources, shared_resources
 
@@ -176,36 +176,36 @@ def _event_at(doc, text: str, toks: list, i: int, suffix: str, res: Resources) -
         return  # 乌克兰奥运会冠军
     if name in res.stopwords or len(name) <= len(suffix):
         return
-    _add(doc, start, e, "Event", "event_nature" if suffix in _NATURE_HEADS else "event_suffix", 80)
+    add_candidate(doc, start, e, "Event", "event_nature" if suffix in _NATURE_HEADS else "event_suffix", 80)
 
 
 def _event_lexicon(doc, text: str, res: Resources) -> None:
     """Events written without an event word, from a general list of a whole category (抗美援朝),
     and named banquets (千叟宴, 鸿门宴): a rare two-character name before 宴."""
-    toks = _tokens(doc)
-    starts = _token_starts(doc)
+    toks = doc_tokens(doc)
+    starts = token_starts(doc)
     for m in res.event_re.finditer(text):
         a, b = m.start(), m.end()
-        left = a == 0 or not is_cjk(text[a - 1]) or _starts_token(starts, a)
-        right = b >= len(text) or not is_cjk(text[b]) or _ends_token(toks, starts, b) or text[b] in FUNCTION_CHARS
+        left = a == 0 or not is_cjk(text[a - 1]) or starts_token(starts, a)
+        right = b >= len(text) or not is_cjk(text[b]) or ends_token(toks, starts, b) or text[b] in FUNCTION_CHARS
         if left and right:
-            _add(doc, a, b, "Event", "event_lexicon", 78)
+            add_candidate(doc, a, b, "Event", "event_lexicon", 78)
     for a, b, tok in (toks if "宴" in text else ()):
         if len(tok) == 3 and tok.endswith("宴") and tok[:2] not in res.event_modifiers and all(is_cjk(c) for c in tok):
             prefix = tok[:2]
             if res.freq.get(prefix, 0) < 20 and not (set(prefix) & FUNCTION_CHARS) and res.freq.get(tok, 0) < 1000:
-                _add(doc, a, b, "Event", "event_banquet", 76)
+                add_candidate(doc, a, b, "Event", "event_banquet", 76)
 
 
 @Language.component("kg_suffix_names")
 def kg_suffix_names(doc):
     res = shared_resources()
-    text = _text(doc)
-    toks = _tokens(doc)
+    text = doc_text(doc)
+    toks = doc_tokens(doc)
     _event_lexicon(doc, text, res)
-    for i in _token_groups(doc)[_T_SUFFIX]:  # the tokens ending in a suffix word
+    for i in token_groups(doc)[T_SUFFIX]:  # the tokens ending in a suffix word
         s, e, tok = toks[i]
-        found = _suffix_type(tok, res)
+        found = suffix_type(tok, res)
         if not found:
             continue
         type_, suffix = found
@@ -246,7 +246,7 @@ def kg_suffix_names(doc):
             if pe != start or not _proper_ish(ptok, res, allow_numeral) or end - ps > 14:
                 break
             if type_ == "Place" and (ptok in res.orgs or ptok.endswith(("员", "人", "者"))
-                                     or (_suffix_type(ptok, res) or ("",))[0] == "Organization"):
+                                     or (suffix_type(ptok, res) or ("",))[0] == "Organization"):
                 break  # 国民党中统淮阴地区, 共产党员松岛: an organisation or a person word ends the place
             if generic and (ptok in res.places or not (all(c in res.translit for c in ptok) or res.tags.get(ptok) in ("ns", "nz")
                                                         or (tok in _LANDFORMS and not res.freq.get(ptok) and any(c in res.translit for c in ptok)))):
@@ -270,7 +270,7 @@ def kg_suffix_names(doc):
             if _org_follows(text, end, res):
                 continue  # 中统淮阴地区调查统计室: a place word inside an organisation's name
         priority = {"Event": 80, "Organization": 78, "Place": 55}[type_]
-        _add(doc, start, end, type_, f"{type_.lower()}_suffix", priority)
+        add_candidate(doc, start, end, type_, f"{type_.lower()}_suffix", priority)
     return doc
 
 

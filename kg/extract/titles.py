@@ -13,7 +13,7 @@ from functools import lru_cache
 from spacy.language import Language
 
 from kg.extract.chars import LATIN_WORD, finditer_from, run_starts
-from kg.extract.document import _add, _alnum_runs, _latin_words, _text
+from kg.extract.document import add_candidate, alnum_runs, doc_text, latin_words
 from kg.extract.finders import _SMALL_WORDS, find_acronyms
 from kg.extract.resources import read_words, shared_resources
 
@@ -25,7 +25,7 @@ _PERIODICAL_END = ("报", "日报", "时报", "晚报", "周刊", "杂志", "新
 
 @Language.component("kg_titles")
 def kg_titles(doc):
-    text = _text(doc)
+    text = doc_text(doc)
     for m in _BRACKET_TITLE.finditer(text):
         inner = m.group(1)
         s, e = m.start(1), m.end(1)
@@ -36,10 +36,10 @@ def kg_titles(doc):
         if e - s < 2:
             continue
         kind = "Organization" if (not inner.isascii() and inner.endswith(_PERIODICAL_END)) else "Paper"
-        _add(doc, s, e, kind, "title_brackets", 90)
+        add_candidate(doc, s, e, kind, "title_brackets", 90)
     for m in _QUOTED.finditer(text):
         if len(m.group(1).split()) >= 3:
-            _add(doc, m.start(1), m.end(1), "Paper", "title_quotes", 85)
+            add_candidate(doc, m.start(1), m.end(1), "Paper", "title_quotes", 85)
     return doc
 
 
@@ -93,7 +93,7 @@ def _latin_person(words: list[str]) -> bool:
 
 @Language.component("kg_english_titles")
 def kg_english_titles(doc):
-    text = _text(doc)
+    text = doc_text(doc)
     for m in _EN_SEGMENT.finditer(text):
         seg = m.group(0).rstrip(" :,&+/")
         words = _EN_WORD_RE.findall(seg)
@@ -109,7 +109,7 @@ def kg_english_titles(doc):
         if _latin_person(words) and not set(words) & shared_resources().org_suffixes_en:
             end = m.start() + seg.rfind(words[-1]) + len(words[-1])
             if end >= len(text) or not text[end].isalpha():  # whole words only (not Kekul of Kekulé)
-                _add(doc, m.start(), end, "Person", "latin_person", 70)
+                add_candidate(doc, m.start(), end, "Person", "latin_person", 70)
             continue
         # in a line of English prose a title is written in Title Case throughout (or quoted, kg_titles)
         if _in_english_prose(text, m.start(), m.start() + len(seg)) and not _looks_like_title(words, 1.0):
@@ -119,7 +119,7 @@ def kg_english_titles(doc):
         # a sentence inside Chinese prose is not a title; a line or a segment of a title line is
         if before.endswith(("《", "“", '"')) or after.startswith(("(", "（")) and len(words) < 3:
             continue
-        _add(doc, m.start(), m.start() + len(seg), "Paper", "english_title", 60)
+        add_candidate(doc, m.start(), m.start() + len(seg), "Paper", "english_title", 60)
     return doc
 
 
@@ -128,7 +128,7 @@ _ABBR_RE = re.compile(r"(?<![A-Za-z0-9\-])[A-Z][A-Za-z0-9\-]*[A-Z0-9](?![A-Za-z0
 
 @Language.component("kg_acronyms")
 def kg_acronyms(doc):
-    text = _text(doc)
+    text = doc_text(doc)
     res = shared_resources()
     defs = []
     for ls, le, as_, ae in find_acronyms(text):
@@ -142,8 +142,8 @@ def kg_acronyms(doc):
         if head.strip() and re.search(r"[A-Za-z]", head) and kind == "Paper":
             continue
         defs.append((ls, le, as_, ae))
-        _add(doc, ls, le, kind, "acronym", 95)
-        _add(doc, as_, ae, kind, "acronym", 95)
+        add_candidate(doc, ls, le, kind, "acronym", 95)
+        add_candidate(doc, as_, ae, kind, "acronym", 95)
     doc.user_data["kg_acronyms"] = defs
     return doc
 
@@ -171,11 +171,11 @@ def kg_model_names(doc):
     acronyms (TCN, STGCN), CamelCase names (CubicLSTM, LightNet, Graph WaveNet) and Latin words
     a model word stands beside (模型SDM, 使用Resnet模型).  Common acronyms, units, conference and
     organisation abbreviations (GPU, API, PDF, CVPR, MIT) are left out."""
-    text = _text(doc)
+    text = doc_text(doc)
     res = shared_resources()
-    for m in finditer_from(_MODEL_NAME, text, _alnum_runs(doc)):
-        _add(doc, m.start(), m.end(), "Paper", "model_name", 62)
-    words = _latin_words(doc)
+    for m in finditer_from(_MODEL_NAME, text, alnum_runs(doc)):
+        add_candidate(doc, m.start(), m.end(), "Paper", "model_name", 62)
+    words = latin_words(doc)
     if not _is_technical(text, words):
         return doc
     common = res.common_acronyms
@@ -199,7 +199,7 @@ def kg_model_names(doc):
             p = re.search(r"(?<![A-Za-z0-9\-])([A-Z][a-z]+(?:-[A-Z][a-z]+)?)[ \t]$", text[max(0, s - 30) : s])
             if p and p.group(1).casefold() not in common and p.group(1).lower() not in _SMALL_WORDS:
                 s -= len(p.group(0))
-        _add(doc, s, e, "Paper", "model_name", 61 if cue or camel else 58)
+        add_candidate(doc, s, e, "Paper", "model_name", 61 if cue or camel else 58)
     return doc
 
 
@@ -212,8 +212,8 @@ _CONFERENCE_YEAR = re.compile(r"(?<![A-Za-z])([A-Za-z]{2,12})[ \t]*'?((?:19|20)\
 @Language.component("kg_conferences")
 def kg_conferences(doc):
     res = shared_resources()
-    text = _text(doc)
+    text = doc_text(doc)
     for m in finditer_from(_CONFERENCE_YEAR, text, run_starts(_LETTERS_BEFORE_NUMBER, text)):
         if m.group(1) in res.conferences or m.group(1).upper() in res.conferences:
-            _add(doc, m.start(), m.end(), "Event", "conference_year", 92)
+            add_candidate(doc, m.start(), m.end(), "Event", "conference_year", 92)
     return doc

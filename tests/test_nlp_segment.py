@@ -113,7 +113,7 @@ def test_finditer_from_matches_finditer_when_every_start_is_given():
     for text in texts:
         spans = lambda ms: [(m.span(), m.groups()) for m in ms]  # noqa: E731
         starts = dates._date_starts(text)
-        assert spans(chars.finditer_from(finders._DATE_RE, text, starts)) == spans(finders._DATE_RE.finditer(text)), text
+        assert spans(chars.finditer_from(finders.DATE_RE, text, starts)) == spans(finders.DATE_RE.finditer(text)), text
         heads = sorted({p for m in organisations._GROUP_NOUN.finditer(text) for p in range(m.start() - 7, m.start() - 4) if p >= 0})
         assert spans(chars.finditer_from(organisations._COORD_ORGS, text, heads)) == spans(organisations._COORD_ORGS.finditer(text)), text
 

@@ -23,15 +23,9 @@ LONG_FILES = {
 #: import circles there are today, each as the sorted tuple of its modules (only ever remove these)
 KNOWN_CIRCLES: set[tuple[str, ...]] = set()
 
-#: files that import other modules' private names today, with how many (only ever lower these): the
-#: extraction modules, moved into kg/extract/ with their names as they were
-PRIVATE_IMPORTS = {
-    "extract/dates.py": 1,
-    "extract/extractor.py": 6,
-    "extract/lexicon.py": 2,
-    "extract/organisations.py": 4,
-    "extract/titles.py": 1,
-}
+#: files that import other modules' private names today, with how many (only ever lower these): none (the
+#: helpers kg/extract's modules share are public names of the module that defines them)
+PRIVATE_IMPORTS: dict[str, int] = {}
 
 
 def _modules() -> dict[str, Path]:

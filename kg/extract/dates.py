@@ -12,7 +12,7 @@ from spacy.language import Language
 
 from kg.extract.chars import finditer_from, run_starts
 from kg.extract.document import doc_text
-from kg.extract.finders import _DATE_RE, find_sentences, normalise_date
+from kg.extract.finders import DATE_RE, find_sentences, normalise_date
 
 
 @Language.component("kg_sentences")
@@ -35,5 +35,5 @@ def _date_starts(text: str) -> list[int]:
 def kg_dates(doc):
     text = doc_text(doc)
     starts = _date_starts(text)
-    doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in finditer_from(_DATE_RE, text, starts)]
+    doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in finditer_from(DATE_RE, text, starts)]
     return doc

@@ -11,6 +11,8 @@ import re
 
 from kg.extract.chars import finditer_from
 
+__all__ = ["find_sentences", "find_acronyms", "normalise_date", "DATE_RE", "SMALL_WORDS"]
+
 
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=[a-z0-9\)])\.(?=\s)|…{1,2}")
 
@@ -30,7 +32,7 @@ def find_sentences(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
-_DATE_RE = re.compile(
+DATE_RE = re.compile(
     r"(?<!\d)(?P<y>\d{4})\s*年\s*(?:(?P<m>\d{1,2})\s*月\s*(?:(?P<d>\d{1,2})\s*[日号])?|(?P<ny>元旦))?"
     r"|(?<!\d)(?P<iy>\d{4})[-/.](?P<im>\d{1,2})[-/.](?P<id>\d{1,2})(?!\d)"
     r"|(?<![\d年])(?P<m2>\d{1,2})\s*月\s*(?P<d2>\d{1,2})\s*[日号]"
@@ -63,7 +65,7 @@ def normalise_date(match: re.Match) -> str | None:
     return None
 
 
-_SMALL_WORDS = {"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "via", "from", "at",
+SMALL_WORDS = {"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "via", "from", "at",
                 "as", "is", "are", "be", "all", "you", "them", "it", "its", "into", "over", "vs", "not", "do", "what"}
 
 
@@ -77,7 +79,7 @@ _ACRONYM_RUN = re.compile(r"[A-Za-z0-9\- \t]+")
 def _initials_match(long: str, abbr: str) -> bool:
     letters = [c for c in abbr.upper() if c.isalpha()]
     parts = [p for p in re.split(r"[\s\-]+", long) if p]
-    initials = "".join(p[0].upper() for p in parts if p.lower() not in _SMALL_WORDS or p[0].isupper())
+    initials = "".join(p[0].upper() for p in parts if p.lower() not in SMALL_WORDS or p[0].isupper())
     it = iter(initials + "".join(c.upper() for c in long if c.isupper()))
     return bool(letters) and letters[0] == parts[0][0].upper() and all(c in it for c in letters[1:])
 

@@ -1,6 +1,6 @@
 """Component ``kg_lexicon`` (jieba's dictionary tags nr/ns/nt as a weak signal) and the ``--model`` NER wrapper.
 
-``_ModelNer`` runs a trained spaCy pipeline's NER on the text and adds its entities as
+``ModelNer`` runs a trained spaCy pipeline's NER on the text and adds its entities as
 candidates; ``load_extractor`` registers it as the ``kg_model_ner`` component when a model is named.
 """
 
@@ -10,8 +10,10 @@ from spacy.language import Language
 
 from kg.extract.chars import starts_with_any
 from kg.extract.document import LEXICON_TYPES, T_LEXICON, add_candidate, doc_text, doc_tokens, token_groups
-from kg.extract.persons import _person_context, _plausible_person
+from kg.extract.persons import person_context, plausible_person
 from kg.extract.resources import shared_resources
+
+__all__ = ["kg_lexicon", "ModelNer"]
 
 
 @Language.component("kg_lexicon")
@@ -29,9 +31,9 @@ def kg_lexicon(doc):
                 continue
             if len(tok) >= 4 and not long_surname and tag != "nrt":
                 continue  # four characters after a one-character surname: an idiom (顾名思义, 尚方宝剑)
-            if len(tok) == 2 and res.tags.get(tok[0]) == "m" and not _person_context(text, s, e, res):
+            if len(tok) == 2 and res.tags.get(tok[0]) == "m" and not person_context(text, s, e, res):
                 continue  # a numeral-like first character reads as a quantity (余生, 多拉快跑)
-            if not _plausible_person(text, s, e, res):
+            if not plausible_person(text, s, e, res):
                 continue
         if type_ == "Place" and not tok.endswith(res.place_suffixes):
             continue
@@ -45,7 +47,7 @@ _NER_LABELS = {"PERSON": "Person", "PER": "Person", "GPE": "Place", "LOC": "Plac
                "ORG": "Organization", "EVENT": "Event", "WORK_OF_ART": "Paper", "LAW": "Event"}
 
 
-class _ModelNer:
+class ModelNer:
     """Runs a trained pipeline's NER on the text and adds its entities as candidates."""
 
     def __init__(self, name: str, nlp):

@@ -14,10 +14,10 @@ from kg.extract.chars import FUNCTION_CHARS, FUNCTION_TAGS, TRANSLIT_SEP, findit
 from kg.extract.document import (
     add_candidate, alnum_runs, doc_text, doc_tokens, ends_token, latin_words, starts_token, token_starts,
 )
-from kg.extract.persons import _VERBISH
+from kg.extract.persons import VERBISH
 from kg.extract.resources import Resources, shared_resources
-from kg.extract.suffix_names import _NUMERAL
-from kg.extract.titles import _CAMEL_NAME, _CAPS_NAME
+from kg.extract.suffix_names import NUMERAL
+from kg.extract.titles import CAMEL_NAME, CAPS_NAME
 
 
 #: two short names coordinated before a group noun: 三井和三菱两家财阀, 美团与滴滴等公司
@@ -89,18 +89,18 @@ def kg_org_context(doc):
     for m in finditer_from(_COORD_ORGS, text, heads):
         for g in (1, 2):
             name = m.group(g)
-            if name not in res.stopwords and res.tags.get(name) not in FUNCTION_TAGS and not _NUMERAL.match(name):
+            if name not in res.stopwords and res.tags.get(name) not in FUNCTION_TAGS and not NUMERAL.match(name):
                 add_candidate(doc, m.start(g), m.end(g), "Organization", "coordinated_org", 79)
     for m in _QUOTED_UNIT.finditer(text):
         name = m.group(1)
-        if res.tags.get(name) in _VERBISH or (res.tags.get(name[0]) in ("d", "ad", "v") and not all(c in res.translit for c in name)):
+        if res.tags.get(name) in VERBISH or (res.tags.get(name[0]) in ("d", "ad", "v") and not all(c in res.translit for c in name)):
             continue  # 部队"缓炸": a quoted verb, not a unit's name
         if name not in res.stopwords and not re.match(r"(?:团|旅|营|师|部队|大队|中队|分队|支队)", text[m.end():]):
             add_candidate(doc, m.start(1), m.end(1), "Organization", "unit_name", 81)  # not 旅“野地”旅: a nickname of the unit before
     common = res.common_acronyms
     for m in finditer_from(_LATIN_ORG, text, alnum_runs(doc)):
         name = m.group(1)
-        if name.casefold() in common or _CAPS_NAME.fullmatch(name) or _CAMEL_NAME.fullmatch(name):
+        if name.casefold() in common or CAPS_NAME.fullmatch(name) or CAMEL_NAME.fullmatch(name):
             continue
         add_candidate(doc, m.start(1), m.end(1), "Organization", "latin_org", 63)
     return doc

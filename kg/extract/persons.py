@@ -2,8 +2,8 @@
 
 Rulers (乾隆, 汉献帝), words jieba's HMM made of a surname and a given name, dotted Western
 names (亚历山大·朱汉), surname + given name, transliterated names, names after a role word or
-叫/名叫, and short names coordinated with a person found.  ``_plausible_person`` and
-``_person_context`` are also read by ``kg_lexicon``.
+叫/名叫, and short names coordinated with a person found.  ``plausible_person`` and
+``person_context`` are also read by ``kg_lexicon``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from kg.extract.document import (
     inside_word, is_terminator, left_boundary, left_ok, places_at, starts_token, token_groups, token_starts,
 )
 from kg.extract.resources import Resources, shared_resources
+
+__all__ = ["kg_person_names", "person_context", "plausible_person", "VERBISH"]
 
 
 #: a dynasty and a temple or posthumous title: 汉献帝, 唐太宗, 明成祖
@@ -52,7 +54,7 @@ def _everyday_name_word(name: str, res: Resources) -> bool:
 _KIN = re.compile(r"的?(?:侄子|侄女|儿子|女儿|妻子|丈夫|老婆|夫人|父亲|母亲|哥哥|弟弟|姐姐|妹妹|秘书|副官|亲信|学生|同学|部下|参议|舞伴|小舅子|外甥)")
 
 
-def _person_context(text: str, s: int, e: int, res: Resources) -> bool:
+def person_context(text: str, s: int, e: int, res: Resources) -> bool:
     """Whether ``text[s:e]`` stands where a person's name stands: after or before a role word,
     or before a kinship or retinue word (溥仪的侄子, 将军凤山, 党员张扬)."""
     if res.role_re.match(text, e) or _KIN.match(text, e):
@@ -60,12 +62,12 @@ def _person_context(text: str, s: int, e: int, res: Resources) -> bool:
     return ends_with_any(text, s, res.roles, res.role_lens) or text.endswith("党员", 0, s)
 
 
-def _plausible_person(text: str, s: int, e: int, res: Resources) -> bool:
+def plausible_person(text: str, s: int, e: int, res: Resources) -> bool:
     """General checks on a span proposed as a person's name by the dictionary or a surname."""
     name = text[s:e]
     if name[-1] in _CATEGORY_END or name[-1] == "人":
         return False  # 石浦港, 海圻舰, 阿富汗人
-    if _everyday_name_word(name, res) and not _person_context(text, s, e, res):
+    if _everyday_name_word(name, res) and not person_context(text, s, e, res):
         return False
     if len(name) >= 4 and name[0] in res.surnames_zh and name[:2] not in res.surnames_zh and not any(
         name[:n] in res.surnames_ja for n in res.ja_lens if 2 <= n <= len(name)
@@ -80,7 +82,7 @@ def _plausible_person(text: str, s: int, e: int, res: Resources) -> bool:
     return True
 
 
-_VERBISH = {"v", "vn", "vd", "r", "p", "d", "c", "u", "q", "a", "ad", "m"}
+VERBISH = {"v", "vn", "vd", "r", "p", "d", "c", "u", "q", "a", "ad", "m"}
 
 
 def _role_before(text: str, i: int, res: Resources) -> bool:
@@ -92,9 +94,9 @@ def _verb_like_given(surname: str, given: str, res: Resources) -> bool:
     followed by a verb, pronoun or measure word rather than a given name."""
     if res.tags.get(given) in ("q",) or (len(given) == 1 and res.tags.get(given) == "q"):
         return True
-    if res.tags.get(surname) not in _VERBISH:
+    if res.tags.get(surname) not in VERBISH:
         return False
-    return res.tags.get(given[0]) in _VERBISH or res.tags.get(given) in _VERBISH
+    return res.tags.get(given[0]) in VERBISH or res.tags.get(given) in VERBISH
 
 
 def _person_by_new_word(doc, res: Resources) -> None:
@@ -111,7 +113,7 @@ def _person_by_new_word(doc, res: Resources) -> None:
             continue
         if any(res.freq.get(given[j:], 0) >= 50 for j in range(len(given) - 1)) or not left_ok(text, s, res):
             continue
-        if _plausible_person(text, s, e, res) and is_terminator(text, e, res):
+        if plausible_person(text, s, e, res) and is_terminator(text, e, res):
             add_candidate(doc, s, e, "Person", "new_word_name", 64)
 
 
@@ -237,7 +239,7 @@ def _person_by_surname(doc, res: Resources) -> None:
                     continue
                 if g > 1 and given[-1] in _WEAK_NAME_END:
                     continue  # a function character glued on (纳兰揆叙可都…): try the shorter name
-                if not _plausible_person(text, i, e, res):
+                if not plausible_person(text, i, e, res):
                     continue
                 if k == 1 and len(given) == 2 and res.freq.get(given, 0) >= 100 and res.tags.get(given) not in NAME_TAGS:
                     continue
@@ -248,13 +250,13 @@ def _person_by_surname(doc, res: Resources) -> None:
                 # the given name must not be a common word running on past the name
                 if any(res.freq.get(text[j : e + 1], 0) >= 30 for j in range(i + k, e)):
                     continue
-                if k == 1 and _verb_like_given(surname, given, res) and not _person_context(text, i, e, res):
+                if k == 1 and _verb_like_given(surname, given, res) and not person_context(text, i, e, res):
                     continue  # 来打, 由溅落, 任哪去, 全灭: a verb after a character that is mostly a word
                 best = (i, e, 75 if k >= 2 else 65)
                 break
             if not best:
                 known = next((text[i : i + m] for m in (4, 3) if res.tags.get(text[i : i + m]) in NAME_TAGS), None)
-                if known and _plausible_person(text, i, i + len(known), res):
+                if known and plausible_person(text, i, i + len(known), res):
                     best = (i, i + len(known), 75)  # the dictionary knows the whole name (左宗棠结了 → 左宗棠)
             if best:
                 break
@@ -421,5 +423,5 @@ def _person_by_coordination(doc, res: Resources) -> None:
                 continue
             if (tag is not None and tag not in NAME_TAGS) or res.freq.get(name, 0) >= 30 or any(c in NOT_NAME_CHAR for c in name):
                 continue
-            if _name_like(name, res, paired) and _plausible_person(text, a, b, res):
+            if _name_like(name, res, paired) and plausible_person(text, a, b, res):
                 add_candidate(doc, a, b, "Person", "coordinated_person", 63)

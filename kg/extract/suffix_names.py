@@ -17,9 +17,11 @@ from kg.extract.document import (
 )
 from kg.extract.resources import Resources, shared_resources
 
+__all__ = ["kg_suffix_names", "NUMERAL"]
+
 
 _ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+次$")
-_NUMERAL = re.compile(r"^[\d一二三四五六七八九十〇零百千两]+$")
+NUMERAL = re.compile(r"^[\d一二三四五六七八九十〇零百千两]+$")
 
 
 def _proper_ish(tok: str, res: Resources, allow_numeral: bool) -> bool:
@@ -27,7 +29,7 @@ def _proper_ish(tok: str, res: Resources, allow_numeral: bool) -> bool:
         return False
     if tok.isascii():
         return tok[:1].isalpha() or (allow_numeral and tok.isdigit())
-    if allow_numeral and (_NUMERAL.match(tok) or _ORDINAL.match(tok)):
+    if allow_numeral and (NUMERAL.match(tok) or _ORDINAL.match(tok)):
         return True
     if not all(is_cjk(c) for c in tok):
         return False
@@ -251,7 +253,7 @@ def kg_suffix_names(doc):
             if generic and (ptok in res.places or not (all(c in res.translit for c in ptok) or res.tags.get(ptok) in ("ns", "nz")
                                                         or (tok in _LANDFORMS and not res.freq.get(ptok) and any(c in res.translit for c in ptok)))):
                 break  # 汤加火山 is 汤加, 浅层火山 no place; an unknown word of transliteration is part of it (斯通博利火山)
-            if type_ == "Organization" and (res.tags.get(ptok) in ("m", "mq", "r", "b") or _NUMERAL.match(ptok[:1])
+            if type_ == "Organization" and (res.tags.get(ptok) in ("m", "mq", "r", "b") or NUMERAL.match(ptok[:1])
                                             or ptok.endswith(("人", "员", "者")) or ptok in _ORG_STOP_PREFIX):
                 break  # 所有部队, 八辆汽车, 负责人共产党员
             start = ps

@@ -14,8 +14,11 @@ from spacy.language import Language
 
 from kg.extract.chars import LATIN_WORD, finditer_from, run_starts
 from kg.extract.document import add_candidate, alnum_runs, doc_text, latin_words
-from kg.extract.finders import _SMALL_WORDS, find_acronyms
+from kg.extract.finders import SMALL_WORDS, find_acronyms
 from kg.extract.resources import read_words, shared_resources
+
+__all__ = ["kg_titles", "kg_english_titles", "kg_acronyms", "kg_model_names", "kg_conferences", "CAPS_NAME",
+           "CAMEL_NAME"]
 
 
 _BRACKET_TITLE = re.compile(r"《([^《》\n]{1,200})》")
@@ -52,7 +55,7 @@ def _looks_like_title(words: list[str], share: float = 0.75) -> bool:
     """Three words or more, at least ``share`` of those that are not small words capitalised."""
     if len(words) < 3:
         return False
-    content = [w for w in words if w.lower() not in _SMALL_WORDS]
+    content = [w for w in words if w.lower() not in SMALL_WORDS]
     if not content:
         return False
     capital = sum(1 for w in content if w[0].isupper() or any(c.isdigit() for c in w))
@@ -152,8 +155,8 @@ _MODEL_NAME = re.compile(r"(?<![A-Za-z0-9\-])(?=[A-Za-z0-9\-]*\d)(?=(?:[A-Za-z0-
 
 
 #: an acronym in capitals (TCN, STGCN) or a CamelCase name with a capital run or a -Net ending (CubicLSTM, WaveNet)
-_CAPS_NAME = re.compile(r"[A-Z][A-Z0-9]{1,7}s?")
-_CAMEL_NAME = re.compile(r"(?:[A-Z][a-z]+)+(?:[A-Z]{2,}[a-z]*|Net|Nets|Former|former)(?:[A-Z][a-z]+|[A-Z]{2,})*|[A-Z][a-z]+[A-Z]{2,}[A-Za-z]*")
+CAPS_NAME = re.compile(r"[A-Z][A-Z0-9]{1,7}s?")
+CAMEL_NAME = re.compile(r"(?:[A-Z][a-z]+)+(?:[A-Z]{2,}[a-z]*|Net|Nets|Former|former)(?:[A-Z][a-z]+|[A-Z]{2,})*|[A-Z][a-z]+[A-Z]{2,}[A-Za-z]*")
 #: words around a Latin name that make it a named model, method or paper
 _MODEL_CUE_BEFORE = ("模型之", "模型", "算法", "网络", "论文", "方法", "框架之", "利用", "使用", "基于", "提出")
 _MODEL_CUE_AFTER = ("模型", "论文", "网络", "算法", "架构", "方法", "详解", "原理", "解读")
@@ -183,21 +186,21 @@ def kg_model_names(doc):
         word = m.group(0)
         s, e = m.start(), m.end()
         folded = word.casefold()
-        if folded in common or folded in _SMALL_WORDS:
+        if folded in common or folded in SMALL_WORDS:
             continue
         before = text[max(0, s - 3) : s]
         after = text[e : e + 2]
         cue = before.endswith(_MODEL_CUE_BEFORE) or after.startswith(_MODEL_CUE_AFTER)
         if (word in res.conferences or word.upper() in res.conferences) and not cue:
             continue  # a venue (CVPR), unless a model word stands beside it (模型SDM)
-        caps = bool(_CAPS_NAME.fullmatch(word)) and len(word.rstrip("s")) >= 3
-        camel = bool(_CAMEL_NAME.fullmatch(word))
+        caps = bool(CAPS_NAME.fullmatch(word)) and len(word.rstrip("s")) >= 3
+        camel = bool(CAMEL_NAME.fullmatch(word))
         if not (caps or camel or (cue and word[0].isupper() and len(word) >= 3)):
             continue
         # a capitalised word just before a CamelCase name belongs to it (Graph WaveNet, Self-Attention ConvLSTM)
         if camel:
             p = re.search(r"(?<![A-Za-z0-9\-])([A-Z][a-z]+(?:-[A-Z][a-z]+)?)[ \t]$", text[max(0, s - 30) : s])
-            if p and p.group(1).casefold() not in common and p.group(1).lower() not in _SMALL_WORDS:
+            if p and p.group(1).casefold() not in common and p.group(1).lower() not in SMALL_WORDS:
                 s -= len(p.group(0))
         add_candidate(doc, s, e, "Paper", "model_name", 61 if cue or camel else 58)
     return doc

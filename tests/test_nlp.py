@@ -219,7 +219,7 @@ def test_jieba_is_imported_without_pkg_resources_and_segments_as_before(tmp_path
         "import os, sys\n"
         f"os.environ['KG_CACHE_DIR'] = {str(tmp_path)!r}\n"  # no tables cache: jieba reads its own files
         "from kg.extract import resources\n"
-        "resources._resources()\n"
+        "resources.shared_resources()\n"
         "import jieba\n"
         "print('pkg_resources' in sys.modules, '/'.join(jieba.cut('北京大学的王小明在2020年去了上海')))\n"
     )

@@ -48,7 +48,7 @@ def test_segment_is_jieba_cut_word_for_word():
 def test_hmm_is_jiebas_finalseg():
     from jieba import finalseg
 
-    seg = resources._resources().segmenter
+    seg = resources.shared_resources().segmenter
     for text in _texts():
         assert seg._hmm_cut(text) == list(finalseg.cut(text)), text
 
@@ -56,7 +56,7 @@ def test_hmm_is_jiebas_finalseg():
 _PROBE = """
 import json, sys
 from kg.extract import segmenter
-freq, total, tags = segmenter._jieba_tables()
+freq, total, tags = segmenter.jieba_tables()
 from_cache = "jieba.posseg" not in sys.modules
 import jieba, jieba.posseg
 own = jieba.Tokenizer()
@@ -113,35 +113,35 @@ def test_finditer_from_matches_finditer_when_every_start_is_given():
     for text in texts:
         spans = lambda ms: [(m.span(), m.groups()) for m in ms]  # noqa: E731
         starts = dates._date_starts(text)
-        assert spans(chars._finditer_from(finders._DATE_RE, text, starts)) == spans(finders._DATE_RE.finditer(text)), text
+        assert spans(chars.finditer_from(finders.DATE_RE, text, starts)) == spans(finders.DATE_RE.finditer(text)), text
         heads = sorted({p for m in organisations._GROUP_NOUN.finditer(text) for p in range(m.start() - 7, m.start() - 4) if p >= 0})
-        assert spans(chars._finditer_from(organisations._COORD_ORGS, text, heads)) == spans(organisations._COORD_ORGS.finditer(text)), text
+        assert spans(chars.finditer_from(organisations._COORD_ORGS, text, heads)) == spans(organisations._COORD_ORGS.finditer(text)), text
 
 
 def test_dictionary_helpers_agree_with_plain_scans():
-    res = resources._resources()
+    res = resources.shared_resources()
     rnd = random.Random(3)
     text = "".join(_texts()[:50])
     roles = sorted(res.roles)
     for _ in range(3000):
         i = rnd.randrange(len(text) + 1)
-        assert chars._ends_with_any(text, i, res.roles, res.role_lens) == any(text.endswith(r, 0, i) for r in roles)
+        assert chars.ends_with_any(text, i, res.roles, res.role_lens) == any(text.endswith(r, 0, i) for r in roles)
         word = text[i : i + rnd.randrange(1, 6)] + rnd.choice(["", *sorted(res.surnames_ja)[:50]])
-        assert chars._starts_with_any(word, res.surnames_ja, res.ja_lens) == any(word.startswith(x) for x in res.surnames_ja)
+        assert chars.starts_with_any(word, res.surnames_ja, res.ja_lens) == any(word.startswith(x) for x in res.surnames_ja)
         if i < len(text):
             plain = next((n for n in (4, 3, 2) if len(text[i : i + n]) == n and res.freq.get(text[i : i + n], 0) >= 20), 0)
-            assert document._common_word_at(text, i, res, min_freq=20) == plain
+            assert document.common_word_at(text, i, res, min_freq=20) == plain
             plain_inside = any(
-                res.freq.get(text[a:b], 0) >= 20 and res.tags.get(text[a:b]) not in chars._NAME_TAGS and text[a:b] not in res.roles
+                res.freq.get(text[a:b], 0) >= 20 and res.tags.get(text[a:b]) not in chars.NAME_TAGS and text[a:b] not in res.roles
                 for a in range(max(0, i - 3), i) for b in range(i + 1, min(len(text), a + 4) + 1))
-            assert document._inside_word(text, i, res) == plain_inside
+            assert document.inside_word(text, i, res) == plain_inside
         expected = []
         for n in (4, 3, 2, 1):
             w = text[i : i + n]
             if len(w) == n and (w in res.surnames_ja or w in res.surnames_zh):
                 expected.append((w, w in res.surnames_ja or n >= 2))
         assert persons._surname_at(text, i, res) == expected
-    assert all(chars._is_cjk(c) == bool(chars._CJK.match(c)) for c in map(chr, range(0x3000, 0xFFFF)))
+    assert all(chars.is_cjk(c) == bool(chars._CJK.match(c)) for c in map(chr, range(0x3000, 0xFFFF)))
 
 
 def test_words_pattern_matches_like_the_alternation_longest_first():
@@ -152,7 +152,7 @@ def test_words_pattern_matches_like_the_alternation_longest_first():
     for _ in range(300):
         words = {"".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 5))) for _ in range(rnd.randrange(0, 30))}
         flat = re.compile("|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w)))) if words else "(?!)")
-        trie = re.compile(chars._words_pattern(words))
+        trie = re.compile(chars.words_pattern(words))
         for _ in range(20):
             text = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 30)))
             assert [m.span() for m in trie.finditer(text)] == [m.span() for m in flat.finditer(text)], (words, text)
@@ -160,7 +160,7 @@ def test_words_pattern_matches_like_the_alternation_longest_first():
                 a, b = trie.match(text, i), flat.match(text, i)
                 assert (a and a.span()) == (b and b.span())
             assert bool(trie.fullmatch(text)) == (text in words)
-    res = resources._resources()
+    res = resources.shared_resources()
     sample = _texts()[0]
     flat = re.compile("|".join(map(re.escape, sorted(res.places, key=lambda w: (-len(w), w)))))
     assert [m.span() for m in res.place_re.finditer(sample)] == [m.span() for m in flat.finditer(sample)]
@@ -182,9 +182,9 @@ def test_packed_extraction_round_trips():
 
 
 def test_token_groups_are_the_token_classes():
-    doc = document._Doc(_texts()[0])
-    res = resources._resources()
-    groups = document._token_groups(doc)
+    doc = document.PlainDoc(_texts()[0])
+    res = resources.shared_resources()
+    groups = document.token_groups(doc)
     for bit, members in groups.items():
         assert members == [i for i, t in enumerate(doc.user_data["kg_tokens"]) if document._token_class(t[2], res) & bit]
 
@@ -207,22 +207,22 @@ def test_gloss_starts_and_token_bounds():
     parts = ["(", "（", ")", "）", " ", "\t", "Stromboli", "Vulcano", "Ab", "式", "火山", "斯通博利", "武尔卡诺", "是", "a", "\n"]
     for _ in range(2000):
         text = "".join(rnd.choice(parts) for _ in range(rnd.randrange(0, 25)))
-        got = [(m.span(), m.groups()) for m in chars._finditer_from(places._LATIN_GLOSS, text, places._gloss_starts(text))]
+        got = [(m.span(), m.groups()) for m in chars.finditer_from(places._LATIN_GLOSS, text, places._gloss_starts(text))]
         assert got == [(m.span(), m.groups()) for m in places._LATIN_GLOSS.finditer(text)], text
-    doc = document._Doc(_texts()[0])
-    toks, starts = doc.user_data["kg_tokens"], document._token_starts(doc)
+    doc = document.PlainDoc(_texts()[0])
+    toks, starts = doc.user_data["kg_tokens"], document.token_starts(doc)
     begins, ends = {t[0] for t in toks}, {t[1] for t in toks}
     for p in range(len(doc.text) + 2):
-        assert document._starts_token(starts, p) == (p in begins)
-        assert document._ends_token(toks, starts, p) == (p in ends)
+        assert document.starts_token(starts, p) == (p in begins)
+        assert document.ends_token(toks, starts, p) == (p in ends)
 
 
 def test_surname_scan_positions_are_where_a_weighed_surname_starts():
-    res = resources._resources()
+    res = resources.shared_resources()
     text = "".join(_texts()[:300]) + "中村上一条有马大久保小西行长王羲之"
     found = {m.start() for m in res.surname_start_re.finditer(text)} | {m.start() for m in res.long_surname_re.finditer(text)}
-    expected = {i for i in range(len(text)) if chars._is_cjk(text[i]) and any(
-        not (len(w) == 1 and w in chars._FUNCTION_CHARS) for w, _ in persons._surname_at(text, i, res))}
+    expected = {i for i in range(len(text)) if chars.is_cjk(text[i]) and any(
+        not (len(w) == 1 and w in chars.FUNCTION_CHARS) for w, _ in persons._surname_at(text, i, res))}
     assert found == expected
 
 
@@ -237,16 +237,16 @@ def test_anchored_patterns_find_what_finditer_finds(name):
         "sentences": (finders._SENTENCE_END, lambda t: (m.start() for m in finders._SENTENCE_END_CHAR.finditer(t))),
         "acronyms": (finders._ACRONYM_DEF, lambda t: (p for m in finders._ACRONYM_RUN.finditer(t) if t.startswith(("(", "（"), m.end())
                                                  for p in range(m.start(), m.end()))),
-        "model": (titles._MODEL_NAME, lambda t: chars._run_starts(chars._ALNUM_DASH_RUN, t)),
-        "latin": (chars._LATIN_WORD, lambda t: chars._run_starts(chars._WORD_CHAR_RUN, t)),
-        "conference": (titles._CONFERENCE_YEAR, lambda t: chars._run_starts(titles._LETTERS_BEFORE_NUMBER, t)),
+        "model": (titles._MODEL_NAME, lambda t: chars.run_starts(chars.ALNUM_DASH_RUN, t)),
+        "latin": (chars.LATIN_WORD, lambda t: chars.run_starts(chars.WORD_CHAR_RUN, t)),
+        "conference": (titles._CONFERENCE_YEAR, lambda t: chars.run_starts(titles._LETTERS_BEFORE_NUMBER, t)),
         "unit": (organisations._UNIT_RE, lambda t: (m.start() for m in organisations._UNIT_START.finditer(t))),
-        "latin_org": (organisations._LATIN_ORG, lambda t: chars._run_starts(chars._ALNUM_DASH_RUN, t)),
+        "latin_org": (organisations._LATIN_ORG, lambda t: chars.run_starts(chars.ALNUM_DASH_RUN, t)),
         "dot": (persons._DOT_NAME, persons._dot_name_starts),
     }[name]
     for _ in range(3000):
         text = "".join(rnd.choice(parts) for _ in range(rnd.randrange(0, 30)))
-        got = [(m.span(), m.groups()) for m in chars._finditer_from(pattern, text, starts(text))]
+        got = [(m.span(), m.groups()) for m in chars.finditer_from(pattern, text, starts(text))]
         assert got == [(m.span(), m.groups()) for m in pattern.finditer(text)], text
 
 
@@ -257,6 +257,6 @@ def test_clear_caches_changes_no_output():
     extractor = nlp.load_extractor()
     first = extractor.extract(note)
     nlp.clear_caches()
-    res = resources._resources()
+    res = resources.shared_resources()
     assert not res.token_classes and not res.segmenter.hmm_cache and not res.segmenter.chars
     assert extractor.extract(note) == first

@@ -23,26 +23,9 @@ LONG_FILES = {
 #: import circles there are today, each as the sorted tuple of its modules (only ever remove these)
 KNOWN_CIRCLES: set[tuple[str, ...]] = set()
 
-#: files that import other modules' private names today, with how many (only ever lower these): the
-#: extraction modules, moved into kg/extract/ with their names as they were
-PRIVATE_IMPORTS = {
-    "extract/assembly.py": 2,
-    "extract/dates.py": 4,
-    "extract/document.py": 11,
-    "extract/extractor.py": 8,
-    "extract/features.py": 1,
-    "extract/latin_names.py": 2,
-    "extract/finders.py": 1,
-    "extract/lexicon.py": 10,
-    "extract/organisations.py": 19,
-    "extract/persons.py": 30,
-    "extract/places.py": 10,
-    "extract/resolve.py": 2,
-    "extract/resources.py": 7,
-    "extract/suffix_names.py": 15,
-    "extract/tagger.py": 3,
-    "extract/titles.py": 10,
-}
+#: files that import other modules' private names today, with how many (only ever lower these): none (the
+#: helpers kg/extract's modules share are public names of the module that defines them)
+PRIVATE_IMPORTS: dict[str, int] = {}
 
 
 def _modules() -> dict[str, Path]:

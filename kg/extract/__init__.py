@@ -53,12 +53,12 @@ Entity keys are ``f"{type}/{canonical name}"``; they depend on the note and the
 curation only.
 
 Speed (the largest CPU consumer of a build): the text is segmented once, by
-``_Segmenter`` (jieba's own algorithm and tables, word for word, in fewer Python
+``Segmenter`` (jieba's own algorithm and tables, word for word, in fewer Python
 steps); jieba's dictionary and POS tables load from one marshal cache; what the
 components derive from a text (token starts, token classes, Latin words) is made once
 per text and what they derive from a word is remembered per word; lexicons are trie
 regexes; patterns whose matches can only start at a few places are tried only there
-(``_finditer_from``); overlap tests use a covered-characters map.  Every one of these
+(``finditer_from``); overlap tests use a covered-characters map.  Every one of these
 gives the same results as the plain scan it replaces (see tests/test_nlp_segment.py).
 """
 

@@ -9,21 +9,22 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import replace
 
-from kg.extract.chars import _is_cjk
-from kg.extract.resources import _resources
+from kg.extract.chars import is_cjk
+from kg.extract.resources import shared_resources
 from kg.model import Mention
 
-__all__ = ["PIECE", "SENTENCE_WINDOW", "MENTIONS_PER_ENTITY"]
+__all__ = ["PIECE", "SENTENCE_WINDOW", "MENTIONS_PER_ENTITY", "text_pieces", "evidence_window", "collapse_mentions",
+           "trim_to_known", "short_forms"]
 
 #: a note's text longer than this is read in pieces of about this many characters
 PIECE = 50_000
 
 
-def _pieces(text: str) -> list[tuple[int, int]]:
+def text_pieces(text: str) -> list[tuple[int, int]]:
     r"""``(start, end)`` of pieces of ``text`` of at most ``PIECE`` characters, cut after a line break
     where there is one in the second half of a piece, else after a sentence's end, else anywhere.
 
-    >>> _pieces("a" * 10), [b - a for a, b in _pieces(("x" * 40_000 + "\n") * 3)]
+    >>> text_pieces("a" * 10), [b - a for a, b in text_pieces(("x" * 40_000 + "\n") * 3)]
     ([(0, 10)], [40001, 40001, 40001])
     """
     out, a, n = [], 0, len(text)
@@ -45,11 +46,11 @@ SENTENCE_WINDOW = 400
 MENTIONS_PER_ENTITY = 50
 
 
-def _window(sentence: tuple[int, int], s: int, e: int) -> tuple[int, int]:
+def evidence_window(sentence: tuple[int, int], s: int, e: int) -> tuple[int, int]:
     """The sentence around a mention ``[s, e)``, cut to at most ``SENTENCE_WINDOW`` characters
     (centred on the mention) when it is longer: a line without punctuation is not one piece of evidence.
 
-    >>> _window((0, 50), 10, 12), _window((0, 10_000), 5_000, 5_002)
+    >>> evidence_window((0, 50), 10, 12), evidence_window((0, 10_000), 5_000, 5_002)
     ((0, 50), (4801, 5201))
     """
     a, b = sentence
@@ -60,7 +61,7 @@ def _window(sentence: tuple[int, int], s: int, e: int) -> tuple[int, int]:
     return start, min(b, start + SENTENCE_WINDOW)
 
 
-def _collapse(text: str, mentions: list[Mention]) -> list[Mention]:
+def collapse_mentions(text: str, mentions: list[Mention]) -> list[Mention]:
     """Where a note names one entity more than ``MENTIONS_PER_ENTITY`` times, one mention per distinct
     sentence stands for all the mentions of it there (its ``count``): every distinct piece of evidence
     is kept, and what a note costs follows what it says, not how often it repeats it."""
@@ -86,17 +87,17 @@ def _collapse(text: str, mentions: list[Mention]) -> list[Mention]:
     return [m if c == m.count else replace(m, count=c) for m, c in zip(out, counts)]
 
 
-def _trim_to_known(text: str, found: list[dict]) -> list[dict]:
+def trim_to_known(text: str, found: list[dict]) -> list[dict]:
     """A person the tagger found that is another person it found in the note plus one Han character
     on either side is cut to that name (桓温之, 但桓温 → 桓温): where the model's boundary wavers, the
     note's other mentions decide.  A character that ends place or organisation names is never cut."""
-    res = _resources()
+    res = shared_resources()
     known = {(text[f["start"] : f["end"]], f["type"]) for f in found if f["method"] == "tagger"}
     keep_end = res.suffix_ends
     out = []
     for f in found:
         s, e = f["start"], f["end"]
-        if f["method"] == "tagger" and f["type"] == "Person" and e - s >= 3 and _is_cjk(text[s]) and _is_cjk(text[e - 1]):
+        if f["method"] == "tagger" and f["type"] == "Person" and e - s >= 3 and is_cjk(text[s]) and is_cjk(text[e - 1]):
             for a, b in ((s + 1, e), (s, e - 1), (s + 1, e - 1)):
                 if b - a >= 2 and (text[a:b], f["type"]) in known and not (b < e and text[e - 1] in keep_end):
                     f = {**f, "start": a, "end": b}
@@ -108,12 +109,12 @@ def _trim_to_known(text: str, found: list[dict]) -> list[dict]:
 _NAME_PARTS = re.compile(r"[·•・‧ ]")
 
 
-def _short_forms(people: set[str]) -> dict[str, str]:
+def short_forms(people: set[str]) -> dict[str, str]:
     """Names of people that the note also writes in full, as a family name after a given name
     (乔布斯 and 史蒂夫·乔布斯, Jobs and Steve Jobs): the short form → the full name, where exactly one
     full name ends with it.
 
-    >>> _short_forms({"乔布斯", "史蒂夫·乔布斯", "Dean", "Jeff Dean", "Howard Dean", "张"})
+    >>> short_forms({"乔布斯", "史蒂夫·乔布斯", "Dean", "Jeff Dean", "Howard Dean", "张"})
     {'乔布斯': '史蒂夫·乔布斯'}
     """
     full: dict[str, list[str]] = defaultdict(list)

@@ -10,14 +10,14 @@ import re
 
 from spacy.language import Language
 
-from kg.extract.chars import _finditer_from, _run_starts
-from kg.extract.document import _text
-from kg.extract.finders import _DATE_RE, find_sentences, normalise_date
+from kg.extract.chars import finditer_from, run_starts
+from kg.extract.document import doc_text
+from kg.extract.finders import DATE_RE, find_sentences, normalise_date
 
 
 @Language.component("kg_sentences")
 def kg_sentences(doc):
-    doc.user_data["kg_sentences"] = find_sentences(_text(doc))
+    doc.user_data["kg_sentences"] = find_sentences(doc_text(doc))
     return doc
 
 
@@ -28,12 +28,12 @@ _ZH_YEAR_START = re.compile(r"[〇零一二三四五六七八九](?=[〇零一�
 
 
 def _date_starts(text: str) -> list[int]:
-    return sorted(_run_starts(_DIGIT_RUN, text) + _run_starts(_ZH_YEAR_START, text))
+    return sorted(run_starts(_DIGIT_RUN, text) + run_starts(_ZH_YEAR_START, text))
 
 
 @Language.component("kg_dates")
 def kg_dates(doc):
-    text = _text(doc)
+    text = doc_text(doc)
     starts = _date_starts(text)
-    doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in _finditer_from(_DATE_RE, text, starts)]
+    doc.user_data["kg_dates"] = [(m.start(), m.end(), normalise_date(m)) for m in finditer_from(DATE_RE, text, starts)]
     return doc

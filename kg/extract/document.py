@@ -1,6 +1,6 @@
-"""What the components share: the ``_Doc`` they read, candidates, tokens and word boundaries.  No spaCy.
+"""What the components share: the ``PlainDoc`` they read, candidates, tokens and word boundaries.  No spaCy.
 
-``_Doc`` holds a text and its ``user_data`` (tokens made by ``segment``); ``_add`` records a
+``PlainDoc`` holds a text and its ``user_data`` (tokens made by ``segment``); ``add_candidate`` records a
 candidate (start, end, type, method, priority); the token helpers derive what is made once per
 text (token starts, token classes, Latin words, runs) and remember per word what is looked up
 per word (token classes, suffix types: ``clear_caches`` empties them); the boundary helpers
@@ -14,16 +14,23 @@ from bisect import bisect_left, bisect_right
 from typing import Any
 
 from kg.extract.chars import (
-    _ALNUM_DASH_RUN, _CJK_CHARS, _CJK_CONTENT, _LATIN_WORD, _NAME_TAGS, _WORD_CHAR_RUN, _ends_with_any,
-    _finditer_from, _run_starts,
+    ALNUM_DASH_RUN, CJK_CHARS, CJK_CONTENT, LATIN_WORD, NAME_TAGS, WORD_CHAR_RUN, ends_with_any,
+    finditer_from, run_starts,
 )
-from kg.extract.resources import _Resources, _resources
+from kg.extract.resources import Resources, shared_resources
+
+__all__ = [
+    "CANDIDATES", "LEXICON_TYPES", "T_NEW", "T_LEXICON", "T_SUFFIX", "T_RULER_HEAD", "T_RULER", "PlainDoc", "add_candidate",
+    "doc_text", "doc_tokens", "token_starts", "token_groups", "alnum_runs", "latin_words", "starts_token", "ends_token",
+    "common_word_at", "is_terminator", "inside_word", "places_at", "left_boundary", "left_ok", "suffix_type",
+    "clear_caches", "segment",
+]
 
 
 CANDIDATES = "kg_candidates"  # user_data key: list of (start, end, type, method, priority)
 
 
-def _common_word_at(text: str, i: int, res: _Resources, min_freq: int = 30) -> int:
+def common_word_at(text: str, i: int, res: Resources, min_freq: int = 30) -> int:
     """Length of the longest common dictionary word (≥2 chars) starting at ``i``, or 0.
 
     jieba's dictionary holds every prefix of its words (frequency 0 when no word), so when the
@@ -44,20 +51,20 @@ def _common_word_at(text: str, i: int, res: _Resources, min_freq: int = 30) -> i
     return 2 if f2 >= min_freq else 0
 
 
-def _is_terminator(text: str, e: int, res: _Resources) -> bool:
+def is_terminator(text: str, e: int, res: Resources) -> bool:
     """Whether a name may end just before ``text[e]``: the end, punctuation, space, anything not
     CJK, a function character, a role word or a common word."""
     if e >= len(text):
         return True
     ch = text[e]
-    if ch not in _CJK_CONTENT:
+    if ch not in CJK_CONTENT:
         return True
     if res.role_re.match(text, e) or (ch in "副总前原代正" and res.role_re.match(text, e + 1)):
         return True
-    return _common_word_at(text, e, res) > 0
+    return common_word_at(text, e, res) > 0
 
 
-def _inside_word(text: str, i: int, res: _Resources, min_freq: int = 20) -> bool:
+def inside_word(text: str, i: int, res: Resources, min_freq: int = 20) -> bool:
     """Whether a common dictionary word runs across the boundary before ``text[i]`` (a string not
     in jieba's dictionary is no prefix of a word either, so longer ones are not looked up)."""
     freq, tags, roles = res.freq, res.tags, res.roles
@@ -67,26 +74,26 @@ def _inside_word(text: str, i: int, res: _Resources, min_freq: int = 20) -> bool
             f = freq.get(w)
             if f is None:
                 break
-            if f >= min_freq and tags.get(w) not in _NAME_TAGS and w not in roles:
+            if f >= min_freq and tags.get(w) not in NAME_TAGS and w not in roles:
                 return True
     return False
 
 
-def _places_at(text: str, i: int, res: _Resources) -> list[str]:
+def places_at(text: str, i: int, res: Resources) -> list[str]:
     m = res.place_re.match(text, i)
     return [m.group(0)] if m else []
 
 
-def _left_boundary(text: str, i: int, res: _Resources) -> bool:
+def left_boundary(text: str, i: int, res: Resources) -> bool:
     """Whether ``text[i]`` starts a word: after punctuation, a function character, a role or a common word."""
-    if i == 0 or text[i - 1] not in _CJK_CONTENT:
+    if i == 0 or text[i - 1] not in CJK_CONTENT:
         return True
-    if _ends_with_any(text, i, res.roles, res.role_lens):
+    if ends_with_any(text, i, res.roles, res.role_lens):
         return True
     return any(res.freq.get(text[a:i], 0) >= 20 for a in range(max(0, i - 4), i - 1))
 
 
-def _left_ok(text: str, s: int, res: _Resources) -> bool:
+def left_ok(text: str, s: int, res: Resources) -> bool:
     """Whether a name may start at ``s`` (no letters glued to its left)."""
     if s == 0:
         return True
@@ -94,95 +101,95 @@ def _left_ok(text: str, s: int, res: _Resources) -> bool:
     return not (ch.isascii() and ch.isalnum())
 
 
-def _add(doc, start: int, end: int, type_: str, method: str, priority: int) -> None:
+def add_candidate(doc, start: int, end: int, type_: str, method: str, priority: int) -> None:
     if end > start:
         doc.user_data.setdefault(CANDIDATES, []).append((start, end, type_, method, priority))
 
 
-def _tokens(doc) -> list[tuple[int, int, str]]:
+def doc_tokens(doc) -> list[tuple[int, int, str]]:
     toks = doc.user_data.get("kg_tokens")
     if toks is None:
         toks = doc.user_data["kg_tokens"] = [(t.idx, t.idx + len(t.text), t.text) for t in doc if not t.is_space]
     return toks
 
 
-def _alnum_runs(doc) -> list[int]:
+def alnum_runs(doc) -> list[int]:
     """Where the runs of Latin letters, digits and dashes start, made once per text."""
     starts = doc.user_data.get("kg_alnum_runs")
     if starts is None:
-        starts = doc.user_data["kg_alnum_runs"] = _run_starts(_ALNUM_DASH_RUN, _text(doc))
+        starts = doc.user_data["kg_alnum_runs"] = run_starts(ALNUM_DASH_RUN, doc_text(doc))
     return starts
 
 
-def _latin_words(doc) -> list[re.Match]:
-    """The _LATIN_WORD matches of the text, made once per text (a match follows no word character,
+def latin_words(doc) -> list[re.Match]:
+    """The LATIN_WORD matches of the text, made once per text (a match follows no word character,
     so it starts a run of them)."""
     words = doc.user_data.get("kg_latin_words")
     if words is None:
-        text = _text(doc)
-        words = doc.user_data["kg_latin_words"] = list(_finditer_from(_LATIN_WORD, text, _run_starts(_WORD_CHAR_RUN, text)))
+        text = doc_text(doc)
+        words = doc.user_data["kg_latin_words"] = list(finditer_from(LATIN_WORD, text, run_starts(WORD_CHAR_RUN, text)))
     return words
 
 
-def _token_starts(doc) -> list[int]:
+def token_starts(doc) -> list[int]:
     """Where the tokens start (ascending: tokens follow one another without overlapping), made once per text."""
     starts = doc.user_data.get("kg_token_starts")
     if starts is None:
-        starts = doc.user_data["kg_token_starts"] = [t[0] for t in _tokens(doc)]
+        starts = doc.user_data["kg_token_starts"] = [t[0] for t in doc_tokens(doc)]
     return starts
 
 
-def _starts_token(starts: list[int], p: int) -> bool:
+def starts_token(starts: list[int], p: int) -> bool:
     """Whether a token starts at ``p``."""
     k = bisect_left(starts, p)
     return k < len(starts) and starts[k] == p
 
 
-def _ends_token(toks: list[tuple[int, int, str]], starts: list[int], p: int) -> bool:
+def ends_token(toks: list[tuple[int, int, str]], starts: list[int], p: int) -> bool:
     """Whether a token ends at ``p``: the token holding ``p - 1``, if any, is the only one that can."""
     k = bisect_right(starts, p - 1) - 1
     return k >= 0 and toks[k][1] == p
 
 
 #: token classes (bits) the components look for; a token's are remembered per word (_token_class)
-_T_NEW, _T_LEXICON, _T_SUFFIX, _T_RULER_HEAD, _T_RULER = 1, 2, 4, 8, 16
+T_NEW, T_LEXICON, T_SUFFIX, T_RULER_HEAD, T_RULER = 1, 2, 4, 8, 16
 
 
-def _token_class(word: str, res: "_Resources") -> int:
+def _token_class(word: str, res: "Resources") -> int:
     """The classes of a token: a two- or three-character CJK word jieba's dictionary does not hold
     (made up by its HMM), a CJK word of two characters or more with a lexicon tag (nr, ns, nt...)
-    and no stopword, a word ending in an event, organisation or place word (_suffix_type), a
+    and no stopword, a word ending in an event, organisation or place word (suffix_type), a
     proper prefix of a ruler's name, a ruler's name."""
     found = 0
-    if not res.freq.get(word) and 2 <= len(word) <= 3 and _CJK_CHARS.issuperset(word):
-        found |= _T_NEW
-    if res.tags.get(word) in _LEXICON_TYPES and len(word) >= 2 and word not in res.stopwords and _CJK_CHARS.issuperset(word):
-        found |= _T_LEXICON
-    if word[-1:] in res.suffix_ends and _suffix_type(word, res):
-        found |= _T_SUFFIX
+    if not res.freq.get(word) and 2 <= len(word) <= 3 and CJK_CHARS.issuperset(word):
+        found |= T_NEW
+    if res.tags.get(word) in LEXICON_TYPES and len(word) >= 2 and word not in res.stopwords and CJK_CHARS.issuperset(word):
+        found |= T_LEXICON
+    if word[-1:] in res.suffix_ends and suffix_type(word, res):
+        found |= T_SUFFIX
     if word in res.ruler_heads:
-        found |= _T_RULER_HEAD
+        found |= T_RULER_HEAD
     if word in res.rulers:
-        found |= _T_RULER
+        found |= T_RULER
     return found
 
 
-def _token_groups(doc) -> dict[int, list[int]]:
+def token_groups(doc) -> dict[int, list[int]]:
     """Per token class, the indices of the text's tokens of that class (made once per text; the
     class of a word is looked up in the dictionaries once per process, not once per token)."""
     groups = doc.user_data.get("kg_token_groups")
     if groups is None:
-        res = _resources()
+        res = shared_resources()
         memo = res.token_classes
         if len(memo) > 2_000_000:
             memo.clear()
         classes = []
-        for t in _tokens(doc):
+        for t in doc_tokens(doc):
             c = memo.get(t[2])
             if c is None:
                 c = memo[t[2]] = _token_class(t[2], res)
             classes.append(c)
-        groups = doc.user_data["kg_token_groups"] = {bit: [] for bit in (_T_NEW, _T_LEXICON, _T_SUFFIX, _T_RULER_HEAD, _T_RULER)}
+        groups = doc.user_data["kg_token_groups"] = {bit: [] for bit in (T_NEW, T_LEXICON, T_SUFFIX, T_RULER_HEAD, T_RULER)}
         for i, c in enumerate(classes):
             if c:
                 for bit, members in groups.items():
@@ -195,7 +202,7 @@ def clear_caches() -> None:
     """Forget what the extraction remembers per word as it reads (token classes, suffix lookups,
     the segmenter's per-character tables and HMM results): outputs do not change, only the time the
     next texts take; benchmarks call it to measure a cold pass."""
-    res = _resources()
+    res = shared_resources()
     res.token_classes.clear()
     _SUFFIX_CACHE.clear()
     seg = res.segmenter
@@ -207,10 +214,10 @@ def clear_caches() -> None:
 def segment(text: str) -> list[tuple[int, int, str]]:
     """``(start, end, word)`` of the non-space words of ``text``: one jieba segmentation (HMM on),
     the same words spaCy's ``zh`` tokenizer with the jieba segmenter makes."""
-    return _resources().segmenter(text)
+    return shared_resources().segmenter(text)
 
 
-class _Doc:
+class PlainDoc:
     """What the components read of a spaCy ``Doc``: ``text`` and ``user_data`` (tokens precomputed)."""
 
     __slots__ = ("text", "user_data")
@@ -220,7 +227,7 @@ class _Doc:
         self.user_data: dict[str, Any] = {"kg_text": text, "kg_tokens": segment(text)}
 
 
-def _text(doc) -> str:
+def doc_text(doc) -> str:
     text = doc.user_data.get("kg_text")
     if text is None:
         text = doc.user_data["kg_text"] = doc.text
@@ -230,7 +237,7 @@ def _text(doc) -> str:
 _SUFFIX_CACHE: dict[str, tuple[str, str] | None] = {}
 
 
-def _suffix_type(tok: str, res: _Resources) -> tuple[str, str] | None:
+def suffix_type(tok: str, res: Resources) -> tuple[str, str] | None:
     """(type, suffix) when a token ends with an event, organisation or place word."""
     try:
         return _SUFFIX_CACHE[tok]
@@ -239,7 +246,7 @@ def _suffix_type(tok: str, res: _Resources) -> tuple[str, str] | None:
         return found
 
 
-def _suffix_type_uncached(tok: str, res: _Resources) -> tuple[str, str] | None:
+def _suffix_type_uncached(tok: str, res: Resources) -> tuple[str, str] | None:
     if not tok.endswith(res.event_words) and not tok.endswith(res.org_suffixes) and not tok.endswith(res.place_suffixes) and not tok.endswith("党员"):
         return None
     for w in res.event_words:
@@ -256,4 +263,4 @@ def _suffix_type_uncached(tok: str, res: _Resources) -> tuple[str, str] | None:
     return None
 
 
-_LEXICON_TYPES = {"nr": "Person", "nrfg": "Person", "nrt": "Person", "ns": "Place", "nt": "Organization"}
+LEXICON_TYPES = {"nr": "Person", "nrfg": "Person", "nrt": "Person", "ns": "Place", "nt": "Organization"}

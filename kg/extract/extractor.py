@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import unicodedata
 from bisect import bisect_right
 from collections import Counter, defaultdict
@@ -24,11 +23,11 @@ from typing import Any
 
 from kg.errors import ExtractionError, ModelError
 from kg.extract.assembly import (
-    MENTIONS_PER_ENTITY, PIECE, _collapse, _pieces, _short_forms, _trim_to_known, _window,
+    MENTIONS_PER_ENTITY, PIECE, collapse_mentions, evidence_window, short_forms, text_pieces, trim_to_known,
 )
-from kg.extract.document import _Doc
+from kg.extract.document import PlainDoc
 from kg.extract.limits import NoteLimits, NoteWatch
-from kg.extract.resources import _resources
+from kg.extract.resources import shared_resources
 from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
 
 
@@ -121,15 +120,15 @@ class Extractor:
         return Extraction(note=note.path, entities=(), mentions=(), problem=problem)
 
     def _findings(self, text: str) -> dict[str, list]:
-        """What the pipeline finds in ``text``; a long text is read piece by piece (``_pieces``), so
+        """What the pipeline finds in ``text``; a long text is read piece by piece (``text_pieces``), so
         that what the components hold while they work follows the piece, not the note."""
         if len(text) <= PIECE:
-            doc = _Doc(text)
+            doc = PlainDoc(text)
             for _name, proc in self._components():
                 doc = proc(doc)
             return doc.user_data
         found: dict[str, list] = {"kg_mentions": [], "kg_dates": [], "kg_acronyms": [], "kg_sentences": []}
-        for a, b in _pieces(text):
+        for a, b in text_pieces(text):
             if self._watch is not None:
                 self._watch.check()
             part = self._findings(text[a:b])
@@ -140,7 +139,7 @@ class Extractor:
 
     def rule_findings(self, text: str) -> dict[str, Any]:
         """What the rule components find in ``text`` (the candidates and tokens the tagger reads)."""
-        doc = _Doc(text)
+        doc = PlainDoc(text)
         for name, proc in self._components():
             if name in FINAL_COMPONENTS:
                 break
@@ -202,7 +201,7 @@ class Extractor:
             for ls, le, as_, ae in data["acronyms"]:
                 abbr_long.setdefault(block.text[as_:ae], _clean_name(block.text[ls:le]))
             for s, e, type_, method, prio in data["mentions"]:
-                sent = _window(_sentence_of(sentences, s, len(block.text)), s, e)
+                sent = evidence_window(_sentence_of(sentences, s, len(block.text)), s, e)
                 a, b = block.start + sent[0], block.start + sent[1]
                 if many and block.text[s:e] in many:
                     key = (block.text[s:e], type_, note.text[a:b])
@@ -215,7 +214,7 @@ class Extractor:
                 if many and block.text[s:e] in many:
                     groups[(block.text[s:e], type_, note.text[a:b])] = f
                 found.append(f)
-        found = _trim_to_known(note.text, found)
+        found = trim_to_known(note.text, found)
         found = self._propagate(note, blocks, found, grouped)
         # type per name: curation first, then the strongest evidence, then the most frequent
         votes: dict[str, Counter] = defaultdict(Counter)
@@ -228,7 +227,7 @@ class Extractor:
                 spelling[text.casefold()][text] += 1
         preferred = {k: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for k, c in spelling.items()}
         winner = {text: c.most_common(1)[0][0] for text, c in votes.items()}  # the type each name's votes elect
-        short_for = _short_forms({_clean_name(t) for t, w in winner.items() if w == "Person"})
+        short_for = short_forms({_clean_name(t) for t, w in winner.items() if w == "Person"})
         mentions: list[Mention] = []
         entities: dict[str, Entity] = {}
         aliases: dict[str, set[str]] = defaultdict(set)
@@ -275,7 +274,7 @@ class Extractor:
             Entity(key=k, type=e.type, name=e.name, aliases=tuple(sorted(aliases[k] - {e.name})))
             for k, e in sorted(entities.items())
         )
-        mentions = _collapse(note.text, mentions)
+        mentions = collapse_mentions(note.text, mentions)
         mentions.sort(key=lambda m: (m.start, m.end, m.key))
         dates = self._dates(note, blocks, mentions)
         return Extraction(note=note.path, entities=ents, mentions=tuple(mentions), dates=dates)
@@ -284,7 +283,7 @@ class Extractor:
                    grouped: bytearray | None = None) -> list[dict]:
         """Every other occurrence of a name found in the note is a mention too (``grouped`` marks the
         occurrences that a found mention stands for beside its own span)."""
-        res = _resources()
+        res = shared_resources()
         names: dict[str, dict] = {}
         for f in found:
             text = note.text[f["start"] : f["end"]]
@@ -309,7 +308,7 @@ class Extractor:
             elif len(name) == 2 and res.freq.get(block.text[ms : me + 1], 0) > 30:
                 continue
             src = names[name]
-            sent = _window(_sentence_of(data["sentences"], ms, len(block.text)), ms, me)
+            sent = evidence_window(_sentence_of(data["sentences"], ms, len(block.text)), ms, me)
             extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
                               block=block, sent=(block.start + sent[0], block.start + sent[1]), count=1))
             covered[s:e] = b"\x01" * (e - s)
@@ -463,9 +462,9 @@ def load_extractor(model: str | None = None, curation: Curation | None = None,
     # importing a component module registers its components (@Language.component), once per process
     from kg.extract import dates, latin_names, lexicon, organisations, persons, places, resolve, suffix_names, titles  # noqa: F401
     from kg.extract import tagger as _tagger_module  # noqa: F401
-    from kg.extract.lexicon import _ModelNer
+    from kg.extract.lexicon import ModelNer
 
-    _resources()
+    shared_resources()
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
     for name in COMPONENTS:
         nlp.add_pipe(name)
@@ -481,7 +480,7 @@ def load_extractor(model: str | None = None, curation: Curation | None = None,
             raise ModelError(f"spaCy pipeline {model!r} has no 'ner' component; choose a pipeline with NER")
         factory = f"kg_model_ner_{re.sub(r'[^A-Za-z0-9_]', '_', model)}"
         if factory not in Language.factories:
-            Language.factory(factory, func=lambda nlp_, name, _m=model, _o=other: _ModelNer(_m, _o))
+            Language.factory(factory, func=lambda nlp_, name, _m=model, _o=other: ModelNer(_m, _o))
         nlp.add_pipe(factory, name="kg_model_ner")
     if tagger:
         nlp.add_pipe("kg_tagger", config={"model_dir": str(tagger_dir) if tagger_dir else None})

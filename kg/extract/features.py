@@ -20,7 +20,7 @@ from functools import lru_cache
 from math import log10
 
 from kg.extract.lexicons import read_lexicon
-from kg.extract.resources import _resources
+from kg.extract.resources import shared_resources
 
 __all__ = ["FEATURES_VERSION", "MAX_SEQUENCE", "UnitFeatures", "units_of", "sequences_of", "unit_features"]
 
@@ -151,7 +151,7 @@ class UnitFeatures:
 
     def features(self, indices: range) -> list[list[str]]:
         """The features of the units ``indices``."""
-        res = _resources()
+        res = shared_resources()
         given, family, places_en = _lexicons()
         freq, tags = res.freq, res.tags
         units, tokens, us, ul, sh = self.units, self.tokens, self.us, self.ul, self.sh

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from kg.extract.chars import _finditer_from
+from kg.extract.chars import finditer_from
+
+__all__ = ["find_sentences", "find_acronyms", "normalise_date", "DATE_RE", "SMALL_WORDS"]
 
 
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=[a-z0-9\)])\.(?=\s)|…{1,2}")
@@ -21,7 +23,7 @@ _SENTENCE_END_CHAR = re.compile(r"[。！？!?；;\n.…]")  # what each _SENTEN
 def find_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text`` (end punctuation included)."""
     spans, start = [], 0
-    for m in _finditer_from(_SENTENCE_END, text, (m.start() for m in _SENTENCE_END_CHAR.finditer(text))):
+    for m in finditer_from(_SENTENCE_END, text, (m.start() for m in _SENTENCE_END_CHAR.finditer(text))):
         if text[start : m.end()].strip():
             spans.append((start, m.end()))
         start = m.end()
@@ -30,7 +32,7 @@ def find_sentences(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
-_DATE_RE = re.compile(
+DATE_RE = re.compile(
     r"(?<!\d)(?P<y>\d{4})\s*年\s*(?:(?P<m>\d{1,2})\s*月\s*(?:(?P<d>\d{1,2})\s*[日号])?|(?P<ny>元旦))?"
     r"|(?<!\d)(?P<iy>\d{4})[-/.](?P<im>\d{1,2})[-/.](?P<id>\d{1,2})(?!\d)"
     r"|(?<![\d年])(?P<m2>\d{1,2})\s*月\s*(?P<d2>\d{1,2})\s*[日号]"
@@ -63,7 +65,7 @@ def normalise_date(match: re.Match) -> str | None:
     return None
 
 
-_SMALL_WORDS = {"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "via", "from", "at",
+SMALL_WORDS = {"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "via", "from", "at",
                 "as", "is", "are", "be", "all", "you", "them", "it", "its", "into", "over", "vs", "not", "do", "what"}
 
 
@@ -77,7 +79,7 @@ _ACRONYM_RUN = re.compile(r"[A-Za-z0-9\- \t]+")
 def _initials_match(long: str, abbr: str) -> bool:
     letters = [c for c in abbr.upper() if c.isalpha()]
     parts = [p for p in re.split(r"[\s\-]+", long) if p]
-    initials = "".join(p[0].upper() for p in parts if p.lower() not in _SMALL_WORDS or p[0].isupper())
+    initials = "".join(p[0].upper() for p in parts if p.lower() not in SMALL_WORDS or p[0].isupper())
     it = iter(initials + "".join(c.upper() for c in long if c.isupper()))
     return bool(letters) and letters[0] == parts[0][0].upper() and all(c in it for c in letters[1:])
 
@@ -88,7 +90,7 @@ def find_acronyms(text: str) -> list[tuple[int, int, int, int]]:
     # the long form and the spaces after it are a run of Latin letters, digits, dashes and spaces that
     # ends at the bracket: a definition starts inside such a run
     starts = (p for m in _ACRONYM_RUN.finditer(text) if text.startswith(("(", "（"), m.end()) for p in range(m.start(), m.end()))
-    for m in _finditer_from(_ACRONYM_DEF, text, starts):
+    for m in finditer_from(_ACRONYM_DEF, text, starts):
         long, abbr = m.group("long"), m.group("abbr")
         words = long.split()
         # trim leading words until the initials line up with the abbreviation

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from spacy.language import Language
 
-from kg.extract.document import _add, _text
+from kg.extract.document import add_candidate, doc_text
 from kg.extract.lexicons import read_lexicon
 
 __all__ = ["latin_name_candidates"]
@@ -132,7 +132,7 @@ def latin_name_candidates(text: str) -> list[tuple[int, int, str, str]]:
 
 @Language.component("kg_latin_names")
 def kg_latin_names(doc):
-    text = _text(doc)
+    text = doc_text(doc)
     for s, e, type_, method in latin_name_candidates(text):
-        _add(doc, s, e, type_, method, 60)
+        add_candidate(doc, s, e, type_, method, 60)
     return doc

@@ -10,14 +10,14 @@ import re
 
 from spacy.language import Language
 
-from kg.extract.chars import _FUNCTION_CHARS, _FUNCTION_TAGS, _TRANSLIT_SEP, _finditer_from, _is_cjk
+from kg.extract.chars import FUNCTION_CHARS, FUNCTION_TAGS, TRANSLIT_SEP, finditer_from, is_cjk
 from kg.extract.document import (
-    _add, _alnum_runs, _ends_token, _latin_words, _starts_token, _text, _token_starts, _tokens,
+    add_candidate, alnum_runs, doc_text, doc_tokens, ends_token, latin_words, starts_token, token_starts,
 )
-from kg.extract.persons import _VERBISH
-from kg.extract.resources import _Resources, _resources
-from kg.extract.suffix_names import _NUMERAL
-from kg.extract.titles import _CAMEL_NAME, _CAPS_NAME
+from kg.extract.persons import VERBISH
+from kg.extract.resources import Resources, shared_resources
+from kg.extract.suffix_names import NUMERAL
+from kg.extract.titles import CAMEL_NAME, CAPS_NAME
 
 
 #: two short names coordinated before a group noun: 三井和三菱两家财阀, 美团与滴滴等公司
@@ -31,20 +31,20 @@ _LATIN_ORG = re.compile(
 )
 
 
-def _known_orgs(doc, text: str, res: _Resources) -> None:
+def _known_orgs(doc, text: str, res: Resources) -> None:
     """Well-known organisations from the general lexicon (百度, 谷歌, 军统, 翰林院), as whole words."""
-    toks, starts = _tokens(doc), _token_starts(doc)
+    toks, starts = doc_tokens(doc), token_starts(doc)
     for m in res.org_re.finditer(text):
         s, e = m.start(), m.end()
-        if e < len(text) and text[e] in _TRANSLIT_SEP:
+        if e < len(text) and text[e] in TRANSLIT_SEP:
             continue  # 阿里·哈梅内伊 is a person
-        left = s == 0 or not _is_cjk(text[s - 1]) or _starts_token(starts, s) or text[s - 1] in _FUNCTION_CHARS
-        right = e >= len(text) or not _is_cjk(text[e]) or _ends_token(toks, starts, e) or text[e] in _FUNCTION_CHARS
+        left = s == 0 or not is_cjk(text[s - 1]) or starts_token(starts, s) or text[s - 1] in FUNCTION_CHARS
+        right = e >= len(text) or not is_cjk(text[e]) or ends_token(toks, starts, e) or text[e] in FUNCTION_CHARS
         if left and right:
-            _add(doc, s, e, "Organization", "org_lexicon", 82)
-    for m in _latin_words(doc):
+            add_candidate(doc, s, e, "Organization", "org_lexicon", 82)
+    for m in latin_words(doc):
         if m.group(0) in res.orgs:
-            _add(doc, m.start(), m.end(), "Organization", "org_lexicon", 82)
+            add_candidate(doc, m.start(), m.end(), "Organization", "org_lexicon", 82)
 
 
 #: a unit's name in quotes after its unit word: 突击团“斯卡拉”, 第3旅“野地”
@@ -59,9 +59,9 @@ _UNIT_START = re.compile(r"[第\d一二三四五六七八九十百]")  # where a
 _UNIT_PREFIX_WORD = re.compile(r"[\u3400-\u9fff]{1,6}(?:军|营|部|队)?$")
 
 
-def _military_units(doc, text: str, res: _Resources) -> None:
+def _military_units(doc, text: str, res: Resources) -> None:
     """Numbered units (155旅, 第128独立重型机械化旅): digits, or a 第 ordinal, and a unit word."""
-    for m in _finditer_from(_UNIT_RE, text, (m.start() for m in _UNIT_START.finditer(text))):
+    for m in finditer_from(_UNIT_RE, text, (m.start() for m in _UNIT_START.finditer(text))):
         num, mid, unit = m.group("num"), m.group("mid"), m.group("unit")
         arabic = num.isdigit()
         if not arabic and not m.group(0).startswith("第"):
@@ -73,34 +73,34 @@ def _military_units(doc, text: str, res: _Resources) -> None:
         e = m.end()
         if e < len(text) and text[e] in "人名个次位":
             continue
-        _add(doc, m.start(), e, "Organization", "military_unit", 80)
+        add_candidate(doc, m.start(), e, "Organization", "military_unit", 80)
 
 
 @Language.component("kg_org_context")
 def kg_org_context(doc):
     """Organisations told by their context: coordinated names before a group noun, Latin names
     before an organisation word (Kaggle网站, DeepMind新研究)."""
-    res = _resources()
-    text = _text(doc)
+    res = shared_resources()
+    text = doc_text(doc)
     _known_orgs(doc, text, res)
     _military_units(doc, text, res)
     # a match ends before a group noun, five to seven characters after its start
     heads = sorted({p for m in _GROUP_NOUN.finditer(text) for p in range(m.start() - 7, m.start() - 4) if p >= 0})
-    for m in _finditer_from(_COORD_ORGS, text, heads):
+    for m in finditer_from(_COORD_ORGS, text, heads):
         for g in (1, 2):
             name = m.group(g)
-            if name not in res.stopwords and res.tags.get(name) not in _FUNCTION_TAGS and not _NUMERAL.match(name):
-                _add(doc, m.start(g), m.end(g), "Organization", "coordinated_org", 79)
+            if name not in res.stopwords and res.tags.get(name) not in FUNCTION_TAGS and not NUMERAL.match(name):
+                add_candidate(doc, m.start(g), m.end(g), "Organization", "coordinated_org", 79)
     for m in _QUOTED_UNIT.finditer(text):
         name = m.group(1)
-        if res.tags.get(name) in _VERBISH or (res.tags.get(name[0]) in ("d", "ad", "v") and not all(c in res.translit for c in name)):
+        if res.tags.get(name) in VERBISH or (res.tags.get(name[0]) in ("d", "ad", "v") and not all(c in res.translit for c in name)):
             continue  # 部队"缓炸": a quoted verb, not a unit's name
         if name not in res.stopwords and not re.match(r"(?:团|旅|营|师|部队|大队|中队|分队|支队)", text[m.end():]):
-            _add(doc, m.start(1), m.end(1), "Organization", "unit_name", 81)  # not 旅“野地”旅: a nickname of the unit before
+            add_candidate(doc, m.start(1), m.end(1), "Organization", "unit_name", 81)  # not 旅“野地”旅: a nickname of the unit before
     common = res.common_acronyms
-    for m in _finditer_from(_LATIN_ORG, text, _alnum_runs(doc)):
+    for m in finditer_from(_LATIN_ORG, text, alnum_runs(doc)):
         name = m.group(1)
-        if name.casefold() in common or _CAPS_NAME.fullmatch(name) or _CAMEL_NAME.fullmatch(name):
+        if name.casefold() in common or CAPS_NAME.fullmatch(name) or CAMEL_NAME.fullmatch(name):
             continue
-        _add(doc, m.start(1), m.end(1), "Organization", "latin_org", 63)
+        add_candidate(doc, m.start(1), m.end(1), "Organization", "latin_org", 63)
     return doc

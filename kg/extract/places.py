@@ -11,9 +11,9 @@ from bisect import bisect_right
 
 from spacy.language import Language
 
-from kg.extract.chars import _finditer_from, _is_cjk
-from kg.extract.document import _add, _is_terminator, _left_boundary, _text, _token_starts, _tokens
-from kg.extract.resources import _Resources, _resources
+from kg.extract.chars import finditer_from, is_cjk
+from kg.extract.document import add_candidate, doc_text, doc_tokens, is_terminator, left_boundary, token_starts
+from kg.extract.resources import Resources, shared_resources
 
 
 #: river endings: a known place or mountain's name before them names a river (富士山 → 富士川)
@@ -27,7 +27,7 @@ _PLACE_KIND = ("火山", "群岛", "岛", "山", "湖", "河")
 _RIVER_END = re.compile("[川江河]")
 
 
-def _river_names(doc, text: str, res: _Resources) -> None:
+def _river_names(doc, text: str, res: Resources) -> None:
     """Rivers named after a known place or mountain: X + 川/江/河 where X or X山 is a known place
     (富士山 → 富士川); the ending must not start an everyday word (河流, 江湖)."""
     for m in _RIVER_END.finditer(text):
@@ -35,18 +35,18 @@ def _river_names(doc, text: str, res: _Resources) -> None:
         if i < 2:
             continue
         e = i + 1
-        if not _is_terminator(text, e, res) or res.freq.get(text[i : i + 2], 0) >= 30:
+        if not is_terminator(text, e, res) or res.freq.get(text[i : i + 2], 0) >= 30:
             continue
         for n in (4, 3, 2):
             s = i - n
             if s < 0:
                 continue
             prefix = text[s:i]
-            if not all(_is_cjk(c) for c in prefix):
+            if not all(is_cjk(c) for c in prefix):
                 continue
             known = prefix + "山" in res.places or (prefix in res.places and prefix not in res.countries)
-            if known and text[s:e] not in res.places and (s == 0 or not _is_cjk(text[s - 1]) or _left_boundary(text, s, res)):
-                _add(doc, s, e, "Place", "river_name", 66)
+            if known and text[s:e] not in res.places and (s == 0 or not is_cjk(text[s - 1]) or left_boundary(text, s, res)):
+                add_candidate(doc, s, e, "Place", "river_name", 66)
                 break
 
 
@@ -82,10 +82,10 @@ def _says_place_after(window: str, stem: str) -> bool:
     return False
 
 
-def _latin_place_glosses(doc, text: str, res: _Resources) -> None:
+def _latin_place_glosses(doc, text: str, res: Resources) -> None:
     """A Latin name glossing a transliteration is a place when the transliteration stands before a
     place-kind word (火山, 岛) nearby, or the text says it is one (武尔卡诺是一座火山)."""
-    for m in _finditer_from(_LATIN_GLOSS, text, _gloss_starts(text)):
+    for m in finditer_from(_LATIN_GLOSS, text, _gloss_starts(text)):
         stem = m.group(1)
         if stem.endswith("式"):
             stem = stem[:-1]
@@ -99,15 +99,15 @@ def _latin_place_glosses(doc, text: str, res: _Resources) -> None:
         window = text[max(0, m.start() - 80) : m.end() + 80]
         cue = any(stem + w in window for w in _PLACE_KIND) or _says_place_after(window, stem)
         if cue:
-            _add(doc, m.start(2), m.end(2), "Place", "latin_place", 68)
+            add_candidate(doc, m.start(2), m.end(2), "Place", "latin_place", 68)
 
 
 @Language.component("kg_gazetteer")
 def kg_gazetteer(doc):
-    res = _resources()
-    text = _text(doc)
-    toks = _tokens(doc)
-    starts = _token_starts(doc)
+    res = shared_resources()
+    text = doc_text(doc)
+    toks = doc_tokens(doc)
+    starts = token_starts(doc)
     for m in res.place_re.finditer(text):
         s, e = m.start(), m.end()
         # a place name glued into a longer dictionary word is not a mention (东京湾 is fine, 中国人 too);
@@ -115,9 +115,9 @@ def kg_gazetteer(doc):
         k = bisect_right(starts, s) - 1
         if (k >= 0 and toks[k][0] < s and toks[k][1] >= e and s - toks[k][0] <= 2 and len(toks[k][2]) <= 6
                 and res.tags.get(toks[k][2]) == "ns" and not res.place_re.match(text, toks[k][0])):
-            _add(doc, toks[k][0], toks[k][1], "Place", "gazetteer", 70)
+            add_candidate(doc, toks[k][0], toks[k][1], "Place", "gazetteer", 70)
             continue
-        _add(doc, s, e, "Place", "gazetteer", 70)
+        add_candidate(doc, s, e, "Place", "gazetteer", 70)
     _river_names(doc, text, res)
     _latin_place_glosses(doc, text, res)
     return doc

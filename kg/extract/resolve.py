@@ -16,8 +16,8 @@ from collections import defaultdict
 
 from spacy.language import Language
 
-from kg.extract.document import CANDIDATES, _text
-from kg.extract.resources import _resources
+from kg.extract.document import CANDIDATES, doc_text
+from kg.extract.resources import shared_resources
 
 #: rule methods whose spans stand as they are, and those among them that form the titles layer
 STRUCTURAL_METHODS = frozenset({"title_brackets", "acronym", "conference_year"})
@@ -28,7 +28,7 @@ TITLE_METHODS = frozenset({"title_brackets"})
 def kg_resolve(doc):
     """Keep the structural spans and the tagger's, settling overlaps: titles first, then the
     strongest (structural rules stand at 90 and more), then the longest, then the earliest."""
-    res = _resources()
+    res = shared_resources()
     cands = sorted(set(doc.user_data.get(CANDIDATES, [])))
     tagged = [c for c in cands if c[3] == "tagger"]
     tagged_type = {(c[0], c[1]): c[2] for c in tagged}
@@ -56,7 +56,7 @@ def kg_resolve(doc):
         elif c[3] not in TITLE_METHODS and not inside(c):
             others.append(c)
     others += [c for c in tagged if not inside(c)]
-    text = _text(doc)
+    text = doc_text(doc)
     kept = [c for c in _non_overlapping(others) if text[c[0] : c[1]].strip() not in res.stopwords]
     kept += _nested(cands, kept, text)
     doc.user_data["kg_mentions"] = sorted(kept_titles + kept)

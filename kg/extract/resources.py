@@ -1,6 +1,6 @@
-"""The word lists in ``kg/data`` and the ``_Resources`` record built from them once per process.
+"""The word lists in ``kg/data`` and the ``Resources`` record built from them once per process.
 
-``_resources()`` reads the lists, jieba's tables and the segmenter once (cached) and derives
+``shared_resources()`` reads the lists, jieba's tables and the segmenter once (cached) and derives
 the regexes and lookup tables the components share.  No spaCy.
 """
 
@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from kg.extract.chars import _FUNCTION_CHARS, _TRANSLIT_SEP, _is_cjk, _lengths, _words_pattern
-from kg.extract.segmenter import _jieba_tables, _Segmenter
+from kg.extract.chars import FUNCTION_CHARS, TRANSLIT_SEP, is_cjk, word_lengths, words_pattern
+from kg.extract.segmenter import Segmenter, jieba_tables
+
+__all__ = ["Resources", "shared_resources", "read_words"]
 
 
-def _read_words(name: str) -> list[str]:
+def read_words(name: str) -> list[str]:
     text = resources.files("kg").joinpath("data", name).read_text(encoding="utf-8")
     words: list[str] = []
     for line in text.splitlines():
@@ -26,7 +28,7 @@ def _read_words(name: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Resources:
+class Resources:
     surnames_zh: frozenset[str]
     surnames_ja: frozenset[str]
     places: frozenset[str]
@@ -54,7 +56,7 @@ class _Resources:
     event_modifiers: frozenset[str]
     countries: frozenset[str]
     country_abbr: frozenset[str]
-    segmenter: "_Segmenter"
+    segmenter: "Segmenter"
     role_lens: tuple[int, ...]  # the lengths of the role words, longest first
     ja_lens: tuple[int, ...]  # the lengths of the Japanese surnames, longest first
     surname_lens: dict[str, tuple[int, ...]]  # first character → lengths (≤ 4) of the surnames it starts, longest first
@@ -78,19 +80,19 @@ def _read_section(name: str, header: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _resources() -> _Resources:
-    freq, total, tags = _jieba_tables()
-    orgs = _read_words("org_suffixes.txt")
-    places = frozenset(_read_words("places.txt"))
-    roles = frozenset(_read_words("role_words.txt"))
-    surnames_zh = frozenset(_read_words("surnames_zh.txt"))
-    surnames_ja = frozenset(_read_words("surnames_ja.txt"))
+def shared_resources() -> Resources:
+    freq, total, tags = jieba_tables()
+    orgs = read_words("org_suffixes.txt")
+    places = frozenset(read_words("places.txt"))
+    roles = frozenset(read_words("role_words.txt"))
+    surnames_zh = frozenset(read_words("surnames_zh.txt"))
+    surnames_ja = frozenset(read_words("surnames_ja.txt"))
     by_length = lambda words: sorted(set(words), key=lambda w: (-len(w), w))  # noqa: E731
-    orgs_known = frozenset(_read_words("organizations.txt"))
-    rulers = frozenset(_read_words("rulers.txt")) | frozenset(_read_words("leaders.txt"))
-    translit = frozenset("".join(_read_words("transliteration_chars.txt")))
-    event_words = _read_words("event_words.txt")
-    place_suffixes = _read_words("place_suffixes.txt")
+    orgs_known = frozenset(read_words("organizations.txt"))
+    rulers = frozenset(read_words("rulers.txt")) | frozenset(read_words("leaders.txt"))
+    translit = frozenset("".join(read_words("transliteration_chars.txt")))
+    event_words = read_words("event_words.txt")
+    place_suffixes = read_words("place_suffixes.txt")
     # what _surname_at finds at a position: a Japanese surname (any length), or a Chinese one, whose
     # given name may have three characters when it is Japanese or has two characters or more
     surname_long = {w: True for w in surnames_ja if len(w) <= 4}
@@ -98,12 +100,12 @@ def _resources() -> _Resources:
     surname_lens: dict[str, set[int]] = defaultdict(set)
     for w in surname_long:
         surname_lens[w[0]].add(len(w))
-    single_surnames = {w for w in surname_long if len(w) == 1 and _is_cjk(w) and w not in _FUNCTION_CHARS}
+    single_surnames = {w for w in surname_long if len(w) == 1 and is_cjk(w) and w not in FUNCTION_CHARS}
     long_surnames: dict[str, list[str]] = defaultdict(list)  # first character (no surname alone) → the rests
     for w in surname_long:
-        if len(w) > 1 and _is_cjk(w[0]) and w[0] not in single_surnames:
+        if len(w) > 1 and is_cjk(w[0]) and w[0] not in single_surnames:
             long_surnames[w[0]].append(w[1:])
-    return _Resources(
+    return Resources(
         surnames_zh=surnames_zh,
         surnames_ja=surnames_ja,
         places=places,
@@ -112,15 +114,15 @@ def _resources() -> _Resources:
         org_suffixes_en=frozenset(w for w in orgs if w.isascii()),
         event_words=tuple(by_length(event_words)),
         roles=roles,
-        stopwords=frozenset(_read_words("stopwords.txt")),
-        conferences=frozenset(_read_words("conferences.txt")),
+        stopwords=frozenset(read_words("stopwords.txt")),
+        conferences=frozenset(read_words("conferences.txt")),
         translit=translit,
-        regnal=tuple(by_length(_read_words("regnal.txt"))),
+        regnal=tuple(by_length(read_words("regnal.txt"))),
         freq=freq,
         tags=tags,
-        segmenter=_Segmenter(freq, total),
-        place_re=re.compile(_words_pattern(places)),
-        role_re=re.compile(_words_pattern(roles)),
+        segmenter=Segmenter(freq, total),
+        place_re=re.compile(words_pattern(places)),
+        role_re=re.compile(words_pattern(roles)),
         common_acronyms=_common_acronyms(),
         # where the surnames _person_by_surname weighs start (up to four characters, the first CJK;
         # a lone function character is never taken as one): one-character surnames, and longer ones
@@ -128,21 +130,21 @@ def _resources() -> _Resources:
         surname_start_re=re.compile("[" + "".join(sorted(single_surnames)) + "]"),
         # (the first character followed by one of the rests: every start, also inside another surname)
         long_surname_re=re.compile("|".join(
-            re.escape(c) + "(?=" + _words_pattern(rests) + ")" for c, rests in sorted(long_surnames.items()))),
+            re.escape(c) + "(?=" + words_pattern(rests) + ")" for c, rests in sorted(long_surnames.items()))),
         orgs=orgs_known,
         rulers=rulers,
-        org_re=re.compile(_words_pattern(w for w in orgs_known if not w.isascii())),
-        events=frozenset(_read_words("events.txt")),
-        event_re=re.compile("|".join(map(re.escape, by_length(_read_words("events.txt"))))),
-        event_modifiers=frozenset(_read_words("event_modifiers.txt")),
+        org_re=re.compile(words_pattern(w for w in orgs_known if not w.isascii())),
+        events=frozenset(read_words("events.txt")),
+        event_re=re.compile("|".join(map(re.escape, by_length(read_words("events.txt"))))),
+        event_modifiers=frozenset(read_words("event_modifiers.txt")),
         countries=frozenset(_read_section("places.txt", "countries and regions")),
-        country_abbr=frozenset("".join(_read_words("country_abbreviations.txt"))),
-        role_lens=_lengths(roles),
-        ja_lens=_lengths(surnames_ja),
+        country_abbr=frozenset("".join(read_words("country_abbreviations.txt"))),
+        role_lens=word_lengths(roles),
+        ja_lens=word_lengths(surnames_ja),
         surname_lens={c: tuple(sorted(ns, reverse=True)) for c, ns in surname_lens.items()},
         surname_long=surname_long,
         ruler_heads=frozenset(r[:k] for r in rulers for k in range(1, len(r))),
-        translit_re=re.compile("(?:[" + "".join(sorted(translit)) + "]{2,}(?:[" + _TRANSLIT_SEP + "]["
+        translit_re=re.compile("(?:[" + "".join(sorted(translit)) + "]{2,}(?:[" + TRANSLIT_SEP + "]["
                                + "".join(sorted(translit)) + "]{1,})*)"),
         suffix_ends=frozenset(w[-1] for w in (*event_words, *orgs, *place_suffixes, "党员")),
         token_classes={},
@@ -150,4 +152,4 @@ def _resources() -> _Resources:
 
 
 def _common_acronyms() -> frozenset[str]:
-    return frozenset(w.casefold() for w in _read_words("common_acronyms.txt"))
+    return frozenset(w.casefold() for w in read_words("common_acronyms.txt"))

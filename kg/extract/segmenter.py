@@ -1,8 +1,8 @@
 """jieba, its tables and the extraction's own segmenter: no spaCy.
 
-``_import_jieba`` (jieba without ``pkg_resources``), ``_jieba_tables`` (jieba's dictionary
+``_import_jieba`` (jieba without ``pkg_resources``), ``jieba_tables`` (jieba's dictionary
 and POS tables from one marshal cache, written from jieba's own the first time) and
-``_Segmenter``, which cuts a text word for word as ``jieba.cut`` does, with offsets.
+``Segmenter``, which cuts a text word for word as ``jieba.cut`` does, with offsets.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import sys
 import tempfile
 from math import log as _log
 from typing import Any
+
+__all__ = ["Segmenter", "jieba_tables"]
 
 
 #: bumped when the layout of the cached jieba tables changes
@@ -49,7 +51,7 @@ def _import_jieba() -> Any:
     return jieba
 
 
-def _jieba_tables() -> tuple[dict[str, int], int, dict[str, str]]:
+def jieba_tables() -> tuple[dict[str, int], int, dict[str, str]]:
     """jieba's prefix dictionary (word → frequency, 0 for prefixes only), its total, and its
     part-of-speech tags (``jieba.posseg``'s table), with jieba's default tokenizer initialised.
 
@@ -113,7 +115,7 @@ def _write_tables(key: str, freq: dict[str, int], total: int, tags: dict[str, st
         pass
 
 
-class _Segmenter:
+class Segmenter:
     """``jieba.cut(text, cut_all=False, HMM=True)``, word for word, with character offsets.
 
     The same steps as jieba's default tokenizer (blocks of Han characters and Latin letters,

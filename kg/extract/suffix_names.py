@@ -11,30 +11,32 @@ import re
 
 from spacy.language import Language
 
-from kg.extract.chars import _FUNCTION_CHARS, _FUNCTION_TAGS, _ends_with_any, _is_cjk
+from kg.extract.chars import FUNCTION_CHARS, FUNCTION_TAGS, ends_with_any, is_cjk
 from kg.extract.document import (
-    _T_SUFFIX, _add, _ends_token, _starts_token, _suffix_type, _text, _token_groups, _token_starts, _tokens,
+    T_SUFFIX, add_candidate, doc_text, doc_tokens, ends_token, starts_token, suffix_type, token_groups, token_starts,
 )
-from kg.extract.resources import _Resources, _resources
+from kg.extract.resources import Resources, shared_resources
+
+__all__ = ["kg_suffix_names", "NUMERAL"]
 
 
 _ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+次$")
-_NUMERAL = re.compile(r"^[\d一二三四五六七八九十〇零百千两]+$")
+NUMERAL = re.compile(r"^[\d一二三四五六七八九十〇零百千两]+$")
 
 
-def _proper_ish(tok: str, res: _Resources, allow_numeral: bool) -> bool:
+def _proper_ish(tok: str, res: Resources, allow_numeral: bool) -> bool:
     if tok in res.stopwords or tok in res.roles:
         return False
     if tok.isascii():
         return tok[:1].isalpha() or (allow_numeral and tok.isdigit())
-    if allow_numeral and (_NUMERAL.match(tok) or _ORDINAL.match(tok)):
+    if allow_numeral and (NUMERAL.match(tok) or _ORDINAL.match(tok)):
         return True
-    if not all(_is_cjk(c) for c in tok):
+    if not all(is_cjk(c) for c in tok):
         return False
     tag = res.tags.get(tok)
     if tag is None:
         return len(tok) >= 2 or tok in res.places
-    if tag in _FUNCTION_TAGS or (tag in ("m", "mq") and not allow_numeral):
+    if tag in FUNCTION_TAGS or (tag in ("m", "mq") and not allow_numeral):
         return False
     if len(tok) == 1 and tag not in ("ns", "nr", "j", "nz"):
         return False
@@ -63,7 +65,7 @@ _YEAR_NUMERAL = re.compile(r"^(?:1\d{3}|20\d\d|[〇零一二三四五六七八�
 _COUNT_PREFIX = re.compile(r"^(?:[这那此该某每哪其本另各诸是]|[下上前后首末]?[一二两三四五六七八九十几数多]+[场次起轮回届个种份家位名大])")
 
 
-def _event_token_kind(tok: str, res: _Resources) -> str | None:
+def _event_token_kind(tok: str, res: Resources) -> str | None:
     """How a token before an event word counts: 'strong' (a proper name, a number-year), 'ordinal',
     'infix', 'noun' (a common noun, not generic), or None (it ends the name)."""
     if tok in res.event_modifiers or tok in res.stopwords or tok in res.roles:
@@ -74,7 +76,7 @@ def _event_token_kind(tok: str, res: _Resources) -> str | None:
         return "year"
     if tok.isascii():
         return "latin" if tok[:1].isalpha() else None
-    if not all(_is_cjk(c) for c in tok) or _COUNT_PREFIX.match(tok):
+    if not all(is_cjk(c) for c in tok) or _COUNT_PREFIX.match(tok):
         return None
     if tok in _EVENT_INFIX:
         return "infix"
@@ -83,14 +85,14 @@ def _event_token_kind(tok: str, res: _Resources) -> str | None:
     if len(tok) == 1:  # an abbreviation counts only in a pair (英缅), a transliteration character beside one
         if tok in res.country_abbr:
             return "abbr"
-        return "tchar" if tok in res.translit and res.tags.get(tok) not in _FUNCTION_TAGS else None
+        return "tchar" if tok in res.translit and res.tags.get(tok) not in FUNCTION_TAGS else None
     tag = res.tags.get(tok)
     if tok in res.places or tag in ("ns", "nr", "nrfg", "nrt", "nz", "j"):
         return "strong"
-    if tag in _FUNCTION_TAGS or tag in ("m", "mq", "b"):
+    if tag in FUNCTION_TAGS or tag in ("m", "mq", "b"):
         return None
     if tag is None or all(c in res.translit for c in tok):
-        return "strong" if tok[0] not in _FUNCTION_CHARS and tok[-1] not in _FUNCTION_CHARS else None
+        return "strong" if tok[0] not in FUNCTION_CHARS and tok[-1] not in FUNCTION_CHARS else None
     return "strong" if res.freq.get(tok, 0) < 100 else "noun"  # a rare noun is a name (硫黄岛, 钟离)
 
 
@@ -98,7 +100,7 @@ def _part_text(text: str, parts: list, k: int, end: int) -> str:
     return text[parts[k][0] : parts[k + 1][0] if k + 1 < len(parts) else end]
 
 
-def _event_at(doc, text: str, toks: list, i: int, suffix: str, res: _Resources) -> None:
+def _event_at(doc, text: str, toks: list, i: int, suffix: str, res: Resources) -> None:
     """An event name ending in the event word of token ``i``: proper names, a number-year, an
     ordinal (第一次) and a few infix words before it; function-word prefixes (这是, 下一场) trimmed;
     generic modifiers (秘密, 重要) and lone common nouns before verb-like heads rejected."""
@@ -176,36 +178,36 @@ def _event_at(doc, text: str, toks: list, i: int, suffix: str, res: _Resources) 
         return  # 乌克兰奥运会冠军
     if name in res.stopwords or len(name) <= len(suffix):
         return
-    _add(doc, start, e, "Event", "event_nature" if suffix in _NATURE_HEADS else "event_suffix", 80)
+    add_candidate(doc, start, e, "Event", "event_nature" if suffix in _NATURE_HEADS else "event_suffix", 80)
 
 
-def _event_lexicon(doc, text: str, res: _Resources) -> None:
+def _event_lexicon(doc, text: str, res: Resources) -> None:
     """Events written without an event word, from a general list of a whole category (抗美援朝),
     and named banquets (千叟宴, 鸿门宴): a rare two-character name before 宴."""
-    toks = _tokens(doc)
-    starts = _token_starts(doc)
+    toks = doc_tokens(doc)
+    starts = token_starts(doc)
     for m in res.event_re.finditer(text):
         a, b = m.start(), m.end()
-        left = a == 0 or not _is_cjk(text[a - 1]) or _starts_token(starts, a)
-        right = b >= len(text) or not _is_cjk(text[b]) or _ends_token(toks, starts, b) or text[b] in _FUNCTION_CHARS
+        left = a == 0 or not is_cjk(text[a - 1]) or starts_token(starts, a)
+        right = b >= len(text) or not is_cjk(text[b]) or ends_token(toks, starts, b) or text[b] in FUNCTION_CHARS
         if left and right:
-            _add(doc, a, b, "Event", "event_lexicon", 78)
+            add_candidate(doc, a, b, "Event", "event_lexicon", 78)
     for a, b, tok in (toks if "宴" in text else ()):
-        if len(tok) == 3 and tok.endswith("宴") and tok[:2] not in res.event_modifiers and all(_is_cjk(c) for c in tok):
+        if len(tok) == 3 and tok.endswith("宴") and tok[:2] not in res.event_modifiers and all(is_cjk(c) for c in tok):
             prefix = tok[:2]
-            if res.freq.get(prefix, 0) < 20 and not (set(prefix) & _FUNCTION_CHARS) and res.freq.get(tok, 0) < 1000:
-                _add(doc, a, b, "Event", "event_banquet", 76)
+            if res.freq.get(prefix, 0) < 20 and not (set(prefix) & FUNCTION_CHARS) and res.freq.get(tok, 0) < 1000:
+                add_candidate(doc, a, b, "Event", "event_banquet", 76)
 
 
 @Language.component("kg_suffix_names")
 def kg_suffix_names(doc):
-    res = _resources()
-    text = _text(doc)
-    toks = _tokens(doc)
+    res = shared_resources()
+    text = doc_text(doc)
+    toks = doc_tokens(doc)
     _event_lexicon(doc, text, res)
-    for i in _token_groups(doc)[_T_SUFFIX]:  # the tokens ending in a suffix word
+    for i in token_groups(doc)[T_SUFFIX]:  # the tokens ending in a suffix word
         s, e, tok = toks[i]
-        found = _suffix_type(tok, res)
+        found = suffix_type(tok, res)
         if not found:
             continue
         type_, suffix = found
@@ -213,7 +215,7 @@ def kg_suffix_names(doc):
             _event_at(doc, text, toks, i, suffix, res)
             continue
         if type_ == "Organization" and (
-            _ends_with_any(tok, len(tok), res.roles, res.role_lens)
+            ends_with_any(tok, len(tok), res.roles, res.role_lens)
             or (len(suffix) == 1 and len(tok) >= 2 and res.tags.get(tok) not in (None, "nt", "nz", "j", "ns"))
         ):
             continue  # a role (广州将军) or an everyday word ending in 军/党 (冠军, 敌军), not an organisation
@@ -223,7 +225,7 @@ def kg_suffix_names(doc):
         extend = True
         if len(tok) > len(suffix):
             prefix = tok[: len(tok) - len(suffix)] if suffix != "党员" else tok[:-2]
-            if tag is not None and tag in _FUNCTION_TAGS:
+            if tag is not None and tag in FUNCTION_TAGS:
                 continue
             if not (tag in ("ns", "nt", "nz", "nr", "j", "n", "l", "i") or _proper_ish(prefix, res, allow_numeral)):
                 continue
@@ -246,12 +248,12 @@ def kg_suffix_names(doc):
             if pe != start or not _proper_ish(ptok, res, allow_numeral) or end - ps > 14:
                 break
             if type_ == "Place" and (ptok in res.orgs or ptok.endswith(("员", "人", "者"))
-                                     or (_suffix_type(ptok, res) or ("",))[0] == "Organization"):
+                                     or (suffix_type(ptok, res) or ("",))[0] == "Organization"):
                 break  # 国民党中统淮阴地区, 共产党员松岛: an organisation or a person word ends the place
             if generic and (ptok in res.places or not (all(c in res.translit for c in ptok) or res.tags.get(ptok) in ("ns", "nz")
                                                         or (tok in _LANDFORMS and not res.freq.get(ptok) and any(c in res.translit for c in ptok)))):
                 break  # 汤加火山 is 汤加, 浅层火山 no place; an unknown word of transliteration is part of it (斯通博利火山)
-            if type_ == "Organization" and (res.tags.get(ptok) in ("m", "mq", "r", "b") or _NUMERAL.match(ptok[:1])
+            if type_ == "Organization" and (res.tags.get(ptok) in ("m", "mq", "r", "b") or NUMERAL.match(ptok[:1])
                                             or ptok.endswith(("人", "员", "者")) or ptok in _ORG_STOP_PREFIX):
                 break  # 所有部队, 八辆汽车, 负责人共产党员
             start = ps
@@ -270,7 +272,7 @@ def kg_suffix_names(doc):
             if _org_follows(text, end, res):
                 continue  # 中统淮阴地区调查统计室: a place word inside an organisation's name
         priority = {"Event": 80, "Organization": 78, "Place": 55}[type_]
-        _add(doc, start, end, type_, f"{type_.lower()}_suffix", priority)
+        add_candidate(doc, start, end, type_, f"{type_.lower()}_suffix", priority)
     return doc
 
 
@@ -280,11 +282,11 @@ _LANDFORMS = frozenset("火山 群岛 半岛 山脉 海峡 盆地 高原 平原 
 _OFFICE_END = ("室", "处", "科", "股", "所", "局", "署", "部", "厅", "站", "委", "办")
 
 
-def _org_follows(text: str, e: int, res: _Resources) -> bool:
+def _org_follows(text: str, e: int, res: Resources) -> bool:
     """Whether the words right after ``e`` (up to punctuation or a function character) end in an
     organisation or office word: the place before them is part of that organisation's name."""
     k = e
-    while k < len(text) and k - e < 10 and _is_cjk(text[k]) and text[k] not in _FUNCTION_CHARS:
+    while k < len(text) and k - e < 10 and is_cjk(text[k]) and text[k] not in FUNCTION_CHARS:
         k += 1
     run = text[e:k]
     if len(run) < 2:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from spacy.language import Language
 
-from kg.extract.document import CANDIDATES, _add, _text, _tokens
+from kg.extract.document import CANDIDATES, add_candidate, doc_text, doc_tokens
 from kg.extract.features import UnitFeatures, sequences_of, units_of
 from kg.extract.tagger_model import TaggerModel
 
@@ -60,11 +60,11 @@ class _TaggerComponent:
         self._tagger = model.open()
 
     def __call__(self, doc):
-        text = _text(doc)
+        text = doc_text(doc)
         units = units_of(text)
         if not units:
             return doc
-        feats = UnitFeatures(text, units, doc.user_data.get(CANDIDATES, []), _tokens(doc))
+        feats = UnitFeatures(text, units, doc.user_data.get(CANDIDATES, []), doc_tokens(doc))
         tagger = self._tagger
         for seq in sequences_of(text, units):
             labels = tagger.tag(feats.features(seq))
@@ -75,7 +75,7 @@ class _TaggerComponent:
                 if e <= s or _looks_like_an_identifier(text[s:e]):
                     continue
                 prio = min(_PRIORITY_CAP, max(1, round(100 * tagger.marginal(labels[k], k))))
-                _add(doc, s, e, type_, "tagger", prio)
+                add_candidate(doc, s, e, type_, "tagger", prio)
         return doc
 
 

@@ -12,10 +12,13 @@ from functools import lru_cache
 
 from spacy.language import Language
 
-from kg.extract.chars import _LATIN_WORD, _finditer_from, _run_starts
-from kg.extract.document import _add, _alnum_runs, _latin_words, _text
-from kg.extract.finders import _SMALL_WORDS, find_acronyms
-from kg.extract.resources import _read_words, _resources
+from kg.extract.chars import LATIN_WORD, finditer_from, run_starts
+from kg.extract.document import add_candidate, alnum_runs, doc_text, latin_words
+from kg.extract.finders import SMALL_WORDS, find_acronyms
+from kg.extract.resources import read_words, shared_resources
+
+__all__ = ["kg_titles", "kg_english_titles", "kg_acronyms", "kg_model_names", "kg_conferences", "CAPS_NAME",
+           "CAMEL_NAME"]
 
 
 _BRACKET_TITLE = re.compile(r"《([^《》\n]{1,200})》")
@@ -25,7 +28,7 @@ _PERIODICAL_END = ("报", "日报", "时报", "晚报", "周刊", "杂志", "新
 
 @Language.component("kg_titles")
 def kg_titles(doc):
-    text = _text(doc)
+    text = doc_text(doc)
     for m in _BRACKET_TITLE.finditer(text):
         inner = m.group(1)
         s, e = m.start(1), m.end(1)
@@ -36,10 +39,10 @@ def kg_titles(doc):
         if e - s < 2:
             continue
         kind = "Organization" if (not inner.isascii() and inner.endswith(_PERIODICAL_END)) else "Paper"
-        _add(doc, s, e, kind, "title_brackets", 90)
+        add_candidate(doc, s, e, kind, "title_brackets", 90)
     for m in _QUOTED.finditer(text):
         if len(m.group(1).split()) >= 3:
-            _add(doc, m.start(1), m.end(1), "Paper", "title_quotes", 85)
+            add_candidate(doc, m.start(1), m.end(1), "Paper", "title_quotes", 85)
     return doc
 
 
@@ -52,7 +55,7 @@ def _looks_like_title(words: list[str], share: float = 0.75) -> bool:
     """Three words or more, at least ``share`` of those that are not small words capitalised."""
     if len(words) < 3:
         return False
-    content = [w for w in words if w.lower() not in _SMALL_WORDS]
+    content = [w for w in words if w.lower() not in SMALL_WORDS]
     if not content:
         return False
     capital = sum(1 for w in content if w[0].isupper() or any(c.isdigit() for c in w))
@@ -82,7 +85,7 @@ _NEXT_SENTENCE = re.compile(r"[.!?][ \t]+[A-Z][a-z]")
 
 @lru_cache(maxsize=1)
 def _first_names() -> frozenset[str]:
-    return frozenset(_read_words("first_names_latin.txt"))
+    return frozenset(read_words("first_names_latin.txt"))
 
 
 def _latin_person(words: list[str]) -> bool:
@@ -93,7 +96,7 @@ def _latin_person(words: list[str]) -> bool:
 
 @Language.component("kg_english_titles")
 def kg_english_titles(doc):
-    text = _text(doc)
+    text = doc_text(doc)
     for m in _EN_SEGMENT.finditer(text):
         seg = m.group(0).rstrip(" :,&+/")
         words = _EN_WORD_RE.findall(seg)
@@ -106,10 +109,10 @@ def kg_english_titles(doc):
             words = _EN_WORD_RE.findall(seg)
             if not _looks_like_title(words):
                 continue
-        if _latin_person(words) and not set(words) & _resources().org_suffixes_en:
+        if _latin_person(words) and not set(words) & shared_resources().org_suffixes_en:
             end = m.start() + seg.rfind(words[-1]) + len(words[-1])
             if end >= len(text) or not text[end].isalpha():  # whole words only (not Kekul of Kekulé)
-                _add(doc, m.start(), end, "Person", "latin_person", 70)
+                add_candidate(doc, m.start(), end, "Person", "latin_person", 70)
             continue
         # in a line of English prose a title is written in Title Case throughout (or quoted, kg_titles)
         if _in_english_prose(text, m.start(), m.start() + len(seg)) and not _looks_like_title(words, 1.0):
@@ -119,7 +122,7 @@ def kg_english_titles(doc):
         # a sentence inside Chinese prose is not a title; a line or a segment of a title line is
         if before.endswith(("《", "“", '"')) or after.startswith(("(", "（")) and len(words) < 3:
             continue
-        _add(doc, m.start(), m.start() + len(seg), "Paper", "english_title", 60)
+        add_candidate(doc, m.start(), m.start() + len(seg), "Paper", "english_title", 60)
     return doc
 
 
@@ -128,8 +131,8 @@ _ABBR_RE = re.compile(r"(?<![A-Za-z0-9\-])[A-Z][A-Za-z0-9\-]*[A-Z0-9](?![A-Za-z0
 
 @Language.component("kg_acronyms")
 def kg_acronyms(doc):
-    text = _text(doc)
-    res = _resources()
+    text = doc_text(doc)
+    res = shared_resources()
     defs = []
     for ls, le, as_, ae in find_acronyms(text):
         long = text[ls:le]
@@ -142,8 +145,8 @@ def kg_acronyms(doc):
         if head.strip() and re.search(r"[A-Za-z]", head) and kind == "Paper":
             continue
         defs.append((ls, le, as_, ae))
-        _add(doc, ls, le, kind, "acronym", 95)
-        _add(doc, as_, ae, kind, "acronym", 95)
+        add_candidate(doc, ls, le, kind, "acronym", 95)
+        add_candidate(doc, as_, ae, kind, "acronym", 95)
     doc.user_data["kg_acronyms"] = defs
     return doc
 
@@ -152,16 +155,16 @@ _MODEL_NAME = re.compile(r"(?<![A-Za-z0-9\-])(?=[A-Za-z0-9\-]*\d)(?=(?:[A-Za-z0-
 
 
 #: an acronym in capitals (TCN, STGCN) or a CamelCase name with a capital run or a -Net ending (CubicLSTM, WaveNet)
-_CAPS_NAME = re.compile(r"[A-Z][A-Z0-9]{1,7}s?")
-_CAMEL_NAME = re.compile(r"(?:[A-Z][a-z]+)+(?:[A-Z]{2,}[a-z]*|Net|Nets|Former|former)(?:[A-Z][a-z]+|[A-Z]{2,})*|[A-Z][a-z]+[A-Z]{2,}[A-Za-z]*")
+CAPS_NAME = re.compile(r"[A-Z][A-Z0-9]{1,7}s?")
+CAMEL_NAME = re.compile(r"(?:[A-Z][a-z]+)+(?:[A-Z]{2,}[a-z]*|Net|Nets|Former|former)(?:[A-Z][a-z]+|[A-Z]{2,})*|[A-Z][a-z]+[A-Z]{2,}[A-Za-z]*")
 #: words around a Latin name that make it a named model, method or paper
 _MODEL_CUE_BEFORE = ("模型之", "模型", "算法", "网络", "论文", "方法", "框架之", "利用", "使用", "基于", "提出")
 _MODEL_CUE_AFTER = ("模型", "论文", "网络", "算法", "架构", "方法", "详解", "原理", "解读")
 
 
 def _is_technical(text: str, words: "list[re.Match] | None" = None) -> bool:
-    """A note about technology: many distinct Latin words in its prose (``words``: its _LATIN_WORD matches)."""
-    found = _LATIN_WORD.findall(text) if words is None else [m.group(0) for m in words]
+    """A note about technology: many distinct Latin words in its prose (``words``: its LATIN_WORD matches)."""
+    found = LATIN_WORD.findall(text) if words is None else [m.group(0) for m in words]
     return len({w.casefold() for w in found if len(w) >= 2}) >= 12
 
 
@@ -171,11 +174,11 @@ def kg_model_names(doc):
     acronyms (TCN, STGCN), CamelCase names (CubicLSTM, LightNet, Graph WaveNet) and Latin words
     a model word stands beside (模型SDM, 使用Resnet模型).  Common acronyms, units, conference and
     organisation abbreviations (GPU, API, PDF, CVPR, MIT) are left out."""
-    text = _text(doc)
-    res = _resources()
-    for m in _finditer_from(_MODEL_NAME, text, _alnum_runs(doc)):
-        _add(doc, m.start(), m.end(), "Paper", "model_name", 62)
-    words = _latin_words(doc)
+    text = doc_text(doc)
+    res = shared_resources()
+    for m in finditer_from(_MODEL_NAME, text, alnum_runs(doc)):
+        add_candidate(doc, m.start(), m.end(), "Paper", "model_name", 62)
+    words = latin_words(doc)
     if not _is_technical(text, words):
         return doc
     common = res.common_acronyms
@@ -183,23 +186,23 @@ def kg_model_names(doc):
         word = m.group(0)
         s, e = m.start(), m.end()
         folded = word.casefold()
-        if folded in common or folded in _SMALL_WORDS:
+        if folded in common or folded in SMALL_WORDS:
             continue
         before = text[max(0, s - 3) : s]
         after = text[e : e + 2]
         cue = before.endswith(_MODEL_CUE_BEFORE) or after.startswith(_MODEL_CUE_AFTER)
         if (word in res.conferences or word.upper() in res.conferences) and not cue:
             continue  # a venue (CVPR), unless a model word stands beside it (模型SDM)
-        caps = bool(_CAPS_NAME.fullmatch(word)) and len(word.rstrip("s")) >= 3
-        camel = bool(_CAMEL_NAME.fullmatch(word))
+        caps = bool(CAPS_NAME.fullmatch(word)) and len(word.rstrip("s")) >= 3
+        camel = bool(CAMEL_NAME.fullmatch(word))
         if not (caps or camel or (cue and word[0].isupper() and len(word) >= 3)):
             continue
         # a capitalised word just before a CamelCase name belongs to it (Graph WaveNet, Self-Attention ConvLSTM)
         if camel:
             p = re.search(r"(?<![A-Za-z0-9\-])([A-Z][a-z]+(?:-[A-Z][a-z]+)?)[ \t]$", text[max(0, s - 30) : s])
-            if p and p.group(1).casefold() not in common and p.group(1).lower() not in _SMALL_WORDS:
+            if p and p.group(1).casefold() not in common and p.group(1).lower() not in SMALL_WORDS:
                 s -= len(p.group(0))
-        _add(doc, s, e, "Paper", "model_name", 61 if cue or camel else 58)
+        add_candidate(doc, s, e, "Paper", "model_name", 61 if cue or camel else 58)
     return doc
 
 
@@ -211,9 +214,9 @@ _CONFERENCE_YEAR = re.compile(r"(?<![A-Za-z])([A-Za-z]{2,12})[ \t]*'?((?:19|20)\
 
 @Language.component("kg_conferences")
 def kg_conferences(doc):
-    res = _resources()
-    text = _text(doc)
-    for m in _finditer_from(_CONFERENCE_YEAR, text, _run_starts(_LETTERS_BEFORE_NUMBER, text)):
+    res = shared_resources()
+    text = doc_text(doc)
+    for m in finditer_from(_CONFERENCE_YEAR, text, run_starts(_LETTERS_BEFORE_NUMBER, text)):
         if m.group(1) in res.conferences or m.group(1).upper() in res.conferences:
-            _add(doc, m.start(), m.end(), "Event", "conference_year", 92)
+            add_candidate(doc, m.start(), m.end(), "Event", "conference_year", 92)
     return doc

@@ -15,6 +15,7 @@ import uvicorn
 from test_api_graph import api_store  # noqa: F401 - the fixture
 
 from kg.api.app import create_app
+from kg.api.serving import server_config
 
 PLE = '{ sources(covering: "PLE") { source { url } score direct } }'
 SELECT = "SELECT ?n WHERE { ?e kg:name ?n } ORDER BY ?n LIMIT 3"
@@ -29,12 +30,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(store: Path, **kwargs):
-    """Run create_app(store, **kwargs) under uvicorn in a thread; yield its base URL."""
+def serving(store: Path, *, header_timeout: float = 10.0, **kwargs):
+    """``create_app(store, **kwargs)`` under uvicorn as ``kg serve`` runs it, in a thread; yields (URL, app)."""
     port = free_port()
-    config = uvicorn.Config(create_app(store, **kwargs), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
-    server = uvicorn.Server(config)
+    app = create_app(store, **kwargs)
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, header_timeout=header_timeout))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -43,10 +43,17 @@ def serve(store: Path, **kwargs):
             raise RuntimeError("the server did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", app
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def serve(store: Path, **kwargs):
+    """Run create_app(store, **kwargs) under uvicorn in a thread; yield its base URL."""
+    with serving(store, **kwargs) as (url, _app):
+        yield url
 
 
 @pytest.fixture(scope="module")

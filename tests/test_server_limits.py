@@ -15,45 +15,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from test_api_graph import api_store  # noqa: F401 - the fixture
+from test_server import free_port, serving
 
-from kg.api.app import create_app
 from kg.api.query import QueryRunner
 from kg.api.schema import build_schema
-from kg.api.serving import server_config
 
 BOMB = ('{ entity(name: "PLE") { mentions(first:500) { entity { mentions(first:500) { entity { '
         'mentions(first:500) { text } } } } } } }')
 PLE = '{ sources(covering: "PLE") { source { url } score direct } }'
 CROSS = "SELECT * { ?a ?b ?c . ?d ?e ?f } ORDER BY ?a ?f"
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(store: Path, *, header_timeout: float = 10.0, **kwargs):
-    """``create_app(store, **kwargs)`` under uvicorn as ``kg serve`` runs it, in a thread; yields (URL, app)."""
-    port = free_port()
-    app = create_app(store, **kwargs)
-    server = uvicorn.Server(server_config(app, "127.0.0.1", port, header_timeout=header_timeout))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,7 @@ def forked(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
     if not can_fork():
         value = fn(*args)
         return lambda timeout=None: value
-    fd, name = tempfile.mkstemp(prefix="kg-links-", suffix=".pickle")
+    fd, name = tempfile.mkstemp(prefix="kg-forked-", suffix=".pickle")
     pid = _fork()
     if pid < 0:
         os.close(fd)
@@ -127,14 +127,14 @@ def forked(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
                     if time.monotonic() > deadline:
                         os.kill(pid, 9)
                         os.waitpid(pid, 0)
-                        raise TimeoutError(f"the link computation took more than {timeout:g} s")
+                        raise TimeoutError(f"a forked computation took more than {timeout:g} s")
                     time.sleep(0.01)
             with open(name, "rb") as fh:
                 ok, value = pickle.load(fh) if os.waitstatus_to_exitcode(status) == 0 else (False, None)
         finally:
             os.unlink(name)
         if not ok:
-            raise value if isinstance(value, BaseException) else RuntimeError("a link computation process died")
+            raise value if isinstance(value, BaseException) else RuntimeError("a forked computation process died")
         return value
 
     return wait

@@ -73,7 +73,7 @@ def add_context_coverage(direct: dict[tuple[str, str], Coverage], sources: Itera
 
 
 def context_coverage(by_note: Mapping[str, list[SourceInfo]], mentions: Iterable[MentionInfo],
-                      entities: Mapping[str, EntityInfo]) -> dict[tuple[str, str], Coverage]:
+                     entities: Mapping[str, EntityInfo]) -> dict[tuple[str, str], Coverage]:
     """Coverage of the entities the context of each source in ``by_note`` names (``mentions`` sorted by note
     and offset): direct, with the mentions nearest the link as evidence, scored in ``[1, 1.5)``."""
     found: dict[tuple[str, str], list[MentionInfo]] = defaultdict(list)

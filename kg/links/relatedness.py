@@ -48,7 +48,7 @@ def damped(shared: float, n_a: int, n_b: int) -> float:
 
 
 def relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping[str, Any],
-                 only: set[str] | None = None, freq: Mapping[str, int] | None = None):
+                only: set[str] | None = None, freq: Mapping[str, int] | None = None):
     """Top-k related entities per entity, their degrees, and how many contexts each entity is named in.
 
     ``freq`` (entity → contexts), when given, is used for the entities it holds rather than counted again
@@ -136,8 +136,8 @@ def relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping[
 
 
 def centrality(entities: Mapping[str, EntityInfo], related: Mapping[str, list[Related]],
-                degree: Mapping[str, int], p: Mapping[str, Any],
-                old_community: Mapping[str, int] | None = None) -> tuple[EntityStats, ...]:
+               degree: Mapping[str, int], p: Mapping[str, Any],
+               old_community: Mapping[str, int] | None = None) -> tuple[EntityStats, ...]:
     """PageRank and Louvain communities on the graph of top-k links.
 
     With ``old_community`` (an incremental pass) Louvain is not run again: known entities keep their

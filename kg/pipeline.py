@@ -21,14 +21,18 @@ from typing import Any
 from rdflib import RDF, XSD, Literal, URIRef
 
 from kg import __version__
+from kg import extract as nlp
+from kg import links as link_stage
+from kg.curation import load_curation
+from kg.errors import KGError, NoteError
 from kg.extract.limits import NoteLimits
 from kg.extract.tagger_model import tagger_digest
 from kg.model import EXTRACTOR_VERSION, Note, ReadProblem
-from kg.errors import NoteError
-from kg.notes import note_hash, parse_note, read_note_bytes, scan_notes
+from kg.notes import NOTE_SUFFIXES, note_hash, parse_note, read_note_bytes, scan_notes
+from kg.parallel import WorkerPools, free_in_background, pause_for_forks
 from kg.rdf import GRAPH_VERSION, note_triples
-from kg.store import DEFAULT_STORE, write_store
-from kg.textindex import rows_from_note
+from kg.store import DEFAULT_STORE, EmbeddedStore, write_store
+from kg.textindex import INDEX_FILE, TextIndex, rows_from_note, rows_from_store
 from kg.vocab import KG, LINKS_GRAPH, META_GRAPH, note_graph
 
 __all__ = ["BuildReport", "build", "CURATION_FILE"]
@@ -130,7 +134,8 @@ def build(
     sources are still written.
     """
     # the build makes millions of small objects and drops none of them until its end: the cycle collector,
-    # triggered by allocations alone, would walk them over and over (a third of a rebuild's time)
+    # triggered by allocations alone, would walk them over and over (a third of a rebuild's time).  This is
+    # the one place kg turns it off (kg.parallel turns it on again in the long-lived worker processes)
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -148,8 +153,6 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress, f
     scan = scan_notes(paths, follow_symlinks=follow_symlinks)
     files = scan.files
     if not files and not scan.unreadable:
-        from kg.notes import NOTE_SUFFIXES
-
         raise NoteError(f"no notes found in {', '.join(map(str, paths)) or 'no folder given'} (kg reads files "
                         f"ending in {', '.join(NOTE_SUFFIXES)}, outside hidden folders); give the folder that "
                         "holds your notes")
@@ -168,11 +171,13 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress, f
         rewrite = live is not None and (force or live.meta().get("fingerprint") != fingerprint)
         remote = str(store).startswith(("http://", "https://"))  # (a server's threads are not ours)
         if use_workers and ((live is None and not remote) or rewrite):
-            # every note will be extracted: all the workers are forked now, before the store starts its
-            # threads (a fork while a thread starts can leave the child waiting forever on a lock it copied)
+            # every note will be extracted: all the workers are forked now, before opening the store starts
+            # its threads (no pause stops those; a fork while a thread starts can leave the child waiting
+            # forever on a lock it copied).  Later forks happen inside the writer's pause (kg.parallel).
             workers = workers or _Workers(model, curation_files, 1, limits)
             workers.grow(n_process)
-        with write_store(store, empty=rewrite, live_view=live, set_aside_damaged=force) as writer:
+        with write_store(store, empty=rewrite, live_view=live, set_aside_damaged=force) as writer, \
+                pause_for_forks(getattr(writer, "quiet", None)):
             old, old_meta = ((live.note_hashes(), live.meta()) if rewrite else
                              (writer.note_hashes(), _read_meta(writer)))
             live = None
@@ -253,11 +258,7 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
     extractions = _extract(todo, model, curation_files, n_process, progress, workers, limits) if extract else None
     # the link pass reads its last cache while the workers extract
     relink = _prepare_links(writer, report.added + report.changed, report.removed) if links and extract else None
-    link_parts: dict[str, Any] | None = None
-    if relink is not None:
-        from kg.links import part_from_triples
-
-        link_parts = {}
+    link_parts: dict[str, Any] | None = {} if relink is not None else None
     for i, note in enumerate(todo):
         ex = next(extractions) if extractions is not None else None
         if ex is not None and ex.problem:
@@ -269,7 +270,7 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
         if index is not None:
             index.replace_note(note.path, rows_from_note(note))
         if link_parts is not None:  # what the link pass would otherwise read back from the store
-            link_parts[note.path] = part_from_triples(triples)
+            link_parts[note.path] = link_stage.part_from_triples(triples)
         if progress and extractions is None:
             progress("graph", i + 1, len(todo))
     if workers is not None:
@@ -299,8 +300,6 @@ def _start_text_index(writer, kept: Sequence[str]):
     """The text index (kg.textindex) of the generation an embedded store's build writes: a copy of the live
     generation's, or, for a generation started empty, a new one holding the notes kept from the live one.
     None for a store in a SPARQL server (the API builds its index from the server's graph)."""
-    from kg.textindex import INDEX_FILE, TextIndex, rows_from_store
-
     if not writer.local:
         return None
     target, live, empty = writer.target, writer.live, writer.empty
@@ -333,8 +332,6 @@ def _free_after_build(spent: list | None) -> None:
         return
     if spent[2] is not None:
         spent[2].release()
-    from kg.links import free_in_background
-
     free_in_background(spent)
 
 
@@ -356,8 +353,6 @@ def _edited_since_live(files, store) -> bool:
 def wait_for_background(store: str | os.PathLike[str] = DEFAULT_STORE) -> float:
     """Wait until what the last build of the folder ``store`` left to finish in the background (its link
     cache) is written; returns the seconds waited.  A build does this itself when it needs the cache."""
-    from kg import links as link_stage
-
     t0 = time.perf_counter()
     try:
         live = Path(store) / (Path(store) / "CURRENT").read_text(encoding="utf-8").strip()
@@ -371,9 +366,6 @@ def _live_store(store):
     """The live generation of a folder store, read-only (kg.store.EmbeddedStore); None for none or a server."""
     if str(store).startswith(("http://", "https://")) or not (Path(store) / "CURRENT").is_file():
         return None
-    from kg.errors import KGError
-    from kg.store import EmbeddedStore
-
     try:
         return EmbeddedStore(store)
     except KGError:
@@ -401,9 +393,6 @@ def _extract(notes: list[Note], model, curation_files, n_process, progress, work
     if workers is not None:
         found = workers.extract(notes)
     else:
-        from kg import extract as nlp
-        from kg.curation import load_curation
-
         curation = load_curation(curation_files) if curation_files else None
         found = nlp.load_extractor(model, curation, limits=limits).extract_many(notes, n_process=n_process)
     for i, ex in enumerate(found):
@@ -418,12 +407,8 @@ _WORKER: dict[str, Any] = {}
 
 
 def _load_in_worker(model: str | None, curation_files: tuple[str, ...], limits: NoteLimits | None = None) -> None:
-    """Pool initializer: load the pipeline once per worker; a failure is kept and raised by the first task."""
-    gc.enable()  # forked from a build, which holds the collector off
+    """Worker set-up: load the pipeline once per worker; a failure is kept and raised by the first task."""
     try:
-        from kg import extract as nlp
-        from kg.curation import load_curation
-
         nlp.import_spacy_without_cli()  # a worker never needs spaCy's command line
         curation = load_curation([Path(f) for f in curation_files]) if curation_files else None
         _WORKER["extractor"] = nlp.load_extractor(model, curation, limits=limits)
@@ -438,61 +423,34 @@ def _extract_in_worker(notes: list[Note]) -> list[Any]:
 
 
 class _Workers:
-    """Extraction processes forked as soon as the build knows it may extract: loading the pipeline (spaCy,
-    jieba's dictionary: seconds) then overlaps reading the notes and preparing the links.  One worker starts
-    at once (enough for a few changed notes); :meth:`grow` adds the others when there is much to extract."""
+    """Extraction processes (kg.parallel.WorkerPools) forked as soon as the build knows it may extract: loading
+    the pipeline (spaCy, jieba's dictionary: seconds) then overlaps reading the notes and preparing the links.
+    One worker starts at once (enough for a few changed notes); :meth:`grow` adds the others when there is
+    much to extract."""
 
     CHUNK = 4  # notes per task: small enough to balance the workers, large enough to amortise the round trip
+    available = staticmethod(WorkerPools.available)
 
     def __init__(self, model: str | None, curation_files: Sequence[Path], processes: int = 1,
                  limits: NoteLimits | None = None):
-        import multiprocessing
-
-        from kg import curation, extract  # noqa: F401  imported (compiled, where no bytecode is cached) once, here
-
-        self._ctx = multiprocessing.get_context("fork")
-        self._args = (model, tuple(str(f) for f in curation_files), limits)
-        self._pools: list[tuple[Any, int]] = []
-        self.grow(processes)
-
-    @staticmethod
-    def available() -> bool:
-        import multiprocessing
-
-        return "fork" in multiprocessing.get_all_start_methods()
+        self._pools = WorkerPools(_load_in_worker, (model, tuple(str(f) for f in curation_files), limits), processes)
 
     def grow(self, processes: int) -> None:
         """Have ``processes`` workers in all."""
-        more = processes - sum(n for _, n in self._pools)
-        if more > 0:
-            self._pools.append((self._ctx.Pool(more, initializer=_load_in_worker, initargs=self._args), more))
+        self._pools.grow(processes)
 
     def extract(self, notes: list[Note]) -> Iterator[Any]:
         chunks = [notes[i:i + self.CHUNK] for i in range(0, len(notes), self.CHUNK)]
-        slots = [i for i, (_, n) in enumerate(self._pools) for _ in range(n)]  # a pool gets chunks by its size
-        mine: list[list[list[Note]]] = [[] for _ in self._pools]
-        order = []
-        for i, chunk in enumerate(chunks):
-            pool_index = slots[i % len(slots)]
-            mine[pool_index].append(chunk)
-            order.append(pool_index)
-        running = [pool.imap(_extract_in_worker, mine[j]) for j, (pool, _) in enumerate(self._pools)]
-        for pool_index in order:  # each pool answers its chunks in order, so this is the notes' order
-            yield from next(running[pool_index])
+        for found in self._pools.map(_extract_in_worker, chunks):
+            yield from found
 
     def close(self) -> None:
-        for pool, _ in self._pools:
-            pool.terminate()
-        for pool, _ in self._pools:
-            pool.join()
-        self._pools.clear()
+        self._pools.close()
 
 
 def _prepare_links(writer, changed: Sequence[str], removed: Sequence[str]):
     """The link pass's first step (kg.links.Relink) on an embedded store: its cache of the last pass read,
     the unchanged notes put together.  None for a remote store (its link pass reads everything)."""
-    from kg import links as link_stage
-
     if not writer.local:
         return None
     target = writer.target
@@ -510,13 +468,11 @@ def _update_links(writer, progress, relink, link_parts=None,
                   phases: dict[str, float] | None = None) -> dict[str, int]:
     """Bring the link graph up to date (kg.links): patched from the changed notes when few changed, else
     recomputed from the whole store; the link input is kept beside the generation for the next build."""
-    from kg import links as link_stage
-
     if progress:
         progress("links", 0, 1)
     if relink is not None:  # embedded store
         writer.flush()  # the notes' quads are written while the pass computes
-        result, info = relink.run(link_parts, load=writer.load, wait=writer.sync, quiet=writer.quiet)
+        result, info = relink.run(link_parts, load=writer.load, wait=writer.sync)
         relink.store = None  # the generation's store closes at commit only if nothing else holds it
         if phases is not None:
             phases.update({f"links.{k}": v for k, v in info.seconds.items()})

@@ -9,6 +9,7 @@ extraction pass.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import pickle
@@ -20,8 +21,11 @@ from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 
 from kg import links
+from kg.links import cache, scoring
+from kg.links.cache import await_cache, pending_file, save_cache
 from kg.model import Entity, Extraction, Mention, Note
 from kg.notes import parse_note, read_note
+from kg.parallel import forked
 from kg.rdf import build_note_graph
 from kg.store import open_store, write_store
 from kg.vocab import KG, LINKS_GRAPH, entity_iri
@@ -510,9 +514,18 @@ def test_incremental_removal_drops_the_links_of_the_note(tmp_path, own_notes):
 def test_forked_computation_returns_its_value_and_raises_its_error():
     """The full pass computes parts in forked children; their results and errors come back to the parent."""
     data = {"a": [1, 2, 3]}
-    assert links._forked(lambda d: sum(d["a"]), data)() == 6
+    assert forked(lambda d: sum(d["a"]), data)() == 6
     with pytest.raises(ZeroDivisionError):
-        links._forked(lambda: 1 / 0)()
+        forked(lambda: 1 / 0)()
+
+
+def test_the_link_cache_is_keyed_by_the_scoring_table(monkeypatch):
+    """A cache made with other scoring constants is not used: changing one needs no version bumped by hand."""
+    made = cache.cache_key(links.DEFAULTS)
+    assert cache.fits(made, links.DEFAULTS)
+    assert not cache.fits(made, {**links.DEFAULTS, "top_k": 11})
+    monkeypatch.setattr(scoring, "SCORING", dataclasses.replace(scoring.SCORING, title_evidence=0.2))
+    assert not cache.fits(made, links.DEFAULTS)
 
 
 def test_a_cache_finished_in_the_background_is_awaited_by_its_reader(tmp_path):
@@ -522,13 +535,13 @@ def test_a_cache_finished_in_the_background_is_awaited_by_its_reader(tmp_path):
     big = {"parts": {str(i): [("x" * 50, i)] * 20 for i in range(20000)}}
     held = os.open(tmp_path / "held", os.O_CREAT | os.O_RDWR)
     fcntl.flock(held, fcntl.LOCK_EX)
-    links._save_cache(path, big)(wait=False)
+    save_cache(path, big)(wait=False)
     os.close(held)  # the child closed its copy: the lock is free at once
     probe = os.open(tmp_path / "held", os.O_RDWR)
     fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if the child had kept it
     os.close(probe)
-    links._await_cache(path)
-    assert not links._pending_file(path).exists()
+    await_cache(path)
+    assert not pending_file(path).exists()
     with open(path, "rb") as fh:
         assert pickle.load(fh) == big
 

@@ -1,0 +1,183 @@
+"""The link pass's records: what it reads (:class:`LinkInput` and its parts), what it makes
+(:class:`LinkResult`: coverage, relatedness, entity statistics), a path's :class:`Hop`, and the pass's
+tunable parameters (:data:`DEFAULTS`)."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+# ---------------------------------------------------------------- what the pass reads
+
+
+# The input records are read-only by convention, not frozen: a pass creates ~10⁵ of them, and a frozen
+# dataclass's __init__ (object.__setattr__ per field) costs six times a plain one.  Hashable by value.
+@dataclass(slots=True, unsafe_hash=True)
+class EntityInfo:
+    iri: str
+    key: str
+    type: str  # one of kg.model.ENTITY_TYPES
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class MentionInfo:
+    iri: str
+    entity: str  # entity IRI
+    note: str  # note path
+    start: int
+    end: int
+    text: str
+    sentence: str = ""
+    section: str | None = None  # section IRI
+    snippet: str | None = None  # snippet IRI
+    source: str | None = None  # source IRI when the mention stands in a source's title
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class SourceInfo:
+    iri: str
+    note: str  # note path
+    url: str
+    title: str | None = None
+    section: str | None = None
+    snippet: str | None = None
+    context_start: int | None = None  # the span of the prose the source belongs to (kg:contextStart, kg:contextEnd)
+    context_end: int | None = None
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class SectionInfo:
+    iri: str
+    note: str
+    heading: str
+    heading_path: str  # headings from the top, joined by " / "
+    level: int = 1
+    parent: str | None = None
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class SnippetInfo:
+    iri: str
+    note: str
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkInput:
+    """What the link pass reads from the store: plain, sorted, hashable data."""
+
+    entities: tuple[EntityInfo, ...] = ()
+    mentions: tuple[MentionInfo, ...] = ()
+    sources: tuple[SourceInfo, ...] = ()
+    sections: tuple[SectionInfo, ...] = ()
+    snippets: tuple[SnippetInfo, ...] = ()
+    notes: tuple[tuple[str, str], ...] = ()  # (note IRI, path)
+
+
+# ---------------------------------------------------------------- what the pass makes
+
+
+class _Record:
+    """Pickled as the class and its field values: a cache of thousands of notes holds ~10⁵ records, and the
+    dataclass default (``__getstate__`` calling ``fields()`` per object) takes seconds to write and read.
+
+    Read-only by convention and hashable by value, not frozen: reading the cache builds every record again,
+    and a frozen dataclass's ``__init__`` (``object.__setattr__`` per field) took half of that time."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return type(self), _ATTRS[type(self)](self)
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class Coverage(_Record):
+    source: str
+    entity: str
+    score: float
+    direct: bool
+    method: str
+    justification: str
+    evidence: tuple[str, ...] = ()  # mention IRIs
+    via: tuple[str, ...] = ()  # entity IRIs
+    matched: tuple[str, ...] = ()  # the forms or features that matched
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class Related(_Record):
+    from_entity: str
+    to_entity: str
+    weight: float
+    rank: int
+    method: str
+    evidence: tuple[str, ...] = ()  # mention IRIs from the best shared context
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class EntityStats(_Record):
+    entity: str
+    pagerank: float
+    community: int
+    degree: int
+
+
+_ATTRS = {cls: operator.attrgetter(*cls.__dataclass_fields__) for cls in (Coverage, Related, EntityStats)}
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    coverages: tuple[Coverage, ...] = ()
+    related: tuple[Related, ...] = ()
+    stats: tuple[EntityStats, ...] = ()
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        """How many links of each kind.
+
+        >>> LinkResult().counts()
+        {'coverage_direct': 0, 'coverage_inferred': 0, 'related': 0, 'entities': 0, 'communities': 0}
+        """
+        direct = sum(1 for c in self.coverages if c.direct)
+        return {
+            "coverage_direct": direct,
+            "coverage_inferred": len(self.coverages) - direct,
+            "related": len(self.related),
+            "entities": len(self.stats),
+            "communities": len({s.community for s in self.stats}),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step of a path: two entities named in the same snippet, section or source title."""
+
+    from_iri: str
+    to_iri: str
+    from_name: str
+    to_name: str
+    kind: str  # "snippet", "section" or "source"
+    via: str  # IRI of the shared snippet, section or source
+    evidence: str  # the sentences (or title) that name both
+    note: str  # note path
+    from_mention: str  # mention IRI
+    mention: str  # mention IRI of the entity reached
+    source: str | None = None  # source IRI when kind == "source"
+
+
+#: tunable parameters of :func:`compute_links`
+DEFAULTS: dict[str, Any] = {
+    "top_k": 10,  # related entities kept per entity (the API computes more from the projection when asked)
+    "hub_degree": 80,  # contexts naming more entities than this are hubs
+    "df_cap": 60,  # features in more source titles than this only score sources of the same note
+    "min_inferred": 0.25,  # inferred coverage below this is dropped
+    "max_inferred": 5,  # inferred coverages kept per entity
+    "seed": 7,  # Louvain's seed
+}
+
+#: decimals link weights and scores are rounded to (PageRank: three more)
+ROUND = 6
+#: from this many entities on, a full pass computes on both cores (forked children; below, forking costs more)
+PARALLEL_ENTITIES = 1000

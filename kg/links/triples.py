@@ -1,0 +1,152 @@
+"""The links named graph in RDF (following ``schemas/kg.ttl``): as rdflib triples (:func:`link_triples`), and
+as N-Quads text (:class:`LinkText`), which Oxigraph parses and writes without holding the GIL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import pyoxigraph as ox
+from rdflib import RDF, XSD, Literal, URIRef
+
+from kg.links.records import Coverage, EntityStats, LinkResult, Related
+from kg.vocab import KG, KG_NS, coverage_iri, relatedness_iri
+
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+
+
+def link_triples(result: LinkResult) -> Iterable[tuple]:
+    """The triples of the links named graph (rdflib terms), following ``schemas/kg.ttl``.
+
+    >>> r = LinkResult(coverages=(Coverage("https://x/s", "https://x/e", 1.5, True, "m", "why", ("https://x/m",)),))
+    >>> len(list(link_triples(r)))
+    10
+    """
+    def dbl(x: float) -> Literal:
+        return Literal(repr(float(x)), datatype=XSD.double)
+
+    def integer(x: int) -> Literal:
+        return Literal(int(x), datatype=XSD.integer)
+
+    for c in result.coverages:
+        node = coverage_iri(c.source, c.entity)
+        src, ent = URIRef(c.source), URIRef(c.entity)
+        yield node, RDF.type, KG.Coverage
+        yield src, KG.covers, ent
+        yield src, KG.coverage, node
+        yield node, KG.source, src
+        yield node, KG.entity, ent
+        yield node, KG.score, dbl(c.score)
+        yield node, KG.direct, Literal(c.direct, datatype=XSD.boolean)
+        yield node, KG.method, Literal(c.method)
+        yield node, KG.justification, Literal(c.justification)
+        for m in c.evidence:
+            yield node, KG.evidence, URIRef(m)
+        for v in c.via:
+            yield node, KG.via, URIRef(v)
+    for r in result.related:
+        node = relatedness_iri(r.from_entity, r.to_entity, r.method)
+        a, b = URIRef(r.from_entity), URIRef(r.to_entity)
+        yield node, RDF.type, KG.Relatedness
+        yield a, KG.relatedTo, b
+        yield a, KG.relatedness, node
+        yield node, KG.fromEntity, a
+        yield node, KG.toEntity, b
+        yield node, KG.weight, dbl(r.weight)
+        yield node, KG.rank, integer(r.rank)
+        yield node, KG.method, Literal(r.method)
+        for m in r.evidence:
+            yield node, KG.evidence, URIRef(m)
+    for s in result.stats:
+        e = URIRef(s.entity)
+        yield e, KG.pagerank, dbl(s.pagerank)
+        yield e, KG.community, integer(s.community)
+        yield e, KG.degree, integer(s.degree)
+
+
+_ESCAPE = str.maketrans({**{c: f"\\u{c:04X}" for c in (*range(0x20), 0x7F)},
+                         **{"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}})
+
+
+class LinkText:
+    """The links graph (the triples of :func:`link_triples`) as N-Quads text, which Oxigraph parses and
+    writes without holding the GIL; each IRI is checked (as a pyoxigraph term would be) and written once."""
+
+    def __init__(self, graph: str):
+        self.iris: dict[str, str] = {}
+        self.g = f"{self.iri(graph)} .\n"
+        self.k = {n: f"<{KG_NS}{n}>" for n in (
+            "Coverage", "covers", "coverage", "source", "entity", "score", "direct", "method", "justification",
+            "evidence", "via", "Relatedness", "relatedTo", "relatedness", "fromEntity", "toEntity", "weight",
+            "rank", "pagerank", "community", "degree")}
+        self.k["type"] = f"<{_RDF_TYPE}>"
+        self.double = f"^^<{_XSD_NS}double>"
+        self.integer = f"^^<{_XSD_NS}integer>"
+        self.true, self.false = (f'"{b}"^^<{_XSD_NS}boolean>' for b in ("true", "false"))
+
+    def iri(self, x: str) -> str:
+        n = self.iris.get(x)
+        if n is None:
+            ox.NamedNode(x)  # raises ValueError for what is not an IRI
+            n = self.iris[x] = f"<{x}>"
+        return n
+
+    @staticmethod
+    def string(x: str) -> str:
+        return '"' + x.translate(_ESCAPE) + '"'
+
+    def coverage(self, c: Coverage) -> str:
+        g, k = self.g, self.k
+        node = self.iri(str(coverage_iri(c.source, c.entity)))
+        src, ent = self.iri(c.source), self.iri(c.entity)
+        return "".join((
+            f"{node} {k['type']} {k['Coverage']} {g}{src} {k['covers']} {ent} {g}{src} {k['coverage']} {node} {g}",
+            f"{node} {k['source']} {src} {g}{node} {k['entity']} {ent} {g}",
+            f'{node} {k["score"]} "{float(c.score)!r}"{self.double} {g}',
+            f"{node} {k['direct']} {self.true if c.direct else self.false} {g}",
+            f"{node} {k['method']} {self.string(c.method)} {g}",
+            f"{node} {k['justification']} {self.string(c.justification)} {g}",
+            *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in c.evidence),
+            *(f"{node} {k['via']} {self.iri(v)} {g}" for v in c.via)))
+
+    def related(self, r: Related) -> str:
+        g, k = self.g, self.k
+        node = self.iri(str(relatedness_iri(r.from_entity, r.to_entity, r.method)))
+        a, b = self.iri(r.from_entity), self.iri(r.to_entity)
+        return "".join((
+            f"{node} {k['type']} {k['Relatedness']} {g}{a} {k['relatedTo']} {b} {g}{a} {k['relatedness']} {node} {g}",
+            f"{node} {k['fromEntity']} {a} {g}{node} {k['toEntity']} {b} {g}",
+            f'{node} {k["weight"]} "{float(r.weight)!r}"{self.double} {g}',
+            f'{node} {k["rank"]} "{int(r.rank)}"{self.integer} {g}',
+            f"{node} {k['method']} {self.string(r.method)} {g}",
+            *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in r.evidence)))
+
+    def stats(self, s: EntityStats) -> str:
+        g, k = self.g, self.k
+        e = self.iri(s.entity)
+        return (f'{e} {k["pagerank"]} "{float(s.pagerank)!r}"{self.double} {g}'
+                f'{e} {k["community"]} "{int(s.community)}"{self.integer} {g}'
+                f'{e} {k["degree"]} "{int(s.degree)}"{self.integer} {g}')
+
+    def record(self, x: Coverage | Related | EntityStats) -> str:
+        return self.coverage(x) if type(x) is Coverage else self.related(x) if type(x) is Related else self.stats(x)
+
+    def text(self, records: Iterable[Coverage | Related | EntityStats]) -> bytes:
+        return "".join(map(self.record, records)).encode("utf-8")
+
+    def batches(self, records: Sequence[Coverage | Related | EntityStats], size: int = 10_000) -> Iterator[bytes]:
+        """The text of ``records`` in pieces of ``size`` records: the first are written while the next are
+        made."""
+        for i in range(0, len(records), size):
+            yield self.text(records[i:i + size])
+
+    def quads(self, records: Sequence[Coverage | Related | EntityStats]) -> list[ox.Quad]:
+        """pyoxigraph quads of link records (to remove them from a store)."""
+        return list(ox.parse(self.text(records), format=ox.RdfFormat.N_QUADS)) if records else []
+
+
+def link_quads(result: LinkResult, graph: str) -> list:
+    """The quads of the links graph ``graph`` as pyoxigraph ``Quad`` objects (the triples of :func:`link_triples`)."""
+    text = LinkText(graph).text((*result.coverages, *result.related, *result.stats))
+    return list(ox.parse(text, format=ox.RdfFormat.N_QUADS))
+

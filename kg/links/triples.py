@@ -9,6 +9,7 @@ import pyoxigraph as ox
 from rdflib import RDF, XSD, Literal, URIRef
 
 from kg.links.records import Coverage, EntityStats, LinkResult, Related
+from kg.store.nquads import string_literal
 from kg.vocab import KG, KG_NS, coverage_iri, relatedness_iri
 
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -64,10 +65,6 @@ def link_triples(result: LinkResult) -> Iterable[tuple]:
         yield e, KG.degree, integer(s.degree)
 
 
-_ESCAPE = str.maketrans({**{c: f"\\u{c:04X}" for c in (*range(0x20), 0x7F)},
-                         **{"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}})
-
-
 class LinkText:
     """The links graph (the triples of :func:`link_triples`) as N-Quads text, which Oxigraph parses and
     writes without holding the GIL; each IRI is checked (as a pyoxigraph term would be) and written once."""
@@ -91,9 +88,7 @@ class LinkText:
             n = self.iris[x] = f"<{x}>"
         return n
 
-    @staticmethod
-    def string(x: str) -> str:
-        return '"' + x.translate(_ESCAPE) + '"'
+    string = staticmethod(string_literal)
 
     def coverage(self, c: Coverage) -> str:
         g, k = self.g, self.k

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from kg.notes import MAX_NOTE_BYTES
+
 __all__ = ["CASES", "make_note", "main"]
 
 _SENTENCE = "日本的东京和大阪，美国的纽约，普京与泽连斯基，GitHub和SQLite"
@@ -69,6 +71,17 @@ def make_note(case: str, chars: int) -> str:
     return CASES[case](chars)
 
 
+def note_of_bytes(case: str, limit: int) -> str:
+    """The note of ``case`` as large as fits in ``limit`` bytes of UTF-8 (a note's size limit is in bytes)."""
+    sample = make_note(case, 10_000)
+    chars = int(limit * len(sample) / len(sample.encode("utf-8"))) - 1_000
+    note = make_note(case, chars)
+    while len(note.encode("utf-8")) > limit:
+        chars = int(chars * 0.99)
+        note = make_note(case, chars)
+    return note
+
+
 def _build(note: str, workdir: Path) -> tuple[float, float, str]:
     notes = workdir / "notes"
     notes.mkdir()
@@ -94,12 +107,12 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'case':<15}{'chars':>11}{'seconds':>10}{'×time':>7}{'peak MB':>9}{'×mem':>7}  build")
     for case in args.case or list(CASES):
         rows = []
-        sizes = [args.base * 2**k for k in range(args.steps)] + ([16 * 2**20 // 3] if args.big else [])
-        for chars in sizes:
+        sizes = [args.base * 2**k for k in range(args.steps)] + ([None] if args.big else [])
+        for chars in sizes:  # None: as large as a note may be (MAX_NOTE_BYTES)
             with tempfile.TemporaryDirectory() as tmp:
-                note = make_note(case, chars)
+                note = make_note(case, chars) if chars is not None else note_of_bytes(case, MAX_NOTE_BYTES)
                 seconds, mb, said = _build(note, Path(tmp))
-            prev = rows[-1] if rows and chars == rows[-1]["asked"] * 2 else None
+            prev = rows[-1] if rows and chars is not None and chars == rows[-1]["asked"] * 2 else None
             rows.append({"asked": chars, "chars": len(note), "seconds": round(seconds, 2), "peak_mb": round(mb),
                          "build": said})
             tr = f"{seconds / prev['seconds']:.2f}" if prev else "–"
@@ -107,7 +120,11 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{case:<15}{len(note):>11,}{seconds:>10.2f}{tr:>7}{mb:>9.0f}{mr:>7}  {said.splitlines()[0][:60]}")
         results[case] = rows
     worst = max((b["seconds"] / a["seconds"] for rows in results.values() for a, b in zip(rows, rows[1:])
-                 if b["asked"] == 2 * a["asked"]), default=0)
+                 if b["asked"] is not None and b["asked"] == 2 * a["asked"]), default=0)
+    failed = [f"{case} at {r['chars']:,} characters: {r['build']}" for case, rows in results.items() for r in rows
+              if not r["build"].startswith("exit 0")]
+    for line in failed:  # a build that did not build measures nothing
+        print(f"FAILED {line}")
     print(f"worst time ratio per doubling: {worst:.2f} (target ≤ 2.3)")
     if args.big:
         peak = max(r[-1]["peak_mb"] for r in results.values())

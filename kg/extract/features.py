@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from functools import lru_cache
 from math import log10
 
-from kg.extract.lexicons import read_lexicon
+from kg.extract.lexicons import latin_name_lists
 from kg.extract.resources import shared_resources
 
 __all__ = ["FEATURES_VERSION", "MAX_SEQUENCE", "UnitFeatures", "units_of", "sequences_of", "unit_features"]
@@ -29,11 +28,6 @@ FEATURES_VERSION = "2"
 
 _UNIT = re.compile(r"[A-Za-z0-9]+|\S")
 _SENTENCE_END = frozenset("。！？!?；;")
-
-
-@lru_cache(maxsize=1)
-def _lexicons() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    return read_lexicon("given_names_latin.txt"), read_lexicon("family_names_latin.txt"), read_lexicon("places_en.txt")
 
 
 def units_of(text: str) -> list[tuple[int, int]]:
@@ -152,7 +146,7 @@ class UnitFeatures:
     def features(self, indices: range) -> list[list[str]]:
         """The features of the units ``indices``."""
         res = shared_resources()
-        given, family, places_en = _lexicons()
+        given, family, places_en = latin_name_lists()
         freq, tags = res.freq, res.tags
         units, tokens, us, ul, sh = self.units, self.tokens, self.us, self.ul, self.sh
         word_at, marks, tech, word_feats = self.word_at, self.marks, self.tech, self.word_feats

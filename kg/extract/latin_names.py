@@ -15,14 +15,13 @@ learns to weigh: a sentence-initial "Will Smith" or a town called Mobile is its 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from spacy.language import Language
 
 from kg.extract.document import add_candidate, doc_text
-from kg.extract.lexicons import read_lexicon
+from kg.extract.lexicons import latin_name_lists
 
-__all__ = ["latin_name_candidates"]
+__all__ = ["latin_name_candidates", "kg_latin_names"]
 
 #: a capitalised word (Jobs, O'Brien, Jean-Luc, McDonald) or an initial (C.)
 _CAP_WORD = re.compile(r"(?<![A-Za-z0-9_.@/\\-])(?:[A-Z][a-z]+(?:['’][A-Z][a-z]+|-[A-Z]?[a-z]+)*|[A-Z][a-z]*[A-Z][a-z]+|[A-Z]\.)(?![A-Za-z0-9_@/\\])")
@@ -41,11 +40,6 @@ _FUNCTION_WORDS = frozenset(
     "Is Are Was Were Be Do Does Did Has Have Had Can Could Will Would Should May Might Must Also Just Now".split())
 #: function words that do not start or end a name but may stand inside a place's or organisation's
 _JOINERS = frozenset("of the de la del von van der du di da &".split())
-
-
-@lru_cache(maxsize=1)
-def _lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    return read_lexicon("given_names_latin.txt"), read_lexicon("family_names_latin.txt"), read_lexicon("places_en.txt")
 
 
 def _runs(text: str) -> list[list[tuple[int, int]]]:
@@ -77,7 +71,7 @@ def latin_name_candidates(text: str) -> list[tuple[int, int, str, str]]:
     >>> [(t[s:e], ty) for s, e, ty, _ in latin_name_candidates(t)]
     [('Steve Jobs', 'Person'), ('Bill Gates', 'Person'), ('San Francisco', 'Place'), ('Mozilla Foundation', 'Organization'), ('University of Oslo', 'Organization'), ('Oslo', 'Place')]
     """
-    given, family, places = _lists()
+    given, family, places = latin_name_lists()
     out: list[tuple[int, int, str, str]] = []
     for run in _runs(text):
         words = [text[s:e] for s, e in run]

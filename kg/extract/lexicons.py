@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["LEXICON_FILES", "write_lexicons"]
+__all__ = ["LEXICON_FILES", "write_lexicons", "read_lexicon", "latin_name_lists"]
 
 #: generated file → what it holds
 LEXICON_FILES = {
@@ -93,6 +94,12 @@ def read_lexicon(name: str) -> frozenset[str]:
 
     text = resources.files("kg").joinpath("data", name).read_text(encoding="utf-8")
     return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def latin_name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The Latin-script given names, family names and English place names, read once per process."""
+    return read_lexicon("given_names_latin.txt"), read_lexicon("family_names_latin.txt"), read_lexicon("places_en.txt")
 
 
 if __name__ == "__main__":  # pragma: no cover - a maintenance command

@@ -377,20 +377,14 @@ class SparqlPool:
 
     def _add_ready(self) -> None:
         """Start a worker and make it ready (in a thread)."""
-        if self._closed:
-            return
-        try:
-            new = self._spawn()
-        except (OSError, EOFError):
-            return
-        if self._closed:
-            self._retire(new)
-            return
-        assert self._loop is not None and self._idle is not None
-        self._loop.call_soon_threadsafe(self._idle.put_nowait, new)
+        self._add(lambda: self._idle.put_nowait)  # type: ignore[union-attr]
 
     def _add_spare(self) -> None:
         """Start a spare worker (in a thread)."""
+        self._add(lambda: self._spares.append)
+
+    def _add(self, where) -> None:
+        """Start a worker and hand it, on the loop, to ``where()`` (the ready queue or the spares)."""
         if self._closed:
             return
         try:
@@ -401,7 +395,7 @@ class SparqlPool:
             self._retire(new)
             return
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._spares.append, new)
+        self._loop.call_soon_threadsafe(where(), new)
 
     async def start(self) -> None:
         if self._idle is not None:

@@ -15,7 +15,7 @@ MAX_LINES = 500
 #: Python files over MAX_LINES today, with their length in lines (only ever lower these)
 LONG_FILES = {
     "notes.py": 752,
-    "api/sparql_worker.py": 670,
+    "api/sparql_worker.py": 664,
 }
 
 #: import circles there are today, each as the sorted tuple of its modules (only ever remove these)

@@ -9,7 +9,8 @@ Targets: time ratio ≤ 2.3 per doubling; ``--big`` also builds each case at 16 
 note) and checks peak memory ≤ 1 GB.  Not part of the test suite.
 
 Cases: ``long_line`` (one line of prose without punctuation, full of names), ``repeated_name`` (one
-name a sentence, hundreds of thousands of times), ``table`` (a Markdown table of many rows), ``links``
+name a sentence, hundreds of thousands of times), ``chat_log`` (one paragraph of many short lines, as an
+exported chat reads), ``table`` (a Markdown table of many rows), ``links``
 (a reference list: URL lines, each followed by a title), ``deep_list`` (a list nested 200 levels, then
 more items).
 """
@@ -39,6 +40,11 @@ def _repeated_name(n: int) -> str:
     return "# 重复\n\n" + "日本。" * (n // 3) + "\n"
 
 
+def _chat_log(n: int) -> str:
+    line = "张三：明天去东京吗？\n"
+    return "# 聊天\n\n" + line * (n // len(line)) + "\n"
+
+
 def _table(n: int) -> str:
     row = "| 日本 | 东京 | 1868 | 明治维新 |\n"
     return "# 表\n\n| 国 | 城 | 年 | 事 |\n|---|---|---|---|\n" + row * (n // len(row)) + "\n参见上表：日本。\n"
@@ -62,8 +68,8 @@ def _deep_list(n: int) -> str:
     return "# 深\n\n" + head + body
 
 
-CASES = {"long_line": _long_line, "repeated_name": _repeated_name, "table": _table, "links": _links,
-         "deep_list": _deep_list}
+CASES = {"long_line": _long_line, "repeated_name": _repeated_name, "chat_log": _chat_log, "table": _table,
+         "links": _links, "deep_list": _deep_list}
 
 
 def make_note(case: str, chars: int) -> str:

@@ -381,6 +381,7 @@ class _Parser:
         self.images: list[Image] = []
         self.titles: list[Title] = []
         self.blocks: list[Block] = []
+        self.block_lines: list[str] = []  # the lines of the last block, while it grows
         self.sections: list[Section] = []
         self.boundaries: list[int] = []  # offsets where a snippet ends (hr, heading)
 
@@ -447,6 +448,7 @@ class _Parser:
         except Exception as err:  # markdown-it on pathological input; keep the note, report it
             raise NoteError(f"the Markdown could not be parsed ({type(err).__name__}: {err})", path=self.path) from None
         self.walk(tokens)
+        self.close_block()
         self.finish_sections()
         snippets = self.make_snippets(body_start)
         snippets_t = tuple(snippets)
@@ -557,13 +559,11 @@ class _Parser:
 
     def mask(self, start: int, end: int, heading: bool = False) -> str:
         """The line's text with everything but prose blanked, recording links, images and titles."""
-        chars = list(self.text[start:end])
         line_text = self.text[start:end]
+        spans: list[tuple[int, int]] = []  # what to blank (a list of a long line's characters costs ~90 bytes each)
 
         def blank(a: int, b: int) -> None:
-            for k in range(a, b):
-                if chars[k] != "\n":
-                    chars[k] = " "
+            spans.append((a, b))
 
         if heading:
             for m in _HEADING_PREFIX_RE.finditer(line_text):
@@ -598,9 +598,9 @@ class _Parser:
             url = m.group(0).rstrip(".,;:!?")
             self.add_reference(url, start + m.start(), "bare", None)
             blank(m.start(), m.start() + len(url))
-        for m in _MARKUP_RE.finditer("".join(chars)):
-            blank(m.start(), m.end())
-        masked = "".join(chars)
+        partly = _blanked(line_text, spans)
+        spans = [(m.start(), m.end()) for m in _MARKUP_RE.finditer(partly)]
+        masked = _blanked(partly, spans)
         for m in _TITLE_RE.finditer(masked):
             # a title with words blanked in it (a URL, inline code) is not the title of a work; one with
             # markup blanked (《**x**》) is, as the note writes it
@@ -624,9 +624,21 @@ class _Parser:
         if (prev is not None and reference is None and prev.reference is None and prev.kind == kind
                 and kind != "heading" and prev.end + 1 == start and self.text[prev.end] == "\n"):
             # consecutive lines of one paragraph: one block, so sentences may span lines
-            self.blocks[-1] = Block(kind, prev.text + "\n" + masked, prev.start, end, None, None, None, prev.line)
+            # (the lines are joined once, by close_block: joining at each line is quadratic in a long paragraph)
+            self.block_lines.append(masked)
+            self.blocks[-1] = Block(kind, "", prev.start, end, None, None, None, prev.line)
             return
+        self.close_block()
         self.blocks.append(Block(kind, masked, start, end, None, None, reference, self.line_of(start)))
+        self.block_lines = [masked]
+
+    def close_block(self) -> None:
+        """Give the last block the text of its lines."""
+        if len(self.block_lines) > 1:
+            last = self.blocks[-1]
+            self.blocks[-1] = Block(last.kind, "\n".join(self.block_lines), last.start, last.end, None, None,
+                                    last.reference, last.line)
+        self.block_lines = []
 
     # -- sections and snippets
     def finish_sections(self) -> None:
@@ -682,6 +694,18 @@ class _Parser:
 _PROSE = frozenset({"paragraph", "list_item", "quote"})
 #: a reference's context is at most this long (the blocks nearest its URL are kept)
 CONTEXT_MAX_CHARS = 1500
+
+
+def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with the characters of ``spans`` (which may overlap) made spaces, line breaks kept."""
+    out, pos = [], 0
+    for a, b in sorted(spans):
+        a = max(a, pos)
+        if a < b:
+            out += (text[pos:a], "\n".join(" " * len(part) for part in text[a:b].split("\n")))
+            pos = b
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _with_contexts(text: str, refs: list[Reference], blocks: tuple[Block, ...]) -> tuple[Reference, ...]:

@@ -199,7 +199,7 @@ def test_occurrences_are_the_longest_first_alternation_per_text():
         texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 40))) for _ in range(rnd.randrange(1, 5))]
         pattern = re.compile("|".join(map(re.escape, sorted(names, key=lambda x: (-len(x), x)))))
         expected = [(k, m.start(), m.end(), m.group(0)) for k, t in enumerate(texts) for m in pattern.finditer(t)]
-        assert extractor._occurrences(names, texts) == expected, (names, texts)
+        assert list(extractor._occurrences(names, texts)) == expected, (names, texts)
 
 
 def test_gloss_starts_and_token_bounds():

@@ -11,6 +11,7 @@ its command line, for a build's worker.  No spaCy object leaves this module.
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 import unicodedata
@@ -28,6 +29,7 @@ from kg.extract.assembly import (
 from kg.extract.document import PlainDoc
 from kg.extract.limits import NoteLimits, NoteWatch
 from kg.extract.resources import shared_resources
+from kg.extract.rows import Rows, span_at
 from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
 
 
@@ -127,14 +129,18 @@ class Extractor:
             for _name, proc in self._components():
                 doc = proc(doc)
             return doc.user_data
-        found: dict[str, list] = {"kg_mentions": [], "kg_dates": [], "kg_acronyms": [], "kg_sentences": []}
+        # a mention and a sentence per few characters: kept as Rows, not tuples
+        found: dict[str, Any] = {"kg_mentions": Rows(), "kg_dates": [], "kg_acronyms": [], "kg_sentences": Rows()}
         for a, b in text_pieces(text):
             if self._watch is not None:
                 self._watch.check()
             part = self._findings(text[a:b])
-            for key, spans in found.items():
-                spans += [tuple(x + a if k < (4 if key == "kg_acronyms" else 2) else x for k, x in enumerate(item))
-                          for item in part.get(key, ())]
+            for key in ("kg_mentions", "kg_sentences"):
+                rows = found[key]
+                for s, e, *rest in part.get(key, ()):
+                    rows.append(s + a, e + a, tuple(rest))
+            found["kg_dates"] += [(s + a, e + a, *rest) for s, e, *rest in part.get("kg_dates", ())]
+            found["kg_acronyms"] += [tuple(x + a for x in item) for item in part.get("kg_acronyms", ())]
         return found
 
     def rule_findings(self, text: str) -> dict[str, Any]:
@@ -201,7 +207,7 @@ class Extractor:
             for ls, le, as_, ae in data["acronyms"]:
                 abbr_long.setdefault(block.text[as_:ae], _clean_name(block.text[ls:le]))
             for s, e, type_, method, prio in data["mentions"]:
-                sent = evidence_window(_sentence_of(sentences, s, len(block.text)), s, e)
+                sent = evidence_window(span_at(sentences, s, len(block.text)), s, e)
                 a, b = block.start + sent[0], block.start + sent[1]
                 if many and block.text[s:e] in many:
                     key = (block.text[s:e], type_, note.text[a:b])
@@ -308,7 +314,7 @@ class Extractor:
             elif len(name) == 2 and res.freq.get(block.text[ms : me + 1], 0) > 30:
                 continue
             src = names[name]
-            sent = evidence_window(_sentence_of(data["sentences"], ms, len(block.text)), ms, me)
+            sent = evidence_window(span_at(data["sentences"], ms, len(block.text)), ms, me)
             extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
                               block=block, sent=(block.start + sent[0], block.start + sent[1]), count=1))
             covered[s:e] = b"\x01" * (e - s)
@@ -326,7 +332,7 @@ class Extractor:
                     year = value[:4]
                 elif value and value.startswith("--") and year:
                     value = year + value[1:]  # 1970年1月…，6月8日 → 1970-06-08
-                sent = _sentence_of(data["sentences"], s, len(block.text))
+                sent = span_at(data["sentences"], s, len(block.text))
                 a, b = block.start + sent[0], block.start + sent[1]
                 events = tuple(sorted({key for start, key in events_at if a <= start < b}))
                 out.append(DateMention(note=note.path, start=block.start + s, end=block.start + e,
@@ -369,39 +375,41 @@ def _fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _occurrences(names: Iterable[str], texts: list[str]) -> list[tuple[int, int, int, str]]:
+def _occurrences(names: Iterable[str], texts: list[str]) -> Iterator[tuple[int, int, int, str]]:
     """``(text index, start, end, name)`` of the names in each text, left to right, the longest at a
     position, none overlapping: what the alternation of the names longest first finds with
     ``finditer`` in each text, in order.
 
     Without compiling that regex per note: every occurrence of every name (``str.find``) in the
-    texts joined by line breaks, then the same left-to-right choice.  A name holding a line break
-    could run across two texts there, so then the regex is used."""
+    texts joined by line breaks, merged in order as they are found (a name a note repeats a million
+    times is never a list of a million places), then the same left-to-right choice.  A name holding a
+    line break could run across two texts there, so then the regex is used."""
     names = sorted(names, key=lambda x: (-len(x), x))
     if any("\n" in name for name in names):
         pattern = re.compile("|".join(map(re.escape, names)))
-        return [(k, m.start(), m.end(), m.group(0)) for k, t in enumerate(texts) for m in pattern.finditer(t)]
+        for k, t in enumerate(texts):
+            for m in pattern.finditer(t):
+                yield (k, m.start(), m.end(), m.group(0))
+        return
     joined = "\n".join(texts)
-    found = []
-    for name in names:
-        if not name:
-            continue
-        j = joined.find(name)
-        while j >= 0:
-            found.append((j, -len(name)))
-            j = joined.find(name, j + 1)
-    found.sort()
     starts, offset = [], 0
     for t in texts:
         starts.append(offset)
         offset += len(t) + 1
-    out, end = [], 0
-    for j, minus in found:
+    end = 0
+    for j, minus in heapq.merge(*(_places(joined, name) for name in names if name)):
         if j >= end:
             end = j - minus
             k = bisect_right(starts, j) - 1
-            out.append((k, j - starts[k], end - starts[k], joined[j:end]))
-    return out
+            yield (k, j - starts[k], end - starts[k], joined[j:end])
+
+
+def _places(text: str, name: str) -> Iterator[tuple[int, int]]:
+    """``(start, -length)`` of every occurrence of ``name`` in ``text`` (overlapping ones too), in order."""
+    j = text.find(name)
+    while j >= 0:
+        yield (j, -len(name))
+        j = text.find(name, j + 1)
 
 
 def _split_by_block(note: Note, data: dict) -> list[dict]:
@@ -410,7 +418,7 @@ def _split_by_block(note: Note, data: dict) -> list[dict]:
     for block in note.blocks:
         starts.append(offset)
         offset += len(block.text) + 1
-    out = [{"mentions": [], "sentences": [], "dates": [], "acronyms": []} for _ in note.blocks]
+    out = [{"mentions": Rows(), "sentences": Rows(), "dates": [], "acronyms": []} for _ in note.blocks]
     if not out:
         return out
 
@@ -420,12 +428,14 @@ def _split_by_block(note: Note, data: dict) -> list[dict]:
             return None
         return i if e <= starts[i] + len(note.blocks[i].text) else None
 
-    for key, field_ in (("kg_mentions", "mentions"), ("kg_dates", "dates")):
-        for s, e, *rest in data.get(key, []):
-            i = where(s, e)
-            if i is not None:
-                a = starts[i]
-                out[i][field_].append((s - a, e - a, *rest))
+    for s, e, *rest in data.get("kg_mentions", []):
+        i = where(s, e)
+        if i is not None:
+            out[i]["mentions"].append(s - starts[i], e - starts[i], tuple(rest))
+    for s, e, *rest in data.get("kg_dates", []):
+        i = where(s, e)
+        if i is not None:
+            out[i]["dates"].append((s - starts[i], e - starts[i], *rest))
     for ls, le, s, e in data.get("kg_acronyms", []):
         i = where(ls, e)
         if i is not None:
@@ -436,17 +446,9 @@ def _split_by_block(note: Note, data: dict) -> list[dict]:
         while i < len(starts) and starts[i] < e:
             a, b = starts[i], starts[i] + len(note.blocks[i].text)
             if s < b and e > a:
-                out[i]["sentences"].append((max(s, a) - a, min(e, b) - a))
+                out[i]["sentences"].append(max(s, a) - a, min(e, b) - a)
             i += 1
     return out
-
-
-def _sentence_of(sentences: list[tuple[int, int]], s: int, length: int) -> tuple[int, int]:
-    """The sentence (a, b) with a <= s < b, or the whole block."""
-    i = bisect_right(sentences, (s, float("inf"))) - 1
-    if i >= 0 and sentences[i][0] <= s < sentences[i][1]:
-        return sentences[i]
-    return (0, length)
 
 
 def load_extractor(model: str | None = None, curation: Curation | None = None,

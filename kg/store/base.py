@@ -8,8 +8,8 @@ read-only query guard.
   files beside the generation) or a server.
 * :data:`RDF_FORMATS`, :data:`RESULT_FORMATS`: serialisations by short name.
 * :func:`to_oxigraph` / :func:`from_oxigraph`: rdflib terms and plain values to pyoxigraph terms and back.
-* :func:`select_rows` (and :func:`select_tuples` for large reads): a SELECT on a pyoxigraph store, with
-  parameters bound (``bindings=``, never pasted into query text), rows of plain values.
+* :func:`select_rows` (and :func:`select_tuples` for large reads, as text for the largest): a SELECT on a
+  pyoxigraph store, with parameters bound (``bindings=``, never pasted into query text), rows of plain values.
 * :func:`check_read_only_query`: refuses updates, SERVICE and FROM before a user's query runs.
 
 This module imports no other module of :mod:`kg.store`.
@@ -17,8 +17,10 @@ This module imports no other module of :mod:`kg.store`.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ContextManager, Protocol
 
@@ -270,10 +272,17 @@ def select_rows(store: ox.Store, sparql: str, bindings: Mapping[str, Any] | None
     return solution_rows(run_query(store, sparql, bindings))
 
 
-def select_tuples(store: ox.Store, sparql: str, bindings: Mapping[str, Any] | None = None) -> Iterator[tuple[Any, ...]]:
-    """A SELECT's rows as tuples of plain values in the order of the projection, read one at a time (for
-    large reads)."""
+def select_tuples(store: ox.Store, sparql: str, bindings: Mapping[str, Any] | None = None, *,
+                  text: bool = False) -> Iterator[Sequence[Any]]:
+    """A SELECT's rows in the order of the projection, read one at a time (for large reads): tuples of plain
+    values; with ``text``, lists of strings ("" for unbound, numbers as written), read through Oxigraph's
+    CSV writer, several times faster than as terms (the link pass reads the whole store so)."""
     result = run_query(store, sparql, bindings)
+    if text:
+        rows = csv.reader(io.StringIO(result.serialize(format=ox.QueryResultsFormat.CSV).decode("utf-8"), newline=""))
+        next(rows, None)  # the header
+        yield from rows
+        return
     names = [v.value for v in result.variables]
     for sol in result:
         yield tuple(from_oxigraph(sol[n]) for n in names)

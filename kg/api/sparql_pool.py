@@ -35,7 +35,6 @@ class PoolBusyError(QueryTimeoutError):
     code = "busy"
 
 
-
 class SparqlPool:
     """Worker processes over the store at ``location``; each query at most ``timeout`` seconds.
 

@@ -113,6 +113,5 @@ def main(argv: list[str] | None = None) -> None:
     _serve(location, Connection(in_fd, writable=False), conn_out, max_bytes)
 
 
-
 if __name__ == "__main__":
     main()

@@ -209,7 +209,6 @@ def find_note_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[P
     yield from scan_notes(paths).files
 
 
-
 def read_note_bytes(file: str | os.PathLike[str], path: str | None = None) -> bytes:
     """The bytes of a note file: regular files only (a FIFO or device is refused, never waited on), and
     none too large to be a note (checked before reading)."""

@@ -36,7 +36,6 @@ def yaml_problem(block: list[str]) -> tuple[int, str] | None:
     return None
 
 
-
 def read_front_matter(text: str, path: str, problems: list[ReadProblem]) -> tuple[dict[str, str], int]:
     """Parse the Jekyll front matter at the start of ``text``; return it and the number of lines it takes.
     What is wrong with it is added to ``problems``, as warnings (the note is read all the same)."""

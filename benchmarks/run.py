@@ -117,7 +117,7 @@ def child_profile(args: list[str]) -> None:
     stats = pstats.Stats(prof)
     # stage → functions whose cumulative time is that stage (generators: cProfile sums every resume)
     stages = {
-        "read notes (kg.notes)": [("kg/notes.py", "read_notes")],
+        "read notes (kg.notes)": [("kg/notes/__init__.py", "read_notes")],
         "extraction (kg.extract)": [("kg/extract/extractor.py", "extract_many")],
         "RDF graphs (kg.rdf)": [("kg/rdf.py", "build_note_graph")],
         "store writes (kg.store)": [("kg/store/writer.py", "replace_graph"), ("kg/store/writer.py", "remove_graph"),

@@ -197,7 +197,7 @@ def sparql(
         if store.startswith(("http://", "https://")):
             body, _ = open_store(store).query_bytes(text, fmt)
         else:
-            from kg.api.sparql_worker import run_isolated
+            from kg.api.sparql_process import run_isolated
 
             if fmt not in RESULT_FORMATS and fmt not in RDF_FORMATS:
                 raise KGError(f"unknown format {fmt!r}; use one of {', '.join([*RESULT_FORMATS, 'turtle', 'nt', 'jsonld'])}")

@@ -1,6 +1,6 @@
 """Every process and thread kg starts besides its own: forked children that compute and hand back a value
 (:func:`forked`), forked children that finish a write after the build (:func:`start_in_background`), pools
-of worker processes (:class:`WorkerPools`), and the thread that frees a build's memory
+of worker processes (:class:`WorkerPools`; :func:`map_forked` for one map over workers forked for it), and the thread that frees a build's memory
 (:func:`free_in_background`).
 
 A child forked while a store writes can wait forever on a lock it copied (Oxigraph starts threads while it
@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
-__all__ = ["WorkingSet", "WorkerPools", "can_fork", "forked", "free_in_background", "halves",
-           "pause_for_forks", "start_in_background"]
+__all__ = ["WorkingSet", "WorkerPools", "can_fork", "can_fork_workers", "forked", "free_in_background", "halves",
+           "map_forked", "pause_for_forks", "start_in_background"]
 
 # ---------------------------------------------------------------- the pause around a fork
 
@@ -218,6 +218,38 @@ def start_in_background(work: Callable[[], None], keep_fd: int) -> Callable[...,
 # ---------------------------------------------------------------- worker processes
 
 
+def can_fork_workers() -> bool:
+    """Whether worker processes can be forked here (multiprocessing's fork start method)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+#: the functions :func:`map_forked` runs, the latest last (its workers inherit them: they are never pickled)
+_INHERITED: list[Callable[[int], Any]] = []
+
+
+def _run_inherited(index: int) -> Any:
+    return _INHERITED[-1](index)
+
+
+def map_forked(fn: Callable[[int], Any], count: int, processes: int, chunksize: int = 1) -> Iterator[Any]:
+    """``fn(i)`` for each ``i`` in ``range(count)``, in ``processes`` worker processes forked for the call,
+    answered in order; the workers stop when the iteration ends (or is left).
+
+    The workers inherit this process's memory (copy-on-write): ``fn`` and what it reads (a loaded pipeline,
+    the notes) are not pickled to them, only the indexes, in chunks of ``chunksize``; what ``fn`` returns
+    comes back pickled (plain tuples pickle fastest).  Check :func:`can_fork_workers` first.
+    """
+    ctx = multiprocessing.get_context("fork")
+    _INHERITED.append(fn)
+    try:
+        with _paused():
+            pool = ctx.Pool(processes)
+        with pool:
+            yield from pool.imap(_run_inherited, range(count), chunksize=chunksize)
+    finally:
+        _INHERITED.remove(fn)
+
+
 def _start_worker(initializer: Callable[..., None], *args: Any) -> None:
     gc.enable()  # a worker lives long and makes garbage, whatever its parent does (kg.pipeline.build holds it off)
     initializer(*args)
@@ -235,7 +267,7 @@ class WorkerPools:
 
     @staticmethod
     def available() -> bool:
-        return "fork" in multiprocessing.get_all_start_methods()
+        return can_fork_workers()
 
     def grow(self, processes: int) -> None:
         """Have ``processes`` workers in all."""

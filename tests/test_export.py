@@ -73,15 +73,34 @@ def test_edges_carry_kind_weight_method(store):
     assert set(g.get_edge_data(IKEDA, BEI)) == {"related:co-occurrence"}
 
 
-def test_without_link_pass_edges_are_co_mentions_and_centrality_is_computed(bare_store):
+def test_without_link_pass_edges_are_co_mentions_and_there_is_no_centrality(bare_store):
     g = load_view_graph(bare_store.select)
     assert g.graph["edge_source"] == "co-mention"
     kinds = {d["kind"] for _, _, d in g.edges(data=True)}
     assert kinds == {"co-mention"}
     assert all(d["weight"] >= 1 and d["method"] == "snippet" for _, _, d in g.edges(data=True))
     assert g.has_edge(IKEDA, MITSUI) or g.has_edge(MITSUI, IKEDA)  # named in the same snippet
-    assert sum(g.nodes[v]["centrality"] for v in g) == pytest.approx(1.0)
+    assert all(g.nodes[v]["centrality"] is None for v in g)  # the link pass's, never computed by a view
     assert all(isinstance(g.nodes[v]["community"], int) for v in g)
+    # a node budget then keeps the entities most mentioned
+    most = sorted(g, key=lambda v: (-g.nodes[v]["mentions"], v))[:3]
+    assert set(load_view_graph(bare_store.select, ViewFilter(max_nodes=3))) == set(most)
+    for fmt in VIEW_FORMATS:  # every format writes a view without centrality
+        body, _ = export_view(bare_store.select, fmt)
+        assert body
+
+
+def test_centrality_is_the_link_pass_pagerank(tmp_path):
+    from kg.pipeline import build
+
+    store = tmp_path / "store"
+    assert build([str(ROOT / "samples")], store, n_process=1).ok
+    built = EmbeddedStore(store)
+    pagerank = {r["e"]: r["pr"] for r in built.select("SELECT ?e ?pr WHERE { ?e kg:pagerank ?pr }")}
+    g = load_view_graph(built.select)
+    assert g.graph["edge_source"] == "related"
+    assert pagerank and all(g.nodes[v]["centrality"] == pytest.approx(pagerank.get(v, 0.0)) for v in g)
+    assert sum(g.nodes[v]["centrality"] for v in g) == pytest.approx(1.0)
 
 
 def test_sources_on_request_with_covers_edges(store):

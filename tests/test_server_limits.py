@@ -186,7 +186,8 @@ def test_a_query_that_needs_too_much_memory_is_stopped_clearly(sample_api):
 
 
 def test_kg_sparql_runs_its_query_in_a_capped_process(sample_store):
-    from kg.api.sparql_worker import OutOfMemoryError, run_isolated
+    from kg.api.sparql_guard import OutOfMemoryError
+    from kg.api.sparql_process import run_isolated
 
     ok = run_isolated(str(sample_store), "ASK { ?s a kg:Note }", "json", None, memory_mb=600)
     assert json.loads(ok.body)["boolean"] is True

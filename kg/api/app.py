@@ -51,7 +51,8 @@ from kg.api.schema import KGSchema, build_schema
 from kg.api.dumps import DumpCache
 from kg.api.lanes import Lanes
 from kg.api.negotiation import DUMP_MEDIA, FORMAT_PARAM, GRAPH_MEDIA, RESULT_MEDIA, negotiate
-from kg.api.sparql_worker import DEFAULT_TIMEOUT, DEFAULT_WORKER_MEMORY_MB, SparqlPool
+from kg.api.sparql_guard import DEFAULT_TIMEOUT, DEFAULT_WORKER_MEMORY_MB
+from kg.api.sparql_pool import SparqlPool
 from kg.errors import KGError, NotFoundError, QueryError, QueryRefusedError
 from kg.export.formats import FORMATS, RDF, listed
 from kg.store import EmbeddedStore

@@ -10,7 +10,7 @@
              resolvers never run on the server's loop and a time limit cancels the request
 ===========  ==========================================================================
 
-SPARQL queries run in worker processes (:class:`kg.api.sparql_worker.SparqlPool`), which
+SPARQL queries run in worker processes (:class:`kg.api.sparql_pool.SparqlPool`), which
 :class:`Lanes` starts and stops with the threads.  A lane that is full raises
 :class:`BusyError` at once rather than queueing without bound.
 """

@@ -59,7 +59,7 @@ def layout_positions(g: nx.MultiDiGraph, scale: float | None = None) -> dict[str
     if singles:
         y += row_h + unit * 2
         cols = max(1, int(math.sqrt(len(singles)) * 2))
-        for i, v in enumerate(sorted(singles, key=lambda v: -g.nodes[v]["centrality"])):
+        for i, v in enumerate(sorted(singles, key=lambda v: -(g.nodes[v].get("centrality") or 0.0))):
             pos[v] = ((i % cols) * unit * 0.8, y + (i // cols) * unit * 0.8)
     return {v: (round(px, 1), round(py, 1)) for v, (px, py) in pos.items()}
 

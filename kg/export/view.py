@@ -11,14 +11,14 @@ Nodes carry ``type``, ``name``, ``aliases``, ``key``, ``centrality``, ``pagerank
 
 Centrality and communities are the link pass's (``kg:pagerank``, ``kg:community`` in the graph).  Where the
 link pass has not run (no ``kg:Relatedness`` in the store), edges are co-mentions (entities named in the
-same snippet; the weight is the number of such snippets), and centrality and communities are worked out
-here so that a view still has them.
+same snippet; the weight is the number of such snippets), centrality is None (the node budget then keeps
+the entities most mentioned) and communities are worked out here so that a view still has them.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from itertools import combinations
 from typing import Any
 
@@ -223,20 +223,14 @@ def simple_graph(g: nx.MultiDiGraph) -> nx.Graph:
 
 
 def _fill_centrality(g: nx.MultiDiGraph) -> None:
-    """``centrality``: the store's PageRank where it has one, else PageRank computed here; likewise
-    ``degree`` and ``community``."""
+    """``centrality``: the link pass's PageRank (``kg:pagerank``; 0 for a node it gave none, a source), or
+    None where the store has no link pass (centrality is the link pass's, never computed here); ``degree``
+    and ``community``: the store's where it has them, else worked out here."""
     nodes = g.nodes
     have_pr = any(nodes[n]["pagerank"] is not None for n in g)
     have_comm = any(nodes[n]["community"] is not None for n in g)
-    simple = simple_graph(g) if (not have_pr or not have_comm) else None
-    computed: dict[str, float] = {}
-    if not have_pr and g.number_of_nodes():
-        try:
-            computed = nx.pagerank(simple, weight="weight")
-        except (ImportError, nx.PowerIterationFailedConvergence):
-            n = max(1, g.number_of_nodes() - 1)
-            computed = {v: (d + 1) / n for v, d in simple.degree()}
     if not have_comm and g.number_of_nodes():
+        simple = simple_graph(g)
         try:  # label propagation: linear time; the link pass's Louvain communities are better when present
             parts = [set(c) for c in nx.community.label_propagation_communities(simple)]
         except Exception:  # noqa: BLE001 - communities are a nicety
@@ -249,12 +243,17 @@ def _fill_centrality(g: nx.MultiDiGraph) -> None:
         d = nodes[v]
         if d["pagerank"] is not None:
             d["centrality"] = float(d["pagerank"])
-        elif computed:
-            d["centrality"] = float(computed.get(v, 0.0))
         else:
-            d["centrality"] = 0.0
+            d["centrality"] = 0.0 if have_pr else None
         if d["degree"] is None:
             d["degree"] = len(set(g.predecessors(v)) | set(g.successors(v)))
+
+
+def _standing(d: Mapping[str, Any]) -> tuple[float, int]:
+    """How a node ranks (the node budget, the choice of a centre): by its centrality; where it has none (the
+    store has no link pass), by how many mentions back it."""
+    c = d.get("centrality")
+    return (c, 0) if c is not None else (0.0, d.get("mentions") or 0)
 
 
 def _resolve_centre(g: nx.MultiDiGraph, centre: str, rd: ViewReader) -> str:
@@ -267,7 +266,7 @@ def _resolve_centre(g: nx.MultiDiGraph, centre: str, rd: ViewReader) -> str:
             break
     if not candidates:
         raise NotFoundError(f"no entity {centre!r} in the view; give its name, an alias, its key (Type/name) or IRI")
-    return max(candidates, key=lambda v: (g.nodes[v]["centrality"], v))
+    return max(candidates, key=lambda v: (*_standing(g.nodes[v]), v))
 
 
 def _apply_filters(g: nx.MultiDiGraph, f: ViewFilter, rd: ViewReader) -> nx.MultiDiGraph:
@@ -297,7 +296,7 @@ def _apply_filters(g: nx.MultiDiGraph, f: ViewFilter, rd: ViewReader) -> nx.Mult
         keep = {v for v in keep if v == centre or any(w in keep and w != v for w in view.successors(v))
                 or any(w in keep and w != v for w in view.predecessors(v))}
     if f.max_nodes is not None and len(keep) > f.max_nodes:
-        ranked = sorted(keep, key=lambda v: (v != centre, -nodes[v]["centrality"], v))
+        ranked = sorted(keep, key=lambda v: (v != centre, *(-x for x in _standing(nodes[v])), v))
         keep = set(ranked[:f.max_nodes])
     h = nx.MultiDiGraph()
     h.graph.update(g.graph)

@@ -44,7 +44,8 @@ def _typed_copy(g: nx.MultiDiGraph, gexf: bool = False) -> nx.MultiDiGraph:
     for v, d in g.nodes(data=True):
         attrs = _flat_attrs(d)
         attrs.setdefault("aliases", "")
-        attrs["centrality"] = float(attrs.get("centrality", 0.0))
+        if "centrality" in attrs:  # (none where the store has no link pass)
+            attrs["centrality"] = float(attrs["centrality"])
         if "pagerank" in attrs:
             attrs["pagerank"] = float(attrs["pagerank"])
         attrs["label"] = d.get("name", v)
@@ -52,7 +53,7 @@ def _typed_copy(g: nx.MultiDiGraph, gexf: bool = False) -> nx.MultiDiGraph:
             colour = TYPE_COLOURS.get(d.get("type"), "#999999")
             attrs["viz"] = {"color": {"r": int(colour[1:3], 16), "g": int(colour[3:5], 16),
                                       "b": int(colour[5:7], 16), "a": 1.0},
-                            "size": 4.0 + 40.0 * math.sqrt(attrs["centrality"])}
+                            "size": 4.0 + 40.0 * math.sqrt(attrs.get("centrality", 0.0))}
             if "pos" in d:
                 attrs["viz"]["position"] = {"x": float(d["pos"][0]), "y": float(d["pos"][1]), "z": 0.0}
         attrs.pop("pos", None)
@@ -136,6 +137,8 @@ def write_dot(g: nx.MultiDiGraph, details: Details = None, title: str = "", api:
         attrs = {"label": d.get("name", v), "fillcolor": colour, "fontcolor": "white" if d.get("type") == "Place" else "black",
                  "width": f"{width:.2f}", "type": d.get("type", ""), "community": d.get("community", ""),
                  "centrality": f"{float(d.get('centrality') or 0):.6g}", "aliases": "|".join(d.get("aliases") or ())}
+        if d.get("centrality") is None:  # the store has no link pass
+            del attrs["centrality"]
         lines.append(f"  {_dot_quote(v)} [" + ", ".join(f"{k}={_dot_quote(x)}" for k, x in attrs.items()) + "];")
     for a, b, k, d in g.edges(keys=True, data=True):
         w = float(d.get("weight", 1.0))

@@ -31,6 +31,7 @@ from kg.extract.limits import NoteLimits, NoteWatch
 from kg.extract.resources import shared_resources
 from kg.extract.rows import Rows, span_at
 from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
+from kg.parallel import can_fork_workers, map_forked
 
 
 #: names of the project's components, in pipeline order
@@ -98,7 +99,7 @@ class Extractor:
         """
         if n_process > 1:
             notes = list(notes)
-            if len(notes) >= 2 * n_process and _fork_available():
+            if len(notes) >= 2 * n_process and can_fork_workers():
                 yield from self._extract_parallel(notes, n_process)
                 return
         for note in notes:
@@ -159,21 +160,12 @@ class Extractor:
         return procs
 
     def _extract_parallel(self, notes: list[Note], n_process: int) -> Iterator[Extraction]:
-        import multiprocessing
-
-        global _WORKER_EXTRACTOR, _WORKER_NOTES
-        ctx = multiprocessing.get_context("fork")
         chunksize = max(1, min(8, len(notes) // (n_process * 8)))
-        # inherited by the forked workers: the pipeline is loaded once, here, and the notes need not
-        # be pickled to them (they get indices); they send back plain tuples (_pack), which pickle
-        # several times faster than the slotted dataclasses
-        _WORKER_EXTRACTOR, _WORKER_NOTES = self, notes
-        try:
-            with ctx.Pool(n_process) as pool:
-                for packed in pool.imap(_extract_in_worker, range(len(notes)), chunksize=chunksize):
-                    yield _unpack(packed)
-        finally:
-            _WORKER_EXTRACTOR, _WORKER_NOTES = None, []
+        # the workers are forked (kg.parallel.map_forked): they inherit the pipeline, loaded once, here, and
+        # the notes, which need not be pickled to them (they get indices); they send back plain tuples
+        # (_pack), which pickle several times faster than the slotted dataclasses
+        for packed in map_forked(lambda i: _pack(self._extract_one(notes[i])), len(notes), n_process, chunksize):
+            yield _unpack(packed)
 
     # -- turning block findings into model records
 
@@ -341,15 +333,6 @@ class Extractor:
         return tuple(out)
 
 
-_WORKER_EXTRACTOR: "Extractor | None" = None
-_WORKER_NOTES: list[Note] = []
-
-
-def _extract_in_worker(index: int) -> tuple:
-    assert _WORKER_EXTRACTOR is not None
-    return _pack(_WORKER_EXTRACTOR._extract_one(_WORKER_NOTES[index]))
-
-
 _ENTITY_FIELDS = attrgetter(*(f.name for f in fields(Entity)))
 _MENTION_FIELDS = attrgetter(*(f.name for f in fields(Mention)))
 _DATE_FIELDS = attrgetter(*(f.name for f in fields(DateMention)))
@@ -367,12 +350,6 @@ def _unpack(packed: tuple) -> Extraction:
     return Extraction(note=note, entities=tuple([Entity(*e) for e in entities]),
                       mentions=tuple([Mention(*m) for m in mentions]), dates=tuple([DateMention(*d) for d in dates]),
                       problem=problem)
-
-
-def _fork_available() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _occurrences(names: Iterable[str], texts: list[str]) -> Iterator[tuple[int, int, int, str]]:

@@ -5,18 +5,23 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pyoxigraph as ox
 
-from kg.links.records import EntityInfo, LinkInput, MentionInfo, SectionInfo, SnippetInfo, SourceInfo
+from kg.links.records import (
+    EntityInfo,
+    LinkInput,
+    MentionInfo,
+    SectionInfo,
+    SnippetInfo,
+    SourceInfo,
+)
 from kg.model import ENTITY_TYPES
 from kg.parallel import WorkingSet
-from kg.store import PREFIXES
+from kg.store import select_tuples
 from kg.vocab import KG_NS
 
 # Each note's named graph repeats the entities it mentions; patterns are matched inside one graph
@@ -105,14 +110,10 @@ def _opt_int(x: Any) -> int | None:
 
 
 
-def select_rows(store: ox.Store, sparql: str, graph: str | None = None) -> Iterator[list[str]]:
-    """The rows of a SELECT on a pyoxigraph store (the union of its graphs; with ``graph``, ``?g`` bound to
-    it) as lists of strings, "" for unbound: read through Oxigraph's CSV writer, far faster than as terms."""
-    subs = {ox.Variable("g"): ox.NamedNode(graph)} if graph else None
-    res = store.query(sparql, use_default_graph_as_union=True, prefixes=PREFIXES, substitutions=subs)
-    rows = csv.reader(io.StringIO(res.serialize(format=ox.QueryResultsFormat.CSV).decode("utf-8"), newline=""))
-    next(rows, None)
-    return rows
+def _rows(store: ox.Store, sparql: str, graph: str | None = None) -> Iterator[list[str]]:
+    """The rows of one of the queries above with ``?g`` first (:func:`_by_graph`), on a pyoxigraph store
+    (the union of its graphs; with ``graph``, ``?g`` bound to it), as lists of strings, "" for unbound."""
+    return select_tuples(store, _by_graph(sparql), {"g": ox.NamedNode(graph)} if graph else None, text=True)
 
 
 def _by_graph(sparql: str) -> str:
@@ -122,7 +123,7 @@ def _by_graph(sparql: str) -> str:
 
 def note_paths(store: ox.Store) -> set[str]:
     """The paths of the notes a pyoxigraph store holds."""
-    return {path for _, _, path in select_rows(store, _by_graph(_Q_NOTES))}
+    return {path for _, _, path in _rows(store, _Q_NOTES)}
 
 
 def read_note_parts(store, graphs: Iterable[str] | None = None) -> dict[str, dict[str, list]]:
@@ -135,22 +136,22 @@ def read_note_parts(store, graphs: Iterable[str] | None = None) -> dict[str, dic
     for g in (sorted(graphs) if graphs is not None else [None]):
         by_graph: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         paths: dict[str, str] = {}
-        for gr, n, path in select_rows(store, _by_graph(_Q_NOTES), g):
+        for gr, n, path in _rows(store, _Q_NOTES, g):
             paths[n] = path
             by_graph[gr]["note"] = [n, path]
-        for gr, e, key, name, cls in select_rows(store, _by_graph(_Q_ENTITIES), g):
+        for gr, e, key, name, cls in _rows(store, _Q_ENTITIES, g):
             by_graph[gr]["entities"].append((e, key, cls.rsplit("#", 1)[-1], name))
-        for gr, e, alias in select_rows(store, _by_graph(_Q_ALIASES), g):
+        for gr, e, alias in _rows(store, _Q_ALIASES, g):
             by_graph[gr]["aliases"].append((e, alias))
-        for gr, m, e, n, start, end, text, sentence, section, snippet, source in select_rows(store, _by_graph(_Q_MENTIONS), g):
+        for gr, m, e, n, start, end, text, sentence, section, snippet, source in _rows(store, _Q_MENTIONS, g):
             by_graph[gr]["mentions"].append((m, e, paths.get(n, n), int(start), int(end), text, sentence,
                                              section or None, snippet or None, source or None))
-        for gr, s, n, url, title, section, snippet, cs, ce in select_rows(store, _by_graph(_Q_SOURCES), g):
+        for gr, s, n, url, title, section, snippet, cs, ce in _rows(store, _Q_SOURCES, g):
             by_graph[gr]["sources"].append((s, paths.get(n, n), url, title or None, section or None, snippet or None,
                                             _opt_int(cs), _opt_int(ce)))
-        for gr, s, n, heading, hpath, level, parent in select_rows(store, _by_graph(_Q_SECTIONS), g):
+        for gr, s, n, heading, hpath, level, parent in _rows(store, _Q_SECTIONS, g):
             by_graph[gr]["sections"].append((s, paths.get(n, n), heading, hpath, int(level), parent or None))
-        for gr, s, n, section in select_rows(store, _by_graph(_Q_SNIPPETS), g):
+        for gr, s, n, section in _rows(store, _Q_SNIPPETS, g):
             by_graph[gr]["snippets"].append((s, paths.get(n, n), section or None))
         for gr, part in by_graph.items():
             if part.get("note"):

@@ -29,9 +29,11 @@ from kg.store.base import (
     DEFAULT_STORE,
     PREFIXES,
     QUAD_FORMATS,
-    RDF_FORMATS,
     RESULT_FORMATS,
     check_read_only_query,
+    check_result_format,
+    graph_format,
+    rdf_format,
     read_note_hashes,
     select_rows,
     select_tuples,
@@ -170,13 +172,10 @@ class EmbeddedStore:
         check_read_only_query(sparql)
         result = self._run(sparql, bindings)
         if isinstance(result, ox.QueryTriples):
-            rdf_fmt, media, _ = RDF_FORMATS.get(fmt) or RDF_FORMATS["ttl"]
-            if fmt in QUAD_FORMATS:
-                rdf_fmt, media, _ = RDF_FORMATS["ttl"]
+            rdf_fmt, media, _ = graph_format(fmt)
             with reading(self):
                 return result.serialize(format=rdf_fmt), media
-        if fmt not in RESULT_FORMATS:
-            raise QueryError(f"unknown result format {fmt!r}; use one of {', '.join(RESULT_FORMATS)}")
+        check_result_format(fmt)
         res_fmt, media = RESULT_FORMATS[fmt]
         with reading(self):
             return result.serialize(format=res_fmt), media
@@ -186,9 +185,7 @@ class EmbeddedStore:
 
         With ``output`` (a binary file) it is written there, a piece at a time, and None returned.
         """
-        if fmt not in RDF_FORMATS:
-            raise StoreError(f"unknown RDF format {fmt!r}; use one of {', '.join(sorted(RDF_FORMATS))}")
-        rdf_fmt = RDF_FORMATS[fmt][0]
+        rdf_fmt = rdf_format(fmt)
         store = self.oxigraph
         with reading(self):
             if graph is not None:

@@ -40,16 +40,8 @@ from kg.errors import (
     StoreError,
     StoreNotFoundError,
 )
-from kg.store.base import (
-    PREFIXES,
-    QUAD_FORMATS,
-    RDF_FORMATS,
-    RESULT_FORMATS,
-    check_read_only_query,
-    read_note_hashes,
-    solution_rows,
-    to_oxigraph,
-)
+from kg.store.base import (PREFIXES, QUAD_FORMATS, RDF_FORMATS, RESULT_FORMATS, check_read_only_query,
+                           check_result_format, graph_format, rdf_format, read_note_hashes, solution_rows, to_oxigraph)
 from kg.vocab import ID_NS, META_GRAPH
 
 __all__ = ["LOCK_GRAPH", "BUILD_NODE", "DCT_IDENTIFIER", "RemoteStore", "RemoteSnapshot", "endpoints", "sparql_term",
@@ -264,12 +256,12 @@ class RemoteStore:
         accept = []
         if fmt in RESULT_FORMATS:
             accept.append(RESULT_FORMATS[fmt][1])
-        rdf = RDF_FORMATS["ttl"] if fmt in QUAD_FORMATS or fmt not in RDF_FORMATS else RDF_FORMATS[fmt]
+        rdf = graph_format(fmt)
         accept.append(rdf[1] + (";q=0.9" if accept else ""))
         resp = self._query(sparql, bindings, ", ".join(accept))
         media = _media(resp.headers.get("content-type", ""))
-        if media in _RESULT_BY_MEDIA and fmt not in RESULT_FORMATS:
-            raise QueryError(f"unknown result format {fmt!r}; use one of {', '.join(RESULT_FORMATS)}")
+        if media in _RESULT_BY_MEDIA:
+            check_result_format(fmt)
         if media == "application/json":
             media = _SPARQL_RESULTS_JSON
         return resp.content, media
@@ -279,9 +271,7 @@ class RemoteStore:
 
     def dump(self, fmt: str = "ttl", graph: str | None = None) -> bytes:
         """The whole graph (or one named graph) serialised; triple formats get the union of all graphs."""
-        if fmt not in RDF_FORMATS:
-            raise StoreError(f"unknown RDF format {fmt!r}; use one of {', '.join(sorted(RDF_FORMATS))}")
-        rdf_fmt = RDF_FORMATS[fmt][0]
+        rdf_fmt = rdf_format(fmt)
         if graph is not None:
             try:
                 nt = self._fetch_rdf(self.endpoints.store, {"graph": graph}, "application/n-triples",

@@ -19,7 +19,7 @@ import pyoxigraph as ox
 from rdflib.term import Node
 
 from kg.errors import StoreError, StoreLockedError
-from kg.store.base import PREFIXES, to_oxigraph
+from kg.store.base import PREFIXES, to_oxigraph, writing
 from kg.store.remote import BUILD_NODE, DCT_IDENTIFIER, LOCK_GRAPH, RemoteStore, sparql_term
 from kg.vocab import META_GRAPH, note_graph
 
@@ -191,12 +191,5 @@ def write_remote(url: str) -> Iterator[RemoteWriter]:
     except BaseException:
         writer.store.close()
         raise
-    try:
+    with writing(writer):
         yield writer
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        if not writer.committed:
-            writer.abort()
-        writer.release()

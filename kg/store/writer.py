@@ -25,7 +25,7 @@ from rdflib.term import Node
 
 from kg.errors import StoreDamagedError, StoreError, StoreLockedError
 from kg.integrity import CHECKSUM_FILE, reading, set_aside, verify_generation, write_checksums
-from kg.store.base import DEFAULT_STORE, read_note_hashes, select_rows, to_oxigraph
+from kg.store.base import DEFAULT_STORE, read_note_hashes, select_rows, to_oxigraph, writing
 from kg.store.embedded import EmbeddedStore
 from kg.store.generations import (
     check_current,
@@ -290,15 +290,8 @@ def write_embedded(location: str | os.PathLike[str] = DEFAULT_STORE, *, empty: b
     except BaseException:
         os.close(lock_fd)
         raise
-    try:
+    with writing(writer, writer.target.exists):
         yield writer
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        if not writer.committed and writer.target.exists():
-            writer.abort()
-        writer.release()
 
 
 def _live_for_writing(root: Path, set_aside_damaged: bool) -> Path | None:

@@ -5,8 +5,8 @@ as they are imported) and builds the pipeline in ``COMPONENTS`` order; ``Extract
 note's blocks, runs the components, splits the findings back per block and builds the
 :mod:`kg.model` records (names, types by vote and curation, aliases, propagation of names to
 their other occurrences, dates with years carried over); ``extract_many`` may fork worker
-processes, which send back packed tuples.  ``import_spacy_without_cli`` imports spaCy without
-its command line, for a build's worker.  No spaCy object leaves this module.
+processes (through :func:`kg.parallel.map_forked`), which send back packed tuples; a long note's
+findings are kept as :class:`kg.extract.rows.Rows`.  No spaCy object leaves this module.
 """
 
 from __future__ import annotations

@@ -189,6 +189,19 @@ def test_names_in_an_english_sentence(extractor):
     assert not names(x, "Paper")  # a sentence full of names is no title
 
 
+def test_companies_in_general_are_no_organisations_but_their_places_are_places(extractor):
+    x = extractor.extract(parse_note("# 裁员\n\n美国公司和英国科技企业，还有很多互联网公司都在裁员。\n", "t.md"))
+    assert not names(x, "Organization")
+    assert {"美国", "英国"} <= names(x, "Place")
+
+
+def test_a_company_named_without_its_ending_is_the_same_company(extractor):
+    x = extractor.extract(parse_note("# 苹果\n\n史蒂夫·乔布斯创立了苹果公司。后来乔布斯回到苹果。\n", "t.md"))
+    company = {e.key: e for e in x.entities}["Organization/苹果公司"]
+    assert company.aliases == ("苹果",)
+    assert [m.text for m in x.mentions if m.key == company.key] == ["苹果公司", "苹果"]
+
+
 def _run_fresh(code: str) -> str:
     """Run ``code`` in a fresh interpreter (module imports are process-wide) and return its output."""
     import subprocess

@@ -14,7 +14,7 @@ from kg.extract.resources import shared_resources
 from kg.model import Mention
 
 __all__ = ["PIECE", "SENTENCE_WINDOW", "MENTIONS_PER_ENTITY", "text_pieces", "evidence_window", "collapse_mentions",
-           "trim_to_known", "short_forms"]
+           "trim_to_known", "short_forms", "COMPANY_ENDINGS", "company_short_forms"]
 
 #: a note's text longer than this is read in pieces of about this many characters
 PIECE = 50_000
@@ -123,3 +123,25 @@ def short_forms(people: set[str]) -> dict[str, str]:
         if len(parts) > 1 and len(parts[-1]) >= 2:
             full[parts[-1]].append(name)
     return {short: names[0] for short, names in full.items() if short in people and len(names) == 1}
+
+
+#: the endings of a company's full name that a note may leave off (苹果公司 → 苹果), longest first
+COMPANY_ENDINGS = ("股份有限公司", "有限公司", "公司", "集团")
+
+
+def company_short_forms(organisations: set[str], not_names: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Companies the note names in full with a company ending: the name without it → the full name, where
+    it has at least two characters and is not one of ``not_names`` (everyday words, places).
+
+    >>> company_short_forms({"苹果公司", "瓦格纳集团", "上海公司", "A公司", "百事"}, frozenset({"上海"}))
+    {'瓦格纳': '瓦格纳集团', '苹果': '苹果公司'}
+    """
+    out: dict[str, str] = {}
+    for name in sorted(organisations):
+        end = next((e for e in COMPANY_ENDINGS if name.endswith(e)), None)
+        if end is None:
+            continue
+        stem = name[: -len(end)].strip()
+        if len(stem) >= 2 and stem not in not_names and stem not in organisations:
+            out.setdefault(stem, name)
+    return dict(sorted(out.items()))

@@ -24,7 +24,8 @@ from typing import Any
 
 from kg.errors import ExtractionError, ModelError
 from kg.extract.assembly import (
-    MENTIONS_PER_ENTITY, PIECE, collapse_mentions, evidence_window, short_forms, text_pieces, trim_to_known,
+    MENTIONS_PER_ENTITY, PIECE, collapse_mentions, company_short_forms, evidence_window, short_forms, text_pieces,
+    trim_to_known,
 )
 from kg.extract.document import PlainDoc
 from kg.extract.limits import NoteLimits, NoteWatch
@@ -213,7 +214,10 @@ class Extractor:
                     groups[(block.text[s:e], type_, note.text[a:b])] = f
                 found.append(f)
         found = trim_to_known(note.text, found)
-        found = self._propagate(note, blocks, found, grouped)
+        res = shared_resources()
+        companies = company_short_forms({note.text[f["start"] : f["end"]] for f in found if f["type"] == "Organization"},
+                                        res.stopwords | res.places)
+        found = self._propagate(note, blocks, found, grouped, companies)
         # type per name: curation first, then the strongest evidence, then the most frequent
         votes: dict[str, Counter] = defaultdict(Counter)
         for f in found:
@@ -241,6 +245,8 @@ class Extractor:
                 name = abbr_long[surface]
             if winner[text] == "Person" and name in short_for:
                 name = short_for[name]  # 乔布斯 beside 史蒂夫·乔布斯 in the same note: one person
+            elif winner[text] == "Organization" and name in companies:
+                name = companies[name]  # 苹果 beside 苹果公司: one company
             name = self._canonical(name)
             if name in self._not:
                 continue
@@ -278,9 +284,10 @@ class Extractor:
         return Extraction(note=note.path, entities=ents, mentions=tuple(mentions), dates=dates)
 
     def _propagate(self, note: Note, blocks: list[dict], found: list[dict],
-                   grouped: bytearray | None = None) -> list[dict]:
+                   grouped: bytearray | None = None, short: dict[str, str] | None = None) -> list[dict]:
         """Every other occurrence of a name found in the note is a mention too (``grouped`` marks the
-        occurrences that a found mention stands for beside its own span)."""
+        occurrences that a found mention stands for beside its own span), and so is every occurrence of a
+        short form (``short``: short form → the name found) that no found mention covers."""
         res = shared_resources()
         names: dict[str, dict] = {}
         for f in found:
@@ -288,6 +295,9 @@ class Extractor:
             if len(text) >= 2 and f["method"] not in ("title_brackets", "title_quotes", "english_title"):
                 if text not in names or names[text]["prio"] < f["prio"]:
                     names[text] = f
+        for form, full in (short or {}).items():
+            if form not in names and full in names:
+                names[form] = dict(names[full], prio=names[full]["prio"] - 5)
         if not names:
             return found
         # the characters the mentions cover: an occurrence (never empty) overlaps a mention iff it covers one

@@ -6,7 +6,8 @@ else is the tagger's (``kg_tagger``); the other rule components only feed it fea
 definition takes the tagger's type when the tagger typed its long name or its abbreviation.
 A place from the gazetteer or a person found by surname heading a kept organisation or event is a
 mention too (东京高等法院 → 东京, 李仙洲集团 → 李仙洲, 汤加火山喷发 → 汤加).  Everyday words
-(``kg/data/stopwords.txt``) never stand as names.
+(``kg/data/stopwords.txt``) never stand as names, nor phrases that speak of companies in general
+(美国公司, 互联网公司: ``is_generic_organisation``).
 """
 
 from __future__ import annotations
@@ -57,8 +58,11 @@ def kg_resolve(doc):
             others.append(c)
     others += [c for c in tagged if not inside(c)]
     text = doc_text(doc)
+    generic = [c for c in others if c[2] == "Organization" and is_generic_organisation(text[c[0] : c[1]], res.places)]
+    others = [c for c in others if c not in generic] if generic else others
     kept = [c for c in _non_overlapping(others) if text[c[0] : c[1]].strip() not in res.stopwords]
-    kept += _nested(cands, kept, text)
+    # a generic phrase is no organisation, but the place it names is a place (美国公司 → 美国)
+    kept += _nested(cands, kept + generic, text)
     doc.user_data["kg_mentions"] = sorted(kept_titles + kept)
     doc.user_data.pop("kg_text", None)
     return doc
@@ -72,6 +76,37 @@ _PERSON_LED = ("事件", "变法", "改革", "新政", "起义", "西征", "东�
 
 #: event words of natural events, which a place heads (汤加火山喷发); a war's place does not (中原大战)
 _NATURE_ENDS = ("喷发", "爆发", "地震", "海啸")
+
+
+#: the heads of a phrase that speaks of companies in general (美国公司, 英国科技, 互联网公司, 日本企业)
+GENERIC_ORG_HEADS = ("公司", "企业", "科技", "厂商", "厂家", "巨头", "车企", "药企", "商家")
+#: the words that say which companies, in such a phrase (科技公司, 美国互联网巨头, 一家创业公司)
+GENERIC_ORG_MODIFIERS = tuple(sorted({
+    "科技", "高科技", "互联网", "软件", "硬件", "游戏", "汽车", "芯片", "半导体", "手机", "电子", "家电", "电商", "物流",
+    "网络", "媒体", "金融", "投资", "咨询", "医药", "制药", "生物", "创业", "初创", "上市", "跨国", "外资", "外国", "本土",
+    "民营", "国有", "私营", "中小", "大型", "小型", "大", "小", "新兴", "传统", "其他", "一家", "这家", "那家", "各大",
+    "很多", "许多", "众多", "一些"}, key=lambda w: (-len(w), w)))
+
+
+def is_generic_organisation(name: str, places: frozenset[str] = frozenset()) -> bool:
+    """Whether ``name`` speaks of companies in general: a generic head after nothing but generic
+    modifiers and at most one of ``places``.
+
+    >>> [is_generic_organisation(n, frozenset({"美国", "英国"})) for n in ("美国公司", "英国科技", "互联网公司", "美国科技巨头")]
+    [True, True, True, True]
+    >>> [is_generic_organisation(n, frozenset({"美国"})) for n in ("苹果公司", "美国银行", "公司", "华为科技")]
+    [False, False, False, False]
+    """
+    head = next((h for h in GENERIC_ORG_HEADS if name.endswith(h) and len(name) > len(h)), None)
+    if head is None:
+        return False
+    rest = name[: -len(head)]
+    while rest:
+        word = next((m for m in GENERIC_ORG_MODIFIERS if rest.endswith(m)), None)
+        if word is None:
+            break
+        rest = rest[: -len(word)]
+    return rest == "" or rest in places
 
 
 def _nested(cands: list[tuple], kept: list[tuple], text: str) -> list[tuple]:

@@ -4,7 +4,7 @@ past a per-note limit is reported and the build goes on."""
 import pytest
 
 from kg.extract import load_extractor
-from kg.extract.assembly import MENTIONS_PER_ENTITY, SENTENCE_WINDOW
+from kg.extract.assembly import MENTIONS_PER_ENTITY, PIECE, SENTENCE_WINDOW
 from kg.notes import parse_note
 from kg.pipeline import build
 from kg.store import open_store
@@ -16,6 +16,25 @@ def test_a_name_repeated_thousands_of_times_keeps_one_mention_per_distinct_sente
     japan = [m for m in x.mentions if m.key == "Place/日本"]
     assert 1 < len(japan) <= 3 and sum(m.count for m in japan) == 3001
     assert {text[m.sentence_start:m.sentence_end] for m in japan} == {"日本。", "东京在日本。"}
+
+
+def test_a_note_longer_than_a_piece_keeps_every_occurrence_counted_and_its_evidence():
+    para = "东京在日本。" * (PIECE // 6) + "\n"
+    text = "# 长\n\n" + para + "\n大阪也在日本\n\n" + para  # read in pieces, across blocks
+    assert len(text) > 2 * PIECE
+    x = load_extractor().extract(parse_note(text, "long.md"))
+    japan = [m for m in x.mentions if m.key == "Place/日本"]
+    assert sum(m.count for m in japan) == text.count("日本")
+    assert {text[m.sentence_start:m.sentence_end] for m in japan} == {"东京在日本。", "大阪也在日本"}
+    assert all(text[m.start:m.end] == "日本" for m in x.mentions if m.key == "Place/日本")
+
+
+def test_a_paragraph_of_many_lines_is_one_block_of_all_its_lines():
+    lines = [f"张三：明天去东京吗？**{k}**" for k in range(3000)]  # an exported chat: no blank lines
+    note = parse_note("# 聊天\n\n" + "\n".join(lines) + "\n", "chat.md")
+    [para] = [b for b in note.blocks if b.kind == "paragraph"]
+    assert para.text == "\n".join(line.replace("**", "  ") for line in lines)
+    assert len(para.text) == para.end - para.start
 
 
 def test_a_few_mentions_are_kept_one_by_one():

@@ -8,6 +8,7 @@ import re
 from bisect import bisect_right
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_block import table as _table
 
 from kg.errors import NoteError
 from kg.model import Block, Image, Note, ReadProblem, Reference, Section, Snippet, Title
@@ -17,7 +18,28 @@ from kg.notes.inline import TOC_RE, URL_LINE_RE, mask_line
 
 __all__ = ["NoteParser"]
 
-_md = MarkdownIt("commonmark", {"maxNesting": 40}).enable("table")
+def _table_outline(state, start_line: int, end_line: int, silent: bool) -> bool:
+    """markdown-it's table rule, keeping only the table's open and close tokens (with the lines it spans):
+    kg reads no table cell, and a table of a million rows would be fourteen million tokens held at once."""
+    if silent:
+        return _table(state, start_line, end_line, silent)
+    push = state.push
+
+    def push_outline(ttype: str, tag: str, nesting: int):
+        token = push(ttype, tag, nesting)  # (keeps the nesting level right)
+        if ttype not in ("table_open", "table_close"):
+            state.tokens.pop()
+        return token
+
+    state.push = push_outline
+    try:
+        return _table(state, start_line, end_line, silent)
+    finally:
+        del state.push
+
+
+_md = MarkdownIt("commonmark", {"maxNesting": 40}).enable("table").disable("inline")  # (kg reads lines itself)
+_md.block.ruler.at("table", _table_outline, {"alt": ["paragraph", "reference"]})
 
 
 class NoteParser:

@@ -38,6 +38,18 @@ def _table_outline(state, start_line: int, end_line: int, silent: bool) -> bool:
         del state.push
 
 
+#: markdown-it reads nothing more of a note past where lists nest beyond its limit (maxNesting), so it is given
+#: the lines with at most this many columns of indentation (a list nests no deeper than some 16 levels; kg reads
+#: the lines themselves from the note, by number, so their length need not be kept)
+MAX_INDENT = 32
+_DEEP_INDENT_RE = re.compile(r"^[ \t]{9,}", re.MULTILINE)
+
+
+def _cap_indent(m: re.Match) -> str:
+    indent = m.group(0)
+    return " " * MAX_INDENT if len(indent.expandtabs(4)) > MAX_INDENT else indent
+
+
 _md = MarkdownIt("commonmark", {"maxNesting": 40}).enable("table").disable("inline")  # (kg reads lines itself)
 _md.block.ruler.at("table", _table_outline, {"alt": ["paragraph", "reference"]})
 
@@ -84,7 +96,7 @@ class NoteParser:
         # blank the front matter so markdown-it's line numbers are the file's
         body = "\n" * fm_lines + self.text[body_start:]
         try:
-            tokens = _md.parse(body)
+            tokens = _md.parse(_DEEP_INDENT_RE.sub(_cap_indent, body))
         except Exception as err:  # markdown-it on pathological input; keep the note, report it
             raise NoteError(f"the Markdown could not be parsed ({type(err).__name__}: {err})", path=self.path) from None
         self.walk(tokens)

@@ -37,12 +37,14 @@ def test_a_paragraph_of_many_lines_is_one_block_of_all_its_lines():
     assert len(para.text) == para.end - para.start
 
 
-def test_a_list_nested_200_levels_loses_nothing_of_it_or_what_follows():
+def test_a_list_or_quote_nested_past_markdown_its_limit_loses_nothing():
     deep = "".join("  " * k + f"- 第{k}层：日本\n" for k in range(200))
     note = parse_note("# 深\n\n" + deep + "- 之后的项\n\n之后的段落。\n", "deep.md")
     prose = "\n".join(b.text for b in note.blocks)
     assert all(f"第{k}层" in prose for k in range(200))
     assert "之后的项" in prose and note.blocks[-1].text == "之后的段落。"
+    quoted = parse_note("# 深\n\n" + ">" * 100 + " 深处的日本\n\n之后的段落。\n", "quote.md")
+    assert [b.text.strip() for b in quoted.blocks if b.kind != "heading"] == ["深处的日本", "之后的段落。"]
 
 
 def test_a_few_mentions_are_kept_one_by_one():

@@ -43,6 +43,9 @@ def _table_outline(state, start_line: int, end_line: int, silent: bool) -> bool:
 #: the lines themselves from the note, by number, so their length need not be kept)
 MAX_INDENT = 32
 _DEEP_INDENT_RE = re.compile(r"^[ \t]{9,}", re.MULTILINE)
+#: likewise quotes: at most this many ``>`` open a line
+MAX_QUOTES = 16
+_DEEP_QUOTE_RE = re.compile(r"^(?:[ \t]*>){%d,}" % (MAX_QUOTES + 1), re.MULTILINE)
 
 
 def _cap_indent(m: re.Match) -> str:
@@ -96,7 +99,7 @@ class NoteParser:
         # blank the front matter so markdown-it's line numbers are the file's
         body = "\n" * fm_lines + self.text[body_start:]
         try:
-            tokens = _md.parse(_DEEP_INDENT_RE.sub(_cap_indent, body))
+            tokens = _md.parse(_DEEP_QUOTE_RE.sub(">" * MAX_QUOTES, _DEEP_INDENT_RE.sub(_cap_indent, body)))
         except Exception as err:  # markdown-it on pathological input; keep the note, report it
             raise NoteError(f"the Markdown could not be parsed ({type(err).__name__}: {err})", path=self.path) from None
         self.walk(tokens)

@@ -20,6 +20,9 @@ __all__ = [
     "PROV",
     "LINKS_GRAPH",
     "META_GRAPH",
+    "ENTITIES_GRAPH",
+    "GRAPH_LAYOUT",
+    "entity_key_of",
     "note_iri",
     "note_graph",
     "section_iri",
@@ -99,10 +102,10 @@ class KG(DefinedNamespace):
     inSource: URIRef
     name: URIRef
     alias: URIRef
+    noteAlias: URIRef
     key: URIRef
     value: URIRef
     dateOf: URIRef
-    mentionsDate: URIRef
 
     # links
     covers: URIRef
@@ -124,6 +127,9 @@ class KG(DefinedNamespace):
     community: URIRef
     degree: URIRef
 
+    # build metadata
+    layout: URIRef
+
 
 KGID = Namespace(ID_NS)
 SCHEMA = Namespace("https://schema.org/")
@@ -133,6 +139,13 @@ PROV = Namespace("http://www.w3.org/ns/prov#")
 LINKS_GRAPH = URIRef(ID_NS + "graph/links")
 #: named graph holding build metadata
 META_GRAPH = URIRef(ID_NS + "graph/meta")
+#: named graph holding one copy of each entity's facts (type, key, name, aliases), kept by the build
+ENTITIES_GRAPH = URIRef(ID_NS + "graph/entities")
+
+#: The layout of the graphs a build writes (recorded in the meta graph as ``kg:layout``): a store written in
+#: another layout is rebuilt by ``kg build`` and refused by the readers (kg.store.check_layout).
+#: 3: each entity's facts once, in ENTITIES_GRAPH; a note's graph holds its mentions and kg:noteAlias
+GRAPH_LAYOUT = "3"
 
 _SAFE = "/-_.~"
 
@@ -192,6 +205,17 @@ def entity_iri(key: str) -> URIRef:
     rdflib.term.URIRef('https://w3id.org/kg/id/entity/Person/%E6%B1%A0%E7%94%B0%E6%88%90%E5%BD%AC')
     """
     return URIRef(f"{ID_NS}entity/{_q(key)}")
+
+
+def entity_key_of(iri: str) -> str:
+    """The key of an entity from its IRI (the inverse of :func:`entity_iri`).
+
+    >>> entity_key_of(entity_iri("Person/池田成彬"))
+    'Person/池田成彬'
+    """
+    from urllib.parse import unquote
+
+    return unquote(str(iri)[len(ID_NS) + len("entity/"):])
 
 
 def coverage_iri(source: str, entity: str) -> URIRef:

@@ -14,9 +14,9 @@ from rdflib import RDF, XSD, Literal, URIRef
 
 from kg.model import Entity, Extraction, Mention
 from kg.notes import parse_note
-from kg.rdf import build_note_graph
+from kg.rdf import build_note_graph, entity_triples, merge_entities
 from kg.store import EmbeddedStore, write_store
-from kg.vocab import KG, LINKS_GRAPH, coverage_iri, entity_iri, mention_iri, relatedness_iri, source_iri
+from kg.vocab import ENTITIES_GRAPH, KG, LINKS_GRAPH, coverage_iri, entity_iri, mention_iri, relatedness_iri, source_iri
 
 NOTE_A = """---
 layout: post
@@ -162,6 +162,8 @@ def build_api_store(store: Path) -> Path:
     with write_store(store) as w:
         for note, ex in pairs:
             w.replace_note(note.path, build_note_graph(note, ex))
+        ents = merge_entities(e for _, ex in pairs for e in ex.entities)
+        w.replace_graph(str(ENTITIES_GRAPH), entity_triples(ents.values()))
         w.replace_graph(str(LINKS_GRAPH), link_triples(pairs))
         w.commit()
     return store

@@ -17,16 +17,16 @@ from kg.links.records import EntityInfo, LinkInput, MentionInfo, SectionInfo, Sn
 from kg.model import ENTITY_TYPES
 from kg.parallel import WorkingSet
 from kg.store import PREFIXES
-from kg.vocab import KG_NS
+from kg.vocab import ENTITIES_GRAPH, KG_NS
 
-# Each note's named graph repeats the entities it mentions; patterns are matched inside one graph
-# (GRAPH ?g) so that the union of graphs does not multiply rows.
+# A note's graph names its entities (kg:mentions) and the aliases it gives them (kg:noteAlias); their
+# facts stand once in the entities graph.  Patterns are matched inside one note graph (GRAPH ?g), so that
+# a note's part holds what that note says.
 _Q_ENTITIES = """
-SELECT DISTINCT ?e ?key ?name ?cls WHERE { GRAPH ?g {
-  VALUES ?cls { %s }
-  ?e a ?cls ; kg:key ?key ; kg:name ?name .
-} }""" % " ".join("kg:" + t for t in ENTITY_TYPES)
-_Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { GRAPH ?g { ?e kg:alias ?alias } }"
+SELECT DISTINCT ?e ?key ?name ?cls WHERE { GRAPH ?g { ?n a kg:Note ; kg:mentions ?e . }
+  GRAPH <%s> { VALUES ?cls { %s } ?e a ?cls ; kg:key ?key ; kg:name ?name . }
+}""" % (ENTITIES_GRAPH, " ".join("kg:" + t for t in ENTITY_TYPES))
+_Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { GRAPH ?g { ?e kg:noteAlias ?alias } }"
 _Q_NOTES = "SELECT ?n ?path WHERE { GRAPH ?g { ?n a kg:Note ; kg:path ?path } }"
 _Q_MENTIONS = """
 SELECT ?m ?e ?n ?start ?end ?text ?sentence ?section ?snippet ?source WHERE { GRAPH ?g {

@@ -1,8 +1,10 @@
 """Notes and what was extracted from them → RDF (rdflib), with provenance.
 
 One :class:`rdflib.Graph` per note: the note, its sections, snippets,
-sources, images, the mentions found in it (each a character span with its
-sentence), the entities it names (``kg:mentions``) and the aliases it gives them (``kg:noteAlias``).
+sources, images, its text (``kg:content``), the mentions found in it (each a W3C Web Annotation text
+position and quote selector, ``oa:start``/``oa:end``/``oa:exact``, with its sentence as a span of the
+text: an RFC 5147 ``#char=start,end`` IRI, :func:`kg.vocab.sentence_iri`), the entities it names
+(``kg:mentions``) and the aliases it gives them (``kg:noteAlias``).
 An entity's own facts (types, key, name, every alias) stand once, in the entities graph
 (:data:`kg.vocab.ENTITIES_GRAPH`, :func:`entity_triples`), which the build keeps.  IRIs come from
 :mod:`kg.vocab`, so the same notes always give the same graph.
@@ -20,20 +22,20 @@ from kg.model import Entity, Extraction, Note
 from kg.vocab import (
     GRAPH_LAYOUT,
     KG,
+    OA,
     date_iri,
     entity_iri,
     image_iri,
     mention_iri,
     note_iri,
     section_iri,
+    sentence_iri,
     snippet_iri,
     source_iri,
     type_iri,
 )
 
 __all__ = ["build_note_graph", "note_triples", "entity_triples", "merge_entities", "bind_prefixes", "GRAPH_VERSION"]
-
-_SENTENCE_MAX = 400
 
 #: The version of what a note's graph holds beyond extraction (bumped when it changes, so that stores rebuild)
 GRAPH_VERSION = GRAPH_LAYOUT  # 2: a source's title offset and context; 3: entities once (kg.vocab.GRAPH_LAYOUT)
@@ -44,6 +46,7 @@ def bind_prefixes(graph: Graph) -> Graph:
     graph.bind("kgid", "https://w3id.org/kg/id/")
     graph.bind("schema", "https://schema.org/")
     graph.bind("prov", "http://www.w3.org/ns/prov#")
+    graph.bind("oa", str(OA))
     return graph
 
 
@@ -94,6 +97,7 @@ _K = SimpleNamespace(**{name: getattr(KG, name) for name in (
     "altText",
     "category",
     "confidence",
+    "content",
     "context",
     "contextEnd",
     "contextStart",
@@ -130,6 +134,7 @@ _K = SimpleNamespace(**{name: getattr(KG, name) for name in (
     "value",
 )})
 _RDF_TYPE = RDF.type
+_OA_START, _OA_END, _OA_EXACT = OA.start, OA.end, OA.exact
 
 
 def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple[URIRef, URIRef, URIRef | Literal]]:
@@ -142,6 +147,7 @@ def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple
     add((n, _K.path, _str(path)))
     add((n, _K.sha256, Literal(note.sha256)))
     add((n, _K.length, _int(len(note.text))))
+    add((n, _K.content, _str(note.text)))  # what the spans of its mentions' sentences are read from
     if note.title:
         add((n, _K.title, _str(note.title)))
     if note.category:
@@ -225,17 +231,16 @@ def _add_extraction(add, note: Note, ex: Extraction) -> None:
         add((node, _RDF_TYPE, _K.Mention))
         add((node, _K.note, n))
         add((node, _K.mentionOf, ent))
-        add((node, _K.text, _str(m.text)))
-        add((node, _K.start, _int(m.start)))
-        add((node, _K.end, _int(m.end)))
+        add((node, _OA_EXACT, _str(m.text)))  # a text quote and position selector (W3C Web Annotation)
+        add((node, _OA_START, _int(m.start)))
+        add((node, _OA_END, _int(m.end)))
         add((node, _K.method, Literal(m.method)))
         if m.confidence != 1.0:
             add((node, _K.confidence, Literal(float(m.confidence), datatype=XSD.double)))
         if m.count != 1:
             add((node, _K.occurrences, _int(m.count)))
-        sentence = note.text[m.sentence_start:m.sentence_end].strip()
-        if sentence:
-            add((node, _K.sentence, _str(sentence[:_SENTENCE_MAX])))
+        if note.text[m.sentence_start:m.sentence_end].strip():  # the sentence as a span of the note's text
+            add((node, _K.sentence, sentence_iri(path, m.sentence_start, m.sentence_end)))
         add((n, _K.mentions, ent))
         if m.section is not None:
             add((node, _K.section, section_iri(path, m.section)))

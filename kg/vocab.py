@@ -18,6 +18,12 @@ __all__ = [
     "KGID",
     "SCHEMA",
     "PROV",
+    "OA",
+    "OA_NS",
+    "SENTENCE_MAX",
+    "sentence_iri",
+    "char_span",
+    "sentence_of",
     "LINKS_GRAPH",
     "META_GRAPH",
     "ENTITIES_GRAPH",
@@ -66,6 +72,7 @@ class KG(DefinedNamespace):
     Relatedness: URIRef
 
     # notes and their parts
+    content: URIRef
     path: URIRef
     sha256: URIRef
     title: URIRef
@@ -108,8 +115,6 @@ class KG(DefinedNamespace):
     dateOf: URIRef
 
     # links
-    covers: URIRef
-    coverage: URIRef
     source: URIRef
     entity: URIRef
     score: URIRef
@@ -117,8 +122,6 @@ class KG(DefinedNamespace):
     evidence: URIRef
     justification: URIRef
     via: URIRef
-    relatedTo: URIRef
-    relatedness: URIRef
     fromEntity: URIRef
     toEntity: URIRef
     weight: URIRef
@@ -134,6 +137,11 @@ class KG(DefinedNamespace):
 KGID = Namespace(ID_NS)
 SCHEMA = Namespace("https://schema.org/")
 PROV = Namespace("http://www.w3.org/ns/prov#")
+#: W3C Web Annotation: a mention is a text position and quote selector (oa:start, oa:end, oa:exact)
+OA_NS = "http://www.w3.org/ns/oa#"
+OA = Namespace(OA_NS)
+#: the characters of a sentence a mention's evidence shows (:func:`sentence_of`)
+SENTENCE_MAX = 400
 
 #: named graph holding what the link pass computes
 LINKS_GRAPH = URIRef(ID_NS + "graph/links")
@@ -145,7 +153,9 @@ ENTITIES_GRAPH = URIRef(ID_NS + "graph/entities")
 #: The layout of the graphs a build writes (recorded in the meta graph as ``kg:layout``): a store written in
 #: another layout is rebuilt by ``kg build`` and refused by the readers (kg.store.check_layout).
 #: 3: each entity's facts once, in ENTITIES_GRAPH; a note's graph holds its mentions and kg:noteAlias
-GRAPH_LAYOUT = "3"
+#: 4: mentions as Web Annotation selectors (oa:exact, oa:start, oa:end), a sentence as a span of the note's
+#: text (kg:content), links without their shortcut triples
+GRAPH_LAYOUT = "4"
 
 _SAFE = "/-_.~"
 
@@ -191,6 +201,37 @@ def image_iri(path: str, index: int) -> URIRef:
 
 def mention_iri(path: str, start: int, end: int, type_: str) -> URIRef:
     return URIRef(f"{note_iri(path)}#mention-{start}-{end}-{type_}")
+
+
+def sentence_iri(path: str, start: int, end: int) -> URIRef:
+    """A span of a note's text as an IRI: the note's IRI with an RFC 5147 fragment (``#char=start,end``).
+
+    >>> sentence_iri("n.md", 3, 10)
+    rdflib.term.URIRef('https://w3id.org/kg/id/note/n.md#char=3,10')
+    """
+    return URIRef(f"{note_iri(path)}#char={start},{end}")
+
+
+def char_span(iri: str) -> tuple[str, int, int] | None:
+    """(note IRI, start, end) of an IRI made by :func:`sentence_iri`; None for another IRI.
+
+    >>> char_span("https://w3id.org/kg/id/note/n.md#char=3,10")
+    ('https://w3id.org/kg/id/note/n.md', 3, 10)
+    """
+    note, sep, frag = str(iri).partition("#char=")
+    a, comma, b = frag.partition(",")
+    if not sep or not comma or not a.isdigit() or not b.isdigit():
+        return None
+    return note, int(a), int(b)
+
+
+def sentence_of(text: str | None, iri: str | None) -> str | None:
+    """The sentence a mention's ``kg:sentence`` (an IRI of :func:`sentence_iri`) stands for, in the note's
+    text (its ``kg:content``): stripped, at most :data:`SENTENCE_MAX` characters; None without either."""
+    span = char_span(iri) if iri else None
+    if span is None or text is None:
+        return None
+    return text[span[1]:span[2]].strip()[:SENTENCE_MAX] or None
 
 
 def date_iri(path: str, start: int, end: int) -> URIRef:

@@ -116,7 +116,6 @@ def link_triples(extraction: Extraction, links=DEMO_LINKS):
         yield r, KG.toEntity, ent[b]
         yield r, KG.weight, Literal(w, datatype=XSD.double)
         yield r, KG.method, Literal(method)
-        yield ent[a], KG.relatedTo, ent[b]
         degree[a] += 1
         degree[b] += 1
     total = sum(degree.values()) + len(degree)
@@ -139,7 +138,6 @@ def link_triples(extraction: Extraction, links=DEMO_LINKS):
             yield c, KG.entity, e
             yield c, KG.direct, Literal(True)
             yield c, KG.score, Literal(1.0, datatype=XSD.double)
-            yield src, KG.covers, e
 
 
 def write_demo_store(store: str | os.PathLike[str], note_file: str | os.PathLike[str] = SAMPLE, *,

@@ -27,6 +27,7 @@ from kg.vocab import (
     entity_iri,
     image_iri,
     mention_iri,
+    method_iri,
     note_iri,
     section_iri,
     sentence_iri,
@@ -234,7 +235,7 @@ def _add_extraction(add, note: Note, ex: Extraction) -> None:
         add((node, _OA_EXACT, _str(m.text)))  # a text quote and position selector (W3C Web Annotation)
         add((node, _OA_START, _int(m.start)))
         add((node, _OA_END, _int(m.end)))
-        add((node, _K.method, Literal(m.method)))
+        add((node, _K.method, method_iri(m.method)))
         if m.confidence != 1.0:
             add((node, _K.confidence, Literal(float(m.confidence), datatype=XSD.double)))
         if m.count != 1:

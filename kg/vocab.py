@@ -22,6 +22,8 @@ __all__ = [
     "OA_NS",
     "SENTENCE_MAX",
     "sentence_iri",
+    "method_iri",
+    "method_name",
     "char_span",
     "sentence_of",
     "LINKS_GRAPH",
@@ -154,8 +156,8 @@ ENTITIES_GRAPH = URIRef(ID_NS + "graph/entities")
 #: another layout is rebuilt by ``kg build`` and refused by the readers (kg.store.check_layout).
 #: 3: each entity's facts once, in ENTITIES_GRAPH; a note's graph holds its mentions and kg:noteAlias
 #: 4: mentions as Web Annotation selectors (oa:exact, oa:start, oa:end), a sentence as a span of the note's
-#: text (kg:content), links without their shortcut triples
-GRAPH_LAYOUT = "4"
+#: text (kg:content), links without their shortcut triples, methods as IRIs (kg.vocab.method_iri)
+GRAPH_LAYOUT = "5"
 
 _SAFE = "/-_.~"
 
@@ -201,6 +203,32 @@ def image_iri(path: str, index: int) -> URIRef:
 
 def mention_iri(path: str, start: int, end: int, type_: str) -> URIRef:
     return URIRef(f"{note_iri(path)}#mention-{start}-{end}-{type_}")
+
+
+_METHOD_NS = ID_NS + "method/"
+
+
+@lru_cache(maxsize=1 << 10)
+def method_iri(name: str) -> URIRef:
+    """The IRI of a method (an extraction component, a link pass's measure): one term the records share.
+
+    >>> method_iri("adamic-adar/cosine:snippet+source")
+    rdflib.term.URIRef('https://w3id.org/kg/id/method/adamic-adar%2Fcosine%3Asnippet%2Bsource')
+    """
+    return URIRef(_METHOD_NS + quote(name, safe="-_.~"))
+
+
+def method_name(value: str | None) -> str | None:
+    """A method's name from its IRI (:func:`method_iri`); any other value as it is.
+
+    >>> method_name(str(method_iri("ner:en_core_web_sm")))
+    'ner:en_core_web_sm'
+    """
+    if value is None or not str(value).startswith(_METHOD_NS):
+        return value
+    from urllib.parse import unquote
+
+    return unquote(str(value)[len(_METHOD_NS):])
 
 
 def sentence_iri(path: str, start: int, end: int) -> URIRef:

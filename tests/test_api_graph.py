@@ -16,7 +16,7 @@ from kg.model import Entity, Extraction, Mention
 from kg.notes import parse_note
 from kg.rdf import build_note_graph, entity_triples, merge_entities
 from kg.store import EmbeddedStore, write_store
-from kg.vocab import ENTITIES_GRAPH, KG, LINKS_GRAPH, coverage_iri, entity_iri, mention_iri, relatedness_iri, source_iri
+from kg.vocab import ENTITIES_GRAPH, KG, LINKS_GRAPH, coverage_iri, entity_iri, mention_iri, method_iri, relatedness_iri, source_iri
 
 NOTE_A = """---
 layout: post
@@ -120,7 +120,7 @@ def link_triples(pairs):
         c = coverage_iri(str(src), str(E[key]))
         t.extend([(c, RDF.type, KG.Coverage), (c, KG.source, src), (c, KG.entity, E[key]),
                   (c, KG.score, Literal(score, datatype=XSD.double)),
-                  (c, KG.direct, Literal(direct)), (c, KG.method, Literal("test"))])
+                  (c, KG.direct, Literal(direct)), (c, KG.method, method_iri("test"))])
         for m in evidence:
             t.append((c, KG.evidence, mention_iri(m.note, m.start, m.end, m.type)))
         for v in via:
@@ -137,7 +137,7 @@ def link_triples(pairs):
     def related(x: str, y: str, w: float, rank: int):
         r = relatedness_iri(str(E[x]), str(E[y]), "test")
         t.extend([(r, RDF.type, KG.Relatedness), (r, KG.fromEntity, E[x]), (r, KG.toEntity, E[y]),
-                  (r, KG.weight, Literal(w, datatype=XSD.double)), (r, KG.method, Literal("test")),
+                  (r, KG.weight, Literal(w, datatype=XSD.double)), (r, KG.method, method_iri("test")),
                   (r, KG.rank, Literal(rank, datatype=XSD.integer))])
         zs = [m for m in ea.mentions + eb.mentions if m.key == x][:1]
         for m in zs:

@@ -17,7 +17,7 @@ from kg.api.backend import Snapshot
 from kg.api.lanes import Deadline
 from kg.api.limits import MAX_FIRST
 from kg.api.records import CoverageRec, MentionRec, RelatedRec, as_int, how_of, values
-from kg.vocab import sentence_of
+from kg.vocab import method_name, sentence_of
 
 __all__ = ["MENTIONS_PER_ENTITY", "Loaders", "Context", "mention_rec"]
 
@@ -121,6 +121,8 @@ class Loaders:
                 if rows and "sentence" in rows[0]:
                     self._sentences(rows)
                 for r in rows:
+                    if "method" in r:
+                        r["method"] = method_name(r["method"])
                     out[r[key_var]].append(build(r))
             return out
 
@@ -148,6 +150,7 @@ class Loaders:
             detail: dict[str, CoverageRec] = {}
             for chunk in _chunks(list(dict.fromkeys(c for lst in chosen for c in lst))):
                 for r in self.snap.select(_Q_COVERAGE.format(values=values("cov", chunk))):
+                    r["method"] = method_name(r["method"])
                     direct = bool(r["direct"]) if r["direct"] is not None else False
                     detail[r["cov"]] = CoverageRec(
                         r["cov"], r["e"], r["src"], float(r["score"] if r["score"] is not None else 1.0),

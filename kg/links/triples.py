@@ -1,7 +1,7 @@
 """The links named graph in RDF (following ``schemas/kg.ttl``): as rdflib triples (:func:`link_triples`), and
 as N-Quads text (:class:`LinkText`), which Oxigraph parses and writes without holding the GIL.
 
-A record holds what answers questions, once: a coverage its source, entity, score, kind, method,
+A record holds what answers questions, once: a coverage its source, entity, score, kind, method (an IRI),
 justification, evidence (mention IRIs) and shared neighbours; a relatedness its ends, weight, rank, method and
 evidence.  No shortcut triples derived from them (``kg:covers``, ``kg:coverage``, ``kg:relatedTo``,
 ``kg:relatedness``): ``?c kg:source ?s ; kg:entity ?e`` and ``?r kg:fromEntity ?a ; kg:toEntity ?b`` ask."""
@@ -15,7 +15,7 @@ from rdflib import RDF, XSD, Literal, URIRef
 
 from kg.links.records import Coverage, EntityStats, LinkResult, Related
 from kg.store.nquads import string_literal
-from kg.vocab import KG, KG_NS, coverage_iri, relatedness_iri
+from kg.vocab import KG, KG_NS, coverage_iri, method_iri, relatedness_iri
 
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _XSD_NS = "http://www.w3.org/2001/XMLSchema#"
@@ -42,7 +42,7 @@ def link_triples(result: LinkResult) -> Iterable[tuple]:
         yield node, KG.entity, ent
         yield node, KG.score, dbl(c.score)
         yield node, KG.direct, Literal(c.direct, datatype=XSD.boolean)
-        yield node, KG.method, Literal(c.method)
+        yield node, KG.method, method_iri(c.method)
         yield node, KG.justification, Literal(c.justification)
         for m in c.evidence:
             yield node, KG.evidence, URIRef(m)
@@ -56,7 +56,7 @@ def link_triples(result: LinkResult) -> Iterable[tuple]:
         yield node, KG.toEntity, b
         yield node, KG.weight, dbl(r.weight)
         yield node, KG.rank, integer(r.rank)
-        yield node, KG.method, Literal(r.method)
+        yield node, KG.method, method_iri(r.method)
         for m in r.evidence:
             yield node, KG.evidence, URIRef(m)
     for s in result.stats:
@@ -100,7 +100,7 @@ class LinkText:
             f"{node} {k['source']} {src} {g}{node} {k['entity']} {ent} {g}",
             f'{node} {k["score"]} "{float(c.score)!r}"{self.double} {g}',
             f"{node} {k['direct']} {self.true if c.direct else self.false} {g}",
-            f"{node} {k['method']} {self.string(c.method)} {g}",
+            f"{node} {k['method']} {self.iri(str(method_iri(c.method)))} {g}",
             f"{node} {k['justification']} {self.string(c.justification)} {g}",
             *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in c.evidence),
             *(f"{node} {k['via']} {self.iri(v)} {g}" for v in c.via)))
@@ -114,7 +114,7 @@ class LinkText:
             f"{node} {k['fromEntity']} {a} {g}{node} {k['toEntity']} {b} {g}",
             f'{node} {k["weight"]} "{float(r.weight)!r}"{self.double} {g}',
             f'{node} {k["rank"]} "{int(r.rank)}"{self.integer} {g}',
-            f"{node} {k['method']} {self.string(r.method)} {g}",
+            f"{node} {k['method']} {self.iri(str(method_iri(r.method)))} {g}",
             *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in r.evidence)))
 
     def stats(self, s: EntityStats) -> str:

@@ -18,7 +18,7 @@ from kg.notes import read_note
 from kg.entity_graph import entities_graph_triples
 from kg.rdf import build_note_graph
 from kg.store import write_store
-from kg.vocab import ENTITIES_GRAPH, KG, LINKS_GRAPH, coverage_iri, entity_iri, relatedness_iri
+from kg.vocab import ENTITIES_GRAPH, KG, LINKS_GRAPH, coverage_iri, entity_iri, method_iri, relatedness_iri
 
 __all__ = ["SAMPLE", "DEMO_ENTITIES", "demo_extraction", "write_demo_store"]
 
@@ -115,7 +115,7 @@ def link_triples(extraction: Extraction, links=DEMO_LINKS):
         yield r, KG.fromEntity, ent[a]
         yield r, KG.toEntity, ent[b]
         yield r, KG.weight, Literal(w, datatype=XSD.double)
-        yield r, KG.method, Literal(method)
+        yield r, KG.method, method_iri(method)
         degree[a] += 1
         degree[b] += 1
     total = sum(degree.values()) + len(degree)

@@ -169,7 +169,12 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress, f
         fingerprint = _fingerprint(model, curation_files, extract)
         # a build that rewrites every note (forced, or new settings) starts from an empty generation
         live = _live_store(store)
-        rewrite = live is not None and (force or live.meta().get("fingerprint") != fingerprint)
+        live_meta = live.meta() if live is not None else {}
+        rewrite = live is not None and (force or live_meta.get("fingerprint") != fingerprint)
+        if live_meta.get("fingerprint") and live_meta.get("layout") != GRAPH_LAYOUT:  # (kg.store.check_layout)
+            report.warnings.append(ReadProblem(str(store), None, f"the store was written in graph layout "
+                                               f"{live_meta.get('layout', '2 or older')}: every note is rebuilt in "
+                                               f"layout {GRAPH_LAYOUT}", warning=True))
         remote = str(store).startswith(("http://", "https://"))  # (a server's threads are not ours)
         if use_workers and ((live is None and not remote) or rewrite):
             # every note will be extracted: all the workers are forked now, before opening the store starts
@@ -252,7 +257,7 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
 
 def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint: str, model, curation_files,
                       extract: bool, links: bool, n_process: int, progress, workers, t0: float, index,
-                      limits: NoteLimits | None = None, entities: EntityGraph | None = None):
+                      limits: NoteLimits | None, entities: EntityGraph):
 
     report.characters = sum(len(n.text) for n in todo)
     t_read = time.perf_counter()
@@ -263,7 +268,6 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
     # the link pass reads its last cache while the workers extract
     relink = _prepare_links(writer, report.added + report.changed, report.removed) if links and extract else None
     link_parts: dict[str, Any] | None = {} if relink is not None else None
-    entities = entities or EntityGraph(writer, fresh=False)
     entities.forget([*report.changed, *report.removed])
     for i, note in enumerate(todo):
         ex = next(extractions) if extractions is not None else None

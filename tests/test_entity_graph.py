@@ -100,6 +100,7 @@ def test_a_store_in_an_older_layout_is_refused_then_rebuilt(tmp_path):
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "b.md").write_text(NOTE_B, encoding="utf-8")
-    assert build([notes], store, links=False).ok
+    report = build([notes], store, links=False)
+    assert report.ok and any("layout" in w.message and "rebuilt" in w.message for w in report.warnings)
     s = open_store(store)
     assert s.meta()["layout"] == GRAPH_LAYOUT and "东京" in _names(store)

@@ -30,7 +30,7 @@ from kg.vocab import ENTITIES_GRAPH, entity_iri, entity_key_of, note_graph
 
 __all__ = ["EntityGraph", "entities_from_rows", "entities_graph_triples"]
 
-# (note graph, entity, alias the note gives it): the entities the notes name, from their graphs
+# (entity, note graph, alias the note gives it): the entities the notes name, from their graphs
 _Q_NAMED = """
 SELECT ?e ?g ?a WHERE { GRAPH ?g { ?n a kg:Note ; kg:mentions ?e . OPTIONAL { ?e kg:noteAlias ?a } } }"""
 _Q_NOTE_NAMES = "SELECT ?g ?e WHERE { GRAPH ?g { ?n a kg:Note ; kg:mentions ?e } }"

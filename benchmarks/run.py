@@ -41,6 +41,8 @@ TARGETS = {
     "rebuild_one_note_s": 2.0,  # one changed note on the ×4 corpus
     "sources_covering_p50_ms": 10.0,  # in-process, ×4 corpus
     "server_rss_mb": 1024.0,  # server resident memory, ×4 corpus
+    "triples_per_char": 0.3,  # quads of the ×1 store per character of its notes
+    "store_bytes_per_note_byte": 20.0,  # the biggest store on disk once rebuilt (kept generation included)
 }
 
 
@@ -75,12 +77,29 @@ def child_build(args: list[str]) -> None:
     t_end = time.perf_counter()
     print(json.dumps({
         "report": report.as_dict(),
+        "quads": _live_quads(Path(store)),
         "import_s": t_import - t_start,
         "build_s": report.seconds,
         "waited_for_last_build_s": waited,
         "process_s": t_end - t_start,
         "phases": {k: [v[0] - t_import, v[1] - t_import] for k, v in phases.items()},
     }, ensure_ascii=False))
+
+
+def _live_quads(store: Path) -> int | None:
+    """The number of quads of a folder store's live generation (None when it has none)."""
+    import pyoxigraph as ox
+
+    try:
+        live = store / (store / "CURRENT").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return len(ox.Store.read_only(str(live)))
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (a store: every generation kept, caches and indexes included)."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
 
 
 def child_jieba(args: list[str]) -> None:
@@ -525,7 +544,12 @@ def main(argv: list[str] | None = None) -> int:
             files = make_corpus(a.corpus, notes, k)
             out, wall, rss = run_child_rss("_build", str(notes), str(work / f"x{k}" / "store"), *flags, str(a.n_process))
             chars = out["report"]["characters"]
+            note_bytes = folder_bytes(notes)
+            store_bytes = folder_bytes(work / f"x{k}" / "store")
             res["builds"][f"x{k}"] = {
+                "quads": out.get("quads"), "note_bytes": note_bytes, "store_bytes": store_bytes,
+                "triples_per_char": out["quads"] / chars if out.get("quads") and chars else None,
+                "store_bytes_per_note_byte": store_bytes / note_bytes if note_bytes else None,
                 "files": files, "characters": chars, "build_s": out["build_s"], "process_s": wall,
                 "import_s": out["import_s"], "chars_per_s": chars / out["build_s"],
                 "ratio_vs_jieba": chars / out["build_s"] / res["jieba"]["chars_per_s"],
@@ -533,7 +557,9 @@ def main(argv: list[str] | None = None) -> int:
                 "links": out["report"]["links"],
             }
             print(f"  cold build ×{k}: {files} notes, {chars:,} chars in {out['build_s']:.1f} s "
-                  f"({chars / out['build_s']:,.0f} chars/s), peak {rss:,.0f} MB", flush=True)
+                  f"({chars / out['build_s']:,.0f} chars/s), peak {rss:,.0f} MB; {out.get('quads') or 0:,} quads "
+                  f"({(out.get('quads') or 0) / max(chars, 1):.3f} a character), store {store_bytes / 1e6:,.0f} MB "
+                  f"({store_bytes / max(note_bytes, 1):.0f}× the notes' bytes)", flush=True)
         biggest = max(scales)
         big = work / f"x{biggest}"
         # one changed note, three times over (the middle note, then the ones a quarter before and after it),
@@ -555,6 +581,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{out['waited_for_last_build_s']:.2f} s before it for the last build's cache)", flush=True)
         middle = sorted(runs, key=lambda r: r["build_s"])[len(runs) // 2]
         res["rebuild_one_note"] = {"scale": f"x{biggest}", **middle, "median_of": len(runs), "runs": runs}
+        # the store once rebuilt: the live generation and the one kept before it
+        kept = folder_bytes(big / "store")
+        res["store_after_rebuild"] = {"scale": f"x{biggest}", "store_bytes": kept,
+                                      "store_bytes_per_note_byte": kept / max(folder_bytes(big / "notes"), 1)}
+        print(f"  store ×{biggest} after the rebuilds (generations kept): {kept / 1e6:,.0f} MB "
+              f"({res['store_after_rebuild']['store_bytes_per_note_byte']:.0f}× the notes' bytes)", flush=True)
         if not a.no_profile:
             prof, _, _ = run_child_rss("_profile", str(work / f"x{scales[0]}" / "notes"), str(work / "profile-store"),
                                        *flags)
@@ -596,6 +628,14 @@ def verdict(res: dict, scales: list[int]) -> dict:
     if "x1" in b and "x4" in b:
         r = b["x4"]["build_s"] / b["x1"]["build_s"]
         v["x4_over_x1"] = {"value": round(r, 2), "target": "<= 4.5", "ok": r <= TARGETS["x4_over_x1"]}
+    if x1 and x1.get("triples_per_char") is not None:
+        v["triples_per_char"] = {"value": round(x1["triples_per_char"], 3), "target": "<= 0.3",
+                                 "ok": x1["triples_per_char"] <= TARGETS["triples_per_char"]}
+    kept = res.get("store_after_rebuild")
+    if kept:
+        v["store_bytes_per_note_byte"] = {"value": round(kept["store_bytes_per_note_byte"], 1), "target": "<= 20",
+                                          "scale": kept["scale"],
+                                          "ok": kept["store_bytes_per_note_byte"] <= TARGETS["store_bytes_per_note_byte"]}
     rb = res.get("rebuild_one_note")
     if rb:
         v["rebuild_one_note_s"] = {"value": round(rb["build_s"], 2), "scale": rb["scale"], "target": "<= 2",

@@ -70,6 +70,12 @@ class StoreLockedError(StoreError):
     code = "store_locked"
 
 
+class StoreLayoutError(StoreError):
+    """A store was written by another kg, in a graph layout this one does not read (see kg.vocab.GRAPH_LAYOUT)."""
+
+    code = "store_layout"
+
+
 class StoreDamagedError(StoreError):
     """A store's files are not what the build wrote (truncated, overwritten, missing)."""
 

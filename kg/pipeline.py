@@ -24,16 +24,17 @@ from kg import __version__
 from kg import extract as nlp
 from kg import links as link_stage
 from kg.curation import load_curation
+from kg.entity_graph import EntityGraph
 from kg.errors import KGError, NoteError
 from kg.extract.limits import NoteLimits
 from kg.extract.tagger_model import tagger_digest
 from kg.model import EXTRACTOR_VERSION, Note, ReadProblem
 from kg.notes import NOTE_SUFFIXES, note_hash, parse_note, read_note_bytes, scan_notes
 from kg.parallel import WorkerPools, free_in_background, pause_for_forks
-from kg.rdf import GRAPH_VERSION, note_triples
+from kg.rdf import GRAPH_VERSION, entity_triples, note_triples
 from kg.store import DEFAULT_STORE, EmbeddedStore, write_store
 from kg.textindex import INDEX_FILE, TextIndex, rows_from_note, rows_from_store
-from kg.vocab import KG, LINKS_GRAPH, META_GRAPH, note_graph
+from kg.vocab import GRAPH_LAYOUT, KG, LINKS_GRAPH, META_GRAPH, note_graph
 
 __all__ = ["BuildReport", "build", "CURATION_FILE"]
 
@@ -168,7 +169,12 @@ def _build(paths, store, *, model, extract, links, n_process, force, progress, f
         fingerprint = _fingerprint(model, curation_files, extract)
         # a build that rewrites every note (forced, or new settings) starts from an empty generation
         live = _live_store(store)
-        rewrite = live is not None and (force or live.meta().get("fingerprint") != fingerprint)
+        live_meta = live.meta() if live is not None else {}
+        rewrite = live is not None and (force or live_meta.get("fingerprint") != fingerprint)
+        if live_meta.get("fingerprint") and live_meta.get("layout") != GRAPH_LAYOUT:  # (kg.store.check_layout)
+            report.warnings.append(ReadProblem(str(store), None, f"the store was written in graph layout "
+                                               f"{live_meta.get('layout', '2 or older')}: every note is rebuilt in "
+                                               f"layout {GRAPH_LAYOUT}", warning=True))
         remote = str(store).startswith(("http://", "https://"))  # (a server's threads are not ours)
         if use_workers and ((live is None and not remote) or rewrite):
             # every note will be extracted: all the workers are forked now, before opening the store starts
@@ -238,9 +244,12 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
         for path in report.kept_on_error:
             writer.copy_graph_from_live(str(note_graph(path)))
     index = _start_text_index(writer, report.kept_on_error)
+    # the entities graph is written from the extractions alone where the generation holds only the notes
+    # this build writes (kg.entity_graph)
+    entities = EntityGraph(writer, fresh=not report.kept_on_error and (writer.empty or rebuild_all or not old))
     try:
         return _write_generation(writer, report, todo, fingerprint, model, curation_files, extract, links,
-                                 n_process, progress, workers, t0, index, limits)
+                                 n_process, progress, workers, t0, index, limits, entities)
     finally:
         if index is not None:
             index.close()
@@ -248,7 +257,7 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
 
 def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint: str, model, curation_files,
                       extract: bool, links: bool, n_process: int, progress, workers, t0: float, index,
-                      limits: NoteLimits | None = None):
+                      limits: NoteLimits | None, entities: EntityGraph):
 
     report.characters = sum(len(n.text) for n in todo)
     t_read = time.perf_counter()
@@ -259,6 +268,7 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
     # the link pass reads its last cache while the workers extract
     relink = _prepare_links(writer, report.added + report.changed, report.removed) if links and extract else None
     link_parts: dict[str, Any] | None = {} if relink is not None else None
+    entities.forget([*report.changed, *report.removed])
     for i, note in enumerate(todo):
         ex = next(extractions) if extractions is not None else None
         if ex is not None and ex.problem:
@@ -267,10 +277,12 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
             note, ex = replace(note, sha256=""), None
         triples = note_triples(note, ex)
         writer.replace_note(note.path, triples)
+        entities.add(note.path, ex)
         if index is not None:
             index.replace_note(note.path, rows_from_note(note))
         if link_parts is not None:  # what the link pass would otherwise read back from the store
-            link_parts[note.path] = link_stage.part_from_triples(triples)
+            link_parts[note.path] = link_stage.part_from_triples(
+                [*triples, *entity_triples(ex.entities)] if ex is not None else triples)
         if progress and extractions is None:
             progress("graph", i + 1, len(todo))
     if workers is not None:
@@ -281,6 +293,7 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
             index.remove_note(path)
     if index is not None:
         index.commit()
+    entities.write()
     writer.flush()
     t_notes = time.perf_counter()
     report.phases["extract+store"] = t_notes - t_read
@@ -382,6 +395,7 @@ def _meta_triples(fingerprint: str, report: BuildReport):
     yield node, RDF.type, URIRef("http://www.w3.org/ns/prov#Activity")
     yield node, URIRef(str(KG._NS) + "fingerprint"), Literal(fingerprint)
     yield node, URIRef(str(KG._NS) + "version"), Literal(__version__)
+    yield node, URIRef(str(KG._NS) + "layout"), Literal(GRAPH_LAYOUT)
     yield node, URIRef(str(KG._NS) + "builtAt"), Literal(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                                          datatype=XSD.dateTime)
     yield node, URIRef(str(KG._NS) + "report"), Literal(json.dumps(report.as_dict(), ensure_ascii=False))

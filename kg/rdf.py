@@ -1,38 +1,45 @@
 """Notes and what was extracted from them → RDF (rdflib), with provenance.
 
 One :class:`rdflib.Graph` per note: the note, its sections, snippets,
-sources, images, the mentions found in it (each a character span with its
-sentence) and the entities they refer to.  IRIs come from :mod:`kg.vocab`,
-so the same notes always give the same graph.
+sources, images, its text (``kg:content``), the mentions found in it (each a W3C Web Annotation text
+position and quote selector, ``oa:start``/``oa:end``/``oa:exact``, with its sentence as a span of the
+text: an RFC 5147 ``#char=start,end`` IRI, :func:`kg.vocab.sentence_iri`), the entities it names
+(``kg:mentions``) and the aliases it gives them (``kg:noteAlias``).
+An entity's own facts (types, key, name, every alias) stand once, in the entities graph
+(:data:`kg.vocab.ENTITIES_GRAPH`, :func:`entity_triples`), which the build keeps.  IRIs come from
+:mod:`kg.vocab`, so the same notes always give the same graph.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from types import SimpleNamespace
 
 from rdflib import RDF, XSD, Graph, Literal, URIRef
 
-from kg.model import Extraction, Note
+from kg.model import Entity, Extraction, Note
 from kg.vocab import (
+    GRAPH_LAYOUT,
     KG,
+    OA,
     date_iri,
     entity_iri,
     image_iri,
     mention_iri,
+    method_iri,
     note_iri,
     section_iri,
+    sentence_iri,
     snippet_iri,
     source_iri,
     type_iri,
 )
 
-__all__ = ["build_note_graph", "note_triples", "bind_prefixes", "GRAPH_VERSION"]
-
-_SENTENCE_MAX = 400
+__all__ = ["build_note_graph", "note_triples", "entity_triples", "merge_entities", "bind_prefixes", "GRAPH_VERSION"]
 
 #: The version of what a note's graph holds beyond extraction (bumped when it changes, so that stores rebuild)
-GRAPH_VERSION = "2"  # 2: a source's title offset and context
+GRAPH_VERSION = GRAPH_LAYOUT  # 2: a source's title offset and context; 3: entities once (kg.vocab.GRAPH_LAYOUT)
 
 
 def bind_prefixes(graph: Graph) -> Graph:
@@ -40,6 +47,7 @@ def bind_prefixes(graph: Graph) -> Graph:
     graph.bind("kgid", "https://w3id.org/kg/id/")
     graph.bind("schema", "https://schema.org/")
     graph.bind("prov", "http://www.w3.org/ns/prov#")
+    graph.bind("oa", str(OA))
     return graph
 
 
@@ -90,6 +98,7 @@ _K = SimpleNamespace(**{name: getattr(KG, name) for name in (
     "altText",
     "category",
     "confidence",
+    "content",
     "context",
     "contextEnd",
     "contextStart",
@@ -106,10 +115,10 @@ _K = SimpleNamespace(**{name: getattr(KG, name) for name in (
     "line",
     "mentionOf",
     "mentions",
-    "mentionsDate",
     "method",
     "name",
     "note",
+    "noteAlias",
     "occurrences",
     "order",
     "parentSection",
@@ -126,6 +135,7 @@ _K = SimpleNamespace(**{name: getattr(KG, name) for name in (
     "value",
 )})
 _RDF_TYPE = RDF.type
+_OA_START, _OA_END, _OA_EXACT = OA.start, OA.end, OA.exact
 
 
 def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple[URIRef, URIRef, URIRef | Literal]]:
@@ -138,6 +148,7 @@ def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple
     add((n, _K.path, _str(path)))
     add((n, _K.sha256, Literal(note.sha256)))
     add((n, _K.length, _int(len(note.text))))
+    add((n, _K.content, _str(note.text)))  # what the spans of its mentions' sentences are read from
     if note.title:
         add((n, _K.title, _str(note.title)))
     if note.category:
@@ -210,31 +221,27 @@ def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple
 def _add_extraction(add, note: Note, ex: Extraction) -> None:
     path = note.path
     n = note_iri(path)
-    for e in ex.entities:
+    for e in ex.entities:  # the entity's own facts are the entities graph's (entity_triples)
         node = entity_iri(e.key)
-        add((node, _RDF_TYPE, _K.Entity))
-        add((node, _RDF_TYPE, type_iri(e.type)))
-        add((node, _K.key, _str(e.key)))
-        add((node, _K.name, _str(e.name)))
+        add((n, _K.mentions, node))
         for a in e.aliases:
-            add((node, _K.alias, _str(a)))
+            add((node, _K.noteAlias, _str(a)))
     for m in ex.mentions:
         node = mention_iri(path, m.start, m.end, m.type)
         ent = entity_iri(m.key)
         add((node, _RDF_TYPE, _K.Mention))
         add((node, _K.note, n))
         add((node, _K.mentionOf, ent))
-        add((node, _K.text, _str(m.text)))
-        add((node, _K.start, _int(m.start)))
-        add((node, _K.end, _int(m.end)))
-        add((node, _K.method, Literal(m.method)))
+        add((node, _OA_EXACT, _str(m.text)))  # a text quote and position selector (W3C Web Annotation)
+        add((node, _OA_START, _int(m.start)))
+        add((node, _OA_END, _int(m.end)))
+        add((node, _K.method, method_iri(m.method)))
         if m.confidence != 1.0:
             add((node, _K.confidence, Literal(float(m.confidence), datatype=XSD.double)))
         if m.count != 1:
             add((node, _K.occurrences, _int(m.count)))
-        sentence = note.text[m.sentence_start:m.sentence_end].strip()
-        if sentence:
-            add((node, _K.sentence, _str(sentence[:_SENTENCE_MAX])))
+        if note.text[m.sentence_start:m.sentence_end].strip():  # the sentence as a span of the note's text
+            add((node, _K.sentence, sentence_iri(path, m.sentence_start, m.sentence_end)))
         add((n, _K.mentions, ent))
         if m.section is not None:
             add((node, _K.section, section_iri(path, m.section)))
@@ -260,8 +267,35 @@ def _add_extraction(add, note: Note, ex: Extraction) -> None:
             sn = snippet_iri(path, d.snippet)
             add((node, _K.snippet, sn))
             add((node, _K.dateOf, sn))
-            add((sn, _K.mentionsDate, node))
         for key in d.events:
-            ev = entity_iri(key)
-            add((node, _K.dateOf, ev))
-            add((ev, _K.mentionsDate, node))
+            add((node, _K.dateOf, entity_iri(key)))
+
+
+def merge_entities(entities: Iterable[Entity]) -> dict[str, Entity]:
+    """One record per entity key from the records of several notes: the aliases of them all.
+
+    >>> merge_entities([Entity("Person/A", "Person", "A", ("a",)), Entity("Person/A", "Person", "A", ("b",))])
+    {'Person/A': Entity(key='Person/A', type='Person', name='A', aliases=('a', 'b'))}
+    """
+    aliases: dict[str, set[str]] = {}
+    first: dict[str, Entity] = {}
+    for e in entities:
+        first.setdefault(e.key, e)
+        aliases.setdefault(e.key, set()).update(e.aliases)
+    return {k: Entity(k, e.type, e.name, tuple(sorted(aliases[k] - {e.name}))) for k, e in sorted(first.items())}
+
+
+def entity_triples(entities: Iterable[Entity]) -> list[tuple[URIRef, URIRef, URIRef | Literal]]:
+    """The facts of entities as the entities graph holds them: types, key, name and aliases (one record
+    per entity: merge the records of several notes with :func:`merge_entities` first)."""
+    out: list[tuple[URIRef, URIRef, URIRef | Literal]] = []
+    add = out.append
+    for e in entities:
+        node = entity_iri(e.key)
+        add((node, _RDF_TYPE, _K.Entity))
+        add((node, _RDF_TYPE, type_iri(e.type)))
+        add((node, _K.key, _str(e.key)))
+        add((node, _K.name, _str(e.name)))
+        for a in e.aliases:
+            add((node, _K.alias, _str(a)))
+    return out

@@ -47,18 +47,15 @@ def compute_stats(store: GraphStore, per_note: bool = True) -> GraphStats:
     return GraphStats(by_class, by_note, int(triples), store.generation())
 
 
-# Entity triples stand in the graph of every note that mentions the entity: match them inside one
-# named graph and keep distinct rows (joins over the union default graph multiply rows per note).
+# Each entity's facts stand once (in the entities graph): the natural pattern answers each entity once.
 _ENTITIES = """
 SELECT ?type ?name (GROUP_CONCAT(DISTINCT ?alias; SEPARATOR="\\u001f") AS ?aliases)
        (GROUP_CONCAT(DISTINCT ?path; SEPARATOR="\\u001f") AS ?notes)
 WHERE {
-  { SELECT DISTINCT ?e ?type ?name WHERE {
-      GRAPH ?g { ?e a kg:Entity ; a ?class ; kg:name ?name }
-      FILTER(?class != kg:Entity && STRSTARTS(STR(?class), "https://w3id.org/kg/ns#"))
-      BIND(STRAFTER(STR(?class), "#") AS ?type)
-  } }
-  OPTIONAL { GRAPH ?ga { ?e kg:alias ?alias } }
+  ?e a kg:Entity ; a ?class ; kg:name ?name .
+  FILTER(?class != kg:Entity && STRSTARTS(STR(?class), "https://w3id.org/kg/ns#"))
+  BIND(STRAFTER(STR(?class), "#") AS ?type)
+  OPTIONAL { ?e kg:alias ?alias }
   OPTIONAL { ?m kg:mentionOf ?e ; kg:note ?n . ?n kg:path ?path }
 } GROUP BY ?e ?type ?name ORDER BY ?type ?name
 """

@@ -18,8 +18,19 @@ __all__ = [
     "KGID",
     "SCHEMA",
     "PROV",
+    "OA",
+    "OA_NS",
+    "SENTENCE_MAX",
+    "sentence_iri",
+    "method_iri",
+    "method_name",
+    "char_span",
+    "sentence_of",
     "LINKS_GRAPH",
     "META_GRAPH",
+    "ENTITIES_GRAPH",
+    "GRAPH_LAYOUT",
+    "entity_key_of",
     "note_iri",
     "note_graph",
     "section_iri",
@@ -63,6 +74,7 @@ class KG(DefinedNamespace):
     Relatedness: URIRef
 
     # notes and their parts
+    content: URIRef
     path: URIRef
     sha256: URIRef
     title: URIRef
@@ -99,14 +111,12 @@ class KG(DefinedNamespace):
     inSource: URIRef
     name: URIRef
     alias: URIRef
+    noteAlias: URIRef
     key: URIRef
     value: URIRef
     dateOf: URIRef
-    mentionsDate: URIRef
 
     # links
-    covers: URIRef
-    coverage: URIRef
     source: URIRef
     entity: URIRef
     score: URIRef
@@ -114,8 +124,6 @@ class KG(DefinedNamespace):
     evidence: URIRef
     justification: URIRef
     via: URIRef
-    relatedTo: URIRef
-    relatedness: URIRef
     fromEntity: URIRef
     toEntity: URIRef
     weight: URIRef
@@ -124,15 +132,32 @@ class KG(DefinedNamespace):
     community: URIRef
     degree: URIRef
 
+    # build metadata
+    layout: URIRef
+
 
 KGID = Namespace(ID_NS)
 SCHEMA = Namespace("https://schema.org/")
 PROV = Namespace("http://www.w3.org/ns/prov#")
+#: W3C Web Annotation: a mention is a text position and quote selector (oa:start, oa:end, oa:exact)
+OA_NS = "http://www.w3.org/ns/oa#"
+OA = Namespace(OA_NS)
+#: the characters of a sentence a mention's evidence shows (:func:`sentence_of`)
+SENTENCE_MAX = 400
 
 #: named graph holding what the link pass computes
 LINKS_GRAPH = URIRef(ID_NS + "graph/links")
 #: named graph holding build metadata
 META_GRAPH = URIRef(ID_NS + "graph/meta")
+#: named graph holding one copy of each entity's facts (type, key, name, aliases), kept by the build
+ENTITIES_GRAPH = URIRef(ID_NS + "graph/entities")
+
+#: The layout of the graphs a build writes (recorded in the meta graph as ``kg:layout``): a store written in
+#: another layout is rebuilt by ``kg build`` and refused by the readers (kg.store.check_layout).
+#: 3: each entity's facts once, in ENTITIES_GRAPH; a note's graph holds its mentions and kg:noteAlias
+#: 4: mentions as Web Annotation selectors (oa:exact, oa:start, oa:end), a sentence as a span of the note's
+#: text (kg:content), links without their shortcut triples, methods as IRIs (kg.vocab.method_iri)
+GRAPH_LAYOUT = "5"
 
 _SAFE = "/-_.~"
 
@@ -180,6 +205,63 @@ def mention_iri(path: str, start: int, end: int, type_: str) -> URIRef:
     return URIRef(f"{note_iri(path)}#mention-{start}-{end}-{type_}")
 
 
+_METHOD_NS = ID_NS + "method/"
+
+
+@lru_cache(maxsize=1 << 10)
+def method_iri(name: str) -> URIRef:
+    """The IRI of a method (an extraction component, a link pass's measure): one term the records share.
+
+    >>> method_iri("adamic-adar/cosine:snippet+source")
+    rdflib.term.URIRef('https://w3id.org/kg/id/method/adamic-adar%2Fcosine%3Asnippet%2Bsource')
+    """
+    return URIRef(_METHOD_NS + quote(name, safe="-_.~"))
+
+
+def method_name(value: str | None) -> str | None:
+    """A method's name from its IRI (:func:`method_iri`); any other value as it is.
+
+    >>> method_name(str(method_iri("ner:en_core_web_sm")))
+    'ner:en_core_web_sm'
+    """
+    if value is None or not str(value).startswith(_METHOD_NS):
+        return value
+    from urllib.parse import unquote
+
+    return unquote(str(value)[len(_METHOD_NS):])
+
+
+def sentence_iri(path: str, start: int, end: int) -> URIRef:
+    """A span of a note's text as an IRI: the note's IRI with an RFC 5147 fragment (``#char=start,end``).
+
+    >>> sentence_iri("n.md", 3, 10)
+    rdflib.term.URIRef('https://w3id.org/kg/id/note/n.md#char=3,10')
+    """
+    return URIRef(f"{note_iri(path)}#char={start},{end}")
+
+
+def char_span(iri: str) -> tuple[str, int, int] | None:
+    """(note IRI, start, end) of an IRI made by :func:`sentence_iri`; None for another IRI.
+
+    >>> char_span("https://w3id.org/kg/id/note/n.md#char=3,10")
+    ('https://w3id.org/kg/id/note/n.md', 3, 10)
+    """
+    note, sep, frag = str(iri).partition("#char=")
+    a, comma, b = frag.partition(",")
+    if not sep or not comma or not a.isdigit() or not b.isdigit():
+        return None
+    return note, int(a), int(b)
+
+
+def sentence_of(text: str | None, iri: str | None) -> str | None:
+    """The sentence a mention's ``kg:sentence`` (an IRI of :func:`sentence_iri`) stands for, in the note's
+    text (its ``kg:content``): stripped, at most :data:`SENTENCE_MAX` characters; None without either."""
+    span = char_span(iri) if iri else None
+    if span is None or text is None:
+        return None
+    return text[span[1]:span[2]].strip()[:SENTENCE_MAX] or None
+
+
 def date_iri(path: str, start: int, end: int) -> URIRef:
     return URIRef(f"{note_iri(path)}#date-{start}-{end}")
 
@@ -192,6 +274,17 @@ def entity_iri(key: str) -> URIRef:
     rdflib.term.URIRef('https://w3id.org/kg/id/entity/Person/%E6%B1%A0%E7%94%B0%E6%88%90%E5%BD%AC')
     """
     return URIRef(f"{ID_NS}entity/{_q(key)}")
+
+
+def entity_key_of(iri: str) -> str:
+    """The key of an entity from its IRI (the inverse of :func:`entity_iri`).
+
+    >>> entity_key_of(entity_iri("Person/池田成彬"))
+    'Person/池田成彬'
+    """
+    from urllib.parse import unquote
+
+    return unquote(str(iri)[len(ID_NS) + len("entity/"):])
 
 
 def coverage_iri(source: str, entity: str) -> URIRef:

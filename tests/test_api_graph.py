@@ -14,9 +14,9 @@ from rdflib import RDF, XSD, Literal, URIRef
 
 from kg.model import Entity, Extraction, Mention
 from kg.notes import parse_note
-from kg.rdf import build_note_graph
+from kg.rdf import build_note_graph, entity_triples, merge_entities
 from kg.store import EmbeddedStore, write_store
-from kg.vocab import KG, LINKS_GRAPH, coverage_iri, entity_iri, mention_iri, relatedness_iri, source_iri
+from kg.vocab import ENTITIES_GRAPH, KG, LINKS_GRAPH, coverage_iri, entity_iri, mention_iri, method_iri, relatedness_iri, source_iri
 
 NOTE_A = """---
 layout: post
@@ -120,8 +120,7 @@ def link_triples(pairs):
         c = coverage_iri(str(src), str(E[key]))
         t.extend([(c, RDF.type, KG.Coverage), (c, KG.source, src), (c, KG.entity, E[key]),
                   (c, KG.score, Literal(score, datatype=XSD.double)),
-                  (c, KG.direct, Literal(direct)), (c, KG.method, Literal("test")),
-                  (src, KG.covers, E[key]), (src, KG.coverage, c)])
+                  (c, KG.direct, Literal(direct)), (c, KG.method, method_iri("test"))])
         for m in evidence:
             t.append((c, KG.evidence, mention_iri(m.note, m.start, m.end, m.type)))
         for v in via:
@@ -138,8 +137,8 @@ def link_triples(pairs):
     def related(x: str, y: str, w: float, rank: int):
         r = relatedness_iri(str(E[x]), str(E[y]), "test")
         t.extend([(r, RDF.type, KG.Relatedness), (r, KG.fromEntity, E[x]), (r, KG.toEntity, E[y]),
-                  (r, KG.weight, Literal(w, datatype=XSD.double)), (r, KG.method, Literal("test")),
-                  (r, KG.rank, Literal(rank, datatype=XSD.integer)), (E[x], KG.relatedTo, E[y])])
+                  (r, KG.weight, Literal(w, datatype=XSD.double)), (r, KG.method, method_iri("test")),
+                  (r, KG.rank, Literal(rank, datatype=XSD.integer))])
         zs = [m for m in ea.mentions + eb.mentions if m.key == x][:1]
         for m in zs:
             t.append((r, KG.evidence, mention_iri(m.note, m.start, m.end, m.type)))
@@ -162,6 +161,8 @@ def build_api_store(store: Path) -> Path:
     with write_store(store) as w:
         for note, ex in pairs:
             w.replace_note(note.path, build_note_graph(note, ex))
+        ents = merge_entities(e for _, ex in pairs for e in ex.entities)
+        w.replace_graph(str(ENTITIES_GRAPH), entity_triples(ents.values()))
         w.replace_graph(str(LINKS_GRAPH), link_triples(pairs))
         w.commit()
     return store
@@ -174,6 +175,6 @@ def api_store(tmp_path_factory) -> Path:
 
 def test_the_hand_made_graph_has_what_the_api_tests_need(api_store):
     s = EmbeddedStore(api_store)
-    rows = s.select("SELECT ?src ?name WHERE { ?src kg:covers ?e . ?e kg:name ?name }", {"name": "PLE"})
+    rows = s.select("SELECT ?src ?name WHERE { ?c kg:source ?src ; kg:entity ?e . ?e kg:name ?name }", {"name": "PLE"})
     assert len(rows) == 2
     assert s.select("SELECT (COUNT(*) AS ?n) WHERE { ?r a kg:Relatedness }")[0]["n"] == 12

@@ -16,9 +16,10 @@ from test_links import hand_extract
 from kg import links
 from kg.api.query import QueryRunner
 from kg.notes import parse_note
+from kg.entity_graph import entities_graph_triples
 from kg.rdf import note_triples
 from kg.store import write_store
-from kg.vocab import LINKS_GRAPH
+from kg.vocab import ENTITIES_GRAPH, LINKS_GRAPH
 
 COLD = """---
 title: 冷战笔记
@@ -98,9 +99,12 @@ def covering_store(tmp: Path, notes: dict[str, tuple[str, list]]) -> Path:
     """Note graphs with hand extractions and the link pass, written as a build writes them."""
     store = tmp / ".kg"
     with write_store(store) as w:
+        exs = []
         for path, (text, names) in notes.items():
             note = parse_note(text, path)
-            w.replace_note(path, note_triples(note, hand_extract(note, names)))
+            exs.append(hand_extract(note, names))
+            w.replace_note(path, note_triples(note, exs[-1]))
+        w.replace_graph(str(ENTITIES_GRAPH), entities_graph_triples(exs))
         w.flush()
         links.relink(w.oxigraph, str(LINKS_GRAPH), cache_out=w.target / links.CACHE_FILE)
         w.commit()

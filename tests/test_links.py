@@ -26,9 +26,10 @@ from kg.links.cache import await_cache, pending_file, save_cache
 from kg.model import Entity, Extraction, Mention, Note
 from kg.notes import parse_note, read_note
 from kg.parallel import forked
+from kg.entity_graph import EntityGraph, entities_graph_triples
 from kg.rdf import build_note_graph
 from kg.store import open_store, write_store
-from kg.vocab import KG, LINKS_GRAPH, entity_iri
+from kg.vocab import ENTITIES_GRAPH, KG, LINKS_GRAPH, entity_iri
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "000_3c3c03ef14cd1a5a.md"
@@ -98,8 +99,10 @@ def build_store(tmp: Path, notes_and_names) -> Path:
     """Write note graphs with hand extractions and the link graph into a store, as the pipeline does."""
     store = tmp / ".kg"
     with write_store(store) as w:
-        for note, names in notes_and_names:
-            w.replace_note(note.path, build_note_graph(note, hand_extract(note, names)))
+        exs = [hand_extract(note, names) for note, names in notes_and_names]
+        for (note, _), ex in zip(notes_and_names, exs):
+            w.replace_note(note.path, build_note_graph(note, ex))
+        w.replace_graph(str(ENTITIES_GRAPH), entities_graph_triples(exs))
         w.flush()
         data = links.load_link_input(w.select)
         result = links.compute_links(data)
@@ -137,10 +140,14 @@ def _input_for(notes_and_names) -> links.LinkInput:
     from kg.vocab import note_graph
 
     g = Dataset()
-    for note, names in notes_and_names:
+    exs = [hand_extract(note, names) for note, names in notes_and_names]
+    for (note, _), ex in zip(notes_and_names, exs):
         part = g.graph(note_graph(note.path))
-        for t in build_note_graph(note, hand_extract(note, names)):
+        for t in build_note_graph(note, ex):
             part.add(t)
+    ents = g.graph(ENTITIES_GRAPH)
+    for t in entities_graph_triples(exs):
+        ents.add(t)
     prefix = "".join(f"PREFIX {k}: <{v}>\n" for k, v in PREFIXES.items())
 
     def select(sparql, bindings=None):
@@ -312,9 +319,12 @@ def test_related_pagerank_community_stored(own_store):
     assert {r["e"] for r in stats} == {r["e"] for r in ents}
     assert all(r["pr"] > 0 for r in stats)
     rel = store.select("""SELECT ?a ?b ?w ?rank ?m WHERE { ?r a kg:Relatedness ; kg:fromEntity ?a ; kg:toEntity ?b ;
-                          kg:weight ?w ; kg:rank ?rank ; kg:method ?m . ?a kg:relatedTo ?b }""")
+                          kg:weight ?w ; kg:rank ?rank ; kg:method ?m }""")
     pairs = {(r["a"], r["b"]) for r in rel}
     assert (REC_PLE, str(entity_iri("Paper/MMoE"))) in pairs
+    # no shortcut triples derived from the records (kg.links.triples)
+    for p in ("covers", "coverage", "relatedTo", "relatedness"):
+        assert not store.select("SELECT ?p ?s WHERE { ?s ?p ?o } LIMIT 1", {"p": URIRef(str(KG) + p)})
     com = {r["e"]: r["c"] for r in stats}
     assert com[REC_PLE] == com[str(entity_iri("Paper/MMoE"))]
 
@@ -379,10 +389,15 @@ def _relink_store(tmp: Path, notes_and_names, *, changed=(), removed=(), previou
     """Write note graphs (hand extractions) and run :func:`links.relink` as a build does; return the store."""
     store = tmp / ".kg"
     with write_store(store) as w:
+        entities = EntityGraph(w, fresh=previous is None and not (store / "CURRENT").exists())
+        entities.forget([*(note.path for note, _ in notes_and_names), *removed])
         for note, names in notes_and_names:
-            w.replace_note(note.path, build_note_graph(note, hand_extract(note, names)))
+            ex = hand_extract(note, names)
+            w.replace_note(note.path, build_note_graph(note, ex))
+            entities.add(note.path, ex)
         for path in removed:
             w.remove_note(path)
+        entities.write()
         w.flush()
         live = (store / (store / "CURRENT").read_text().strip()) if (store / "CURRENT").exists() else None
         _, info = links.relink(w.oxigraph, str(LINKS_GRAPH), changed=changed, removed=removed,
@@ -424,7 +439,7 @@ def test_parts_from_a_notes_triples_are_what_the_store_gives_back(tmp_path):
     """A build hands the link pass each note's triples; they must read as the note graph read back would."""
     from kg.extract import load_extractor
     from kg.notes import read_notes
-    from kg.rdf import note_triples
+    from kg.rdf import entity_triples, note_triples
 
     from conftest import SAMPLES
 
@@ -433,10 +448,13 @@ def test_parts_from_a_notes_triples_are_what_the_store_gives_back(tmp_path):
     extractor = load_extractor()
     mine = {}
     with write_store(tmp_path / "store") as w:
+        entities = EntityGraph(w, fresh=True)
         for note, ex in zip(notes, extractor.extract_many(notes)):
             triples = note_triples(note, ex)
-            mine[note.path] = links.part_from_triples(triples)
+            mine[note.path] = links.part_from_triples([*triples, *entity_triples(ex.entities)])
             w.replace_note(note.path, triples)
+            entities.add(note.path, ex)
+        entities.write()
         w.flush()
         theirs = links.read_note_parts(w.oxigraph)
     assert set(mine) == set(theirs) and all(theirs[p]["mentions"] for p in theirs)
@@ -482,8 +500,13 @@ def test_an_incremental_pass_patches_the_links_graph_into_exactly_its_result(tmp
     store = tmp_path / ".kg"
     with write_store(store) as w:
         note = parse_note(rec, "rec.md")
-        w.replace_note(note.path, build_note_graph(note, hand_extract(note, REC_NAMES)))
+        entities = EntityGraph(w, fresh=False)
+        entities.forget(["rec.md", "more.md"])
+        ex = hand_extract(note, REC_NAMES)
+        w.replace_note(note.path, build_note_graph(note, ex))
+        entities.add(note.path, ex)
         w.remove_note("more.md")
+        entities.write()
         w.flush()
         live = store / (store / "CURRENT").read_text().strip()
         result, info = links.relink(w.oxigraph, str(LINKS_GRAPH), changed=["rec.md"], removed=["more.md"],

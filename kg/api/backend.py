@@ -31,7 +31,7 @@ from kg.api.names import NameIndex, NameMatch
 from kg.api.records import EntityRec, KGNotFound, NoteRec, as_float, as_int, as_str, decode_cursor, norm
 from kg.errors import NotFoundError
 from kg.model import ENTITY_TYPES
-from kg.store import EmbeddedStore, StoreSnapshot
+from kg.store import EmbeddedStore, StoreSnapshot, check_layout
 from kg.terms import find_term
 from kg.textindex import INDEX_FILE, TextIndex, rows_from_store
 from kg.vocab import KG_NS, LINKS_GRAPH
@@ -65,21 +65,17 @@ class Snapshot:
         return fn(*args)
 
 
-# An entity's type, name and aliases stand in the graph of every note that mentions it: match them
-# inside one named graph (GRAPH ?g) and keep distinct rows, or the union default graph multiplies
-# the rows by the number of notes for every pattern joined.
+# An entity's types, name and aliases stand once, in the entities graph (kg.entity_graph)
 _Q_ENTITIES = """
-SELECT DISTINCT ?e ?class ?name ?pr ?comm ?deg WHERE {
-  { SELECT DISTINCT ?e ?class ?name WHERE {
-      GRAPH ?g { ?e a kg:Entity ; a ?class ; kg:name ?name . }
-      FILTER(?class != kg:Entity && STRSTARTS(STR(?class), "https://w3id.org/kg/ns#"))
-  } }
+SELECT ?e ?class ?name ?pr ?comm ?deg WHERE {
+  ?e a kg:Entity ; a ?class ; kg:name ?name .
+  FILTER(?class != kg:Entity && STRSTARTS(STR(?class), "https://w3id.org/kg/ns#"))
   OPTIONAL { ?e kg:pagerank ?pr } OPTIONAL { ?e kg:community ?comm } OPTIONAL { ?e kg:degree ?deg }
 }"""
-_Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { GRAPH ?g { ?e a kg:Entity ; kg:alias ?alias } }"
+_Q_ALIASES = "SELECT ?e ?alias WHERE { ?e a kg:Entity ; kg:alias ?alias }"
 _Q_MENTION_COUNTS = ("SELECT ?e (SUM(COALESCE(?c, 1)) AS ?n) WHERE { ?m kg:mentionOf ?e "
                      "OPTIONAL { ?m kg:occurrences ?c } } GROUP BY ?e")
-_Q_EVENT_DATES = "SELECT DISTINCT ?e ?v WHERE { GRAPH ?g { ?e a kg:Event ; kg:mentionsDate ?d . ?d kg:value ?v } }"
+_Q_EVENT_DATES = "SELECT DISTINCT ?e ?v WHERE { ?e a kg:Event . ?d kg:dateOf ?e ; kg:value ?v }"
 _Q_NOTES = """
 SELECT ?n ?path ?title ?cat ?date WHERE {
   ?n a kg:Note ; kg:path ?path .
@@ -324,6 +320,8 @@ class GraphBackend:
             from kg.store import open_store
 
             store = open_store(store)
+        else:
+            check_layout(store)
         self.store = store  # an EmbeddedStore, or a RemoteStore
         self.executor = executor
         self._lock = threading.Lock()

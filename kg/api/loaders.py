@@ -17,6 +17,7 @@ from kg.api.backend import Snapshot
 from kg.api.lanes import Deadline
 from kg.api.limits import MAX_FIRST
 from kg.api.records import CoverageRec, MentionRec, RelatedRec, as_int, how_of, values
+from kg.vocab import method_name, sentence_of
 
 __all__ = ["MENTIONS_PER_ENTITY", "Loaders", "Context", "mention_rec"]
 
@@ -44,7 +45,7 @@ SELECT ?e ?r ?to ?w ?method ?rank WHERE {{
 _Q_MENTIONS = """
 SELECT ?e ?m ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WHERE {{
   {values}
-  ?m kg:mentionOf ?e ; kg:text ?text ; kg:note ?note ; kg:start ?start ; kg:end ?end .
+  ?m kg:mentionOf ?e ; oa:exact ?text ; kg:note ?note ; oa:start ?start ; oa:end ?end .
   OPTIONAL {{ ?m kg:section ?sec . ?sec kg:headingPath ?section }}
   OPTIONAL {{ ?m kg:sentence ?sentence }} OPTIONAL {{ ?m kg:method ?method }} OPTIONAL {{ ?m kg:confidence ?conf }}
   OPTIONAL {{ ?m kg:occurrences ?occ }}
@@ -54,7 +55,7 @@ _Q_EVIDENCE = """
 SELECT ?x ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WHERE {{
   {values}
   ?x kg:evidence ?m .
-  ?m kg:text ?text ; kg:note ?note ; kg:start ?start ; kg:end ?end .
+  ?m oa:exact ?text ; kg:note ?note ; oa:start ?start ; oa:end ?end .
   OPTIONAL {{ ?m kg:mentionOf ?e }}
   OPTIONAL {{ ?m kg:section ?sec . ?sec kg:headingPath ?section }}
   OPTIONAL {{ ?m kg:sentence ?sentence }} OPTIONAL {{ ?m kg:method ?method }} OPTIONAL {{ ?m kg:confidence ?conf }}
@@ -62,11 +63,13 @@ SELECT ?x ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WH
 }}"""
 
 _Q_VIA = "SELECT ?x ?v WHERE {{ {values} ?x kg:via ?v }}"
+# a mention's kg:sentence is a span of its note's text (kg.vocab.sentence_of): the texts of the notes at hand
+_Q_TEXTS = "SELECT ?n ?content WHERE {{ {values} ?n kg:content ?content }}"
 
 _Q_MENTION = """
 SELECT ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WHERE {{
   {values}
-  ?m kg:text ?text ; kg:note ?note ; kg:start ?start ; kg:end ?end .
+  ?m oa:exact ?text ; kg:note ?note ; oa:start ?start ; oa:end ?end .
   OPTIONAL {{ ?m kg:mentionOf ?e }}
   OPTIONAL {{ ?m kg:section ?sec . ?sec kg:headingPath ?section }}
   OPTIONAL {{ ?m kg:sentence ?sentence }} OPTIONAL {{ ?m kg:method ?method }} OPTIONAL {{ ?m kg:confidence ?conf }}
@@ -97,13 +100,29 @@ class Loaders:
         self.evidence = DataLoader(self._evidence)
         self.via = DataLoader(self._via)
         self.mention = DataLoader(self.mention_rec)
+        self._texts: dict[str, str] = {}  # note IRI -> its text, read for the sentences of its mentions
+
+    def _sentences(self, rows: list[dict[str, Any]]) -> None:
+        """Mention rows' ``sentence`` (a span of the note's text, as an IRI) as the sentence's text."""
+        texts = self._texts
+        wanted = [n for n in dict.fromkeys(r["note"] for r in rows if r.get("sentence")) if n not in texts]
+        for chunk in _chunks(wanted):
+            for r in self.snap.select(_Q_TEXTS.format(values=values("n", chunk))):
+                texts[r["n"]] = r["content"]
+        for r in rows:
+            r["sentence"] = sentence_of(texts.get(r["note"]), r.get("sentence"))
 
     async def _batch(self, query: str, key_var: str, keys: list[str], build) -> list[list[Any]]:
         def run() -> dict[str, list[Any]]:
             self.deadline.check()
             out: dict[str, list[Any]] = defaultdict(list)
             for chunk in _chunks(list(dict.fromkeys(keys))):
-                for r in self.snap.select(query.format(values=values(key_var, chunk))):
+                rows = self.snap.select(query.format(values=values(key_var, chunk)))
+                if rows and "sentence" in rows[0]:
+                    self._sentences(rows)
+                for r in rows:
+                    if "method" in r:
+                        r["method"] = method_name(r["method"])
                     out[r[key_var]].append(build(r))
             return out
 
@@ -131,6 +150,7 @@ class Loaders:
             detail: dict[str, CoverageRec] = {}
             for chunk in _chunks(list(dict.fromkeys(c for lst in chosen for c in lst))):
                 for r in self.snap.select(_Q_COVERAGE.format(values=values("cov", chunk))):
+                    r["method"] = method_name(r["method"])
                     direct = bool(r["direct"]) if r["direct"] is not None else False
                     detail[r["cov"]] = CoverageRec(
                         r["cov"], r["e"], r["src"], float(r["score"] if r["score"] is not None else 1.0),

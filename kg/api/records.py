@@ -58,9 +58,6 @@ class NoteRec:
     date: str | None
 
 
-# An entity's type, name and aliases stand in the graph of every note that mentions it: match them
-# inside one named graph (GRAPH ?g) and keep distinct rows, or the union default graph multiplies
-
 
 @dataclass(slots=True)
 class CoverageRec:

@@ -15,7 +15,7 @@ import networkx as nx
 from kg.export.layout import OVERVIEW_NODES, layout_positions, overview_layout
 from kg.export.view import Select, ViewReader, as_reader, number, source_records
 from kg.export.writers import TYPE_COLOURS
-from kg.vocab import LINKS_GRAPH
+from kg.vocab import LINKS_GRAPH, OA_NS, sentence_of
 
 __all__ = ["HTML_MENTIONS_PER_NODE", "HTML_SOURCES_PER_NODE", "HTML_SENTENCE_CHARS", "HTML_EDGES_PER_NODE",
            "node_details", "render_html", "script_json", "vendored_library", "write_html"]
@@ -43,7 +43,8 @@ def node_details(select: Select | ViewReader, g: nx.MultiDiGraph, *, mentions_pe
     capped per node, one mention per note first so that the sample spans notes."""
     rd = as_reader(select)
     wanted = set(g)
-    texts, sentences, in_source = rd.first("text"), rd.first("sentence"), rd.first("inSource")
+    texts, sentences, in_source = rd.first(OA_NS + "exact"), rd.first("sentence"), rd.first("inSource")
+    contents = rd.first("content")  # a mention's sentence is a span of its note's text
     paths, titles = rd.first("path"), rd.first("title")
     rows_by_entity: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for m, e in rd.pairs("mentionOf"):
@@ -53,7 +54,8 @@ def node_details(select: Select | ViewReader, g: nx.MultiDiGraph, *, mentions_pe
         path = paths.get(note) if note else None
         if path is None or m not in texts:
             continue
-        rows_by_entity[e].append({"m": m, "text": texts[m], "sentence": sentences.get(m), "path": path,
+        rows_by_entity[e].append({"m": m, "text": texts[m], "path": path,
+                                  "sentence": sentence_of(contents.get(note), sentences.get(m)),
                                   "title": titles.get(note), "src": in_source.get(m)})
     sources = {s_: (url, title) for s_, (url, title, _) in source_records(rd).items()}
     # the sources that cover each entity, as the API's sources(covering:) ranks them: the link pass's

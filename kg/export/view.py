@@ -27,7 +27,7 @@ import networkx as nx
 from kg.errors import NotFoundError
 from kg.export.filters import ViewFilter
 from kg.model import ENTITY_TYPES
-from kg.vocab import KG_NS
+from kg.vocab import KG_NS, method_name
 
 __all__ = ["Select", "ViewReader", "as_reader", "load_view_graph", "source_records", "simple_graph", "number",
            "demo_graph"]
@@ -132,7 +132,7 @@ def load_view_graph(select: Select | ViewReader, filters: ViewFilter | None = No
     for r in sorted(rd.typed("Relatedness")):
         a, b = froms.get(r), tos.get(r)
         if a in g and b in g and a != b:
-            method = methods.get(r) or "related"
+            method = method_name(methods.get(r)) or "related"
             g.add_edge(a, b, key=f"related:{method}", kind="related", weight=number(weights.get(r), 1.0),
                        method=method)
             related += 1
@@ -201,7 +201,7 @@ def _add_sources(g: nx.MultiDiGraph, rd: ViewReader) -> None:
     for c in sorted(rd.typed("Coverage")):
         s_, e = src.get(c), ent.get(c)
         if s_ in g and e in entities:
-            m = method.get(c) or ("direct" if direct.get(c) in (True, None) else "inferred")
+            m = method_name(method.get(c)) or ("direct" if direct.get(c) in (True, None) else "inferred")
             g.add_edge(s_, e, key=f"covers:{m}", kind="covers", weight=number(score.get(c), 1.0), method=m)
             covered += 1
     if not covered:

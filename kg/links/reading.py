@@ -22,21 +22,23 @@ from kg.links.records import (
 from kg.model import ENTITY_TYPES
 from kg.parallel import WorkingSet
 from kg.store import select_tuples
-from kg.vocab import KG_NS
+from kg.vocab import ENTITIES_GRAPH, KG_NS, OA_NS, sentence_of
 
-# Each note's named graph repeats the entities it mentions; patterns are matched inside one graph
-# (GRAPH ?g) so that the union of graphs does not multiply rows.
+# A note's graph names its entities (kg:mentions) and the aliases it gives them (kg:noteAlias); their
+# facts stand once in the entities graph.  Patterns are matched inside one note graph (GRAPH ?g), so that
+# a note's part holds what that note says.
 _Q_ENTITIES = """
-SELECT DISTINCT ?e ?key ?name ?cls WHERE { GRAPH ?g {
-  VALUES ?cls { %s }
-  ?e a ?cls ; kg:key ?key ; kg:name ?name .
-} }""" % " ".join("kg:" + t for t in ENTITY_TYPES)
-_Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { GRAPH ?g { ?e kg:alias ?alias } }"
+SELECT DISTINCT ?e ?key ?name ?cls WHERE { GRAPH ?g { ?n a kg:Note ; kg:mentions ?e . }
+  GRAPH <%s> { VALUES ?cls { %s } ?e a ?cls ; kg:key ?key ; kg:name ?name . }
+}""" % (ENTITIES_GRAPH, " ".join("kg:" + t for t in ENTITY_TYPES))
+_Q_ALIASES = "SELECT DISTINCT ?e ?alias WHERE { GRAPH ?g { ?e kg:noteAlias ?alias } }"
 _Q_NOTES = "SELECT ?n ?path WHERE { GRAPH ?g { ?n a kg:Note ; kg:path ?path } }"
+_Q_TEXTS = "SELECT ?n ?content WHERE { GRAPH ?g { ?n a kg:Note ; kg:content ?content } }"
+# a mention's sentence is a span of its note's text (kg.vocab.sentence_of)
 _Q_MENTIONS = """
 SELECT ?m ?e ?n ?start ?end ?text ?sentence ?section ?snippet ?source WHERE { GRAPH ?g {
-  ?m a kg:Mention ; kg:mentionOf ?e ; kg:note ?n ; kg:start ?start ; kg:end ?end ; kg:text ?text .
-  OPTIONAL { ?m kg:sentence ?sentence }
+  ?m a kg:Mention ; kg:mentionOf ?e ; kg:note ?n ; oa:start ?start ; oa:end ?end ; oa:exact ?text .
+  OPTIONAL { ?m kg:sentence ?span BIND(STR(?span) AS ?sentence) }  # (a string: CSV quotes its comma)
   OPTIONAL { ?m kg:section ?section }
   OPTIONAL { ?m kg:snippet ?snippet }
   OPTIONAL { ?m kg:inSource ?source }
@@ -80,10 +82,12 @@ def load_link_input(select: Callable[..., list[dict[str, Any]]]) -> LinkInput:
             continue
         ents[r["e"]] = EntityInfo(r["e"], r["key"], r["cls"].rsplit("#", 1)[-1], r["name"],
                                   tuple(sorted(aliases.get(r["e"], ()))))
+    texts = {r["n"]: r["content"] for r in select(_Q_TEXTS)}
     mentions = {}
     for r in select(_Q_MENTIONS):
         mentions[r["m"]] = MentionInfo(r["m"], r["e"], path(r["n"]), int(r["start"]), int(r["end"]), r["text"],
-                                       r.get("sentence") or "", r.get("section"), r.get("snippet"), r.get("source"))
+                                       sentence_of(texts.get(r["n"]), r.get("sentence")) or "", r.get("section"),
+                                       r.get("snippet"), r.get("source"))
     sources = {}
     for r in select(_Q_SOURCES):
         sources[r["s"]] = SourceInfo(r["s"], path(r["n"]), r["url"], r.get("title"), r.get("section"),
@@ -139,12 +143,14 @@ def read_note_parts(store, graphs: Iterable[str] | None = None) -> dict[str, dic
         for gr, n, path in _rows(store, _Q_NOTES, g):
             paths[n] = path
             by_graph[gr]["note"] = [n, path]
+        texts = {n: content for _, n, content in _rows(store, _Q_TEXTS, g)}
         for gr, e, key, name, cls in _rows(store, _Q_ENTITIES, g):
             by_graph[gr]["entities"].append((e, key, cls.rsplit("#", 1)[-1], name))
         for gr, e, alias in _rows(store, _Q_ALIASES, g):
             by_graph[gr]["aliases"].append((e, alias))
         for gr, m, e, n, start, end, text, sentence, section, snippet, source in _rows(store, _Q_MENTIONS, g):
-            by_graph[gr]["mentions"].append((m, e, paths.get(n, n), int(start), int(end), text, sentence,
+            by_graph[gr]["mentions"].append((m, e, paths.get(n, n), int(start), int(end), text,
+                                             sentence_of(texts.get(n), sentence) or "",
                                              section or None, snippet or None, source or None))
         for gr, s, n, url, title, section, snippet, cs, ce in _rows(store, _Q_SOURCES, g):
             by_graph[gr]["sources"].append((s, paths.get(n, n), url, title or None, section or None, snippet or None,
@@ -161,6 +167,7 @@ def read_note_parts(store, graphs: Iterable[str] | None = None) -> dict[str, dic
 
 _CLASSES = frozenset(KG_NS + c for c in ENTITY_TYPES)
 _RDF_TYPE_IRI = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_OA_START, _OA_END, _OA_EXACT = OA_NS + "start", OA_NS + "end", OA_NS + "exact"
 
 
 def part_from_triples(triples: Iterable[tuple]) -> dict[str, list]:
@@ -199,11 +206,13 @@ def part_from_triples(triples: Iterable[tuple]) -> dict[str, list]:
         note = str(first[note_])
         path = paths.get(note, note)
         if k + "Mention" in types:
-            need = (k + "mentionOf", k + "start", k + "end", k + "text")
+            need = (k + "mentionOf", _OA_START, _OA_END, _OA_EXACT)
             if all(p_ in first for p_ in need):
-                part["mentions"].append((subj, str(first[k + "mentionOf"]), path, int(first[k + "start"]),
-                                         int(first[k + "end"]), str(first[k + "text"]),
-                                         opt(k + "sentence") or "", opt(section_), opt(snippet_),
+                content = props.get(note, {}).get(k + "content")
+                sentence = sentence_of(str(content[0]) if content else None, opt(k + "sentence"))
+                part["mentions"].append((subj, str(first[k + "mentionOf"]), path, int(first[_OA_START]),
+                                         int(first[_OA_END]), str(first[_OA_EXACT]),
+                                         sentence or "", opt(section_), opt(snippet_),
                                          opt(k + "inSource")))
         if k + "Source" in types and k + "url" in first:
             part["sources"].append((subj, path, str(first[k + "url"]), opt(k + "title") or None, opt(section_),

@@ -1,5 +1,10 @@
 """The links named graph in RDF (following ``schemas/kg.ttl``): as rdflib triples (:func:`link_triples`), and
-as N-Quads text (:class:`LinkText`), which Oxigraph parses and writes without holding the GIL."""
+as N-Quads text (:class:`LinkText`), which Oxigraph parses and writes without holding the GIL.
+
+A record holds what answers questions, once: a coverage its source, entity, score, kind, method (an IRI),
+justification, evidence (mention IRIs) and shared neighbours; a relatedness its ends, weight, rank, method and
+evidence.  No shortcut triples derived from them (``kg:covers``, ``kg:coverage``, ``kg:relatedTo``,
+``kg:relatedness``): ``?c kg:source ?s ; kg:entity ?e`` and ``?r kg:fromEntity ?a ; kg:toEntity ?b`` ask."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from rdflib import RDF, XSD, Literal, URIRef
 
 from kg.links.records import Coverage, EntityStats, LinkResult, Related
 from kg.store.nquads import string_literal
-from kg.vocab import KG, KG_NS, coverage_iri, relatedness_iri
+from kg.vocab import KG, KG_NS, coverage_iri, method_iri, relatedness_iri
 
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _XSD_NS = "http://www.w3.org/2001/XMLSchema#"
@@ -21,7 +26,7 @@ def link_triples(result: LinkResult) -> Iterable[tuple]:
 
     >>> r = LinkResult(coverages=(Coverage("https://x/s", "https://x/e", 1.5, True, "m", "why", ("https://x/m",)),))
     >>> len(list(link_triples(r)))
-    10
+    8
     """
     def dbl(x: float) -> Literal:
         return Literal(repr(float(x)), datatype=XSD.double)
@@ -33,13 +38,11 @@ def link_triples(result: LinkResult) -> Iterable[tuple]:
         node = coverage_iri(c.source, c.entity)
         src, ent = URIRef(c.source), URIRef(c.entity)
         yield node, RDF.type, KG.Coverage
-        yield src, KG.covers, ent
-        yield src, KG.coverage, node
         yield node, KG.source, src
         yield node, KG.entity, ent
         yield node, KG.score, dbl(c.score)
         yield node, KG.direct, Literal(c.direct, datatype=XSD.boolean)
-        yield node, KG.method, Literal(c.method)
+        yield node, KG.method, method_iri(c.method)
         yield node, KG.justification, Literal(c.justification)
         for m in c.evidence:
             yield node, KG.evidence, URIRef(m)
@@ -49,13 +52,11 @@ def link_triples(result: LinkResult) -> Iterable[tuple]:
         node = relatedness_iri(r.from_entity, r.to_entity, r.method)
         a, b = URIRef(r.from_entity), URIRef(r.to_entity)
         yield node, RDF.type, KG.Relatedness
-        yield a, KG.relatedTo, b
-        yield a, KG.relatedness, node
         yield node, KG.fromEntity, a
         yield node, KG.toEntity, b
         yield node, KG.weight, dbl(r.weight)
         yield node, KG.rank, integer(r.rank)
-        yield node, KG.method, Literal(r.method)
+        yield node, KG.method, method_iri(r.method)
         for m in r.evidence:
             yield node, KG.evidence, URIRef(m)
     for s in result.stats:
@@ -73,8 +74,8 @@ class LinkText:
         self.iris: dict[str, str] = {}
         self.g = f"{self.iri(graph)} .\n"
         self.k = {n: f"<{KG_NS}{n}>" for n in (
-            "Coverage", "covers", "coverage", "source", "entity", "score", "direct", "method", "justification",
-            "evidence", "via", "Relatedness", "relatedTo", "relatedness", "fromEntity", "toEntity", "weight",
+            "Coverage", "source", "entity", "score", "direct", "method", "justification",
+            "evidence", "via", "Relatedness", "fromEntity", "toEntity", "weight",
             "rank", "pagerank", "community", "degree")}
         self.k["type"] = f"<{_RDF_TYPE}>"
         self.double = f"^^<{_XSD_NS}double>"
@@ -95,11 +96,11 @@ class LinkText:
         node = self.iri(str(coverage_iri(c.source, c.entity)))
         src, ent = self.iri(c.source), self.iri(c.entity)
         return "".join((
-            f"{node} {k['type']} {k['Coverage']} {g}{src} {k['covers']} {ent} {g}{src} {k['coverage']} {node} {g}",
+            f"{node} {k['type']} {k['Coverage']} {g}",
             f"{node} {k['source']} {src} {g}{node} {k['entity']} {ent} {g}",
             f'{node} {k["score"]} "{float(c.score)!r}"{self.double} {g}',
             f"{node} {k['direct']} {self.true if c.direct else self.false} {g}",
-            f"{node} {k['method']} {self.string(c.method)} {g}",
+            f"{node} {k['method']} {self.iri(str(method_iri(c.method)))} {g}",
             f"{node} {k['justification']} {self.string(c.justification)} {g}",
             *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in c.evidence),
             *(f"{node} {k['via']} {self.iri(v)} {g}" for v in c.via)))
@@ -109,11 +110,11 @@ class LinkText:
         node = self.iri(str(relatedness_iri(r.from_entity, r.to_entity, r.method)))
         a, b = self.iri(r.from_entity), self.iri(r.to_entity)
         return "".join((
-            f"{node} {k['type']} {k['Relatedness']} {g}{a} {k['relatedTo']} {b} {g}{a} {k['relatedness']} {node} {g}",
+            f"{node} {k['type']} {k['Relatedness']} {g}",
             f"{node} {k['fromEntity']} {a} {g}{node} {k['toEntity']} {b} {g}",
             f'{node} {k["weight"]} "{float(r.weight)!r}"{self.double} {g}',
             f'{node} {k["rank"]} "{int(r.rank)}"{self.integer} {g}',
-            f"{node} {k['method']} {self.string(r.method)} {g}",
+            f"{node} {k['method']} {self.iri(str(method_iri(r.method)))} {g}",
             *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in r.evidence)))
 
     def stats(self, s: EntityStats) -> str:

@@ -1,7 +1,7 @@
 """Where the graph lives: an embedded Oxigraph store in a folder (the default), or a SPARQL 1.1 server.
 
-:func:`open_store` opens one for reading (a :class:`GraphStore`), :func:`write_store` writes a new
-generation (a :class:`GraphWriter`).  The package's rooms:
+:func:`open_store` opens one for reading (a :class:`GraphStore`; :func:`check_layout` refuses one
+written in another graph layout), :func:`write_store` writes a new generation (a :class:`GraphWriter`).  The package's rooms:
 
 * :mod:`kg.store.base` — the protocols, formats, term conversion, the SELECT helper, the read-only guard
 * :mod:`kg.store.embedded` — reading a folder store; :mod:`kg.store.generations` — its folder layout
@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from kg.errors import StoreLayoutError
 
 from kg.store.base import (
     DEFAULT_STORE,
@@ -34,6 +36,7 @@ from kg.store.base import (
 )
 from kg.store.embedded import EmbeddedSnapshot, EmbeddedStore
 from kg.store.writer import StoreWriter, write_embedded
+from kg.vocab import GRAPH_LAYOUT
 
 __all__ = [
     "DEFAULT_STORE",
@@ -48,6 +51,7 @@ __all__ = [
     "LocalGraphWriter",
     "StoreSnapshot",
     "StoreWriter",
+    "check_layout",
     "check_read_only_query",
     "from_oxigraph",
     "is_server",
@@ -65,13 +69,26 @@ def is_server(location: str | os.PathLike[str]) -> bool:
 
 
 def open_store(location: str | os.PathLike[str] = DEFAULT_STORE) -> GraphStore:
-    """Open a built store for reading: a folder (embedded Oxigraph) or a SPARQL server URL (:mod:`kg.store.remote`)."""
+    """Open a built store for reading: a folder (embedded Oxigraph) or a SPARQL server URL (:mod:`kg.store.remote`).
+    A store written in another graph layout is refused (:func:`check_layout`)."""
     loc = str(location)
     if is_server(loc):
         from kg.store.remote import RemoteStore  # (httpx is loaded only for a server)
 
-        return RemoteStore(loc)
-    return EmbeddedStore(loc)
+        return check_layout(RemoteStore(loc))
+    return check_layout(EmbeddedStore(loc))
+
+
+def check_layout(store: GraphStore) -> GraphStore:
+    """``store`` itself when a build of this kg wrote it (or none did yet); else :class:`StoreLayoutError`:
+    read in this kg's layout (kg.vocab.GRAPH_LAYOUT), its graphs would be misread."""
+    meta = store.meta()
+    if meta.get("fingerprint") and meta.get("layout") != GRAPH_LAYOUT:
+        raise StoreLayoutError(
+            f"the store at {store.location} was written by kg {meta.get('version', '(an older version)')} in graph "
+            f"layout {meta.get('layout', '2 or older')}; this kg reads layout {GRAPH_LAYOUT} and would misread it: "
+            f"rebuild it with 'kg build NOTES --store {store.location}' (the build rewrites every note)")
+    return store
 
 
 @contextmanager

@@ -15,9 +15,10 @@ from rdflib import RDF, XSD, Literal, URIRef
 
 from kg.model import Entity, Extraction, Mention, Note
 from kg.notes import read_note
+from kg.entity_graph import entities_graph_triples
 from kg.rdf import build_note_graph
 from kg.store import write_store
-from kg.vocab import KG, LINKS_GRAPH, coverage_iri, entity_iri, relatedness_iri
+from kg.vocab import ENTITIES_GRAPH, KG, LINKS_GRAPH, coverage_iri, entity_iri, method_iri, relatedness_iri
 
 __all__ = ["SAMPLE", "DEMO_ENTITIES", "demo_extraction", "write_demo_store"]
 
@@ -114,8 +115,7 @@ def link_triples(extraction: Extraction, links=DEMO_LINKS):
         yield r, KG.fromEntity, ent[a]
         yield r, KG.toEntity, ent[b]
         yield r, KG.weight, Literal(w, datatype=XSD.double)
-        yield r, KG.method, Literal(method)
-        yield ent[a], KG.relatedTo, ent[b]
+        yield r, KG.method, method_iri(method)
         degree[a] += 1
         degree[b] += 1
     total = sum(degree.values()) + len(degree)
@@ -138,7 +138,6 @@ def link_triples(extraction: Extraction, links=DEMO_LINKS):
             yield c, KG.entity, e
             yield c, KG.direct, Literal(True)
             yield c, KG.score, Literal(1.0, datatype=XSD.double)
-            yield src, KG.covers, e
 
 
 def write_demo_store(store: str | os.PathLike[str], note_file: str | os.PathLike[str] = SAMPLE, *,
@@ -148,6 +147,7 @@ def write_demo_store(store: str | os.PathLike[str], note_file: str | os.PathLike
     ex = demo_extraction(note)
     with write_store(store) as writer:
         writer.replace_note(note.path, build_note_graph(note, ex))
+        writer.replace_graph(str(ENTITIES_GRAPH), entities_graph_triples([ex]))
         if links:
             writer.replace_graph(str(LINKS_GRAPH), list(link_triples(ex)))
         writer.commit()

@@ -185,11 +185,14 @@ def part_from_triples(triples: Iterable[tuple]) -> dict[str, list]:
     note_, section_, snippet_ = k + "note", k + "section", k + "snippet"
     part: dict[str, list] = defaultdict(list)
     paths: dict[str, str] = {}
+    contents: dict[str, str] = {}  # a note's text, made a str once (not once per mention: it is the whole note)
     for subj, ps in props.items():
         types = {str(t) for t in ps.get(typ, ())}
         if k + "Note" in types and ps.get(path_):
             paths[subj] = str(ps[path_][0])
             part["note"] = [subj, paths[subj]]
+            if ps.get(k + "content"):
+                contents[subj] = str(ps[k + "content"][0])
     for subj, ps in props.items():
         types = {str(t) for t in ps.get(typ, ())}
         if not types:
@@ -208,8 +211,7 @@ def part_from_triples(triples: Iterable[tuple]) -> dict[str, list]:
         if k + "Mention" in types:
             need = (k + "mentionOf", _OA_START, _OA_END, _OA_EXACT)
             if all(p_ in first for p_ in need):
-                content = props.get(note, {}).get(k + "content")
-                sentence = sentence_of(str(content[0]) if content else None, opt(k + "sentence"))
+                sentence = sentence_of(contents.get(note), opt(k + "sentence"))
                 part["mentions"].append((subj, str(first[k + "mentionOf"]), path, int(first[_OA_START]),
                                          int(first[_OA_END]), str(first[_OA_EXACT]),
                                          sentence or "", opt(section_), opt(snippet_),

@@ -47,6 +47,21 @@ def test_a_list_or_quote_nested_past_markdown_its_limit_loses_nothing():
     assert [b.text.strip() for b in quoted.blocks if b.kind != "heading"] == ["深处的日本", "之后的段落。"]
 
 
+def test_a_long_note_read_in_pieces_is_read_as_in_one():
+    import random
+
+    from kg.notes.blocks import NoteParser
+
+    rnd = random.Random(11)
+    parts = ["# 标题", "正文里有日本。", "- 东京", "* 大阪", "1. 第一", "> 引文", "  续行", "| a | b |", "|---|---|",
+             "Title", "---", "", "", "https://example.com/x", "东京大学的报告", "    代码", "[t](http://a.b) 与《书》"]
+    for _ in range(300):
+        text = "\n".join(rnd.choice(parts) for _ in range(rnd.randrange(1, 60))) + "\n"
+        whole = NoteParser(text, "n.md", "n.md", "h").parse()
+        for size in (1, 3):
+            assert NoteParser(text, "n.md", "n.md", "h", chunk_lines=size).parse() == whole, (size, text)
+
+
 def test_a_few_mentions_are_kept_one_by_one():
     text = "# a\n\n" + "日本和中国。" * (MENTIONS_PER_ENTITY // 2) + "\n"
     x = load_extractor().extract(parse_note(text, "a.md"))

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import table as _table
 
 from kg.errors import NoteError
 from kg.model import Block, Image, Note, ReadProblem, Reference, Section, Snippet, Title
+from kg.notes.chunks import CHUNK_LINES, chunk_starts
 from kg.notes.contexts import with_contexts
 from kg.notes.front_matter import note_date, read_front_matter
 from kg.notes.inline import TOC_RE, URL_LINE_RE, mask_line
@@ -48,6 +50,18 @@ MAX_QUOTES = 16
 _DEEP_QUOTE_RE = re.compile(r"^(?:[ \t]*>){%d,}" % (MAX_QUOTES + 1), re.MULTILINE)
 
 
+def _pieces(body: str, size: int) -> Iterator[tuple[int, str]]:
+    """``(first line, text)`` of the pieces markdown-it reads: the whole body unless it has more than ``size``
+    lines (:func:`kg.notes.chunks.chunk_starts`)."""
+    if body.count("\n") <= size:
+        yield 0, body
+        return
+    lines = body.split("\n")
+    starts = chunk_starts(lines, size) + [len(lines)]
+    for a, b in zip(starts, starts[1:]):
+        yield a, "\n".join(lines[a:b]) + ("\n" if b < len(lines) else "")
+
+
 def _cap_indent(m: re.Match) -> str:
     indent = m.group(0)
     return " " * MAX_INDENT if len(indent.expandtabs(4)) > MAX_INDENT else indent
@@ -61,7 +75,7 @@ class NoteParser:
     """One note's parse: the state shared while walking markdown-it's tokens (``parse()`` gives the
     :class:`kg.model.Note`)."""
 
-    def __init__(self, text: str, path: str, file: str, sha256: str):
+    def __init__(self, text: str, path: str, file: str, sha256: str, chunk_lines: int = CHUNK_LINES):
         self.text = text
         self.path = path
         self.file = file
@@ -75,6 +89,9 @@ class NoteParser:
         self.titles: list[Title] = []
         self.blocks: list[Block] = []
         self.block_lines: list[str] = []  # the lines of the last block, while it grows
+        self.heading_stack: list[int] = []  # the open sections, while the tokens are walked
+        self.pending_url: int | None = None  # index of a URL-only reference waiting for its title
+        self.chunk_lines = chunk_lines
         self.sections: list[Section] = []
         self.boundaries: list[int] = []  # offsets where a snippet ends (hr, heading)
 
@@ -98,11 +115,19 @@ class NoteParser:
         body_start = self.line_start(fm_lines)
         # blank the front matter so markdown-it's line numbers are the file's
         body = "\n" * fm_lines + self.text[body_start:]
-        try:
-            tokens = _md.parse(_DEEP_QUOTE_RE.sub(">" * MAX_QUOTES, _DEEP_INDENT_RE.sub(_cap_indent, body)))
-        except Exception as err:  # markdown-it on pathological input; keep the note, report it
-            raise NoteError(f"the Markdown could not be parsed ({type(err).__name__}: {err})", path=self.path) from None
-        self.walk(tokens)
+        body = _DEEP_QUOTE_RE.sub(">" * MAX_QUOTES, _DEEP_INDENT_RE.sub(_cap_indent, body))
+        for first_line, piece in _pieces(body, self.chunk_lines):
+            try:
+                tokens = _md.parse(piece)
+            except Exception as err:  # markdown-it on pathological input; keep the note, report it
+                raise NoteError(f"the Markdown could not be parsed ({type(err).__name__}: {err})",
+                                path=self.path) from None
+            if first_line:
+                for tok in tokens:
+                    if tok.map:
+                        tok.map = [tok.map[0] + first_line, tok.map[1] + first_line]
+            self.walk(tokens)
+            del tokens
         self.close_block()
         self.finish_sections()
         snippets = self.make_snippets(body_start)
@@ -128,10 +153,11 @@ class NoteParser:
         )
 
     def walk(self, tokens) -> None:
-        heading_stack: list[int] = []
+        """Read the tokens of the note, or of the next piece of it (see kg.notes.chunks)."""
+        heading_stack = self.heading_stack
         in_list = 0
         in_quote = 0
-        pending_url: int | None = None  # index of a URL-only reference waiting for its title
+        pending_url = self.pending_url
         i = 0
         while i < len(tokens):
             tok = tokens[i]
@@ -182,6 +208,7 @@ class NoteParser:
                     while i < len(tokens) and tokens[i].type != "table_close":
                         i += 1
             i += 1
+        self.pending_url = pending_url
 
     def paragraph(self, a: int, b: int, kind: str, pending_url: int | None) -> int | None:
         """Read lines [a, b) of one paragraph; return a URL-only reference still waiting for a title."""

@@ -51,16 +51,19 @@ SELECT ?e ?m ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WHERE
   OPTIONAL {{ ?m kg:occurrences ?occ }}
 }}"""
 
-_Q_EVIDENCE = """
-SELECT ?x ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WHERE {{
-  {values}
-  ?x kg:evidence ?m .
-  ?m oa:exact ?text ; kg:note ?note ; oa:start ?start ; oa:end ?end .
+#: a mention's fields, for a mention of any entity (?e may be unbound)
+_MENTION_OF_ANY = """  ?m oa:exact ?text ; kg:note ?note ; oa:start ?start ; oa:end ?end .
   OPTIONAL {{ ?m kg:mentionOf ?e }}
   OPTIONAL {{ ?m kg:section ?sec . ?sec kg:headingPath ?section }}
   OPTIONAL {{ ?m kg:sentence ?sentence }} OPTIONAL {{ ?m kg:method ?method }} OPTIONAL {{ ?m kg:confidence ?conf }}
   OPTIONAL {{ ?m kg:occurrences ?occ }}
-}}"""
+"""
+
+_Q_EVIDENCE = """
+SELECT ?x ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WHERE {{
+  {values}
+  ?x kg:evidence ?m .
+""" + _MENTION_OF_ANY + """}}"""
 
 _Q_VIA = "SELECT ?x ?v WHERE {{ {values} ?x kg:via ?v }}"
 # a mention's kg:sentence is a span of its note's text (kg.vocab.sentence_of): the texts of the notes at hand
@@ -69,12 +72,7 @@ _Q_TEXTS = "SELECT ?n ?content WHERE {{ {values} ?n kg:content ?content }}"
 _Q_MENTION = """
 SELECT ?m ?e ?text ?note ?start ?end ?section ?sentence ?method ?conf ?occ WHERE {{
   {values}
-  ?m oa:exact ?text ; kg:note ?note ; oa:start ?start ; oa:end ?end .
-  OPTIONAL {{ ?m kg:mentionOf ?e }}
-  OPTIONAL {{ ?m kg:section ?sec . ?sec kg:headingPath ?section }}
-  OPTIONAL {{ ?m kg:sentence ?sentence }} OPTIONAL {{ ?m kg:method ?method }} OPTIONAL {{ ?m kg:confidence ?conf }}
-  OPTIONAL {{ ?m kg:occurrences ?occ }}
-}}"""
+""" + _MENTION_OF_ANY + """}}"""
 
 
 def mention_rec(r: dict[str, Any], entity_key: str = "e") -> MentionRec:

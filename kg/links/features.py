@@ -104,19 +104,7 @@ def text_features(text: str) -> Counter:
     def flush_words() -> None:
         if not words:
             return
-        covered = [False] * len(words)
-        i = 0
-        while i < len(words):  # greedy longest match, left to right
-            for n in range(min(g.en_max, len(words) - i), 0, -1):
-                concepts = g.en.get(tuple(words[i:i + n]))
-                if concepts:
-                    _emit(concepts, g, out)
-                    for j in range(i, i + n):
-                        covered[j] = True
-                    i += n
-                    break
-            else:
-                i += 1
+        covered = _longest_matches(words, g.en, g.en_max, 1, g, out, as_key=tuple)
         for w, cov in zip(words, covered):
             if not cov and len(w) >= 2 and w not in _EN_STOP and not w.isdigit():
                 out["w:" + w] += 1
@@ -143,25 +131,33 @@ def _emit(concepts: Iterable[str], g: _Glossary, out: Counter) -> None:
                     out["t:" + sub] += 1
 
 
-def _cjk_features(run: str, g: _Glossary, out: Counter) -> None:
-    covered = [False] * len(run)
-    n = len(run)
+def _longest_matches(seq, table: dict, max_len: int, min_len: int, g: _Glossary, out: Counter,
+                     heads: frozenset[str] | set[str] | None = None, as_key=None) -> list[bool]:
+    """Count the glossary's concepts in ``seq`` (words or characters), greedy longest match left to right
+    (at least ``min_len`` items; where ``heads`` is given, only at a position whose first two items are the
+    start of some entry); which items a match covers."""
+    covered = [False] * len(seq)
+    n = len(seq)
     i = 0
-    heads = g.zh_heads
-    while i < n:  # greedy longest match, left to right
-        if run[i:i + 2] not in heads:
-            i += 1
-            continue
-        for length in range(min(g.zh_max, n - i), 1, -1):
-            concepts = g.zh.get(run[i:i + length])
-            if concepts:
-                _emit(concepts, g, out)
-                for j in range(i, i + length):
-                    covered[j] = True
-                i += length
-                break
+    while i < n:
+        if heads is None or seq[i:i + 2] in heads:
+            for length in range(min(max_len, n - i), min_len - 1, -1):
+                part = seq[i:i + length]
+                concepts = table.get(as_key(part) if as_key else part)
+                if concepts:
+                    _emit(concepts, g, out)
+                    covered[i:i + length] = [True] * length
+                    i += length
+                    break
+            else:
+                i += 1
         else:
             i += 1
+    return covered
+
+
+def _cjk_features(run: str, g: _Glossary, out: Counter) -> None:
+    covered = _longest_matches(run, g.zh, g.zh_max, 2, g, out, heads=g.zh_heads)
     piece: list[str] = []
     for ch, cov in zip(run + " ", covered + [True]):
         if cov or ch in _CJK_STOP:

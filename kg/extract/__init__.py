@@ -8,7 +8,8 @@ that defines it and doing one thing; it turns their findings into
 The entities come from a trained sequence model, ``kg_tagger`` (a CRF over the text's units,
 ``tagger``, ``features``; trained by ``kg train``, ``training``); the rule components before it
 propose candidates that are its features, and structure decides only where it is unambiguous
-(``kg_resolve``: titles in 《》, "Long Name (ABBR)", venue + year; dates).
+(``kg_resolve``: titles in 《》, "Long Name (ABBR)", venue + year, English names two general
+resources agree on; dates).
 
 Components, in pipeline order (each writes to ``doc.user_data``):
 
@@ -25,6 +26,8 @@ Components, in pipeline order (each writes to ``doc.user_data``):
 ``kg_person_names``    surname + given name, transliterated names, role-word context → Person
 ``kg_latin_names``     Latin-script names: given name + capitalised words → Person, listed places → Place,
                        organisation words (Foundation, University of X) → Organization
+``kg_english_ner``     spaCy's general English NER (en_core_web_sm) in English sentences; where it and a
+                       general list agree (Seattle, Steve Jobs) the name stands
 ``kg_lexicon``         jieba's dictionary tags (nr/ns/nt) as a weak signal
 ``kg_model_ner``       a trained pipeline's NER (only with ``--model``)
 ``kg_tagger``          the trained CRF: every entity, typed (Person, Event, Paper, Place, Organization, Technology)
@@ -34,7 +37,7 @@ Each is defined and registered (``@Language.component``) in one module: ``dates`
 (kg_sentences, kg_dates), ``titles`` (kg_titles, kg_english_titles, kg_acronyms,
 kg_model_names, kg_conferences), ``places`` (kg_gazetteer), ``suffix_names``
 (kg_suffix_names), ``organisations`` (kg_org_context), ``persons`` (kg_person_names),
-``latin_names`` (kg_latin_names), ``lexicon`` (kg_lexicon, and the NER wrapper behind kg_model_ner), ``tagger`` (kg_tagger) and
+``latin_names`` (kg_latin_names), ``english_ner`` (kg_english_ner), ``lexicon`` (kg_lexicon, and the NER wrapper behind kg_model_ner), ``tagger`` (kg_tagger) and
 ``resolve`` (kg_resolve).
 
 The other modules hold what the components share and import no spaCy: ``chars`` (character

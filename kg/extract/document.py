@@ -218,13 +218,16 @@ def segment(text: str) -> list[tuple[int, int, str]]:
 
 
 class PlainDoc:
-    """What the components read of a spaCy ``Doc``: ``text`` and ``user_data`` (tokens precomputed)."""
+    """What the components read of a spaCy ``Doc``: ``text`` and ``user_data`` (tokens precomputed; the
+    whole text of the note, code included, under ``kg_note_text`` where known)."""
 
     __slots__ = ("text", "user_data")
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, note_text: str | None = None):
         self.text = text
         self.user_data: dict[str, Any] = {"kg_text": text, "kg_tokens": segment(text)}
+        if note_text is not None:
+            self.user_data["kg_note_text"] = note_text
 
 
 def doc_text(doc) -> str:

@@ -49,6 +49,7 @@ COMPONENTS = (
     "kg_org_context",
     "kg_person_names",
     "kg_latin_names",
+    "kg_english_ner",
     "kg_lexicon",
 )
 #: the trained tagger and the resolver run after the rule components (and after ``kg_model_ner``)
@@ -110,7 +111,8 @@ class Extractor:
         """One note's findings, or, when its extraction fails or passes a limit, none and the problem."""
         self._watch = NoteWatch(note.path, self.limits)
         try:
-            return self._build(note, _split_by_block(note, self._findings("\n".join(b.text for b in note.blocks))))
+            text = "\n".join(b.text for b in note.blocks)
+            return self._build(note, _split_by_block(note, self._findings(text, note.text)))
         except ExtractionError as err:
             problem = err.message
         except MemoryError:
@@ -123,11 +125,12 @@ class Extractor:
             self._watch = None
         return Extraction(note=note.path, entities=(), mentions=(), problem=problem)
 
-    def _findings(self, text: str) -> dict[str, list]:
-        """What the pipeline finds in ``text``; a long text is read piece by piece (``text_pieces``), so
-        that what the components hold while they work follows the piece, not the note."""
+    def _findings(self, text: str, note_text: str | None = None) -> dict[str, list]:
+        """What the pipeline finds in ``text`` (of the note whose whole text, code included, is
+        ``note_text``); a long text is read piece by piece (``text_pieces``), so that what the
+        components hold while they work follows the piece, not the note."""
         if len(text) <= PIECE:
-            doc = PlainDoc(text)
+            doc = PlainDoc(text, note_text)
             for _name, proc in self._components():
                 doc = proc(doc)
             return doc.user_data
@@ -136,7 +139,7 @@ class Extractor:
         for a, b in text_pieces(text):
             if self._watch is not None:
                 self._watch.check()
-            part = self._findings(text[a:b])
+            part = self._findings(text[a:b], note_text)
             for key in ("kg_mentions", "kg_sentences"):
                 rows = found[key]
                 for s, e, *rest in part.get(key, ()):
@@ -145,9 +148,9 @@ class Extractor:
             found["kg_acronyms"] += [tuple(x + a for x in item) for item in part.get("kg_acronyms", ())]
         return found
 
-    def rule_findings(self, text: str) -> dict[str, Any]:
+    def rule_findings(self, text: str, note_text: str | None = None) -> dict[str, Any]:
         """What the rule components find in ``text`` (the candidates and tokens the tagger reads)."""
-        doc = PlainDoc(text)
+        doc = PlainDoc(text, note_text)
         for name, proc in self._components():
             if name in FINAL_COMPONENTS:
                 break
@@ -449,7 +452,7 @@ def load_extractor(model: str | None = None, curation: Curation | None = None,
     from spacy.language import Language
 
     # importing a component module registers its components (@Language.component), once per process
-    from kg.extract import dates, latin_names, lexicon, organisations, persons, places, resolve, suffix_names, titles  # noqa: F401
+    from kg.extract import dates, english_ner, latin_names, lexicon, organisations, persons, places, resolve, suffix_names, titles  # noqa: F401
     from kg.extract import tagger as _tagger_module  # noqa: F401
     from kg.extract.lexicon import ModelNer
 

@@ -21,7 +21,7 @@ from kg.extract.document import CANDIDATES, doc_text
 from kg.extract.resources import shared_resources
 
 #: rule methods whose spans stand as they are, and those among them that form the titles layer
-STRUCTURAL_METHODS = frozenset({"title_brackets", "acronym", "conference_year"})
+STRUCTURAL_METHODS = frozenset({"title_brackets", "acronym", "conference_year", "english_agreed"})
 TITLE_METHODS = frozenset({"title_brackets"})
 
 

@@ -162,7 +162,7 @@ def train_tagger(gold: Iterable[GoldNote], model_dir: str | os.PathLike[str],
         spans = gold_spans(text, g.entities, g.optional)
         notes += 1
         names.append(g.note.path)
-        for xs, ys in labelled_sequences(text, rules.rule_findings(text), spans):
+        for xs, ys in labelled_sequences(text, rules.rule_findings(text, g.note.text), spans):
             trainer.append(xs, ys)
             sequences += 1
             labels.update(y for y in ys if y.startswith("B-"))

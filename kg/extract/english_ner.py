@@ -22,7 +22,7 @@ Latin names inside Chinese sentences are ``kg_latin_names``' job.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 
 from spacy.language import Language
@@ -94,30 +94,34 @@ def english_pipeline():
 def english_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int, str, str]]:
     """``(start, end, type, label)`` of the names the English model finds in the ``spans`` of ``text``."""
     nlp = english_pipeline()
-    out = []
-    for (s, _e), doc in zip(spans, nlp.pipe((text[a:b] for a, b in spans), batch_size=64)):
-        for ent in doc.ents:
-            type_ = NER_LABELS.get(ent.label_)
-            if type_:
-                out.append((s + ent.start_char, s + ent.end_char, type_, ent.label_))
-    return out
+    # a sentence written many times (a log, a table, a template) is read once
+    unique = list(dict.fromkeys(text[a:b] for a, b in spans))
+    found = {}
+    for sentence, doc in zip(unique, nlp.pipe(unique, batch_size=64)):
+        found[sentence] = [(ent.start_char, ent.end_char, NER_LABELS[ent.label_], ent.label_)
+                           for ent in doc.ents if ent.label_ in NER_LABELS]
+    return [(a + s, a + e, type_, label) for a, b in spans for s, e, type_, label in found[text[a:b]]]
 
 
 def _outside_titles(text: str, names: list[tuple[int, int, str]], titles: list[tuple[int, int]]) -> list:
     """``names`` less those in a title line whose words they are not most of: "Dare to Ukraine" is a
     title with a place in it, for the tagger to read whole; "Steve Jobs met Bill Gates in Seattle" is a
-    sentence of names that only looks like one."""
+    sentence of names that only looks like one (and so is any line that ends in a full stop)."""
+    titles = sorted(titles)
+    starts = [a for a, _b in titles]
+    by_title: dict[int, list[tuple[int, int, str]]] = {}
     out = []
     for name in names:
-        title = next(((a, b) for a, b in titles if a <= name[0] and name[1] <= b), None)
-        # a line that ends in a full stop is a sentence, whatever its capitals
-        if title is not None and not _SENTENCE_END.match(text, title[1]):
-            inside = [n for n in names if title[0] <= n[0] and n[1] <= title[1]]
-            named = sum(len(_CAPITALISED.findall(text, s, e)) for s, e, _t in inside)
-            if 2 * named <= len(_CAPITALISED.findall(text, *title)):
-                continue
-        out.append(name)
-    return out
+        k = bisect_right(starts, name[0]) - 1
+        if k >= 0 and name[1] <= titles[k][1] and not _SENTENCE_END.match(text, titles[k][1]):
+            by_title.setdefault(k, []).append(name)
+        else:
+            out.append(name)
+    for k, inside in by_title.items():
+        named = sum(len(_CAPITALISED.findall(text, s, e)) for s, e, _t in inside)
+        if 2 * named > len(_CAPITALISED.findall(text, *titles[k])):
+            out += inside
+    return sorted(out)
 
 
 @lru_cache(maxsize=2)  # a long note is read in pieces: its words once (a str keeps its hash)

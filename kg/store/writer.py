@@ -45,7 +45,7 @@ __all__ = ["StoreWriter", "write_embedded"]
 class StoreWriter:
     """A new generation being written; live only after :meth:`commit`."""
 
-    BATCH = 100_000  # quads handed to the loader at a time
+    BATCH = 50_000  # quads handed to the loader at a time (a load of Oxigraph takes some 1 kB a quad)
     CHUNK = 10_000  # triples of a graph encoded at a time
     local = True  # a generation in a folder here (kg.store.base.LocalGraphWriter)
 
@@ -108,7 +108,7 @@ class StoreWriter:
             else:
                 self._add_as_terms(node, chunk)
             del text, chunk
-            if len(self._text_cache) > 200_000:
+            if len(self._text_cache) > 50_000:
                 self._text_cache.clear()
             self._pending_graphs.add(graph)
             if self._pending_size >= self.BATCH:

@@ -258,7 +258,6 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
 def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint: str, model, curation_files,
                       extract: bool, links: bool, n_process: int, progress, workers, t0: float, index,
                       limits: NoteLimits | None, entities: EntityGraph):
-
     report.characters = sum(len(n.text) for n in todo)
     t_read = time.perf_counter()
     report.phases["read"] = t_read - t0
@@ -284,6 +283,8 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
                 [*note_triples(note, ex), *(entity_triples(ex.entities) if ex is not None else ())])
         if progress and extractions is None:
             progress("graph", i + 1, len(todo))
+        todo[i] = note = ex = None  # not needed again: a big note's memory back (and the notes the generators hold)
+    extractions = None
     if workers is not None:
         workers.close()  # their memory back before the link pass
     for path in report.removed:

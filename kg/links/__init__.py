@@ -10,10 +10,10 @@ entities are connected.
 The package, one concern a module: ``records`` (the data in and out, :data:`DEFAULTS`), ``scoring`` (every
 scoring constant, part of the cache's key), ``reading`` (the link input from a store or from triples),
 ``notepart`` (a note's link input from the note and its extraction), ``features`` (text features),
-``relatedness`` (relatedness, PageRank, communities), ``contexts``, ``direct``, ``inferred`` and ``coverage`` (coverage), ``compute`` (the full pass), ``incremental`` (the
-incremental pass), ``relink`` (the pass a build runs on its store), ``cache`` (the link cache's files and
-locks), ``triples`` (RDF out), ``paths`` (query-time projection and path search).  Processes and threads
-are :mod:`kg.parallel`'s.
+``relatedness`` (relatedness, PageRank, communities), ``contexts``, ``direct``, ``inferred`` and
+``coverage`` (coverage), ``compute`` (the full pass), ``incremental`` (the incremental pass), ``relink``
+(the pass a build runs on its store), ``cache`` (the link cache's files and locks), ``triples`` (RDF out),
+``paths`` (query-time projection and path search).  Processes and threads are :mod:`kg.parallel`'s.
 
 **Coverage** ("which sources cover PLE?"), one :class:`Coverage` per
 (source, entity):

@@ -31,7 +31,7 @@ from kg.extract.tagger_model import tagger_digest
 from kg.model import EXTRACTOR_VERSION, Note, ReadProblem
 from kg.notes import NOTE_SUFFIXES, note_hash, parse_note, read_note_bytes, scan_notes
 from kg.parallel import WorkerPools, free_in_background, pause_for_forks
-from kg.rdf import GRAPH_VERSION, entity_triples, note_triples
+from kg.rdf import GRAPH_VERSION, entity_triples, iter_note_triples, note_triples
 from kg.store import DEFAULT_STORE, EmbeddedStore, write_store
 from kg.textindex import INDEX_FILE, TextIndex, rows_from_note, rows_from_store
 from kg.vocab import GRAPH_LAYOUT, KG, LINKS_GRAPH, META_GRAPH, note_graph
@@ -258,7 +258,6 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
 def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint: str, model, curation_files,
                       extract: bool, links: bool, n_process: int, progress, workers, t0: float, index,
                       limits: NoteLimits | None, entities: EntityGraph):
-
     report.characters = sum(len(n.text) for n in todo)
     t_read = time.perf_counter()
     report.phases["read"] = t_read - t0
@@ -275,16 +274,17 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
             # its text and sources are written, no entities, and no hash: the next build tries it again
             report.problems.append(ReadProblem(note.path, None, ex.problem))
             note, ex = replace(note, sha256=""), None
-        triples = note_triples(note, ex)
-        writer.replace_note(note.path, triples)
+        writer.replace_note(note.path, iter_note_triples(note, ex))
         entities.add(note.path, ex)
         if index is not None:
             index.replace_note(note.path, rows_from_note(note))
         if link_parts is not None:  # what the link pass would otherwise read back from the store
-            link_parts[note.path] = link_stage.part_from_triples(
-                [*triples, *entity_triples(ex.entities)] if ex is not None else triples)
+            link_parts[note.path] = link_stage.part_from_note(note, ex) or link_stage.part_from_triples(
+                [*note_triples(note, ex), *(entity_triples(ex.entities) if ex is not None else ())])
         if progress and extractions is None:
             progress("graph", i + 1, len(todo))
+        todo[i] = note = ex = None  # not needed again: a big note's memory back (and the notes the generators hold)
+    extractions = None
     if workers is not None:
         workers.close()  # their memory back before the link pass
     for path in report.removed:

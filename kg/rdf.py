@@ -12,7 +12,7 @@ An entity's own facts (types, key, name, every alias) stand once, in the entitie
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from types import SimpleNamespace
 
@@ -33,10 +33,12 @@ from kg.vocab import (
     sentence_iri,
     snippet_iri,
     source_iri,
+    storable_text,
     type_iri,
 )
 
-__all__ = ["build_note_graph", "note_triples", "entity_triples", "merge_entities", "bind_prefixes", "GRAPH_VERSION"]
+__all__ = ["build_note_graph", "note_triples", "iter_note_triples", "entity_triples", "merge_entities", "bind_prefixes",
+           "GRAPH_VERSION"]
 
 #: The version of what a note's graph holds beyond extraction (bumped when it changes, so that stores rebuild)
 GRAPH_VERSION = GRAPH_LAYOUT  # 2: a source's title offset and context; 3: entities once (kg.vocab.GRAPH_LAYOUT)
@@ -58,16 +60,7 @@ def _int(n: int) -> Literal:
 
 @lru_cache(maxsize=1 << 16)
 def _str(text: str) -> Literal:
-    # lone surrogates cannot be stored or serialised; keep the rest of the text
-    return Literal(text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text)
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return Literal(storable_text(text))
 
 
 def build_note_graph(note: Note, extraction: Extraction | None = None) -> Graph:
@@ -140,8 +133,20 @@ _OA_START, _OA_END, _OA_EXACT = OA.start, OA.end, OA.exact
 
 def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple[URIRef, URIRef, URIRef | Literal]]:
     """The triples of one note's graph, as a list (no indexing: what a store load wants)."""
-    out: list[tuple[URIRef, URIRef, URIRef | Literal]] = []
-    add = out.append
+    return list(iter_note_triples(note, extraction))
+
+
+def iter_note_triples(note: Note, extraction: Extraction | None = None) -> Iterator[tuple]:
+    """The triples of :func:`note_triples`, in the same order, made as they are read: a big note's graph is
+    never all in memory at once."""
+    out: list[tuple] = []
+    for _ in _note_triples(out.append, note, extraction):  # (a pause after each record)
+        yield from out
+        out.clear()
+    yield from out
+
+
+def _note_triples(add, note: Note, extraction: Extraction | None) -> Iterator[None]:
     path = note.path
     n = note_iri(path)
     add((n, _RDF_TYPE, _K.Note))
@@ -178,6 +183,7 @@ def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple
         if s.parent is not None:
             add((node, _K.parentSection, section_iri(path, s.parent)))
         span(node, s.start, s.end)
+        yield
 
     for sn in note.snippets:
         node = snippet_iri(path, sn.index)
@@ -185,6 +191,7 @@ def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple
         place(node, sn.section, None)
         add((node, _K.order, _int(sn.index)))
         span(node, sn.start, sn.end)
+        yield
 
     for r in note.references:
         node = source_iri(path, r.index)
@@ -203,6 +210,7 @@ def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple
             add((node, _K.context, _str(r.context)))
             add((node, _K.contextStart, _int(r.context_start)))
             add((node, _K.contextEnd, _int(r.context_end)))
+        yield
 
     for i, im in enumerate(note.images):
         node = image_iri(path, i)
@@ -212,13 +220,13 @@ def note_triples(note: Note, extraction: Extraction | None = None) -> list[tuple
         if im.alt:
             add((node, _K.altText, _str(im.alt)))
         span(node, im.start, im.end)
+        yield
 
     if extraction is not None:
-        _add_extraction(add, note, extraction)
-    return out
+        yield from _add_extraction(add, note, extraction)
 
 
-def _add_extraction(add, note: Note, ex: Extraction) -> None:
+def _add_extraction(add, note: Note, ex: Extraction) -> Iterator[None]:
     path = note.path
     n = note_iri(path)
     for e in ex.entities:  # the entity's own facts are the entities graph's (entity_triples)
@@ -252,6 +260,7 @@ def _add_extraction(add, note: Note, ex: Extraction) -> None:
             src = source_iri(path, m.reference)
             add((node, _K.inSource, src))
             add((src, _K.mentions, ent))
+        yield
     for d in ex.dates:
         node = date_iri(path, d.start, d.end)
         add((node, _RDF_TYPE, _K.DateMention))
@@ -269,6 +278,7 @@ def _add_extraction(add, note: Note, ex: Extraction) -> None:
             add((node, _K.dateOf, sn))
         for key in d.events:
             add((node, _K.dateOf, entity_iri(key)))
+        yield
 
 
 def merge_entities(entities: Iterable[Entity]) -> dict[str, Entity]:

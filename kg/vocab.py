@@ -26,6 +26,7 @@ __all__ = [
     "method_name",
     "char_span",
     "sentence_of",
+    "storable_text",
     "LINKS_GRAPH",
     "META_GRAPH",
     "ENTITIES_GRAPH",
@@ -260,6 +261,20 @@ def sentence_of(text: str | None, iri: str | None) -> str | None:
     if span is None or text is None:
         return None
     return text[span[1]:span[2]].strip()[:SENTENCE_MAX] or None
+
+
+def storable_text(text: str) -> str:
+    """``text`` as a store holds it: a lone surrogate (which cannot be stored or serialised) becomes "?", the
+    rest stays (every string literal of a note's graph is written so).
+
+    >>> storable_text("a\\udc80b")
+    'a?b'
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def date_iri(path: str, start: int, end: int) -> URIRef:

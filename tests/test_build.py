@@ -249,6 +249,26 @@ def test_the_writer_keeps_every_term_as_rdflib_gave_it(tmp_path):
     assert isomorphic(_named_graph(store, "https://example.org/g/terms"), with_blank)
 
 
+def test_a_graph_written_in_pieces_reads_back_as_one_written_whole(tmp_path):
+    """The writer encodes a graph a chunk at a time and hands it to the loader in pieces (text, and terms
+    for a chunk with a blank node), from any iterable, read once."""
+    from rdflib import BNode
+
+    p = URIRef("https://example.org/p")
+    triples = [(URIRef(f"https://example.org/s/{i}"), p, Literal(f"值 {i}") if i % 3 else Literal(i))
+               for i in range(2_000)]
+    triples[1_234] = (URIRef("https://example.org/s/b"), p, BNode("b1"))
+    graphs = {}
+    for name, chunk, batch in (("whole", 100_000, 100_000), ("pieces", 7, 50)):
+        store = tmp_path / name
+        with write_store(store) as writer:
+            writer.CHUNK, writer.BATCH = chunk, batch
+            writer.replace_graph("https://example.org/g/a", (t for t in triples))
+            writer.commit()
+        graphs[name] = _named_graph(store, "https://example.org/g/a")
+    assert len(graphs["pieces"]) == len(triples) and isomorphic(graphs["pieces"], graphs["whole"])
+
+
 def test_a_graph_replaced_or_removed_while_it_is_written_ends_as_the_last_call_left_it(tmp_path):
     s, p = URIRef("https://example.org/s"), URIRef("https://example.org/p")
     store = tmp_path / "store"

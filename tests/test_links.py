@@ -436,23 +436,32 @@ def test_store_reader_and_quads_match_the_sparql_path(tmp_path, own_notes, own_s
 
 
 def test_parts_from_a_notes_triples_are_what_the_store_gives_back(tmp_path):
-    """A build hands the link pass each note's triples; they must read as the note graph read back would."""
+    """A build hands the link pass each note's part, made from the note and its extraction
+    (:func:`links.part_from_note`); it must read as the part of the note's triples and as the note graph read
+    back would.  The triples come as a stream (what the writer reads), the same as the list."""
     from kg.extract import load_extractor
-    from kg.notes import read_notes
-    from kg.rdf import entity_triples, note_triples
+    from kg.notes import parse_note, read_notes
+    from kg.rdf import entity_triples, iter_note_triples, note_triples
 
     from conftest import SAMPLES
 
     notes, problems = read_notes([SAMPLES])
     assert notes and not problems
+    notes.append(parse_note("# 船\n\n1979年11月由上海江南造船厂建成。\n", "odd.md"))  # (see below)
     extractor = load_extractor()
-    mine = {}
+    mine, merged = {}, 0
     with write_store(tmp_path / "store") as w:
         entities = EntityGraph(w, fresh=True)
         for note, ex in zip(notes, extractor.extract_many(notes)):
             triples = note_triples(note, ex)
-            mine[note.path] = links.part_from_triples([*triples, *entity_triples(ex.entities)])
-            w.replace_note(note.path, triples)
+            assert list(iter_note_triples(note, ex)) == triples
+            mine[note.path] = links.part_from_note(note, ex)
+            of_triples = links.part_from_triples([*triples, *entity_triples(ex.entities)])
+            assert {k: sorted(v) for k, v in mine[note.path].items() if k != "note"} == \
+                {k: sorted(v) for k, v in of_triples.items() if k != "note"}
+            assert mine[note.path]["note"] == of_triples["note"]
+            merged += len(ex.mentions) - len(mine[note.path].get("mentions", ()))
+            w.replace_note(note.path, iter_note_triples(note, ex))
             entities.add(note.path, ex)
         entities.write()
         w.flush()
@@ -463,6 +472,7 @@ def test_parts_from_a_notes_triples_are_what_the_store_gives_back(tmp_path):
             a, b = theirs[path].get(kind, []), mine[path].get(kind, [])
             assert (a if kind == "note" else sorted(a)) == (b if kind == "note" else sorted(b)), (path, kind)
     assert links.input_from_parts(mine) == links.input_from_parts(theirs)
+    assert merged > 0  # (the test holds a mention two components found)
 
 
 MORE = """# 随记

@@ -9,11 +9,11 @@ entities are connected.
 
 The package, one concern a module: ``records`` (the data in and out, :data:`DEFAULTS`), ``scoring`` (every
 scoring constant, part of the cache's key), ``reading`` (the link input from a store or from triples),
-``features`` (text features), ``relatedness`` (relatedness, PageRank, communities), ``contexts``,
-``direct``, ``inferred`` and ``coverage`` (coverage), ``compute`` (the full pass), ``incremental`` (the
-incremental pass), ``relink`` (the pass a build runs on its store), ``cache`` (the link cache's files and
-locks), ``triples`` (RDF out), ``paths`` (query-time projection and path search).  Processes and threads
-are :mod:`kg.parallel`'s.
+``notepart`` (a note's link input from the note and its extraction), ``features`` (text features),
+``relatedness`` (relatedness, PageRank, communities), ``contexts``, ``direct``, ``inferred`` and
+``coverage`` (coverage), ``compute`` (the full pass), ``incremental`` (the incremental pass), ``relink``
+(the pass a build runs on its store), ``cache`` (the link cache's files and locks), ``triples`` (RDF out),
+``paths`` (query-time projection and path search).  Processes and threads are :mod:`kg.parallel`'s.
 
 **Coverage** ("which sources cover PLE?"), one :class:`Coverage` per
 (source, entity):
@@ -98,6 +98,7 @@ from kg.links.coverage import coverage_of, entities_named
 from kg.links.direct import CONTEXT_METHOD
 from kg.links.features import names_in, text_features
 from kg.links.paths import find_path, project_graph, related_in
+from kg.links.notepart import part_from_note
 from kg.links.reading import input_from_parts, load_link_input, part_from_triples, read_note_parts
 from kg.links.records import (
     DEFAULTS,
@@ -135,6 +136,7 @@ __all__ = [
     "load_link_input",
     "read_note_parts",
     "part_from_triples",
+    "part_from_note",
     "input_from_parts",
     "compute_links",
     "Relink",

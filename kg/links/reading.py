@@ -1,7 +1,7 @@
 """Reading the link input: from a store through SPARQL (:func:`load_link_input` through any ``select``;
-:func:`read_note_parts`, note by note, from a pyoxigraph store), or from the triples a build has at hand
-(:func:`part_from_triples`); and putting note parts together into one :class:`LinkInput`
-(:class:`Assembly`, :func:`input_from_parts`)."""
+:func:`read_note_parts`, note by note, from a pyoxigraph store), or from a note's triples
+(:func:`part_from_triples`; a build makes the same part from the note itself, :mod:`kg.links.notepart`); and
+putting note parts together into one :class:`LinkInput` (:class:`Assembly`, :func:`input_from_parts`)."""
 
 from __future__ import annotations
 

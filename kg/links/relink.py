@@ -119,8 +119,8 @@ class Relink(WorkingSet):
     def run(self, fresh_parts: Mapping[str, Mapping[str, list]] | None = None, *,
             load: Callable[[bytes], None] | None = None,
             wait: Callable[[], None] | None = None) -> tuple[LinkResult, RelinkInfo]:
-        """Compute and write; ``fresh_parts`` (note path -> :func:`part_from_triples`) spares reading the
-        graphs just written back from the store when it holds every changed note.
+        """Compute and write; ``fresh_parts`` (note path -> its part, :func:`kg.links.part_from_note`) spares
+        reading the graphs just written back from the store when it holds every changed note.
 
         ``load(quads)`` adds quads to the store, maybe in the background, and ``wait()`` returns once they
         and whatever the caller added before are written (a build's :class:`kg.store.StoreWriter`): the

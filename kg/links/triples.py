@@ -130,7 +130,7 @@ class LinkText:
     def text(self, records: Iterable[Coverage | Related | EntityStats]) -> bytes:
         return "".join(map(self.record, records)).encode("utf-8")
 
-    def batches(self, records: Sequence[Coverage | Related | EntityStats], size: int = 10_000) -> Iterator[bytes]:
+    def batches(self, records: Sequence[Coverage | Related | EntityStats], size: int = 5_000) -> Iterator[bytes]:
         """The text of ``records`` in pieces of ``size`` records: the first are written while the next are
         made."""
         for i in range(0, len(records), size):

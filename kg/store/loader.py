@@ -23,8 +23,12 @@ class Loader:
 
     Oxigraph lets go of the GIL while it writes, and writing costs about as much as everything else a build
     does (some 8 µs a quad, in one thread whatever the API), so the build goes on while its quads are
-    written.  A failure is kept and raised by the next :meth:`wait`.
+    written.  A failure is kept and raised by the next :meth:`wait`.  At most :data:`QUEUE` loads wait their
+    turn (:meth:`submit` then waits, unless the thread is paused): a build that makes quads faster than they
+    are written does not hold them all.
     """
+
+    QUEUE = 2
 
     def __init__(self, store: ox.Store, where: Path):
         import threading
@@ -46,6 +50,9 @@ class Loader:
             self._queue = queue.Queue()
             self._thread = threading.Thread(target=self._work, name="kg-store-loader", daemon=True)
             self._thread.start()
+        with self._state:  # (not while paused: the pause's owner may be the one submitting)
+            while self._queue.qsize() >= self.QUEUE and not self._paused:
+                self._state.wait()
         self._queue.put(quads)
 
     def _work(self) -> None:

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,8 @@ __all__ = ["StoreWriter", "write_embedded"]
 class StoreWriter:
     """A new generation being written; live only after :meth:`commit`."""
 
-    BATCH = 100_000  # quads handed to the loader at a time
+    BATCH = 50_000  # quads handed to the loader at a time (a load of Oxigraph takes some 1 kB a quad)
+    CHUNK = 10_000  # triples of a graph encoded at a time
     local = True  # a generation in a folder here (kg.store.base.LocalGraphWriter)
 
     def __init__(self, root: Path, target: Path, store: ox.Store, lock_fd: int, live: Path | None = None,
@@ -79,31 +81,39 @@ class StoreWriter:
         return select_rows(self._store, sparql, bindings)
 
     def replace_graph(self, graph: str, triples: Iterable[tuple[Node, Node, Node]]) -> None:
-        """Replace a named graph by ``triples`` (rdflib terms).
+        """Replace a named graph by ``triples`` (rdflib terms; any iterable, read once, :data:`CHUNK` at a time).
 
-        Additions are buffered and written in bulk; removals happen at once.
+        Additions are buffered and written in bulk; removals happen at once.  A graph is encoded and handed
+        to the loader in pieces (loads add up), so that a big note never has all its quads as text at once.
         """
         self._settle_graph(graph)
         node = ox.NamedNode(graph)
         if self._store.contains_named_graph(node):
             self._store.remove_graph(node)
-        triples = list(triples)
-        # as N-Quads text where every term allows (Oxigraph then parses and writes without the GIL), else
-        # as pyoxigraph terms
         try:
-            text = triples_text(triples, iri_text(graph, self._text_cache) + " .\n", self._text_cache)
+            end = iri_text(graph, self._text_cache) + " .\n"
         except NotText:
-            text = None
-        if text is not None:
-            self._pending_text.append(text)
-            self._pending_size += len(triples)
-        else:
-            self._add_as_terms(node, triples)
-        if len(self._text_cache) > 200_000:
-            self._text_cache.clear()
+            end = None
+        it = iter(triples)
+        while chunk := list(islice(it, self.CHUNK)):
+            # as N-Quads text where every term allows (Oxigraph then parses and writes without the GIL), else
+            # as pyoxigraph terms
+            try:
+                text = triples_text(chunk, end, self._text_cache) if end is not None else None
+            except NotText:
+                text = None
+            if text is not None:
+                self._pending_text.append(text)
+                self._pending_size += len(chunk)
+            else:
+                self._add_as_terms(node, chunk)
+            del text, chunk
+            if len(self._text_cache) > 50_000:
+                self._text_cache.clear()
+            self._pending_graphs.add(graph)
+            if self._pending_size >= self.BATCH:
+                self.flush()
         self._pending_graphs.add(graph)
-        if self._pending_size >= self.BATCH:
-            self.flush()
 
     def _add_as_terms(self, node: ox.NamedNode, triples: list[tuple[Node, Node, Node]]) -> None:
         cache = self._term_cache

@@ -98,12 +98,23 @@ def test_extraction_never_crashes_and_keeps_offsets(extractor, text):
     except NoteError:
         return
     ex = extractor.extract(note)
+    assert ex.problem is None, ex.problem  # a fault of kg's is caught and reported, but it is still a fault
     for m in ex.mentions:
         assert note.text[m.start:m.end] == m.text and m.type in ENTITY_TYPES
         assert not any(r.start <= m.start < r.end for r in note.references), "a mention inside a URL"
     keys = {e.key for e in ex.entities}
     assert {m.key for m in ex.mentions} <= keys
     Graph().parse(data=build_note_graph(note, ex).serialize(format="nt"), format="nt")
+
+
+def test_a_lone_surrogate_leaves_the_names_around_it_found(extractor):
+    # a note given as text may hold a lone surrogate (Python strings can); the tagger (crfsuite) and the
+    # English model (spaCy) take UTF-8 only
+    text = "# a\n\n张三去了北京\udcff。Steve Jobs met Bill Gates in Seattle\udcff.\n"
+    ex = extractor.extract(parse_note(text, "a.md"))
+    assert ex.problem is None
+    assert {("Person", "张三"), ("Place", "北京"), ("Person", "Steve Jobs"), ("Place", "Seattle")} <= {
+        (e.type, e.name) for e in ex.entities}
 
 
 def test_very_long_lines_and_deep_nesting(extractor):

@@ -28,6 +28,7 @@ from functools import lru_cache
 from spacy.language import Language
 
 from kg.errors import ModelError
+from kg.extract.chars import without_surrogates
 from kg.extract.document import CANDIDATES, add_candidate, doc_text
 
 __all__ = ["AGREED_METHOD", "ENGLISH_MODEL", "NER_LABELS", "english_pipeline", "english_sentences", "english_names",
@@ -96,8 +97,9 @@ def english_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
     nlp = english_pipeline()
     # a sentence written many times (a log, a table, a template) is read once
     unique = list(dict.fromkeys(text[a:b] for a, b in spans))
+    readable = [without_surrogates(u) for u in unique]
     found = {}
-    for sentence, doc in zip(unique, nlp.pipe(unique, batch_size=64)):
+    for sentence, doc in zip(unique, nlp.pipe(readable, batch_size=64)):
         found[sentence] = [(ent.start_char, ent.end_char, NER_LABELS[ent.label_], ent.label_)
                            for ent in doc.ents if ent.label_ in NER_LABELS]
     return [(a + s, a + e, type_, label) for a, b in spans for s, e, type_, label in found[text[a:b]]]

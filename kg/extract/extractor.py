@@ -236,8 +236,10 @@ class Extractor:
         mentions: list[Mention] = []
         entities: dict[str, Entity] = {}
         aliases: dict[str, set[str]] = defaultdict(set)
+        strings: dict[str, str] = {}  # a name's text and key made once, not once a mention (a long note repeats them)
         for f in found:
             text = note.text[f["start"] : f["end"]]
+            text = strings.setdefault(text, text)
             surface = _clean_name(text)
             if not surface or surface in self._not:
                 continue
@@ -257,6 +259,7 @@ class Extractor:
             if type_ not in ENTITY_TYPES:
                 continue
             key = entity_key(type_, name)
+            key = strings.setdefault(key, key)
             if name != surface:
                 aliases[key].add(surface)
             b: Any = f["block"]
@@ -281,6 +284,7 @@ class Extractor:
             Entity(key=k, type=e.type, name=e.name, aliases=tuple(sorted(aliases[k] - {e.name})))
             for k, e in sorted(entities.items())
         )
+        del found, votes, spelling
         mentions = collapse_mentions(note.text, mentions)
         mentions.sort(key=lambda m: (m.start, m.end, m.key))
         dates = self._dates(note, blocks, mentions)

@@ -128,7 +128,8 @@ class KG(DefinedNamespace):
     fromEntity: URIRef
     toEntity: URIRef
     weight: URIRef
-    rank: URIRef
+    rankFrom: URIRef
+    rankTo: URIRef
     pagerank: URIRef
     community: URIRef
     degree: URIRef
@@ -158,7 +159,8 @@ ENTITIES_GRAPH = URIRef(ID_NS + "graph/entities")
 #: 3: each entity's facts once, in ENTITIES_GRAPH; a note's graph holds its mentions and kg:noteAlias
 #: 4: mentions as Web Annotation selectors (oa:exact, oa:start, oa:end), a sentence as a span of the note's
 #: text (kg:content), links without their shortcut triples, methods as IRIs (kg.vocab.method_iri)
-GRAPH_LAYOUT = "5"
+#: 6: one kg:Relatedness per pair of entities (ends in IRI order), with kg:rankFrom and kg:rankTo, no kg:rank
+GRAPH_LAYOUT = "6"
 
 _SAFE = "/-_.~"
 

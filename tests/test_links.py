@@ -95,8 +95,9 @@ def hand_extract(note: Note, names) -> Extraction:
     return Extraction(note.path, tuple(entities), tuple(mentions))
 
 
-def build_store(tmp: Path, notes_and_names) -> Path:
-    """Write note graphs with hand extractions and the link graph into a store, as the pipeline does."""
+def build_store(tmp: Path, notes_and_names, **params) -> Path:
+    """Write note graphs with hand extractions and the link graph (link ``params``) into a store, as the
+    pipeline does."""
     store = tmp / ".kg"
     with write_store(store) as w:
         exs = [hand_extract(note, names) for note, names in notes_and_names]
@@ -105,7 +106,7 @@ def build_store(tmp: Path, notes_and_names) -> Path:
         w.replace_graph(str(ENTITIES_GRAPH), entities_graph_triples(exs))
         w.flush()
         data = links.load_link_input(w.select)
-        result = links.compute_links(data)
+        result = links.compute_links(data, **params)
         w.replace_graph(str(LINKS_GRAPH), links.link_triples(result))
         w.commit()
     return store
@@ -318,10 +319,14 @@ def test_related_pagerank_community_stored(own_store):
     stats = store.select("SELECT ?e ?pr ?c ?d WHERE { ?e kg:pagerank ?pr ; kg:community ?c ; kg:degree ?d }")
     assert {r["e"] for r in stats} == {r["e"] for r in ents}
     assert all(r["pr"] > 0 for r in stats)
-    rel = store.select("""SELECT ?a ?b ?w ?rank ?m WHERE { ?r a kg:Relatedness ; kg:fromEntity ?a ; kg:toEntity ?b ;
-                          kg:weight ?w ; kg:rank ?rank ; kg:method ?m }""")
+    rel = store.select("""SELECT ?a ?b ?w ?rank ?m WHERE { ?r a kg:Relatedness ; kg:weight ?w ; kg:method ?m .
+                          { ?r kg:fromEntity ?a ; kg:toEntity ?b ; kg:rankFrom ?rank }
+                          UNION { ?r kg:toEntity ?a ; kg:fromEntity ?b ; kg:rankTo ?rank } }""")
     pairs = {(r["a"], r["b"]) for r in rel}
     assert (REC_PLE, str(entity_iri("Paper/MMoE"))) in pairs
+    # one record per pair, its ends in IRI order
+    ends = store.select("SELECT ?a ?b WHERE { ?r a kg:Relatedness ; kg:fromEntity ?a ; kg:toEntity ?b }")
+    assert all(str(r["a"]) < str(r["b"]) for r in ends) and len(ends) == len({(r["a"], r["b"]) for r in ends})
     # no shortcut triples derived from the records (kg.links.triples)
     for p in ("covers", "coverage", "relatedTo", "relatedness"):
         assert not store.select("SELECT ?p ?s WHERE { ?s ?p ?o } LIMIT 1", {"p": URIRef(str(KG) + p)})

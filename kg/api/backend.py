@@ -83,6 +83,8 @@ SELECT ?n ?path ?title ?cat ?date WHERE {
 }"""
 _Q_COUNTS = "SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?class } GROUP BY ?class"
 _Q_TRIPLES = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+#: the related links as the entities rank them: a pair record counts once for each end that ranks the other
+_Q_RANKED = "SELECT (COUNT(*) AS ?n) WHERE { { ?r kg:rankFrom ?k } UNION { ?r kg:rankTo ?k } }"
 _Q_RELATED_ALL = """
 SELECT ?a ?b ?w WHERE { ?r kg:fromEntity ?a ; kg:toEntity ?b . OPTIONAL { ?r kg:weight ?w } }"""
 # The coverage ranking index: every coverage row of the links graph (one copy of each fact), and the URL
@@ -226,7 +228,8 @@ class Catalogue:
                 counts = {str(r["class"]).rsplit("#", 1)[-1]: int(r["n"]) for r in store.select(_Q_COUNTS)
                           if str(r["class"]).startswith(KG_NS)}
                 triples = int(store.select(_Q_TRIPLES)[0]["n"])
-                self._stats = {"counts": counts, "triples": triples}
+                ranked = int(store.select(_Q_RANKED)[0]["n"])
+                self._stats = {"counts": counts, "triples": triples, "ranked": ranked}
             return self._stats
 
     def coverage_index(self, store: StoreSnapshot) -> dict[str, tuple[str, ...]]:

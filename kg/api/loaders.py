@@ -38,8 +38,8 @@ SELECT ?e ?cov ?src ?score ?direct ?just ?method ?url ?title ?note ?section WHER
 _Q_RELATED = """
 SELECT ?e ?r ?to ?w ?method ?rank WHERE {{
   {values}
-  ?r kg:fromEntity ?e ; kg:toEntity ?to .
-  OPTIONAL {{ ?r kg:weight ?w }} OPTIONAL {{ ?r kg:method ?method }} OPTIONAL {{ ?r kg:rank ?rank }}
+  {{ ?r kg:fromEntity ?e ; kg:toEntity ?to ; kg:rankFrom ?rank }} UNION {{ ?r kg:toEntity ?e ; kg:fromEntity ?to ; kg:rankTo ?rank }}
+  OPTIONAL {{ ?r kg:weight ?w }} OPTIONAL {{ ?r kg:method ?method }}
 }}"""
 
 _Q_MENTIONS = """

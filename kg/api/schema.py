@@ -243,7 +243,7 @@ class Query:
         return Stats(generation=ctx.snap.generation, triples=s["triples"], notes=c.get("Note", 0),
                      sections=c.get("Section", 0), sources=c.get("Source", 0), mentions=c.get("Mention", 0),
                      entities=len(ctx.catalogue.entities), coverages=c.get("Coverage", 0),
-                     relations=c.get("Relatedness", 0),
+                     relations=s.get("ranked", 0),
                      by_type=[TypeCount(type=EntityType(t), count=c.get(t, 0)) for t in ENTITY_TYPES])
 
 

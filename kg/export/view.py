@@ -129,13 +129,16 @@ def load_view_graph(select: Select | ViewReader, filters: ViewFilter | None = No
     related = 0
     froms, tos = rd.first("fromEntity"), rd.first("toEntity")
     weights, methods = rd.first("weight"), rd.first("method")
+    rank_from, rank_to = rd.first("rankFrom"), rd.first("rankTo")
     for r in sorted(rd.typed("Relatedness")):
         a, b = froms.get(r), tos.get(r)
         if a in g and b in g and a != b:
             method = method_name(methods.get(r)) or "related"
-            g.add_edge(a, b, key=f"related:{method}", kind="related", weight=number(weights.get(r), 1.0),
-                       method=method)
-            related += 1
+            # one record per pair: an edge each way the pair is ranked (in the ranking end's top-k)
+            for x, y in [(a, b)] * (r in rank_from) + [(b, a)] * (r in rank_to):
+                g.add_edge(x, y, key=f"related:{method}", kind="related", weight=number(weights.get(r), 1.0),
+                           method=method)
+                related += 1
     if not related:  # shortcut triples only
         for a, b in rd.pairs("relatedTo"):
             if a in g and b in g and a != b and not g.has_edge(a, b):

@@ -70,6 +70,8 @@ entities are hubs and add nothing (they would relate everything to
 everything, and cost quadratic time).  The ``top_k`` best per entity are kept
 with their rank and two evidence mentions that name both ends: in one
 sentence where there is one, else in the smallest shared snippet or title.
+The store holds one record per pair (:class:`RelatedPair`): the weight and
+evidence once, and the rank on each side that keeps the other.
 
 **Centrality and communities** are computed on the graph of those top-k
 links: weighted PageRank (networkx's SciPy iteration) and Louvain
@@ -110,9 +112,11 @@ from kg.links.records import (
     LinkResult,
     MentionInfo,
     Related,
+    RelatedPair,
     SectionInfo,
     SnippetInfo,
     SourceInfo,
+    related_pairs,
 )
 from kg.links.relatedness import RELATED_METHOD, communities_of
 from kg.links.relink import Relink, RelinkInfo, relink
@@ -127,6 +131,8 @@ __all__ = [
     "LinkInput",
     "Coverage",
     "Related",
+    "RelatedPair",
+    "related_pairs",
     "EntityStats",
     "LinkResult",
     "Hop",

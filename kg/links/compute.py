@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kg.links.coverage import coverage_full
-from kg.links.records import DEFAULTS, PARALLEL_ENTITIES, EntityInfo, LinkInput, LinkResult
+from kg.links.records import DEFAULTS, PARALLEL_ENTITIES, EntityInfo, LinkInput, LinkResult, related_pairs
 from kg.links.relatedness import centrality, relatedness
 from kg.parallel import forked
 
@@ -31,8 +31,8 @@ def compute_links(data: LinkInput, **params: Any) -> LinkResult:
     >>> r = compute_links(LinkInput(tuple(e), tuple(m), tuple(s)))
     >>> [(c.source, c.direct) for c in coverage_of(r, "e:ple")]
     [('src:1', True), ('src:2', False)]
-    >>> [(x.from_entity, x.to_entity, x.rank) for x in r.related]
-    [('e:mmoe', 'e:ple', 1), ('e:ple', 'e:mmoe', 1)]
+    >>> [(x.from_entity, x.to_entity, x.rank_from, x.rank_to) for x in r.related]
+    [('e:mmoe', 'e:ple', 1, 1)]
     """
     p = {**DEFAULTS, **params}
     unknown = set(params) - set(DEFAULTS)
@@ -53,12 +53,12 @@ def entity_table(data: LinkInput) -> dict[str, EntityInfo]:
 
 def compute_full(data: LinkInput, p: Mapping[str, Any], emit_related: Callable[[tuple], None] | None = None):
     """The whole link pass: its result, and the state an incremental pass starts from.  ``emit_related(records)``
-    is given the related links as soon as they are made (the pass's writer writes them while coverage is
+    is given the related links (one record per pair) as soon as they are made (the pass's writer writes them while coverage is
     computed).  With many entities, centrality is computed in a forked child meanwhile."""
     entities = entity_table(data)
     sections = {s.iri: s for s in data.sections}
     related, degree, freq = relatedness(data, entities, p)
-    related_records = tuple(r for k in sorted(related) for r in related[k])
+    related_records = related_pairs(r for k in sorted(related) for r in related[k])
     if len(entities) >= PARALLEL_ENTITIES:
         stats_later = forked(centrality, entities, related, degree, p)
     else:

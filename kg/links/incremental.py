@@ -22,7 +22,7 @@ from typing import Any
 
 from kg.links.compute import entity_table
 from kg.links.coverage import coverage_incremental
-from kg.links.records import PARALLEL_ENTITIES, LinkInput, LinkResult
+from kg.links.records import PARALLEL_ENTITIES, LinkInput, LinkResult, related_pairs
 from kg.links.relatedness import centrality, relatedness
 from kg.parallel import forked
 
@@ -98,8 +98,10 @@ def compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappin
     fresh_sources = {t[0] for part in fresh.values() for t in part.get("sources", ())}
     # what this pass may have changed, as (the last pass's records, this pass's): the rest is carried over
     redone = (redo_rows | rel_new.keys() | (old["related"].keys() - entities.keys())) & old["related"].keys()
-    dropped: list = [r for a in redone for r in old["related"][a]]
-    made_now: list = [r for rs in rel_new.values() for r in rs]
+    pairs = related_pairs((r for k in sorted(related) for r in related[k]), fresh=rel_new.keys())
+    ends = redone | rel_new.keys()  # a pair with an end here may have changed (a rank, or its weight)
+    dropped: list = [r for r in cache["result"].related if r.from_entity in ends or r.to_entity in ends]
+    made_now: list = [r for r in pairs if r.from_entity in ends or r.to_entity in ends]
     coverages, cov_state = coverage_incremental(data, entities, sections, related, p, old["coverage"],
                                                 fresh_sources, touched, stale_sources, dropped, made_now)
     stats = stats_later()
@@ -115,7 +117,7 @@ def compute_incremental(data: LinkInput, cache: Mapping[str, Any], fresh: Mappin
             if o is not None:
                 dropped.append(o)
     dropped.extend(last.values())
-    result = LinkResult(coverages=coverages, related=tuple(r for k in sorted(related) for r in related[k]),
+    result = LinkResult(coverages=coverages, related=pairs,
                         stats=tuple(kept_stats), params=tuple(sorted(p.items())))
     return result, {"coverage": cov_state, "related": related, "degree": degree, "freq": freq,
                     "community": {s.entity: s.community for s in stats}}, (dropped, made_now)

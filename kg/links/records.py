@@ -1,11 +1,12 @@
 """The link pass's records: what it reads (:class:`LinkInput` and its parts), what it makes
-(:class:`LinkResult`: coverage, relatedness, entity statistics), a path's :class:`Hop`, and the pass's
+(:class:`LinkResult`: coverage, relatedness pairs, entity statistics), a path's :class:`Hop`, and the pass's
 tunable parameters (:data:`DEFAULTS`)."""
 
 from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
+from collections.abc import Container, Iterable
 from typing import Any
 
 # ---------------------------------------------------------------- what the pass reads
@@ -117,6 +118,47 @@ class Related(_Record):
 
 
 @dataclass(slots=True, unsafe_hash=True)
+class RelatedPair(_Record):
+    """One relatedness record per unordered pair (and method): the ends in IRI order, the weight and evidence
+    once, and each end's rank of the other where it keeps the other in its top-k (else None)."""
+
+    from_entity: str
+    to_entity: str
+    weight: float
+    method: str
+    evidence: tuple[str, ...] = ()
+    rank_from: int | None = None  # to_entity's rank among from_entity's related
+    rank_to: int | None = None  # from_entity's rank among to_entity's related
+
+
+def related_pairs(related: Iterable[Related], fresh: Container[str] = ()) -> tuple[RelatedPair, ...]:
+    """The pair records of directed ``related`` records, sorted.  Both directions of a pair carry the same
+    weight and evidence in a full pass; where they differ (an incremental pass redoes some rows only), the
+    direction whose entity is in ``fresh`` gives them, else the one from the first end.
+
+    >>> r = [Related("b", "a", 0.5, 1, "m", ("x",)), Related("a", "b", 0.5, 3, "m", ("x",)), Related("a", "c", 0.2, 1, "m")]
+    >>> [(p.from_entity, p.to_entity, p.rank_from, p.rank_to) for p in related_pairs(r)]
+    [('a', 'b', 3, 1), ('a', 'c', 1, None)]
+    """
+    pairs: dict[tuple[str, str, str], RelatedPair] = {}
+    given: dict[tuple[str, str, str], tuple[bool, bool]] = {}  # what gave a pair its weight: (fresh, first end)
+    for r in related:
+        a, b = (r.from_entity, r.to_entity) if r.from_entity <= r.to_entity else (r.to_entity, r.from_entity)
+        key, mine = (a, b, r.method), (r.from_entity in fresh, r.from_entity == a)
+        p = pairs.get(key)
+        if p is None:
+            p = pairs[key] = RelatedPair(a, b, r.weight, r.method, r.evidence)
+            given[key] = mine
+        elif mine > given[key]:
+            p.weight, p.evidence, given[key] = r.weight, r.evidence, mine
+        if r.from_entity == a:
+            p.rank_from = r.rank
+        else:
+            p.rank_to = r.rank
+    return tuple(pairs[k] for k in sorted(pairs))
+
+
+@dataclass(slots=True, unsafe_hash=True)
 class EntityStats(_Record):
     entity: str
     pagerank: float
@@ -124,13 +166,13 @@ class EntityStats(_Record):
     degree: int
 
 
-_ATTRS = {cls: operator.attrgetter(*cls.__dataclass_fields__) for cls in (Coverage, Related, EntityStats)}
+_ATTRS = {cls: operator.attrgetter(*cls.__dataclass_fields__) for cls in (Coverage, Related, RelatedPair, EntityStats)}
 
 
 @dataclass(frozen=True)
 class LinkResult:
     coverages: tuple[Coverage, ...] = ()
-    related: tuple[Related, ...] = ()
+    related: tuple[RelatedPair, ...] = ()  # one record per pair (the directed lists are the pass's state)
     stats: tuple[EntityStats, ...] = ()
     params: tuple[tuple[str, Any], ...] = ()
 

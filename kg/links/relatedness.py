@@ -106,8 +106,8 @@ def relatedness(data: LinkInput, entities: Mapping[str, EntityInfo], p: Mapping[
 
     def evidence(a: str, b: str) -> tuple[str, ...]:
         """Two mentions that name both ends: in one sentence where there is one, else in the smallest
-        shared snippet or source title."""
-        x, y = (a, b) if len(ctx_of[a]) <= len(ctx_of[b]) else (b, a)
+        shared snippet or source title (the same both ways: one record holds it for the pair)."""
+        x, y = (a, b) if (len(ctx_of[a]), a) <= (len(ctx_of[b]), b) else (b, a)
         best: tuple | None = None
         for ctx in ctx_of[x]:
             mem = members[ctx]

@@ -24,7 +24,7 @@ from kg.links.cache import cache_key, load_cache, parts_file, save_cache
 from kg.links.compute import compute_full
 from kg.links.incremental import compute_incremental
 from kg.links.reading import Assembly, input_from_parts, note_paths, read_note_parts
-from kg.links.records import DEFAULTS, Coverage, LinkResult, Related
+from kg.links.records import DEFAULTS, Coverage, LinkResult, RelatedPair
 from kg.links.triples import LinkText
 from kg.parallel import WorkingSet, free_in_background
 from kg.vocab import note_graph
@@ -34,7 +34,7 @@ def _key(x) -> tuple:
     """What identifies a link record (the same key with other values is a changed record)."""
     if type(x) is Coverage:
         return "c", x.source, x.entity
-    if type(x) is Related:
+    if type(x) is RelatedPair:
         return "r", x.from_entity, x.to_entity, x.method
     return "s", x.entity
 

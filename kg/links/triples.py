@@ -2,9 +2,11 @@
 as N-Quads text (:class:`LinkText`), which Oxigraph parses and writes without holding the GIL.
 
 A record holds what answers questions, once: a coverage its source, entity, score, kind, method (an IRI),
-justification, evidence (mention IRIs) and shared neighbours; a relatedness its ends, weight, rank, method and
-evidence.  No shortcut triples derived from them (``kg:covers``, ``kg:coverage``, ``kg:relatedTo``,
-``kg:relatedness``): ``?c kg:source ?s ; kg:entity ?e`` and ``?r kg:fromEntity ?a ; kg:toEntity ?b`` ask."""
+justification, evidence (mention IRIs) and shared neighbours; a relatedness, one per pair of entities, its ends
+(in IRI order), weight, method, evidence and each end's rank of the other (``kg:rankFrom``: ``kg:toEntity``'s
+rank among ``kg:fromEntity``'s related; ``kg:rankTo`` the other way; absent when not in that top-k).  No shortcut triples derived from them (``kg:covers``, ``kg:coverage``, ``kg:relatedTo``,
+``kg:relatedness``): ``?c kg:source ?s ; kg:entity ?e`` and ``?r kg:fromEntity ?a ; kg:toEntity ?b ; kg:rankFrom ?k``
+(with its mirror ``?r kg:toEntity ?a ; kg:fromEntity ?b ; kg:rankTo ?k``) ask."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import pyoxigraph as ox
 from rdflib import RDF, XSD, Literal, URIRef
 
-from kg.links.records import Coverage, EntityStats, LinkResult, Related
+from kg.links.records import Coverage, EntityStats, LinkResult, RelatedPair
 from kg.store.nquads import string_literal
 from kg.vocab import KG, KG_NS, coverage_iri, method_iri, relatedness_iri
 
@@ -55,7 +57,10 @@ def link_triples(result: LinkResult) -> Iterable[tuple]:
         yield node, KG.fromEntity, a
         yield node, KG.toEntity, b
         yield node, KG.weight, dbl(r.weight)
-        yield node, KG.rank, integer(r.rank)
+        if r.rank_from is not None:
+            yield node, KG.rankFrom, integer(r.rank_from)
+        if r.rank_to is not None:
+            yield node, KG.rankTo, integer(r.rank_to)
         yield node, KG.method, method_iri(r.method)
         for m in r.evidence:
             yield node, KG.evidence, URIRef(m)
@@ -76,7 +81,7 @@ class LinkText:
         self.k = {n: f"<{KG_NS}{n}>" for n in (
             "Coverage", "source", "entity", "score", "direct", "method", "justification",
             "evidence", "via", "Relatedness", "fromEntity", "toEntity", "weight",
-            "rank", "pagerank", "community", "degree")}
+            "rankFrom", "rankTo", "pagerank", "community", "degree")}
         self.k["type"] = f"<{_RDF_TYPE}>"
         self.double = f"^^<{_XSD_NS}double>"
         self.integer = f"^^<{_XSD_NS}integer>"
@@ -105,7 +110,7 @@ class LinkText:
             *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in c.evidence),
             *(f"{node} {k['via']} {self.iri(v)} {g}" for v in c.via)))
 
-    def related(self, r: Related) -> str:
+    def related(self, r: RelatedPair) -> str:
         g, k = self.g, self.k
         node = self.iri(str(relatedness_iri(r.from_entity, r.to_entity, r.method)))
         a, b = self.iri(r.from_entity), self.iri(r.to_entity)
@@ -113,7 +118,8 @@ class LinkText:
             f"{node} {k['type']} {k['Relatedness']} {g}",
             f"{node} {k['fromEntity']} {a} {g}{node} {k['toEntity']} {b} {g}",
             f'{node} {k["weight"]} "{float(r.weight)!r}"{self.double} {g}',
-            f'{node} {k["rank"]} "{int(r.rank)}"{self.integer} {g}',
+            *((f'{node} {k["rankFrom"]} "{int(r.rank_from)}"{self.integer} {g}',) if r.rank_from is not None else ()),
+            *((f'{node} {k["rankTo"]} "{int(r.rank_to)}"{self.integer} {g}',) if r.rank_to is not None else ()),
             f"{node} {k['method']} {self.iri(str(method_iri(r.method)))} {g}",
             *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in r.evidence)))
 
@@ -124,19 +130,19 @@ class LinkText:
                 f'{e} {k["community"]} "{int(s.community)}"{self.integer} {g}'
                 f'{e} {k["degree"]} "{int(s.degree)}"{self.integer} {g}')
 
-    def record(self, x: Coverage | Related | EntityStats) -> str:
-        return self.coverage(x) if type(x) is Coverage else self.related(x) if type(x) is Related else self.stats(x)
+    def record(self, x: Coverage | RelatedPair | EntityStats) -> str:
+        return self.coverage(x) if type(x) is Coverage else self.related(x) if type(x) is RelatedPair else self.stats(x)
 
-    def text(self, records: Iterable[Coverage | Related | EntityStats]) -> bytes:
+    def text(self, records: Iterable[Coverage | RelatedPair | EntityStats]) -> bytes:
         return "".join(map(self.record, records)).encode("utf-8")
 
-    def batches(self, records: Sequence[Coverage | Related | EntityStats], size: int = 5_000) -> Iterator[bytes]:
+    def batches(self, records: Sequence[Coverage | RelatedPair | EntityStats], size: int = 5_000) -> Iterator[bytes]:
         """The text of ``records`` in pieces of ``size`` records: the first are written while the next are
         made."""
         for i in range(0, len(records), size):
             yield self.text(records[i:i + size])
 
-    def quads(self, records: Sequence[Coverage | Related | EntityStats]) -> list[ox.Quad]:
+    def quads(self, records: Sequence[Coverage | RelatedPair | EntityStats]) -> list[ox.Quad]:
         """pyoxigraph quads of link records (to remove them from a store)."""
         return list(ox.parse(self.text(records), format=ox.RdfFormat.N_QUADS)) if records else []
 

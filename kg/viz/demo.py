@@ -107,14 +107,19 @@ def link_triples(extraction: Extraction, links=DEMO_LINKS):
     known = {e.name: e for e in extraction.entities}
     ent = {name: entity_iri(e.key) for name, e in known.items()}
     degree: dict[str, int] = {n: 0 for n in known}
+    ranked: dict[str, int] = {}  # links listed so far from each entity (its rank of the next)
     for a, b, w, method in links:
         if a not in ent or b not in ent:
             continue
-        r = relatedness_iri(str(ent[a]), str(ent[b]), method)
+        ranked[a] = rank = ranked.get(a, 0) + 1
+        # one record per pair, its ends in IRI order, the rank on the side that lists the other
+        x, y, side = (ent[a], ent[b], KG.rankFrom) if str(ent[a]) <= str(ent[b]) else (ent[b], ent[a], KG.rankTo)
+        r = relatedness_iri(str(x), str(y), method)
         yield r, RDF.type, KG.Relatedness
-        yield r, KG.fromEntity, ent[a]
-        yield r, KG.toEntity, ent[b]
+        yield r, KG.fromEntity, x
+        yield r, KG.toEntity, y
         yield r, KG.weight, Literal(w, datatype=XSD.double)
+        yield r, side, Literal(rank, datatype=XSD.integer)
         yield r, KG.method, method_iri(method)
         degree[a] += 1
         degree[b] += 1

@@ -166,7 +166,9 @@ def make_coverage(c: CoverageRec) -> Coverage:
                     match=c.match or "name", justification=c.justification, method=c.method, rec=c)
 
 
-@strawberry.type(description="A weighted, directed relatedness of one entity to another.")
+@strawberry.type(description="How related one entity ('from', the one asked about) is to another ('to'), "
+                             "with its weight and its rank among from's related entities; 'iri' names the "
+                             "graph's record, which one pair of entities shares in both directions.")
 class Relatedness:
     iri: strawberry.ID
     weight: float

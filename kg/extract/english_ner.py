@@ -7,16 +7,17 @@ people, places and organisations of general English prose ("Steve Jobs met Bill 
 the notes alone are too few to teach.
 
 Like the other rule components its names are candidates (method ``english_ner``) that the trained tagger
-reads as features and weighs.  It reads only the English sentences where a general list names something
-(the ``kg_latin_names`` candidates: a few percent of English prose).  Where the model and a general list agree on a span and its type (a place of
-the place lists, a given name and what follows it, a name ending in University or Foundation: the
-``kg_latin_names`` candidates), the name stands (method ``english_agreed``, kept like a structural rule's):
-two independent general resources outweigh a tagger that learnt English from few notes.  Unless the note
-(its code included) also writes the name's first word in lower case: then it is a word or an identifier there (jinja, mobile,
-rye, run, code), not a name; and unless it stands in a title line of a reading list of whose words it
-is not most ("Dare to Ukraine"), which the tagger reads whole.  A sentence is English when it has at least three Latin
-words, no Han character and a capital letter (a sentence without one names nobody the model would find);
-Latin names inside Chinese sentences are ``kg_latin_names``' job.
+reads as features and weighs.  It reads only English sentences (three Latin words or more, a capital
+letter, no Han character) where a general list names something: the ``kg_latin_names`` candidates, a few
+percent of English prose.  Latin names inside Chinese sentences are left to ``kg_latin_names`` and the
+tagger.
+
+Where the model and a list agree on a span and its type (a listed place; a given name and what follows it;
+a name ending in University or Foundation), the name stands (method ``english_agreed``, kept like a
+structural rule's): two independent general resources outweigh a tagger that learnt English from few
+notes.  Except when the note, its code included, writes the name's first word in lower case (jinja,
+mobile, rye, run: a word or an identifier there), and when the name stands in a reading-list title line
+whose words it is not most of ("Dare to Ukraine": the tagger reads the title whole).
 """
 
 from __future__ import annotations

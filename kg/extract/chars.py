@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 __all__ = [
     "PUNCT", "FUNCTION_CHARS", "NOT_NAME_END", "NOT_NAME_CHAR", "FUNCTION_TAGS", "NAME_TAGS", "CJK_CHARS", "CJK_CONTENT",
     "CJK_NAME_CHARS", "ALNUM_DASH_RUN", "WORD_CHAR_RUN", "LATIN_WORD", "TRANSLIT_SEP", "words_pattern", "is_cjk",
-    "word_lengths", "ends_with_any", "starts_with_any", "finditer_from", "run_starts", "without_surrogates",
+    "word_lengths", "ends_with_any", "starts_with_any", "finditer_from", "run_starts",
 ]
 
 
@@ -108,16 +108,3 @@ LATIN_WORD = re.compile(r"(?<![A-Za-z0-9\-_.])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9
 
 
 TRANSLIT_SEP = "·•・‧"
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def without_surrogates(text: str) -> str:
-    """``text`` with each lone surrogate (a broken file, read as the store keeps it) as U+FFFD, one
-    character for one so that offsets hold: what a model that takes UTF-8 (crfsuite, spaCy) can read.
-
-    >>> without_surrogates("北京\\udcff。") == "北京\\ufffd。"
-    True
-    """
-    return text if text.isascii() or not _SURROGATE.search(text) else _SURROGATE.sub("\ufffd", text)

@@ -29,8 +29,8 @@ from functools import lru_cache
 from spacy.language import Language
 
 from kg.errors import ModelError
-from kg.extract.chars import without_surrogates
 from kg.extract.document import CANDIDATES, add_candidate, doc_text
+from kg.vocab import storable_text
 
 __all__ = ["AGREED_METHOD", "ENGLISH_MODEL", "NER_LABELS", "english_pipeline", "english_sentences", "english_names",
            "kg_english_ner"]
@@ -98,7 +98,7 @@ def english_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
     nlp = english_pipeline()
     # a sentence written many times (a log, a table, a template) is read once
     unique = list(dict.fromkeys(text[a:b] for a, b in spans))
-    readable = [without_surrogates(u) for u in unique]
+    readable = [storable_text(u) for u in unique]
     found = {}
     for sentence, doc in zip(unique, nlp.pipe(readable, batch_size=64)):
         found[sentence] = [(ent.start_char, ent.end_char, NER_LABELS[ent.label_], ent.label_)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from spacy.language import Language
 
-from kg.extract.chars import without_surrogates
 from kg.extract.document import CANDIDATES, add_candidate, doc_text, doc_tokens
 from kg.extract.features import UnitFeatures, sequences_of, units_of
 from kg.extract.tagger_model import TaggerModel
+from kg.vocab import storable_text
 
 __all__ = ["decode", "kg_tagger_factory"]
 
@@ -65,12 +65,12 @@ class _TaggerComponent:
         units = units_of(text)
         if not units:
             return doc
-        # crfsuite takes UTF-8: a lone surrogate (a broken file, read as the store holds it) is read as
-        # U+FFFD, one character for one, so that offsets stay
+        # crfsuite takes UTF-8: a lone surrogate is read as the store keeps it ("?", one character for
+        # one, so that offsets stay)
         tokens = doc_tokens(doc)
-        if without_surrogates(text) is not text:
-            text = without_surrogates(text)
-            tokens = [(s, e, without_surrogates(w)) for s, e, w in tokens]
+        if storable_text(text) is not text:
+            text = storable_text(text)
+            tokens = [(s, e, storable_text(w)) for s, e, w in tokens]
         feats = UnitFeatures(text, units, doc.user_data.get(CANDIDATES, []), tokens)
         tagger = self._tagger
         for seq in sequences_of(text, units):

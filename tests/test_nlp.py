@@ -292,3 +292,17 @@ def test_held_out_f1_floor(extractor):
     for (lang, type_), floor in HELD_OUT_F1.items():
         report = reports[("test", lang)]
         assert report.score(type_).f1 >= floor, f"{lang} {type_}\n{report.format()}"
+
+
+def test_a_named_place_or_person_before_an_event_word_and_a_year_before_an_election_are_event_candidates(extractor):
+    from kg.extract.document import CANDIDATES
+
+    def events(text, method):
+        found = extractor.rule_findings(text, text)
+        return {text[c[0]:c[1]] for c in found[CANDIDATES] if c[2] == "Event" and c[3] == method}
+
+    text = "巴赫姆特战役持续半年。奥地利继承战争期间，苏丹内战爆发。1996年大选中叶利钦获胜。"
+    assert {"巴赫姆特战役", "奥地利继承战争", "苏丹内战"} <= events(text, "event_after_name")
+    assert events(text, "event_year") == {"1996年大选"}
+    # a word between the place and the event word that is no part of a name ends it
+    assert not events("美国人民的战争，中国发动战争。", "event_after_name")

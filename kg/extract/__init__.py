@@ -29,6 +29,8 @@ Components, in pipeline order (each writes to ``doc.user_data``):
 ``kg_english_ner``     spaCy's general English NER (en_core_web_sm) in English sentences; where it and a
                        general list agree (Seattle, Steve Jobs) the name stands
 ``kg_lexicon``         jieba's dictionary tags (nr/ns/nt) as a weak signal
+``kg_named_events``    a place or person the rules found before an event word (拿破仑战争), a year before an
+                       election or games (1996年大选) → Event
 ``kg_model_ner``       a trained pipeline's NER (only with ``--model``)
 ``kg_tagger``          the trained CRF: every entity, typed (Person, Event, Paper, Place, Organization, Technology)
 ``kg_resolve``         structural spans and the tagger's, one per stretch of text
@@ -36,7 +38,7 @@ Components, in pipeline order (each writes to ``doc.user_data``):
 Each is defined and registered (``@Language.component``) in one module: ``dates``
 (kg_sentences, kg_dates), ``titles`` (kg_titles, kg_english_titles, kg_acronyms,
 kg_model_names, kg_conferences), ``places`` (kg_gazetteer), ``suffix_names``
-(kg_suffix_names), ``organisations`` (kg_org_context), ``persons`` (kg_person_names),
+(kg_suffix_names, kg_named_events), ``organisations`` (kg_org_context), ``persons`` (kg_person_names),
 ``latin_names`` (kg_latin_names), ``english_ner`` (kg_english_ner), ``lexicon`` (kg_lexicon, and the NER wrapper behind kg_model_ner), ``tagger`` (kg_tagger) and
 ``resolve`` (kg_resolve).
 

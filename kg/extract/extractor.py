@@ -51,6 +51,7 @@ COMPONENTS = (
     "kg_latin_names",
     "kg_english_ner",
     "kg_lexicon",
+    "kg_named_events",
 )
 #: the trained tagger and the resolver run after the rule components (and after ``kg_model_ner``)
 FINAL_COMPONENTS = ("kg_tagger", "kg_resolve")

@@ -13,11 +13,11 @@ from spacy.language import Language
 
 from kg.extract.chars import FUNCTION_CHARS, FUNCTION_TAGS, ends_with_any, is_cjk
 from kg.extract.document import (
-    T_SUFFIX, add_candidate, doc_text, doc_tokens, ends_token, starts_token, suffix_type, token_groups, token_starts,
+    CANDIDATES, T_SUFFIX, add_candidate, doc_text, doc_tokens, ends_token, starts_token, suffix_type, token_groups, token_starts,
 )
 from kg.extract.resources import Resources, shared_resources
 
-__all__ = ["kg_suffix_names", "NUMERAL"]
+__all__ = ["kg_suffix_names", "kg_named_events", "NUMERAL"]
 
 
 _ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+次$")
@@ -54,7 +54,7 @@ _NATURE_HEADS = frozenset("喷发 爆发 地震 大地震 海啸".split())
 #: words that may stand between a proper name and an event word (印度民族大起义, 汤加火山大喷发)
 _EVENT_INFIX = frozenset("民族 人民 农民 工人 学生 大 火山 独立 解放 反 武装 军民 军队 守军 海军 陆军 空军".split())
 #: event words naming games and fairs: after a country they name its team (乌克兰奥运会冠军), not the event
-_HOSTED = ("奥运会", "冬奥会", "世界杯", "博览会", "世博会", "亚运会")
+_HOSTED = ("奥运会", "冬奥会", "世界杯", "博览会", "世博会", "亚运会", "全运会", "运动会", "锦标赛", "航展")
 #: event words that in technical prose name a protocol or a program event (UDP协议, 鼠标事件)
 _TECH_HEADS = ("协议", "协定", "事件", "行动", "运动")
 #: event words after which a common noun alone may name the event (广场协议): treaties and meetings
@@ -297,3 +297,47 @@ def _org_follows(text: str, e: int, res: Resources) -> bool:
         if head.endswith(res.org_suffixes) or head.endswith(_OFFICE_END) and (cut == len(run) or res.role_re.match(run, cut)):
             return True
     return False
+
+
+#: event words a name of a place or a person may stand before (拿破仑战争, 巴赫姆特战役, 苏丹内战)
+_NAMED_HEADS = frozenset("战争 大战 战役 会战 之战 之役 海战 空战 血战 攻防战 保卫战 围城战 登陆战 内战 起义 暴动 革命 "
+                         "兵变 政变 事变 事件 惨案 危机 叛乱 之乱 之变 改革 变法 维新 大捷 北伐 东征 西征 远征".split())
+#: words that may stand between the name and the event word (奥地利王位继承战争, 八国联军侵华战争)
+_NAMED_INFIX = _EVENT_INFIX | frozenset("继承 王位 侵华 统一 殖民".split())
+#: the candidates whose name may lead an event name: places and people (not titles, not the weak lexicon)
+_NAME_TYPES = frozenset({"Place", "Person"})
+_NAME_METHODS_SKIPPED = frozenset({"lexicon_nr", "lexicon_ns", "lexicon_nrt", "lexicon_nrfg", "surname"})
+#: a year and 年 before an election or a games (1996年大选, 2016年总统选举, 2008年奥运会)
+_YEAR_EVENT = re.compile(r"(?:1\d{3}|20\d\d)年(?:的)?[\u4e00-\u9fff]{0,4}?(?:大选|选举|公投|奥运会|冬奥会|世界杯|亚运会|全运会|运动会|锦标赛|博览会|世博会|航展|大火)")
+
+
+@Language.component("kg_named_events")
+def kg_named_events(doc):
+    """Event names the suffix rule leaves out, from what the components before found: a place or a
+    person the other rules name, right before an event word (拿破仑战争, 巴赫姆特战役, 苏丹内战),
+    perhaps with an infix word (奥地利继承战争); and a year before an election or games (1996年大选).
+    Candidates for the tagger (``event_after_name``, ``event_year``), not answers."""
+    text = doc_text(doc)
+    cands = doc.user_data.get(CANDIDATES)
+    if cands:
+        toks = doc_tokens(doc)
+        starts = token_starts(doc)
+        names_ending: dict[int, int] = {}  # end -> the earliest start of a name ending there
+        events = set()
+        for s, e, type_, method, _prio in cands:
+            if type_ == "Event":
+                events.add((s, e))
+            elif type_ in _NAME_TYPES and method not in _NAME_METHODS_SKIPPED and e - s >= 2:
+                names_ending[e] = min(s, names_ending.get(e, s))
+        for i in token_groups(doc)[T_SUFFIX]:
+            s, e, tok = toks[i]
+            if tok not in _NAMED_HEADS:
+                continue
+            start = names_ending.get(s)
+            if start is None and i > 0 and toks[i - 1][2] in _NAMED_INFIX:
+                start = names_ending.get(toks[i - 1][0])
+            if start is not None and (start, e) not in events and starts_token(starts, start):
+                add_candidate(doc, start, e, "Event", "event_after_name", 78)
+    for m in _YEAR_EVENT.finditer(text):
+        add_candidate(doc, m.start(), m.end(), "Event", "event_year", 78)
+    return doc

@@ -320,6 +320,7 @@ def kg_named_events(doc):
     text = doc_text(doc)
     cands = doc.user_data.get(CANDIDATES)
     if cands:
+        res = shared_resources()
         toks = doc_tokens(doc)
         starts = token_starts(doc)
         names_ending: dict[int, int] = {}  # end -> the earliest start of a name ending there
@@ -331,8 +332,9 @@ def kg_named_events(doc):
                 names_ending[e] = min(s, names_ending.get(e, s))
         for i in token_groups(doc)[T_SUFFIX]:
             s, e, tok = toks[i]
-            if tok not in _NAMED_HEADS:
-                continue
+            head = (suffix_type(tok, res) or ("", ""))[1]
+            if head not in _NAMED_HEADS or (tok != head and tok[: -len(head)] not in _NAMED_INFIX):
+                continue  # an event word, or one with an infix word (独立战争), not a common noun (贸易战争)
             start = names_ending.get(s)
             if start is None and i > 0 and toks[i - 1][2] in _NAMED_INFIX:
                 start = names_ending.get(toks[i - 1][0])

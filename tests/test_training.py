@@ -108,3 +108,17 @@ def test_the_shipped_model_was_trained_on_no_test_note():
 def test_a_store_knows_its_tagger_by_the_digest_the_model_records(taught):
     folder, report = taught
     assert tagger_digest(folder) == report.digest != tagger_digest(folder / "none") == "none"
+
+
+def test_the_software_list_comes_from_pygments_and_mimetypes_and_is_a_feature(tmp_path):
+    from kg.extract.features import unit_features, units_of
+    from kg.extract.lexicons import software_names, write_lexicons
+
+    assert write_lexicons(tmp_path, ("software_names.txt",))["software_names.txt"] > 500
+    made = {line for line in (tmp_path / "software_names.txt").read_text(encoding="utf-8").splitlines()
+            if not line.startswith("#")}
+    assert {"python", "lua", "bash", "png", "c++"} <= made and {"python", "lua", "png"} <= software_names()
+    text = "用lua写的脚本，输出png图片"
+    units = units_of(text)
+    feats = {text[s:e]: f for (s, e), f in zip(units, unit_features(text, units, [], []))}
+    assert "soft" in feats["lua"] and "soft" in feats["png"] and "soft" not in feats["用"]

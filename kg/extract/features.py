@@ -4,7 +4,7 @@ A **unit** is a run of Latin letters and digits (``GPT``, ``3``, ``Hejlsberg``) 
 non-space character (a Han character, a punctuation mark); spaces are not units but features
 (``sp-``/``sp+``).  A **sequence** is the units of one sentence or line.  A unit's features are strings:
 the unit and its neighbours, their shapes, the jieba word the unit lies in (its position in the word,
-the word, its dictionary tag and frequency), the general name and place lists (``kg.extract.lexicons``
+the word, its dictionary tag and frequency), the general name, place and software lists (``kg.extract.lexicons``
 and ``kg/data``), and the candidates the rule components proposed over it (``cB-Person``,
 ``mI-gazetteer``...).  The rules are thus signals the model learns to weigh, not answers.
 
@@ -18,13 +18,13 @@ import re
 from collections import defaultdict
 from math import log10
 
-from kg.extract.lexicons import latin_name_lists
+from kg.extract.lexicons import latin_name_lists, software_names
 from kg.extract.resources import shared_resources
 
 __all__ = ["FEATURES_VERSION", "MAX_SEQUENCE", "UnitFeatures", "units_of", "sequences_of", "unit_features"]
 
 #: the version of the features below; a model records the version it was trained with
-FEATURES_VERSION = "2"
+FEATURES_VERSION = "3"
 
 _UNIT = re.compile(r"[A-Za-z0-9]+|\S")
 _SENTENCE_END = frozenset("。！？!?；;")
@@ -147,6 +147,7 @@ class UnitFeatures:
         """The features of the units ``indices``."""
         res = shared_resources()
         given, family, places_en = latin_name_lists()
+        software = software_names()
         freq, tags = res.freq, res.tags
         units, tokens, us, ul, sh = self.units, self.tokens, self.us, self.ul, self.sh
         word_at, marks, tech, word_feats = self.word_at, self.marks, self.tech, self.word_feats
@@ -186,6 +187,9 @@ class UnitFeatures:
                 token = tech.get(s)
                 if token:
                     f.append("xt=" + token)
+                # a programming language or a file format (lua, bash, png, c++, m3u8)
+                if (token or low) in software:
+                    f.append("soft")
             if i > 0 and units[i - 1][1] < s:
                 f.append("sp-")
             if i + 1 < n and units[i + 1][0] > e:

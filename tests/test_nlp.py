@@ -306,3 +306,13 @@ def test_a_named_place_or_person_before_an_event_word_and_a_year_before_an_elect
     assert events(text, "event_year") == {"1996年大选"}
     # a word between the place and the event word that is no part of a name ends it
     assert not events("美国人民的战争，中国发动战争。", "event_after_name")
+
+
+def test_the_generated_list_of_the_worlds_places_gives_candidates_on_word_boundaries_only(extractor):
+    from kg.extract.document import CANDIDATES
+
+    text = "别尔哥罗德和汉诺威遭到袭击，全世界都在看。"
+    found = extractor.rule_findings(text, text)
+    listed = {text[c[0]:c[1]] for c in found[CANDIDATES] if c[3] == "place_list"}
+    assert {"别尔哥罗德", "汉诺威"} <= listed
+    assert "世界" not in listed  # another name of a city in GeoNames, an everyday word in the dictionary

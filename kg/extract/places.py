@@ -1,5 +1,9 @@
 """Component ``kg_gazetteer``: countries, regions, provinces, prefectures, states, cities → Place.
 
+Two lists: ``places.txt`` (method ``gazetteer``) and the generated Chinese names of the world's
+countries and cities (``places_zh.txt``, method ``place_list``: only where the segmenter's words
+begin and end with the name, since a list of thousands of cities holds everyday words too).
+
 Also rivers named after a known place (富士山 → 富士川) and Latin names glossing a
 transliterated place (斯通博利火山(Stromboli)).
 """
@@ -12,7 +16,9 @@ from bisect import bisect_right
 from spacy.language import Language
 
 from kg.extract.chars import finditer_from, is_cjk
-from kg.extract.document import add_candidate, doc_text, doc_tokens, is_terminator, left_boundary, token_starts
+from kg.extract.document import (
+    add_candidate, doc_text, doc_tokens, is_terminator, left_boundary, starts_token, token_starts,
+)
 from kg.extract.resources import Resources, shared_resources
 
 
@@ -118,6 +124,11 @@ def kg_gazetteer(doc):
             add_candidate(doc, toks[k][0], toks[k][1], "Place", "gazetteer", 70)
             continue
         add_candidate(doc, s, e, "Place", "gazetteer", 70)
+    ends = {t[1] for t in toks}
+    for m in res.world_place_re.finditer(text):
+        s, e = m.span()
+        if e in ends and starts_token(starts, s):
+            add_candidate(doc, s, e, "Place", "place_list", 68)
     _river_names(doc, text, res)
     _latin_place_glosses(doc, text, res)
     return doc

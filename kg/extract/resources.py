@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib import resources
 
 from kg.extract.chars import FUNCTION_CHARS, TRANSLIT_SEP, is_cjk, word_lengths, words_pattern
+from kg.extract.lexicons import read_lexicon
 from kg.extract.segmenter import Segmenter, jieba_tables
 
 __all__ = ["Resources", "shared_resources", "read_words"]
@@ -44,6 +45,8 @@ class Resources:
     freq: dict[str, int]
     tags: dict[str, str]
     place_re: re.Pattern
+    #: the generated list of the world's places in Chinese (``places_zh.txt``) less ``places``
+    world_place_re: re.Pattern
     role_re: re.Pattern
     common_acronyms: frozenset[str]
     surname_start_re: re.Pattern
@@ -122,6 +125,10 @@ def shared_resources() -> Resources:
         tags=tags,
         segmenter=Segmenter(freq, total),
         place_re=re.compile(words_pattern(places)),
+        # a name the dictionary holds as another kind of word is left out (世界, 胜利, 青年: other names of
+        # cities in GeoNames)
+        world_place_re=re.compile(words_pattern(w for w in read_lexicon("places_zh.txt") - places
+                                                if tags.get(w) in _PLACE_TAGS)),
         role_re=re.compile(words_pattern(roles)),
         common_acronyms=_common_acronyms(),
         # where the surnames _person_by_surname weighs start (up to four characters, the first CJK;
@@ -149,6 +156,10 @@ def shared_resources() -> Resources:
         suffix_ends=frozenset(w[-1] for w in (*event_words, *orgs, *place_suffixes, "党员")),
         token_classes={},
     )
+
+
+#: jieba tags a name of the world's places may have (a place, a transliterated name, none)
+_PLACE_TAGS = frozenset({None, "ns", "nr", "nrt", "nrfg"})
 
 
 def _common_acronyms() -> frozenset[str]:

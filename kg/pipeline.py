@@ -31,7 +31,7 @@ from kg.extract.tagger_model import tagger_digest
 from kg.model import EXTRACTOR_VERSION, Note, ReadProblem
 from kg.notes import NOTE_SUFFIXES, note_hash, parse_note, read_note_bytes, scan_notes
 from kg.parallel import WorkerPools, free_in_background, pause_for_forks
-from kg.rdf import GRAPH_VERSION, entity_triples, iter_note_triples, note_triples
+from kg.rdf import GRAPH_VERSION, entity_triples, forget_terms, iter_note_triples, note_triples
 from kg.store import DEFAULT_STORE, EmbeddedStore, write_store
 from kg.textindex import INDEX_FILE, TextIndex, rows_from_note, rows_from_store
 from kg.vocab import GRAPH_LAYOUT, KG, LINKS_GRAPH, META_GRAPH, note_graph
@@ -230,6 +230,7 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
         todo.append(note)
         if progress:
             progress("read", i + 1, len(files))
+    note = None  # (todo holds the notes, and lets each go once it is written)
     report.notes_seen = len(seen)
     for path in sorted(old):
         if path in seen:
@@ -285,6 +286,7 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
             progress("graph", i + 1, len(todo))
         todo[i] = note = ex = None  # not needed again: a big note's memory back (and the notes the generators hold)
     extractions = None
+    forget_terms()
     if workers is not None:
         workers.close()  # their memory back before the link pass
     for path in report.removed:

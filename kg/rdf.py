@@ -38,6 +38,7 @@ from kg.vocab import (
 )
 
 __all__ = ["build_note_graph", "note_triples", "iter_note_triples", "entity_triples", "merge_entities", "bind_prefixes",
+           "forget_terms",
            "GRAPH_VERSION"]
 
 #: The version of what a note's graph holds beyond extraction (bumped when it changes, so that stores rebuild)
@@ -61,6 +62,13 @@ def _int(n: int) -> Literal:
 @lru_cache(maxsize=1 << 16)
 def _str(text: str) -> Literal:
     return Literal(storable_text(text))
+
+
+def forget_terms() -> None:
+    """Let go of the terms kept while notes were turned into triples (up to some 10⁵ of each kind): a build
+    calls this once its notes are written, before the link pass."""
+    for cached in (_int, _str, note_iri, section_iri, snippet_iri, source_iri, entity_iri):
+        cached.cache_clear()
 
 
 def build_note_graph(note: Note, extraction: Extraction | None = None) -> Graph:

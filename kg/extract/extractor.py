@@ -12,6 +12,7 @@ findings are kept as :class:`kg.extract.rows.Rows`.  No spaCy object leaves this
 from __future__ import annotations
 
 import heapq
+from array import array
 import os
 import re
 import unicodedata
@@ -24,13 +25,13 @@ from typing import Any
 
 from kg.errors import ExtractionError, ModelError
 from kg.extract.assembly import (
-    MENTIONS_PER_ENTITY, PIECE, collapse_mentions, company_short_forms, evidence_window, short_forms, text_pieces,
+    MENTIONS_PER_ENTITY, PIECE, Found, collapse_mentions, company_short_forms, evidence_window, short_forms, text_pieces,
     trim_to_known,
 )
 from kg.extract.document import PlainDoc
 from kg.extract.limits import NoteLimits, NoteWatch
 from kg.extract.resources import shared_resources
-from kg.extract.rows import Rows, span_at
+from kg.extract.rows import Rows, RowsView, span_at
 from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
 from kg.parallel import can_fork_workers, map_forked
 
@@ -187,14 +188,15 @@ class Extractor:
                 break
         return name
 
-    def _build(self, note: Note, blocks: list[dict]) -> Extraction:
-        found: list[dict] = []  # one per mention (or per sentence of a name the note repeats), note offsets
+    def _build(self, note: Note, blocks: _BlockSplit) -> Extraction:
+        found: list[Found] = []  # one per mention (or per sentence of a name the note repeats), note offsets
         abbr_long: dict[str, str] = {}
         # a name found more than MENTIONS_PER_ENTITY times keeps one mention per distinct sentence from the
         # start (with a count), so that a note repeating it costs what the note's length says
         repeated = Counter(block.text[s:e] for block, data in zip(note.blocks, blocks) for s, e, *_ in data["mentions"])
-        many = {name for name, n in repeated.items() if n > MENTIONS_PER_ENTITY}
-        groups: dict[tuple[str, str, str], dict] = {}
+        many = {name: name for name, n in repeated.items() if n > MENTIONS_PER_ENTITY}  # (each name made once)
+        del repeated
+        groups: dict[tuple[str, str, str], Found] = {}
         grouped = bytearray(len(note.text) + 1) if many else None  # where the grouped occurrences stand
         for block, data in zip(note.blocks, blocks):
             if self._watch is not None:
@@ -205,29 +207,29 @@ class Extractor:
             for s, e, type_, method, prio in data["mentions"]:
                 sent = evidence_window(span_at(sentences, s, len(block.text)), s, e)
                 a, b = block.start + sent[0], block.start + sent[1]
-                if many and block.text[s:e] in many:
-                    key = (block.text[s:e], type_, note.text[a:b])
+                name = many.get(block.text[s:e]) if many else None
+                if name is not None:
+                    key = (name, type_, note.text[a:b])
                     if key in groups:
-                        groups[key]["count"] += 1
+                        groups[key].count += 1
                         grouped[block.start + s : block.start + e] = b"\x01" * (e - s)  # type: ignore[index]
                         continue
-                f = dict(start=block.start + s, end=block.start + e, type=type_, method=method, prio=prio,
-                         block=block, sent=(a, b), count=1)
-                if many and block.text[s:e] in many:
-                    groups[(block.text[s:e], type_, note.text[a:b])] = f
+                f = Found(block.start + s, block.start + e, type_, method, prio, block, a, b)
+                if name is not None:
+                    groups[key] = f
                 found.append(f)
         found = trim_to_known(note.text, found)
         res = shared_resources()
-        companies = company_short_forms({note.text[f["start"] : f["end"]] for f in found if f["type"] == "Organization"},
+        companies = company_short_forms({note.text[f.start : f.end] for f in found if f.type == "Organization"},
                                         res.stopwords | res.places)
         found = self._propagate(note, blocks, found, grouped, companies)
         # type per name: curation first, then the strongest evidence, then the most frequent
         votes: dict[str, Counter] = defaultdict(Counter)
         for f in found:
-            votes[note.text[f["start"] : f["end"]]][f["type"]] += f["prio"] * f["count"]
+            votes[note.text[f.start : f.end]][f.type] += f.prio * f.count
         spelling: dict[str, Counter] = defaultdict(Counter)
         for f in found:
-            text = _clean_name(note.text[f["start"] : f["end"]])
+            text = _clean_name(note.text[f.start : f.end])
             if text.isascii():
                 spelling[text.casefold()][text] += 1
         preferred = {k: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for k, c in spelling.items()}
@@ -238,13 +240,13 @@ class Extractor:
         aliases: dict[str, set[str]] = defaultdict(set)
         strings: dict[str, str] = {}  # a name's text and key made once, not once a mention (a long note repeats them)
         for f in found:
-            text = note.text[f["start"] : f["end"]]
+            text = note.text[f.start : f.end]
             text = strings.setdefault(text, text)
             surface = _clean_name(text)
             if not surface or surface in self._not:
                 continue
             name = preferred.get(surface.casefold(), surface) if surface.isascii() else surface
-            if f["method"] == "acronym" and surface in abbr_long:
+            if f.method == "acronym" and surface in abbr_long:
                 name = abbr_long[surface]
             elif surface in abbr_long and surface.isascii():
                 name = abbr_long[surface]
@@ -262,12 +264,12 @@ class Extractor:
             key = strings.setdefault(key, key)
             if name != surface:
                 aliases[key].add(surface)
-            b: Any = f["block"]
+            b: Any = f.block
             mentions.append(Mention(
-                note=note.path, start=f["start"], end=f["end"], text=text, type=type_, key=key,
+                note=note.path, start=f.start, end=f.end, text=text, type=type_, key=key,
                 section=b.section, snippet=b.snippet, reference=b.reference,
-                sentence_start=f["sent"][0], sentence_end=f["sent"][1], method=f["method"],
-                confidence=round(min(1.0, f["prio"] / 100), 2), count=f["count"],
+                sentence_start=f.sent_start, sentence_end=f.sent_end, method=f.method,
+                confidence=round(min(1.0, f.prio / 100), 2), count=f.count,
             ))
             if key not in entities:  # (the first mention's entity stands; no other is built)
                 entities[key] = Entity(key=key, type=type_, name=name)
@@ -290,27 +292,27 @@ class Extractor:
         dates = self._dates(note, blocks, mentions)
         return Extraction(note=note.path, entities=ents, mentions=tuple(mentions), dates=dates)
 
-    def _propagate(self, note: Note, blocks: list[dict], found: list[dict],
-                   grouped: bytearray | None = None, short: dict[str, str] | None = None) -> list[dict]:
+    def _propagate(self, note: Note, blocks: _BlockSplit, found: list[Found],
+                   grouped: bytearray | None = None, short: dict[str, str] | None = None) -> list[Found]:
         """Every other occurrence of a name found in the note is a mention too (``grouped`` marks the
         occurrences that a found mention stands for beside its own span), and so is every occurrence of a
         short form (``short``: short form → the name found) that no found mention covers."""
         res = shared_resources()
-        names: dict[str, dict] = {}
+        names: dict[str, Found] = {}
         for f in found:
-            text = note.text[f["start"] : f["end"]]
-            if len(text) >= 2 and f["method"] not in ("title_brackets", "title_quotes", "english_title"):
-                if text not in names or names[text]["prio"] < f["prio"]:
+            text = note.text[f.start : f.end]
+            if len(text) >= 2 and f.method not in ("title_brackets", "title_quotes", "english_title"):
+                if text not in names or names[text].prio < f.prio:
                     names[text] = f
         for form, full in (short or {}).items():
             if form not in names and full in names:
-                names[form] = dict(names[full], prio=names[full]["prio"] - 5)
+                names[form] = names[full].but(prio=names[full].prio - 5)
         if not names:
             return found
         # the characters the mentions cover: an occurrence (never empty) overlaps a mention iff it covers one
         covered = bytearray(grouped) if grouped is not None else bytearray(len(note.text) + 1)
         for f in found:
-            covered[f["start"] : f["end"]] = b"\x01" * (f["end"] - f["start"])
+            covered[f.start : f.end] = b"\x01" * (f.end - f.start)
         extra = []
         for k, ms, me, name in _occurrences(names, [b.text for b in note.blocks]):
             block, data = note.blocks[k], blocks[k]
@@ -324,12 +326,12 @@ class Extractor:
                 continue
             src = names[name]
             sent = evidence_window(span_at(data["sentences"], ms, len(block.text)), ms, me)
-            extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
-                              block=block, sent=(block.start + sent[0], block.start + sent[1]), count=1))
+            extra.append(Found(s, e, src.type, src.method, src.prio - 5, block, block.start + sent[0],
+                               block.start + sent[1]))
             covered[s:e] = b"\x01" * (e - s)
         return found + extra
 
-    def _dates(self, note: Note, blocks: list[dict], mentions: list[Mention]) -> tuple[DateMention, ...]:
+    def _dates(self, note: Note, blocks: _BlockSplit, mentions: list[Mention]) -> tuple[DateMention, ...]:
         out = []
         year, snippet = None, object()  # the year of the closest preceding date with one, in this snippet
         events_at = [(m.start, m.key) for m in mentions if m.type == "Event"]
@@ -406,14 +408,53 @@ def _places(text: str, name: str) -> Iterator[tuple[int, int]]:
         j = text.find(name, j + 1)
 
 
-def _split_by_block(note: Note, data: dict) -> list[dict]:
+class _BlockSplit:
+    """A note's findings per block (block-local offsets), as ``blocks[k]["mentions"]`` etc. read them: each
+    block's mentions and sentences are a stretch of one :class:`Rows` for the note, so that a note of many
+    small blocks keeps no containers per block.  ``blocks[k]`` is made when asked for."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.mentions, self.sentences = Rows(), Rows()
+        self.mention_at = array("q", [0]) * (count + 1)  # block k's mentions are mentions[mention_at[k]:mention_at[k + 1]]
+        self.sentence_at = array("q", [0]) * (count + 1)
+        self.dates: dict[int, list] = {}
+        self.acronyms: dict[int, list] = {}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, k: int) -> dict:
+        if not 0 <= k < self.count:
+            raise IndexError(k)
+        return {"mentions": RowsView(self.mentions, self.mention_at[k], self.mention_at[k + 1]),
+                "sentences": RowsView(self.sentences, self.sentence_at[k], self.sentence_at[k + 1]),
+                "dates": self.dates.get(k, ()), "acronyms": self.acronyms.get(k, ())}
+
+    def __iter__(self) -> Iterator[dict]:
+        return (self[k] for k in range(self.count))
+
+
+def _grouped(rows: Rows, placed: list[tuple[int, int, int]], split_rows: Rows, at: array) -> None:
+    """Append to ``split_rows`` the rows of ``rows`` that ``placed`` puts in a block ((block, row, shift), in
+    the rows' order), block by block (in their order within a block), and say in ``at`` where each block's
+    rows start."""
+    placed.sort(key=lambda t: t[0])  # (stable: a block's rows keep their order)
+    for k, i, shift in placed:
+        split_rows.append_row(rows, i, shift)
+        at[k + 1] = len(split_rows)
+    for k in range(1, len(at)):  # a block without rows starts where the one before ends
+        at[k] = max(at[k], at[k - 1])
+
+
+def _split_by_block(note: Note, data: dict) -> _BlockSplit:
     """Per-block findings (block-local offsets) from the findings on the joined text."""
     starts, offset = [], 0
     for block in note.blocks:
         starts.append(offset)
         offset += len(block.text) + 1
-    out = [{"mentions": Rows(), "sentences": Rows(), "dates": [], "acronyms": []} for _ in note.blocks]
-    if not out:
+    out = _BlockSplit(len(note.blocks))
+    if not note.blocks:
         return out
 
     def where(s: int, e: int) -> int | None:
@@ -422,26 +463,35 @@ def _split_by_block(note: Note, data: dict) -> list[dict]:
             return None
         return i if e <= starts[i] + len(note.blocks[i].text) else None
 
-    for s, e, *rest in data.get("kg_mentions", []):
+    mentions = data.get("kg_mentions", [])
+    mentions = mentions if isinstance(mentions, Rows) else Rows(mentions)
+    placed = []
+    for j, (s, e) in enumerate(zip(mentions.starts, mentions.ends)):
         i = where(s, e)
         if i is not None:
-            out[i]["mentions"].append(s - starts[i], e - starts[i], tuple(rest))
+            placed.append((i, j, -starts[i]))
+    _grouped(mentions, placed, out.mentions, out.mention_at)
+    del placed
     for s, e, *rest in data.get("kg_dates", []):
         i = where(s, e)
         if i is not None:
-            out[i]["dates"].append((s - starts[i], e - starts[i], *rest))
+            out.dates.setdefault(i, []).append((s - starts[i], e - starts[i], *rest))
     for ls, le, s, e in data.get("kg_acronyms", []):
         i = where(ls, e)
         if i is not None:
             a = starts[i]
-            out[i]["acronyms"].append((ls - a, le - a, s - a, e - a))
+            out.acronyms.setdefault(i, []).append((ls - a, le - a, s - a, e - a))
+    pieces = Rows()  # a sentence's piece in each block it spans
+    placed = []
     for s, e in data.get("kg_sentences", []):
         i = max(0, bisect_right(starts, s) - 1)
         while i < len(starts) and starts[i] < e:
             a, b = starts[i], starts[i] + len(note.blocks[i].text)
             if s < b and e > a:
-                out[i]["sentences"].append(max(s, a) - a, min(e, b) - a)
+                placed.append((i, len(pieces), 0))
+                pieces.append(max(s, a) - a, min(e, b) - a)
             i += 1
+    _grouped(pieces, placed, out.sentences, out.sentence_at)
     return out
 
 

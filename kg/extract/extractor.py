@@ -113,7 +113,9 @@ class Extractor:
         self._watch = NoteWatch(note.path, self.limits)
         try:
             text = "\n".join(b.text for b in note.blocks)
-            return self._build(note, _split_by_block(note, self._findings(text, note.text)))
+            blocks = _split_by_block(note, self._findings(text, note.text))
+            del text  # (as long as the note)
+            return self._build(note, blocks)
         except ExtractionError as err:
             problem = err.message
         except MemoryError:
@@ -218,6 +220,7 @@ class Extractor:
                 if name is not None:
                     groups[key] = f
                 found.append(f)
+        del groups, many  # (a key and its sentence's text per mention of a repeated name)
         found = trim_to_known(note.text, found)
         res = shared_resources()
         companies = company_short_forms({note.text[f.start : f.end] for f in found if f.type == "Organization"},

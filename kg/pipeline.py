@@ -276,6 +276,7 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
             report.problems.append(ReadProblem(note.path, None, ex.problem))
             note, ex = replace(note, sha256=""), None
         writer.replace_note(note.path, iter_note_triples(note, ex))
+        forget_terms()  # (a big note's terms: as many as its records)
         entities.add(note.path, ex)
         if index is not None:
             index.replace_note(note.path, rows_from_note(note))
@@ -286,7 +287,6 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
             progress("graph", i + 1, len(todo))
         todo[i] = note = ex = None  # not needed again: a big note's memory back (and the notes the generators hold)
     extractions = None
-    forget_terms()
     if workers is not None:
         workers.close()  # their memory back before the link pass
     for path in report.removed:

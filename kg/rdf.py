@@ -64,9 +64,16 @@ def _str(text: str) -> Literal:
     return Literal(storable_text(text))
 
 
+#: terms kept (integers, the most numerous) from which :func:`forget_terms` lets go of them
+FORGET_FROM = 20_000
+
+
 def forget_terms() -> None:
-    """Let go of the terms kept while notes were turned into triples (up to some 10⁵ of each kind): a build
-    calls this once its notes are written, before the link pass."""
+    """Let go of the terms kept while notes were turned into triples, once they are many (up to some 10⁵ of
+    each kind: a big note's records); a few thousand stay for the next notes.  A build calls this once a note
+    is written."""
+    if _int.cache_info().currsize < FORGET_FROM:
+        return
     for cached in (_int, _str, note_iri, section_iri, snippet_iri, source_iri, entity_iri):
         cached.cache_clear()
 

@@ -31,7 +31,7 @@ from kg.extract.tagger_model import tagger_digest
 from kg.model import EXTRACTOR_VERSION, Note, ReadProblem
 from kg.notes import NOTE_SUFFIXES, note_hash, parse_note, read_note_bytes, scan_notes
 from kg.parallel import WorkerPools, free_in_background, pause_for_forks
-from kg.rdf import GRAPH_VERSION, entity_triples, forget_terms, iter_note_triples, note_triples
+from kg.rdf import GRAPH_VERSION, entity_triples, iter_note_triples, note_triples
 from kg.store import DEFAULT_STORE, EmbeddedStore, write_store
 from kg.textindex import INDEX_FILE, TextIndex, rows_from_note, rows_from_store
 from kg.vocab import GRAPH_LAYOUT, KG, LINKS_GRAPH, META_GRAPH, note_graph
@@ -276,7 +276,6 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
             report.problems.append(ReadProblem(note.path, None, ex.problem))
             note, ex = replace(note, sha256=""), None
         writer.replace_note(note.path, iter_note_triples(note, ex))
-        forget_terms()  # (a big note's terms: as many as its records)
         entities.add(note.path, ex)
         if index is not None:
             index.replace_note(note.path, rows_from_note(note))
@@ -299,7 +298,6 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
     writer.flush()
     t_notes = time.perf_counter()
     report.phases["extract+store"] = t_notes - t_read
-
     if links and extract:
         report.links = _update_links(writer, progress, relink, link_parts, report.phases)
     t_links = time.perf_counter()

@@ -70,8 +70,8 @@ FORGET_FROM = 20_000
 
 def forget_terms() -> None:
     """Let go of the terms kept while notes were turned into triples, once they are many (up to some 10⁵ of
-    each kind: a big note's records); a few thousand stay for the next notes.  A build calls this once a note
-    is written."""
+    each kind: a big note's records); a few thousand stay for the next notes.  Called once a note's triples
+    are made."""
     if _int.cache_info().currsize < FORGET_FROM:
         return
     for cached in (_int, _str, note_iri, section_iri, snippet_iri, source_iri, entity_iri):
@@ -159,6 +159,7 @@ def iter_note_triples(note: Note, extraction: Extraction | None = None) -> Itera
         yield from out
         out.clear()
     yield from out
+    forget_terms()
 
 
 def _note_triples(add, note: Note, extraction: Extraction | None) -> Iterator[None]:

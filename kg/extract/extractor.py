@@ -12,7 +12,6 @@ findings are kept as :class:`kg.extract.rows.Rows`.  No spaCy object leaves this
 from __future__ import annotations
 
 import heapq
-from array import array
 import os
 import re
 import unicodedata
@@ -31,7 +30,8 @@ from kg.extract.assembly import (
 from kg.extract.document import PlainDoc
 from kg.extract.limits import NoteLimits, NoteWatch
 from kg.extract.resources import shared_resources
-from kg.extract.rows import Rows, RowsView, span_at
+from kg.extract.blocksplit import BlockSplit, split_by_block
+from kg.extract.rows import Rows, span_at
 from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
 from kg.parallel import can_fork_workers, map_forked
 
@@ -113,7 +113,7 @@ class Extractor:
         self._watch = NoteWatch(note.path, self.limits)
         try:
             text = "\n".join(b.text for b in note.blocks)
-            blocks = _split_by_block(note, self._findings(text, note.text))
+            blocks = split_by_block(note, self._findings(text, note.text))
             del text  # (as long as the note)
             return self._build(note, blocks)
         except ExtractionError as err:
@@ -190,7 +190,7 @@ class Extractor:
                 break
         return name
 
-    def _build(self, note: Note, blocks: _BlockSplit) -> Extraction:
+    def _build(self, note: Note, blocks: BlockSplit) -> Extraction:
         found: list[Found] = []  # one per mention (or per sentence of a name the note repeats), note offsets
         abbr_long: dict[str, str] = {}
         # a name found more than MENTIONS_PER_ENTITY times keeps one mention per distinct sentence from the
@@ -295,7 +295,7 @@ class Extractor:
         dates = self._dates(note, blocks, mentions)
         return Extraction(note=note.path, entities=ents, mentions=tuple(mentions), dates=dates)
 
-    def _propagate(self, note: Note, blocks: _BlockSplit, found: list[Found],
+    def _propagate(self, note: Note, blocks: BlockSplit, found: list[Found],
                    grouped: bytearray | None = None, short: dict[str, str] | None = None) -> list[Found]:
         """Every other occurrence of a name found in the note is a mention too (``grouped`` marks the
         occurrences that a found mention stands for beside its own span), and so is every occurrence of a
@@ -334,7 +334,7 @@ class Extractor:
             covered[s:e] = b"\x01" * (e - s)
         return found + extra
 
-    def _dates(self, note: Note, blocks: _BlockSplit, mentions: list[Mention]) -> tuple[DateMention, ...]:
+    def _dates(self, note: Note, blocks: BlockSplit, mentions: list[Mention]) -> tuple[DateMention, ...]:
         out = []
         year, snippet = None, object()  # the year of the closest preceding date with one, in this snippet
         events_at = [(m.start, m.key) for m in mentions if m.type == "Event"]
@@ -409,93 +409,6 @@ def _places(text: str, name: str) -> Iterator[tuple[int, int]]:
     while j >= 0:
         yield (j, -len(name))
         j = text.find(name, j + 1)
-
-
-class _BlockSplit:
-    """A note's findings per block (block-local offsets), as ``blocks[k]["mentions"]`` etc. read them: each
-    block's mentions and sentences are a stretch of one :class:`Rows` for the note, so that a note of many
-    small blocks keeps no containers per block.  ``blocks[k]`` is made when asked for."""
-
-    def __init__(self, count: int):
-        self.count = count
-        self.mentions, self.sentences = Rows(), Rows()
-        self.mention_at = array("q", [0]) * (count + 1)  # block k's mentions are mentions[mention_at[k]:mention_at[k + 1]]
-        self.sentence_at = array("q", [0]) * (count + 1)
-        self.dates: dict[int, list] = {}
-        self.acronyms: dict[int, list] = {}
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __getitem__(self, k: int) -> dict:
-        if not 0 <= k < self.count:
-            raise IndexError(k)
-        return {"mentions": RowsView(self.mentions, self.mention_at[k], self.mention_at[k + 1]),
-                "sentences": RowsView(self.sentences, self.sentence_at[k], self.sentence_at[k + 1]),
-                "dates": self.dates.get(k, ()), "acronyms": self.acronyms.get(k, ())}
-
-    def __iter__(self) -> Iterator[dict]:
-        return (self[k] for k in range(self.count))
-
-
-def _grouped(rows: Rows, placed: list[tuple[int, int, int]], split_rows: Rows, at: array) -> None:
-    """Append to ``split_rows`` the rows of ``rows`` that ``placed`` puts in a block ((block, row, shift), in
-    the rows' order), block by block (in their order within a block), and say in ``at`` where each block's
-    rows start."""
-    placed.sort(key=lambda t: t[0])  # (stable: a block's rows keep their order)
-    for k, i, shift in placed:
-        split_rows.append_row(rows, i, shift)
-        at[k + 1] = len(split_rows)
-    for k in range(1, len(at)):  # a block without rows starts where the one before ends
-        at[k] = max(at[k], at[k - 1])
-
-
-def _split_by_block(note: Note, data: dict) -> _BlockSplit:
-    """Per-block findings (block-local offsets) from the findings on the joined text."""
-    starts, offset = [], 0
-    for block in note.blocks:
-        starts.append(offset)
-        offset += len(block.text) + 1
-    out = _BlockSplit(len(note.blocks))
-    if not note.blocks:
-        return out
-
-    def where(s: int, e: int) -> int | None:
-        i = bisect_right(starts, s) - 1
-        if i < 0:
-            return None
-        return i if e <= starts[i] + len(note.blocks[i].text) else None
-
-    mentions = data.get("kg_mentions", [])
-    mentions = mentions if isinstance(mentions, Rows) else Rows(mentions)
-    placed = []
-    for j, (s, e) in enumerate(zip(mentions.starts, mentions.ends)):
-        i = where(s, e)
-        if i is not None:
-            placed.append((i, j, -starts[i]))
-    _grouped(mentions, placed, out.mentions, out.mention_at)
-    del placed
-    for s, e, *rest in data.get("kg_dates", []):
-        i = where(s, e)
-        if i is not None:
-            out.dates.setdefault(i, []).append((s - starts[i], e - starts[i], *rest))
-    for ls, le, s, e in data.get("kg_acronyms", []):
-        i = where(ls, e)
-        if i is not None:
-            a = starts[i]
-            out.acronyms.setdefault(i, []).append((ls - a, le - a, s - a, e - a))
-    pieces = Rows()  # a sentence's piece in each block it spans
-    placed = []
-    for s, e in data.get("kg_sentences", []):
-        i = max(0, bisect_right(starts, s) - 1)
-        while i < len(starts) and starts[i] < e:
-            a, b = starts[i], starts[i] + len(note.blocks[i].text)
-            if s < b and e > a:
-                placed.append((i, len(pieces), 0))
-                pieces.append(max(s, a) - a, min(e, b) - a)
-            i += 1
-    _grouped(pieces, placed, out.sentences, out.sentence_at)
-    return out
 
 
 def load_extractor(model: str | None = None, curation: Curation | None = None,

@@ -40,16 +40,32 @@ class BlockSplit:
         return (self[k] for k in range(self.count))
 
 
-def _grouped(rows: Rows, placed: list[tuple[int, int, int]], split_rows: Rows, at: array) -> None:
-    """Append to ``split_rows`` the rows of ``rows`` that ``placed`` puts in a block ((block, row, shift), in
-    the rows' order), block by block (in their order within a block), and say in ``at`` where each block's
-    rows start."""
-    placed.sort(key=lambda t: t[0])  # (stable: a block's rows keep their order)
-    for k, i, shift in placed:
-        split_rows.append_row(rows, i, shift)
-        at[k + 1] = len(split_rows)
+def _grouped(rows: Rows, block_of: array, shifts: list[int] | None, at: array) -> Rows:
+    """The rows of ``rows`` that ``block_of`` puts in a block (-1: none), block by block (in their order within a
+    block), each moved by its block's shift (``shifts``; None: none); ``at`` is told where each block's rows
+    start.  Rows already in block order (the usual case) are not sorted, and without shifts not copied."""
+    last, ordered = -1, True
+    for k in block_of:
+        if k >= 0:
+            if k < last:
+                ordered = False
+                break
+            last = k
+    if ordered and shifts is None and -1 not in block_of:
+        out = rows
+        for i, k in enumerate(block_of):
+            at[k + 1] = i + 1
+    else:
+        out = Rows()
+        order = range(len(block_of)) if ordered else sorted(range(len(block_of)), key=block_of.__getitem__)
+        for i in order:  # (a sort is stable: a block's rows keep their order)
+            k = block_of[i]
+            if k >= 0:
+                out.append_row(rows, i, shifts[k] if shifts is not None else 0)
+                at[k + 1] = len(out)
     for k in range(1, len(at)):  # a block without rows starts where the one before ends
         at[k] = max(at[k], at[k - 1])
+    return out
 
 
 def split_by_block(note: Note, data: dict) -> BlockSplit:
@@ -70,13 +86,12 @@ def split_by_block(note: Note, data: dict) -> BlockSplit:
 
     mentions = data.get("kg_mentions", [])
     mentions = mentions if isinstance(mentions, Rows) else Rows(mentions)
-    placed = []
+    block_of = array("q", [-1]) * len(mentions)
     for j, (s, e) in enumerate(zip(mentions.starts, mentions.ends)):
         i = where(s, e)
         if i is not None:
-            placed.append((i, j, -starts[i]))
-    _grouped(mentions, placed, out.mentions, out.mention_at)
-    del placed
+            block_of[j] = i
+    out.mentions = _grouped(mentions, block_of, [-a for a in starts] if len(starts) > 1 else None, out.mention_at)
     for s, e, *rest in data.get("kg_dates", []):
         i = where(s, e)
         if i is not None:
@@ -86,15 +101,14 @@ def split_by_block(note: Note, data: dict) -> BlockSplit:
         if i is not None:
             a = starts[i]
             out.acronyms.setdefault(i, []).append((ls - a, le - a, s - a, e - a))
-    pieces = Rows()  # a sentence's piece in each block it spans
-    placed = []
+    pieces, block_of = Rows(), array("q")  # a sentence's piece in each block it spans, and that block
     for s, e in data.get("kg_sentences", []):
         i = max(0, bisect_right(starts, s) - 1)
         while i < len(starts) and starts[i] < e:
             a, b = starts[i], starts[i] + len(note.blocks[i].text)
             if s < b and e > a:
-                placed.append((i, len(pieces), 0))
+                block_of.append(i)
                 pieces.append(max(s, a) - a, min(e, b) - a)
             i += 1
-    _grouped(pieces, placed, out.sentences, out.sentence_at)
+    out.sentences = _grouped(pieces, block_of, None, out.sentence_at)
     return out

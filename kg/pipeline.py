@@ -230,6 +230,7 @@ def _build_into(writer, report: BuildReport, files, old: dict[str, str], rebuild
         todo.append(note)
         if progress:
             progress("read", i + 1, len(files))
+    note = None  # (todo holds the notes, and lets each go once it is written)
     report.notes_seen = len(seen)
     for path in sorted(old):
         if path in seen:
@@ -297,7 +298,6 @@ def _write_generation(writer, report: BuildReport, todo: list[Note], fingerprint
     writer.flush()
     t_notes = time.perf_counter()
     report.phases["extract+store"] = t_notes - t_read
-
     if links and extract:
         report.links = _update_links(writer, progress, relink, link_parts, report.phases)
     t_links = time.perf_counter()

@@ -38,6 +38,7 @@ from kg.vocab import (
 )
 
 __all__ = ["build_note_graph", "note_triples", "iter_note_triples", "entity_triples", "merge_entities", "bind_prefixes",
+           "forget_terms",
            "GRAPH_VERSION"]
 
 #: The version of what a note's graph holds beyond extraction (bumped when it changes, so that stores rebuild)
@@ -61,6 +62,20 @@ def _int(n: int) -> Literal:
 @lru_cache(maxsize=1 << 16)
 def _str(text: str) -> Literal:
     return Literal(storable_text(text))
+
+
+#: terms kept (integers, the most numerous) from which :func:`forget_terms` lets go of them
+FORGET_FROM = 20_000
+
+
+def forget_terms() -> None:
+    """Let go of the terms kept while notes were turned into triples, once they are many (up to some 10⁵ of
+    each kind: a big note's records); a few thousand stay for the next notes.  Called once a note's triples
+    are made."""
+    if _int.cache_info().currsize < FORGET_FROM:
+        return
+    for cached in (_int, _str, note_iri, section_iri, snippet_iri, source_iri, entity_iri):
+        cached.cache_clear()
 
 
 def build_note_graph(note: Note, extraction: Extraction | None = None) -> Graph:
@@ -144,6 +159,7 @@ def iter_note_triples(note: Note, extraction: Extraction | None = None) -> Itera
         yield from out
         out.clear()
     yield from out
+    forget_terms()
 
 
 def _note_triples(add, note: Note, extraction: Extraction | None) -> Iterator[None]:

@@ -76,10 +76,15 @@ def rows_from_note(note: Note) -> list[SourceRow]:
     from kg.vocab import source_iri
 
     out = []
+    paths: dict[int, str] = {}  # a section's heading path, made once for its sources
     for r in note.references:
         if not (r.title or r.context):
             continue
-        section = " / ".join(note.sections[r.section].path) if r.section is not None else None
+        section = None
+        if r.section is not None:
+            section = paths.get(r.section)
+            if section is None:
+                section = paths[r.section] = " / ".join(note.sections[r.section].path)
         out.append(SourceRow(str(source_iri(note.path, r.index)), note.path, r.url, r.title or None,
                              r.title_start if r.title else None, r.context or None,
                              r.context_start if r.context else None, section))

@@ -8,13 +8,33 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import replace
+from typing import Any
 
 from kg.extract.chars import is_cjk
 from kg.extract.resources import shared_resources
 from kg.model import Mention
 
-__all__ = ["PIECE", "SENTENCE_WINDOW", "MENTIONS_PER_ENTITY", "text_pieces", "evidence_window", "collapse_mentions",
+__all__ = ["Found", "PIECE", "SENTENCE_WINDOW", "MENTIONS_PER_ENTITY", "text_pieces", "evidence_window", "collapse_mentions",
            "trim_to_known", "short_forms", "COMPANY_ENDINGS", "company_short_forms"]
+
+class Found:
+    """A mention as found, before it is a :class:`kg.model.Mention`: its span, type, method and priority, its
+    block, its evidence window (note offsets) and how many occurrences it stands for.  (Slots, not a dict:
+    a long note has one per few characters.)"""
+
+    __slots__ = ("start", "end", "type", "method", "prio", "block", "sent_start", "sent_end", "count")
+
+    def __init__(self, start: int, end: int, type: str, method: str, prio: int, block: Any, sent_start: int,
+                 sent_end: int, count: int = 1):
+        self.start, self.end, self.type, self.method, self.prio = start, end, type, method, prio
+        self.block, self.sent_start, self.sent_end, self.count = block, sent_start, sent_end, count
+
+    def but(self, **changes: Any) -> "Found":
+        """A copy with ``changes``."""
+        values = {k: getattr(self, k) for k in self.__slots__}
+        values.update(changes)
+        return Found(**values)
+
 
 #: a note's text longer than this is read in pieces of about this many characters
 PIECE = 50_000
@@ -87,20 +107,20 @@ def collapse_mentions(text: str, mentions: list[Mention]) -> list[Mention]:
     return [m if c == m.count else replace(m, count=c) for m, c in zip(out, counts)]
 
 
-def trim_to_known(text: str, found: list[dict]) -> list[dict]:
+def trim_to_known(text: str, found: list[Found]) -> list[Found]:
     """A person the tagger found that is another person it found in the note plus one Han character
     on either side is cut to that name (桓温之, 但桓温 → 桓温): where the model's boundary wavers, the
     note's other mentions decide.  A character that ends place or organisation names is never cut."""
     res = shared_resources()
-    known = {(text[f["start"] : f["end"]], f["type"]) for f in found if f["method"] == "tagger"}
+    known = {(text[f.start : f.end], f.type) for f in found if f.method == "tagger"}
     keep_end = res.suffix_ends
     out = []
     for f in found:
-        s, e = f["start"], f["end"]
-        if f["method"] == "tagger" and f["type"] == "Person" and e - s >= 3 and is_cjk(text[s]) and is_cjk(text[e - 1]):
+        s, e = f.start, f.end
+        if f.method == "tagger" and f.type == "Person" and e - s >= 3 and is_cjk(text[s]) and is_cjk(text[e - 1]):
             for a, b in ((s + 1, e), (s, e - 1), (s + 1, e - 1)):
-                if b - a >= 2 and (text[a:b], f["type"]) in known and not (b < e and text[e - 1] in keep_end):
-                    f = {**f, "start": a, "end": b}
+                if b - a >= 2 and (text[a:b], f.type) in known and not (b < e and text[e - 1] in keep_end):
+                    f = f.but(start=a, end=b)
                     break
         out.append(f)
     return out

@@ -24,12 +24,13 @@ from typing import Any
 
 from kg.errors import ExtractionError, ModelError
 from kg.extract.assembly import (
-    MENTIONS_PER_ENTITY, PIECE, collapse_mentions, company_short_forms, evidence_window, short_forms, text_pieces,
+    MENTIONS_PER_ENTITY, PIECE, Found, collapse_mentions, company_short_forms, evidence_window, short_forms, text_pieces,
     trim_to_known,
 )
 from kg.extract.document import PlainDoc
 from kg.extract.limits import NoteLimits, NoteWatch
 from kg.extract.resources import shared_resources
+from kg.extract.blocksplit import BlockSplit, split_by_block
 from kg.extract.rows import Rows, span_at
 from kg.model import ENTITY_TYPES, EXTRACTOR_VERSION, Curation, DateMention, Entity, Extraction, Mention, Note  # noqa: F401
 from kg.parallel import can_fork_workers, map_forked
@@ -113,7 +114,9 @@ class Extractor:
         self._watch = NoteWatch(note.path, self.limits)
         try:
             text = "\n".join(b.text for b in note.blocks)
-            return self._build(note, _split_by_block(note, self._findings(text, note.text)))
+            blocks = split_by_block(note, self._findings(text, note.text))
+            del text  # (as long as the note)
+            return self._build(note, blocks)
         except ExtractionError as err:
             problem = err.message
         except MemoryError:
@@ -188,14 +191,15 @@ class Extractor:
                 break
         return name
 
-    def _build(self, note: Note, blocks: list[dict]) -> Extraction:
-        found: list[dict] = []  # one per mention (or per sentence of a name the note repeats), note offsets
+    def _build(self, note: Note, blocks: BlockSplit) -> Extraction:
+        found: list[Found] = []  # one per mention (or per sentence of a name the note repeats), note offsets
         abbr_long: dict[str, str] = {}
         # a name found more than MENTIONS_PER_ENTITY times keeps one mention per distinct sentence from the
         # start (with a count), so that a note repeating it costs what the note's length says
         repeated = Counter(block.text[s:e] for block, data in zip(note.blocks, blocks) for s, e, *_ in data["mentions"])
-        many = {name for name, n in repeated.items() if n > MENTIONS_PER_ENTITY}
-        groups: dict[tuple[str, str, str], dict] = {}
+        many = {name: name for name, n in repeated.items() if n > MENTIONS_PER_ENTITY}  # (each name made once)
+        del repeated
+        groups: dict[tuple[str, str, str], Found] = {}
         grouped = bytearray(len(note.text) + 1) if many else None  # where the grouped occurrences stand
         for block, data in zip(note.blocks, blocks):
             if self._watch is not None:
@@ -206,29 +210,30 @@ class Extractor:
             for s, e, type_, method, prio in data["mentions"]:
                 sent = evidence_window(span_at(sentences, s, len(block.text)), s, e)
                 a, b = block.start + sent[0], block.start + sent[1]
-                if many and block.text[s:e] in many:
-                    key = (block.text[s:e], type_, note.text[a:b])
+                name = many.get(block.text[s:e]) if many else None
+                if name is not None:
+                    key = (name, type_, note.text[a:b])
                     if key in groups:
-                        groups[key]["count"] += 1
+                        groups[key].count += 1
                         grouped[block.start + s : block.start + e] = b"\x01" * (e - s)  # type: ignore[index]
                         continue
-                f = dict(start=block.start + s, end=block.start + e, type=type_, method=method, prio=prio,
-                         block=block, sent=(a, b), count=1)
-                if many and block.text[s:e] in many:
-                    groups[(block.text[s:e], type_, note.text[a:b])] = f
+                f = Found(block.start + s, block.start + e, type_, method, prio, block, a, b)
+                if name is not None:
+                    groups[key] = f
                 found.append(f)
+        del groups, many  # (a key and its sentence's text per mention of a repeated name)
         found = trim_to_known(note.text, found)
         res = shared_resources()
-        companies = company_short_forms({note.text[f["start"] : f["end"]] for f in found if f["type"] == "Organization"},
+        companies = company_short_forms({note.text[f.start : f.end] for f in found if f.type == "Organization"},
                                         res.stopwords | res.places)
         found = self._propagate(note, blocks, found, grouped, companies)
         # type per name: curation first, then the strongest evidence, then the most frequent
         votes: dict[str, Counter] = defaultdict(Counter)
         for f in found:
-            votes[note.text[f["start"] : f["end"]]][f["type"]] += f["prio"] * f["count"]
+            votes[note.text[f.start : f.end]][f.type] += f.prio * f.count
         spelling: dict[str, Counter] = defaultdict(Counter)
         for f in found:
-            text = _clean_name(note.text[f["start"] : f["end"]])
+            text = _clean_name(note.text[f.start : f.end])
             if text.isascii():
                 spelling[text.casefold()][text] += 1
         preferred = {k: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for k, c in spelling.items()}
@@ -239,13 +244,13 @@ class Extractor:
         aliases: dict[str, set[str]] = defaultdict(set)
         strings: dict[str, str] = {}  # a name's text and key made once, not once a mention (a long note repeats them)
         for f in found:
-            text = note.text[f["start"] : f["end"]]
+            text = note.text[f.start : f.end]
             text = strings.setdefault(text, text)
             surface = _clean_name(text)
             if not surface or surface in self._not:
                 continue
             name = preferred.get(surface.casefold(), surface) if surface.isascii() else surface
-            if f["method"] == "acronym" and surface in abbr_long:
+            if f.method == "acronym" and surface in abbr_long:
                 name = abbr_long[surface]
             elif surface in abbr_long and surface.isascii():
                 name = abbr_long[surface]
@@ -263,12 +268,12 @@ class Extractor:
             key = strings.setdefault(key, key)
             if name != surface:
                 aliases[key].add(surface)
-            b: Any = f["block"]
+            b: Any = f.block
             mentions.append(Mention(
-                note=note.path, start=f["start"], end=f["end"], text=text, type=type_, key=key,
+                note=note.path, start=f.start, end=f.end, text=text, type=type_, key=key,
                 section=b.section, snippet=b.snippet, reference=b.reference,
-                sentence_start=f["sent"][0], sentence_end=f["sent"][1], method=f["method"],
-                confidence=round(min(1.0, f["prio"] / 100), 2), count=f["count"],
+                sentence_start=f.sent_start, sentence_end=f.sent_end, method=f.method,
+                confidence=round(min(1.0, f.prio / 100), 2), count=f.count,
             ))
             if key not in entities:  # (the first mention's entity stands; no other is built)
                 entities[key] = Entity(key=key, type=type_, name=name)
@@ -291,27 +296,27 @@ class Extractor:
         dates = self._dates(note, blocks, mentions)
         return Extraction(note=note.path, entities=ents, mentions=tuple(mentions), dates=dates)
 
-    def _propagate(self, note: Note, blocks: list[dict], found: list[dict],
-                   grouped: bytearray | None = None, short: dict[str, str] | None = None) -> list[dict]:
+    def _propagate(self, note: Note, blocks: BlockSplit, found: list[Found],
+                   grouped: bytearray | None = None, short: dict[str, str] | None = None) -> list[Found]:
         """Every other occurrence of a name found in the note is a mention too (``grouped`` marks the
         occurrences that a found mention stands for beside its own span), and so is every occurrence of a
         short form (``short``: short form → the name found) that no found mention covers."""
         res = shared_resources()
-        names: dict[str, dict] = {}
+        names: dict[str, Found] = {}
         for f in found:
-            text = note.text[f["start"] : f["end"]]
-            if len(text) >= 2 and f["method"] not in ("title_brackets", "title_quotes", "english_title"):
-                if text not in names or names[text]["prio"] < f["prio"]:
+            text = note.text[f.start : f.end]
+            if len(text) >= 2 and f.method not in ("title_brackets", "title_quotes", "english_title"):
+                if text not in names or names[text].prio < f.prio:
                     names[text] = f
         for form, full in (short or {}).items():
             if form not in names and full in names:
-                names[form] = dict(names[full], prio=names[full]["prio"] - 5)
+                names[form] = names[full].but(prio=names[full].prio - 5)
         if not names:
             return found
         # the characters the mentions cover: an occurrence (never empty) overlaps a mention iff it covers one
         covered = bytearray(grouped) if grouped is not None else bytearray(len(note.text) + 1)
         for f in found:
-            covered[f["start"] : f["end"]] = b"\x01" * (f["end"] - f["start"])
+            covered[f.start : f.end] = b"\x01" * (f.end - f.start)
         extra = []
         for k, ms, me, name in _occurrences(names, [b.text for b in note.blocks]):
             block, data = note.blocks[k], blocks[k]
@@ -325,12 +330,12 @@ class Extractor:
                 continue
             src = names[name]
             sent = evidence_window(span_at(data["sentences"], ms, len(block.text)), ms, me)
-            extra.append(dict(start=s, end=e, type=src["type"], method=src["method"], prio=src["prio"] - 5,
-                              block=block, sent=(block.start + sent[0], block.start + sent[1]), count=1))
+            extra.append(Found(s, e, src.type, src.method, src.prio - 5, block, block.start + sent[0],
+                               block.start + sent[1]))
             covered[s:e] = b"\x01" * (e - s)
         return found + extra
 
-    def _dates(self, note: Note, blocks: list[dict], mentions: list[Mention]) -> tuple[DateMention, ...]:
+    def _dates(self, note: Note, blocks: BlockSplit, mentions: list[Mention]) -> tuple[DateMention, ...]:
         out = []
         year, snippet = None, object()  # the year of the closest preceding date with one, in this snippet
         events_at = [(m.start, m.key) for m in mentions if m.type == "Event"]
@@ -405,45 +410,6 @@ def _places(text: str, name: str) -> Iterator[tuple[int, int]]:
     while j >= 0:
         yield (j, -len(name))
         j = text.find(name, j + 1)
-
-
-def _split_by_block(note: Note, data: dict) -> list[dict]:
-    """Per-block findings (block-local offsets) from the findings on the joined text."""
-    starts, offset = [], 0
-    for block in note.blocks:
-        starts.append(offset)
-        offset += len(block.text) + 1
-    out = [{"mentions": Rows(), "sentences": Rows(), "dates": [], "acronyms": []} for _ in note.blocks]
-    if not out:
-        return out
-
-    def where(s: int, e: int) -> int | None:
-        i = bisect_right(starts, s) - 1
-        if i < 0:
-            return None
-        return i if e <= starts[i] + len(note.blocks[i].text) else None
-
-    for s, e, *rest in data.get("kg_mentions", []):
-        i = where(s, e)
-        if i is not None:
-            out[i]["mentions"].append(s - starts[i], e - starts[i], tuple(rest))
-    for s, e, *rest in data.get("kg_dates", []):
-        i = where(s, e)
-        if i is not None:
-            out[i]["dates"].append((s - starts[i], e - starts[i], *rest))
-    for ls, le, s, e in data.get("kg_acronyms", []):
-        i = where(ls, e)
-        if i is not None:
-            a = starts[i]
-            out[i]["acronyms"].append((ls - a, le - a, s - a, e - a))
-    for s, e in data.get("kg_sentences", []):
-        i = max(0, bisect_right(starts, s) - 1)
-        while i < len(starts) and starts[i] < e:
-            a, b = starts[i], starts[i] + len(note.blocks[i].text)
-            if s < b and e > a:
-                out[i]["sentences"].append(max(s, a) - a, min(e, b) - a)
-            i += 1
-    return out
 
 
 def load_extractor(model: str | None = None, curation: Curation | None = None,

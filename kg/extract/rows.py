@@ -12,7 +12,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 
-__all__ = ["Rows", "span_at"]
+__all__ = ["Rows", "RowsView", "span_at"]
 
 
 class Rows:
@@ -52,16 +52,48 @@ class Rows:
         for s, e, k in zip(self.starts, self.ends, self._rest):
             yield (s, e, *kinds[k])
 
+    def row(self, i: int) -> tuple:
+        """The ``i``-th row."""
+        return (self.starts[i], self.ends[i], *self._kinds[self._rest[i]])
 
-def span_at(rows: Rows, s: int, length: int) -> tuple[int, int]:
+    def append_row(self, other: "Rows", i: int, shift: int = 0) -> None:
+        """Append row ``i`` of ``other``, its span moved by ``shift``."""
+        self.append(other.starts[i] + shift, other.ends[i] + shift, other._kinds[other._rest[i]])
+
+
+class RowsView:
+    """Rows ``lo`` to ``hi`` of a :class:`Rows` (a block's share of a note's findings), iterated as rows are.
+
+    >>> rows = Rows([(0, 2, "a"), (5, 9, "b"), (1, 3, "c")])
+    >>> list(RowsView(rows, 1, 3)), len(RowsView(rows, 1, 3))
+    ([(5, 9, 'b'), (1, 3, 'c')], 2)
+    """
+
+    __slots__ = ("hi", "lo", "rows")
+
+    def __init__(self, rows: Rows, lo: int, hi: int):
+        self.rows, self.lo, self.hi = rows, lo, hi
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    def __iter__(self) -> Iterator[tuple]:
+        row = self.rows.row
+        for i in range(self.lo, self.hi):
+            yield row(i)
+
+
+def span_at(rows: Rows | RowsView, s: int, length: int) -> tuple[int, int]:
     """The row's span ``(a, b)`` with ``a <= s < b`` among rows sorted by start (a note's sentences), else
     ``(0, length)``.
 
     >>> sentences = Rows([(0, 3), (3, 8)])
-    >>> span_at(sentences, 4, 20), span_at(sentences, 9, 20)
-    ((3, 8), (0, 20))
+    >>> span_at(sentences, 4, 20), span_at(sentences, 9, 20), span_at(RowsView(sentences, 1, 2), 1, 20)
+    ((3, 8), (0, 20), (0, 20))
     """
-    i = bisect_right(rows.starts, s) - 1
-    if i >= 0 and rows.starts[i] <= s < rows.ends[i]:
+    lo, hi = (rows.lo, rows.hi) if isinstance(rows, RowsView) else (0, len(rows))
+    rows = rows.rows if isinstance(rows, RowsView) else rows
+    i = bisect_right(rows.starts, s, lo, hi) - 1
+    if i >= lo and rows.starts[i] <= s < rows.ends[i]:
         return (rows.starts[i], rows.ends[i])
     return (0, length)

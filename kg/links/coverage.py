@@ -33,7 +33,7 @@ class CoverageState(WorkingSet):
     idf: dict[str, float]
     default_idf: float
     src_vec: dict[str, dict[str, float]]
-    named: dict[str, set[str]]  # source -> entities one of whose forms its title names
+    named: dict[str, frozenset[str]]  # source -> entities one of whose forms its title names
     direct: dict[tuple[str, str], Coverage]  # (source, entity) -> direct coverage
     inferred: dict[str, list[Coverage]]  # entity -> its inferred coverages
     index: dict[str, list[str]]  # feature -> the sources whose title vectors had it (sorted; may list stale ones)
@@ -55,7 +55,12 @@ def coverage_full(data: LinkInput, entities: Mapping[str, EntityInfo], sections:
     n_docs = len(src_bags)
     idf = {f: math.log((n_docs + 1) / (c + 1)) + 1.0 for f, c in df.items()}
     default_idf = math.log(n_docs + 1) + 1.0
-    src_vec = {s: vector([(bag, 1.0)], idf, default_idf) for s, bag in src_bags.items()}
+    alike: dict[tuple, dict[str, float]] = {}  # one vector for equal titles (a note may list thousands alike)
+    src_vec = {}
+    for s, bag in src_bags.items():
+        vec = vector([(bag, 1.0)], idf, default_idf)
+        src_vec[s] = alike.setdefault(tuple(vec.items()), vec)
+    del src_bags, alike  # (before the records are made: the bags of every title weigh as much as they do)
     tops = SourceTops(src_by_iri, sections)
     forms = form_index(entities)
     mentioned_in_note: dict[str, set[str]] = defaultdict(set)
@@ -64,7 +69,7 @@ def coverage_full(data: LinkInput, entities: Mapping[str, EntityInfo], sections:
     contexts = EntityContexts(context_parts(data.mentions, sections), entities, idf, default_idf)
     # --- direct coverage: the titles, then the contexts
     direct = title_mention_coverage(data.mentions, set(src_by_iri), src_by_iri, entities, contexts, src_vec)
-    named: dict[str, set[str]] = {}
+    named: dict[str, frozenset[str]] = {}
     name_coverage(sources, forms, direct, named, mentioned_in_note, entities, contexts, src_vec)
     add_context_coverage(direct, sources, data.mentions, entities)
     # --- inferred coverage

@@ -33,18 +33,20 @@ def title_mention_coverage(mentions: Iterable[MentionInfo], sources: set[str], s
 
 
 def name_coverage(sources: Iterable[SourceInfo], forms: Mapping[str, Mapping[str, list[str]]],
-                  direct: dict[tuple[str, str], Coverage], named: dict[str, set[str]],
+                  direct: dict[tuple[str, str], Coverage], named: dict[str, frozenset[str]],
                   mentioned_in_note: Mapping[str, set[str]], entities: Mapping[str, EntityInfo],
                   contexts: EntityContexts, src_vec: Mapping[str, dict[str, float]]) -> list[Coverage]:
     """Add to ``direct`` the coverage of the entities whose name or alias the titles of ``sources`` name (and
     to ``named`` what each title names); returns the records added."""
     made = []
+    alike: dict[frozenset[str], frozenset[str]] = {}  # one set for the titles that name the same entities
     for s in sources:
         if not s.title:
             continue
         title = URL_RE.sub(" ", unicodedata.normalize("NFKC", s.title))
         for form, ents in forms_in(title, forms):
-            named.setdefault(s.iri, set()).update(ents)
+            both = frozenset(named.get(s.iri, ())).union(ents)
+            named[s.iri] = alike.setdefault(both, both)
             cands = [e for e in ents if (s.iri, e) not in direct]
             if len(cands) < len(ents) or not cands:
                 continue  # a mention already settled this form here

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from sys import intern  # a feature is one string however many titles and contexts hold it
 
 from kg.links.scoring import SCORING
 from kg.terms import normalise_term, word_spans
@@ -107,7 +108,7 @@ def text_features(text: str) -> Counter:
         covered = _longest_matches(words, g.en, g.en_max, 1, g, out, as_key=tuple)
         for w, cov in zip(words, covered):
             if not cov and len(w) >= 2 and w not in _EN_STOP and not w.isdigit():
-                out["w:" + w] += 1
+                out[intern("w:" + w)] += 1
         words.clear()
 
     for tok in _TOKEN_RE.findall(text):
@@ -123,12 +124,12 @@ def text_features(text: str) -> Counter:
 def _emit(concepts: Iterable[str], g: _Glossary, out: Counter) -> None:
     """Count concepts; a phrase made of known words ("recommender system") also counts theirs."""
     for c in concepts:
-        out["t:" + c] += 1
+        out[intern("t:" + c)] += 1
         words = c.split()
         if len(words) > 1 and all((w,) in g.en for w in words):
             for w in words:
                 for sub in g.en[(w,)]:
-                    out["t:" + sub] += 1
+                    out[intern("t:" + sub)] += 1
 
 
 def _longest_matches(seq, table: dict, max_len: int, min_len: int, g: _Glossary, out: Counter,
@@ -162,7 +163,7 @@ def _cjk_features(run: str, g: _Glossary, out: Counter) -> None:
     for ch, cov in zip(run + " ", covered + [True]):
         if cov or ch in _CJK_STOP:
             for a, b in zip(piece, piece[1:]):
-                out["c:" + a + b] += 1
+                out[intern("c:" + a + b)] += 1
             piece = []
         else:
             piece.append(ch)

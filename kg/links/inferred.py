@@ -104,7 +104,7 @@ class Inference:
 
     def __init__(self, entities: Mapping[str, EntityInfo], contexts: EntityContexts, titles: TitleIndex,
                  src_by_iri: Mapping[str, SourceInfo], src_vec: Mapping[str, Mapping[str, float]],
-                 tops: SourceTops, direct: Mapping[tuple[str, str], Coverage], named: Mapping[str, set[str]],
+                 tops: SourceTops, direct: Mapping[tuple[str, str], Coverage], named: Mapping[str, frozenset[str]],
                  related: Mapping[str, list[Related]], todo: Iterable[str], p: Mapping[str, Any]):
         self.entities, self.contexts, self.titles = entities, contexts, titles
         self.src_by_iri, self.src_vec, self.tops, self.direct, self.named = src_by_iri, src_vec, tops, direct, named

@@ -73,7 +73,8 @@ def link_triples(result: LinkResult) -> Iterable[tuple]:
 
 class LinkText:
     """The links graph (the triples of :func:`link_triples`) as N-Quads text, which Oxigraph parses and
-    writes without holding the GIL; each IRI is checked (as a pyoxigraph term would be) and written once."""
+    writes without holding the GIL; each IRI is checked (as a pyoxigraph term would be), and one that many records
+    name is made once."""
 
     def __init__(self, graph: str):
         self.iris: dict[str, str] = {}
@@ -88,18 +89,24 @@ class LinkText:
         self.true, self.false = (f'"{b}"^^<{_XSD_NS}boolean>' for b in ("true", "false"))
 
     def iri(self, x: str) -> str:
+        """An IRI that many records name (an entity, a method, the graph), checked and made once."""
         n = self.iris.get(x)
         if n is None:
-            ox.NamedNode(x)  # raises ValueError for what is not an IRI
-            n = self.iris[x] = f"<{x}>"
+            n = self.iris[x] = self.own(x)
         return n
+
+    @staticmethod
+    def own(x: str) -> str:
+        """An IRI of one record or a few (its node, its source, its evidence), checked, not kept."""
+        ox.NamedNode(x)  # raises ValueError for what is not an IRI
+        return f"<{x}>"
 
     string = staticmethod(string_literal)
 
     def coverage(self, c: Coverage) -> str:
         g, k = self.g, self.k
-        node = self.iri(str(coverage_iri(c.source, c.entity)))
-        src, ent = self.iri(c.source), self.iri(c.entity)
+        node = self.own(str(coverage_iri(c.source, c.entity)))
+        src, ent = self.own(c.source), self.iri(c.entity)
         return "".join((
             f"{node} {k['type']} {k['Coverage']} {g}",
             f"{node} {k['source']} {src} {g}{node} {k['entity']} {ent} {g}",
@@ -107,12 +114,12 @@ class LinkText:
             f"{node} {k['direct']} {self.true if c.direct else self.false} {g}",
             f"{node} {k['method']} {self.iri(str(method_iri(c.method)))} {g}",
             f"{node} {k['justification']} {self.string(c.justification)} {g}",
-            *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in c.evidence),
+            *(f"{node} {k['evidence']} {self.own(m)} {g}" for m in c.evidence),
             *(f"{node} {k['via']} {self.iri(v)} {g}" for v in c.via)))
 
     def related(self, r: RelatedPair) -> str:
         g, k = self.g, self.k
-        node = self.iri(str(relatedness_iri(r.from_entity, r.to_entity, r.method)))
+        node = self.own(str(relatedness_iri(r.from_entity, r.to_entity, r.method)))
         a, b = self.iri(r.from_entity), self.iri(r.to_entity)
         return "".join((
             f"{node} {k['type']} {k['Relatedness']} {g}",
@@ -121,7 +128,7 @@ class LinkText:
             *((f'{node} {k["rankFrom"]} "{int(r.rank_from)}"{self.integer} {g}',) if r.rank_from is not None else ()),
             *((f'{node} {k["rankTo"]} "{int(r.rank_to)}"{self.integer} {g}',) if r.rank_to is not None else ()),
             f"{node} {k['method']} {self.iri(str(method_iri(r.method)))} {g}",
-            *(f"{node} {k['evidence']} {self.iri(m)} {g}" for m in r.evidence)))
+            *(f"{node} {k['evidence']} {self.own(m)} {g}" for m in r.evidence)))
 
     def stats(self, s: EntityStats) -> str:
         g, k = self.g, self.k

@@ -9,8 +9,9 @@ the notes alone are too few to teach.
 Like the other rule components its names are candidates (method ``english_ner``) that the trained tagger
 reads as features and weighs.  It reads only English sentences (three Latin words or more, a capital
 letter, no Han character) where a general list names something: the ``kg_latin_names`` candidates, a few
-percent of English prose.  Inside a Chinese sentence it reads each run of Latin words where a list names
-something ("2016年 Yoshua Bengio 提出", "在 New York 见到"), the run alone, as a fragment of English.
+percent of English prose.  Inside a Chinese sentence it reads each run of Latin words, the run alone as a
+fragment of English, where a list names something ("在 New York 见到") or the run has two to four
+capitalised words (Satinder Singh, Laurens van der Maaten: few runs, most of them names).
 
 Where the model and a list agree on a span and its type (a listed place; a given name and what follows it;
 a name ending in University or Foundation), the name stands (method ``english_agreed``, kept like a

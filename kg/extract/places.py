@@ -17,7 +17,7 @@ from spacy.language import Language
 
 from kg.extract.chars import finditer_from, is_cjk
 from kg.extract.document import (
-    add_candidate, doc_text, doc_tokens, is_terminator, left_boundary, starts_token, token_starts,
+    add_candidate, doc_text, doc_tokens, ends_token, is_terminator, left_boundary, starts_token, token_starts,
 )
 from kg.extract.resources import Resources, shared_resources
 
@@ -124,10 +124,9 @@ def kg_gazetteer(doc):
             add_candidate(doc, toks[k][0], toks[k][1], "Place", "gazetteer", 70)
             continue
         add_candidate(doc, s, e, "Place", "gazetteer", 70)
-    ends = {t[1] for t in toks}
     for m in res.world_place_re.finditer(text):
         s, e = m.span()
-        if e in ends and starts_token(starts, s):
+        if starts_token(starts, s) and ends_token(toks, starts, e):
             add_candidate(doc, s, e, "Place", "place_list", 68)
     _river_names(doc, text, res)
     _latin_place_glosses(doc, text, res)

@@ -302,7 +302,7 @@ def _org_follows(text: str, e: int, res: Resources) -> bool:
 #: event words a name of a place or a person may stand before (拿破仑战争, 巴赫姆特战役, 苏丹内战)
 _NAMED_HEADS = frozenset("战争 大战 战役 会战 之战 之役 海战 空战 血战 攻防战 保卫战 围城战 登陆战 内战 起义 暴动 革命 "
                          "兵变 政变 事变 事件 惨案 危机 叛乱 之乱 之变 改革 变法 维新 大捷 北伐 东征 西征 远征".split())
-#: words that may stand between the name and the event word (奥地利王位继承战争, 八国联军侵华战争)
+#: words that may stand between the name and the event word (奥地利继承战争, 八国联军侵华战争)
 _NAMED_INFIX = _EVENT_INFIX | frozenset("继承 王位 侵华 统一 殖民".split())
 #: the candidates whose name may lead an event name: places and people (not titles, not the weak lexicon)
 _NAME_TYPES = frozenset({"Place", "Person"})

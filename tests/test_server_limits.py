@@ -83,6 +83,24 @@ def test_a_request_past_its_time_limit_is_cancelled_in_its_own_thread(api_store)
         lane.close()
 
 
+def test_a_process_lane_closes_its_pool_before_it_returns():
+    """Closing a process lane stops a job still running and waits for the pool: left closing in the
+    background, Python's exit hook could write to its closed pipe (a traceback on Ctrl-C)."""
+    from kg.api.lanes import Lane
+
+    lane = Lane("views-test", 1, 1, processes=True)
+    fut = lane.executor.submit(time.sleep, 60)
+    for _ in range(600):
+        if fut.running():
+            break
+        time.sleep(0.05)
+    assert fut.running()
+    lane.close()
+    assert fut.done()  # stopped, not left to run its minute
+    with pytest.raises(RuntimeError):  # shut down: the lane takes no more work
+        lane.executor.submit(int)
+
+
 # ---------------------------------------------------------------- item 5: heavy work
 
 

@@ -93,7 +93,15 @@ class Lane:
             raise BusyError(f"a {self.name} worker died while answering; try again") from None
 
     def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.processes:
+            # Waited for: Python 3.11's pool otherwise may still be closing its wake-up pipe when the
+            # interpreter's exit hook writes to it (a traceback on Ctrl-C).  A view still running is
+            # stopped first, since the server is stopping anyway.
+            for proc in list((getattr(self.executor, "_processes", None) or {}).values()):
+                proc.terminate()
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 def lower_priority() -> None:

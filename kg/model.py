@@ -72,7 +72,7 @@ SOURCE_COLOUR = "#444444"  # dark grey: apart from every type colour under each 
 
 #: The version of what extraction (kg.extract) produces, bumped whenever its output changes, so that stores
 #: rebuild; kept here so that a build compares it without importing the extraction code (~0.07 s).
-EXTRACTOR_VERSION = "12"
+EXTRACTOR_VERSION = "13"
 
 
 @dataclass(frozen=True, slots=True)

@@ -308,6 +308,12 @@ def test_a_named_place_or_person_before_an_event_word_and_a_year_before_an_elect
     assert not events("美国人民的战争，中国发动战争。", "event_after_name")
 
 
+def test_two_names_joined_by_and_are_two_mentions(extractor):
+    x = extractor.extract(parse_note("# 乱\n\n淝水之战以后，永嘉之乱和安史之乱都很有名。\n", "t.md"))
+    assert {"永嘉之乱", "安史之乱"} <= names(x, "Event")
+    assert not any("和" in m.text for m in x.mentions)
+
+
 def test_the_generated_list_of_the_worlds_places_gives_candidates_on_word_boundaries_only(extractor):
     from kg.extract.document import CANDIDATES
 

@@ -56,7 +56,7 @@ def kg_resolve(doc):
             others.append(c)
         elif c[3] not in TITLE_METHODS and not inside(c):
             others.append(c)
-    others += [c for c in tagged if not inside(c)]
+    others += [c for c in split_joined(tagged, cands, doc_text(doc)) if not inside(c)]
     text = doc_text(doc)
     generic = [c for c in others if c[2] == "Organization" and is_generic_organisation(text[c[0] : c[1]], res.places)]
     others = [c for c in others if c not in generic] if generic else others
@@ -66,6 +66,37 @@ def kg_resolve(doc):
     doc.user_data["kg_mentions"] = sorted(kept_titles + kept)
     doc.user_data.pop("kg_text", None)
     return doc
+
+
+#: the characters that join names in a list (关羽和张飞, 永嘉之乱与安史之乱, 英、法)
+JOINERS = "和与及、"
+
+
+def split_joined(tagged: list[tuple], cands: list[tuple], text: str) -> list[tuple]:
+    """The tagger's spans, with a span that is two rule candidates joined by a joiner split into them, each
+    of its candidate's type when the candidates over it agree on one (永嘉之乱和安史之乱 → 永嘉之乱, 安史之乱).
+
+    >>> split_joined([(0, 7, "Event", "tagger", 60)], [(0, 4, "Event", "event_suffix", 80),
+    ...              (5, 7, "Person", "surname", 65)], "永嘉之乱和张飞")
+    [(0, 4, 'Event', 'tagger', 60), (5, 7, 'Person', 'tagger', 60)]
+    """
+    types: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for c in cands:
+        if c[3] != "tagger":
+            types[(c[0], c[1])].add(c[2])
+    out = []
+    for c in tagged:
+        s, e = c[0], c[1]
+        k = next((k for k in range(s + 1, e - 1) if text[k] in JOINERS and (s, k) in types and (k + 1, e) in types),
+                 None)
+        if k is None:
+            out.append(c)
+            continue
+        for a, b in ((s, k), (k + 1, e)):
+            found = types[(a, b)]
+            type_ = next(iter(found)) if len(found) == 1 else c[2]
+            out.append((a, b, type_, c[3], c[4]))
+    return out
 
 
 #: the rule methods that find a name heading another (and the type they find)

@@ -5,7 +5,8 @@ inside them are dropped), "Long Name (ABBR)" definitions, and venue + year (CVPR
 else is the tagger's (``kg_tagger``); the other rule components only feed it features.  An acronym
 definition takes the tagger's type when the tagger typed its long name or its abbreviation.
 A place from the gazetteer or a person found by surname heading a kept organisation or event is a
-mention too (东京高等法院 → 东京, 李仙洲集团 → 李仙洲, 汤加火山喷发 → 汤加).  Everyday words
+mention too (东京高等法院 → 东京, 李仙洲集团 → 李仙洲, 汤加火山喷发 → 汤加); a tagged span that is two
+candidates joined by 和/与/及/、 is two (永嘉之乱和安史之乱).  Everyday words
 (``kg/data/stopwords.txt``) never stand as names, nor phrases that speak of companies in general
 (美国公司, 互联网公司: ``is_generic_organisation``).
 """
@@ -56,8 +57,8 @@ def kg_resolve(doc):
             others.append(c)
         elif c[3] not in TITLE_METHODS and not inside(c):
             others.append(c)
-    others += [c for c in split_joined(tagged, cands, doc_text(doc)) if not inside(c)]
     text = doc_text(doc)
+    others += [c for c in split_joined(tagged, cands, text) if not inside(c)]
     generic = [c for c in others if c[2] == "Organization" and is_generic_organisation(text[c[0] : c[1]], res.places)]
     others = [c for c in others if c not in generic] if generic else others
     kept = [c for c in _non_overlapping(others) if text[c[0] : c[1]].strip() not in res.stopwords]

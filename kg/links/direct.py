@@ -129,13 +129,29 @@ def direct_coverage(src: SourceInfo, ent: EntityInfo, form: str, evidence: tuple
     at_home = contexts.has(ent.iri, src.note)
     score = S.title_base + S.title_similarity * min(sim, 1.0) + (S.title_evidence if evidence else 0.0) + (
         S.title_at_home if at_home else 0.0)
-    text = f"direct: the title \"{src.title}\" names \"{form}\"" + (
-        f" ({ent.name})" if form != ent.name else "")
+    pieces = ['direct: the title "', src.title or "", '" names "', form, '"']
+    if form != ent.name:
+        pieces += [" (", ent.name, ")"]
     if evidence:
-        text += " — the mention in the title is the evidence"
+        pieces.append(" — the mention in the title is the evidence")
     if why:
-        text += "; " + why
-    return Coverage(src.iri, ent.iri, round(min(score, S.title_cap), ROUND), True, method, text, evidence, (), (form,))
+        pieces += ["; ", why]
+    return Coverage(src.iri, ent.iri, round(min(score, S.title_cap), ROUND), True, method, tuple(pieces), evidence, (),
+                    _one(form))
+
+
+_ONE: dict[str, tuple[str]] = {}  # form -> (form,), bounded
+
+
+def _one(form: str) -> tuple[str]:
+    """``(form,)``, one tuple for every record that matched ``form`` (a reference list's titles may name one
+    entity 10⁵ times)."""
+    found = _ONE.get(form)
+    if found is None:
+        if len(_ONE) >= 4096:
+            _ONE.clear()
+        found = _ONE[form] = (form,)
+    return found
 
 
 def form_index(entities: Mapping[str, EntityInfo]) -> dict[str, dict[str, list[str]]]:

@@ -101,10 +101,22 @@ class Coverage(_Record):
     score: float
     direct: bool
     method: str
-    justification: str
+    # the justification, or the pieces it is joined from: a title's coverage keeps the title's own string (a
+    # reference list of 10⁵ links then holds no second copy of each title while the pass runs)
+    why: str | tuple[str, ...]
     evidence: tuple[str, ...] = ()  # mention IRIs
     via: tuple[str, ...] = ()  # entity IRIs
     matched: tuple[str, ...] = ()  # the forms or features that matched
+
+    @property
+    def justification(self) -> str:
+        """Why the source covers the entity, in words.
+
+        >>> Coverage("s", "e", 1.5, True, "m", ("the title ", '"X"', " names X")).justification
+        'the title "X" names X'
+        """
+        why = self.why
+        return why if isinstance(why, str) else "".join(why)
 
 
 @dataclass(slots=True, unsafe_hash=True)

@@ -22,6 +22,7 @@ from rdflib import RDF, XSD, Literal, URIRef
 
 from kg import __version__
 from kg import extract as nlp
+from kg.allocator import keep_big_blocks_apart
 from kg import links as link_stage
 from kg.curation import load_curation
 from kg.entity_graph import EntityGraph
@@ -90,14 +91,8 @@ class BuildReport:
 
 
 def _curation_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    found = []
-    for p in paths:
-        p = Path(p)
-        folder = p if p.is_dir() else p.parent
-        f = folder / CURATION_FILE
-        if f.is_file():
-            found.append(f)
-    return found
+    folders = (Path(p) if Path(p).is_dir() else Path(p).parent for p in paths)
+    return [f for f in (folder / CURATION_FILE for folder in folders) if f.is_file()]
 
 
 def _fingerprint(model: str | None, curation_files: Iterable[Path], extract: bool) -> str:
@@ -132,13 +127,14 @@ def build(
     skipped unless ``follow_symlinks``; ``force`` also sets a damaged live
     generation aside (kg.integrity) and builds anew.  A note whose extraction fails or passes
     ``limits`` (time, memory: :class:`kg.extract.NoteLimits`) is a problem of the report; its text and
-    sources are still written.
+    sources are still written.  Big blocks of memory are kept apart (:mod:`kg.allocator`).
     """
     # the build makes millions of small objects and drops none of them until its end: the cycle collector,
     # triggered by allocations alone, would walk them over and over (a third of a rebuild's time).  This is
     # the one place kg turns it off (kg.parallel turns it on again in the long-lived worker processes)
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    keep_big_blocks_apart()
     try:
         return _build(paths, store, model=model, extract=extract, links=links, n_process=n_process, force=force,
                       progress=progress, follow_symlinks=follow_symlinks, limits=limits)

@@ -125,3 +125,11 @@ def test_notes_past_a_limit_are_one_problem_line_each_and_the_build_goes_on(tmp_
     again = build([notes], tmp_path / "s", n_process=1)  # no limit now: both are extracted, none skipped
     assert again.ok and again.unchanged == 0 and len(again.changed) == 2
     assert open_store(tmp_path / "s").select("SELECT ?e WHERE { ?e a kg:Person }")
+
+
+def test_a_build_keeps_big_blocks_in_maps_of_their_own_where_the_c_library_is_glibc():
+    import platform
+
+    from kg.allocator import keep_big_blocks_apart
+
+    assert keep_big_blocks_apart() is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")

@@ -478,6 +478,10 @@ def test_parts_from_a_notes_triples_are_what_the_store_gives_back(tmp_path):
             assert (a if kind == "note" else sorted(a)) == (b if kind == "note" else sorted(b)), (path, kind)
     assert links.input_from_parts(mine) == links.input_from_parts(theirs)
     assert merged > 0  # (the test holds a mention two components found)
+    # a part made from a note holds the records the pass reads, not a second copy of each row
+    read = links.input_from_parts(mine)
+    held = {id(r) for part in mine.values() for kind in ("mentions", "sources") for r in part.get(kind, ())}
+    assert read.mentions and read.sources and all(id(r) in held for r in (*read.mentions, *read.sources))
 
 
 MORE = """# 随记

@@ -20,7 +20,7 @@ from kg.parallel import can_fork, start_in_background
 
 CACHE_FILE = "links-cache.pickle"
 #: the layout of the cached state; a change in kg.links.scoring needs no new version (see cache_key)
-CACHE_VERSION = 9  # 8: the result's relatedness one record per pair; 9: a coverage's justification in pieces
+CACHE_VERSION = 10  # 9: a coverage's justification in pieces; 10: the input records named tuples
 
 
 def cache_key(params: Mapping[str, Any]) -> dict[str, Any]:

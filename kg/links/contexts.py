@@ -5,6 +5,7 @@ to an entity (:class:`EntityContexts`)."""
 from __future__ import annotations
 
 import math
+from itertools import chain
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -117,9 +118,9 @@ class EntityContexts:
             if name_bag is None:
                 ent = self.entities[e]
                 name_bag = self._name_bags[e] = self._features(" ; ".join((ent.name,) + ent.aliases))
-            bags = [(name_bag, SCORING.context_name)]
-            bags += [(self._features(s), SCORING.context_sentence) for s in sorted(part["sentences"])]
-            bags += [(self._features(h), SCORING.context_heading) for h in sorted(part["headings"])]
+            bags = chain([(name_bag, SCORING.context_name)],  # (one at a time: a note may give 10⁵ sentences)
+                         ((self._features(s), SCORING.context_sentence) for s in sorted(part["sentences"])),
+                         ((self._features(h), SCORING.context_heading) for h in sorted(part["headings"])))
             ctx = self._made[e, note] = Context(e, note, part["tops"], part["heading"],
                                                 vector(bags, self.idf, self.default_idf))
         return ctx

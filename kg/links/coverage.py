@@ -15,6 +15,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from kg.links.contexts import EntityContexts, SourceTops, context_parts
@@ -86,7 +87,11 @@ def coverage_full(data: LinkInput, entities: Mapping[str, EntityInfo], sections:
     for covs in inferred.values():
         out.extend(covs)
     state = CoverageState(idf, default_idf, src_vec, named, direct, dict(inferred), index, counts)
-    return tuple(sorted(out, key=lambda c: (c.entity, -c.score, c.source))), state
+    # by entity, best first: three stable sorts, which make no key tuple per record
+    out.sort(key=attrgetter("source"))
+    out.sort(key=attrgetter("score"), reverse=True)
+    out.sort(key=attrgetter("entity"))
+    return tuple(out), state
 
 
 def coverage_incremental(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Mapping[str, SectionInfo],

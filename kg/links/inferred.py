@@ -54,24 +54,32 @@ class TitleIndex:
     def __init__(self, sources: Sequence[SourceInfo], src_vec: Mapping[str, Mapping[str, float]],
                  index: Mapping[str, list[str]], counts: Mapping[str, int], cap: int):
         self.sources, self.src_vec, self.index, self.counts, self.cap = sources, src_vec, index, counts, cap
-        self.postings: dict[str, Any] = {}  # feature -> [(source, weight)], or None for a common feature
+        # a posting is two lists, the sources and their weights (pairs would cost 64 bytes a title more)
+        self.postings: dict[str, Any] = {}  # feature -> ([source], [weight]), or None for a common feature
         self._by_note: dict[str, list[str]] = {}
-        self._note_postings: dict[str, dict[str, list[tuple[str, float]]]] = {}
+        self._note_postings: dict[str, dict[str, tuple[list[str], list[float]]]] = {}
         self._common: set[str] = set()  # (the features held by more than cap titles, when first needed)
 
     def posting(self, f: str) -> Any:
-        """The titles holding ``f`` with their weights; None for a common feature."""
+        """The titles holding ``f`` and their weights (two lists); None for a common feature."""
         postings = self.postings
         post = postings.get(f, postings)  # (the dict itself: not looked up yet)
         if post is postings:
             n = self.counts.get(f, 0)
             src_vec = self.src_vec
-            post = postings[f] = (None if n > self.cap else () if n <= 0 else
-                                  [(s, w) for s in self.index[f] if (w := src_vec.get(s, {}).get(f)) is not None])
+            if n > self.cap:
+                post = None
+            else:
+                post = ([], [])
+                for s in self.index[f] if n > 0 else ():
+                    if (w := src_vec.get(s, {}).get(f)) is not None:
+                        post[0].append(s)
+                        post[1].append(w)
+            postings[f] = post
         return post
 
-    def local(self, note: str) -> dict[str, list[tuple[str, float]]]:
-        """The titles of ``note`` holding each common feature, with their weights."""
+    def local(self, note: str) -> dict[str, tuple[list[str], list[float]]]:
+        """The titles of ``note`` holding each common feature and their weights (two lists)."""
         found = self._note_postings.get(note)
         if found is None:
             by_note, src_vec = self._by_note, self.src_vec
@@ -80,12 +88,14 @@ class TitleIndex:
                     if src.iri in src_vec:
                         by_note.setdefault(src.note, []).append(src.iri)
                 self._common.update(f for f, n in self.counts.items() if n > self.cap)
-            found = self._note_postings[note] = defaultdict(list)
+            found = self._note_postings[note] = defaultdict(lambda: ([], []))
             common = self._common
             for s in by_note.get(note, ()):
                 for f, w in src_vec[s].items():
                     if f in common:
-                        found[f].append((s, w))
+                        post = found[f]
+                        post[0].append(s)
+                        post[1].append(w)
         return found
 
 
@@ -109,10 +119,15 @@ class Inference:
         self.entities, self.contexts, self.titles = entities, contexts, titles
         self.src_by_iri, self.src_vec, self.tops, self.direct, self.named = src_by_iri, src_vec, tops, direct, named
         self.p = p
-        self.src_entities: dict[str, set[str]] = defaultdict(set)  # what each title names
+        # what each title names: one set for the titles that name the same entities (a reference list's
+        # titles may name the same two 10⁵ times)
+        self.src_entities: dict[str, frozenset[str]] = {}
+        alike: dict[frozenset[str], frozenset[str]] = {}
         for (s, e), c in direct.items():
             if c.method != CONTEXT_METHOD:
-                self.src_entities[s].add(e)
+                prev = self.src_entities.get(s)
+                both = prev.union((e,)) if prev else frozenset((e,))
+                self.src_entities[s] = alike.setdefault(both, both)
         self.rel_weight = {a: {r.to_entity: r.weight for r in related[a]} for a in todo if a in related}
 
     def score(self, ents: Iterable[str]) -> dict[str, list[Coverage]]:
@@ -141,8 +156,8 @@ class Inference:
                     if post is None:  # a common feature
                         if local is None:
                             local = local_postings(ctx.note)
-                        post = local.get(f, ())
-                    for s, w in post:
+                        post = local.get(f, ((), ()))
+                    for s, w in zip(*post):
                         acc[s] += v * w
                 for s, sim in acc.items():
                     if sim * prox_section + via_bonus < min_inferred or (s, e) in direct or e in named.get(s, ()):

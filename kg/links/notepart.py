@@ -1,12 +1,14 @@
 """A note's link input straight from the note and its extraction (:func:`part_from_note`): what
 :func:`kg.links.part_from_triples` reads from the note's triples (and :func:`kg.links.read_note_parts` from the
 store), made without the triples, with the strings the records share (the note's path, entity, section and
-snippet IRIs) made once.  A build's link part of a big note then costs little more than its records."""
+snippet IRIs) made once, its sources and mentions as the records the pass reads.  A build's link part of a
+big note then costs no more than its records."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kg.links.records import MentionInfo, SourceInfo
 from kg.model import ENTITY_TYPES, Extraction, Note
 from kg.vocab import (
     entity_iri,
@@ -57,9 +59,9 @@ def part_from_note(note: Note, extraction: Extraction | None = None) -> dict[str
     part["sections"] = [(sections[s.index], spath, storable_text(s.heading), storable_text(" / ".join(s.path)),
                          s.level, iri(sections, s.parent, section_iri)) for s in note.sections]
     part["snippets"] = [(snippets[s.index], spath, iri(sections, s.section, section_iri)) for s in note.snippets]
-    part["sources"] = [(sources[r.index], spath, r.url, storable_text(r.title) if r.title else None,
-                        iri(sections, r.section, section_iri), iri(snippets, r.snippet, snippet_iri),
-                        r.context_start if r.context else None, r.context_end if r.context else None)
+    part["sources"] = [SourceInfo(sources[r.index], spath, r.url, storable_text(r.title) if r.title else None,
+                                  iri(sections, r.section, section_iri), iri(snippets, r.snippet, snippet_iri),
+                                  r.context_start if r.context else None, r.context_end if r.context else None)
                        for r in note.references]
     ents: dict[str, str] = {}
     rows = []
@@ -86,15 +88,15 @@ def part_from_note(note: Note, extraction: Extraction | None = None) -> dict[str
             if note.text[span[0]:span[1]].strip():
                 sentence = sentence_of(text, sentence_iri(path, *span)) or ""
             last = (*span, sentence)
-        row = (str(mention_iri(path, m.start, m.end, m.type)), ent, spath, m.start, m.end, storable_text(m.text),
-               last[2], iri(sections, m.section, section_iri), iri(snippets, m.snippet, snippet_iri),
-               iri(sources, m.reference, source_iri))
+        row = MentionInfo(str(mention_iri(path, m.start, m.end, m.type)), ent, spath, m.start, m.end,
+                          storable_text(m.text), last[2], iri(sections, m.section, section_iri),
+                          iri(snippets, m.snippet, snippet_iri), iri(sources, m.reference, source_iri))
         j = here.get(row[0])
         if j is None:
             here[row[0]] = len(rows)
             rows.append(row)
         else:  # one IRI: each fact as the first of them that has it (the graph holds both's)
-            rows[j] = (*rows[j][:6], *(a if a else b for a, b in zip(rows[j][6:], row[6:])))
+            rows[j] = MentionInfo(*rows[j][:6], *(a if a else b for a, b in zip(rows[j][6:], row[6:])))
     part["mentions"] = rows
     return {k: v for k, v in part.items() if v}
 

@@ -254,7 +254,7 @@ class Assembly(WorkingSet):
         for kind, into, cls in (("mentions", self.mentions, MentionInfo), ("sources", self.sources, SourceInfo),
                                 ("sections", self.sections, SectionInfo), ("snippets", self.snippets, SnippetInfo)):
             for t in part.get(kind, ()):
-                into[t[0]] = cls(*t)
+                into[t[0]] = t if type(t) is cls else cls(*t)  # (a part made from a note holds records)
 
     def input(self) -> LinkInput:
         return LinkInput(

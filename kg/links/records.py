@@ -7,15 +7,15 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 from collections.abc import Container, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 # ---------------------------------------------------------------- what the pass reads
 
 
-# The input records are read-only by convention, not frozen: a pass creates ~10⁵ of them, and a frozen
-# dataclass's __init__ (object.__setattr__ per field) costs six times a plain one.  Hashable by value.
-@dataclass(slots=True, unsafe_hash=True)
-class EntityInfo:
+# The input records are named tuples: a note's part (kg.links.part_from_note) is made of them, and the pass
+# reads those very objects (a reference list of 10⁵ links would otherwise hold each row twice, as the
+# part's tuple and as a record).  Hashable by value, read-only.
+class EntityInfo(NamedTuple):
     iri: str
     key: str
     type: str  # one of kg.model.ENTITY_TYPES
@@ -23,8 +23,7 @@ class EntityInfo:
     aliases: tuple[str, ...] = ()
 
 
-@dataclass(slots=True, unsafe_hash=True)
-class MentionInfo:
+class MentionInfo(NamedTuple):
     iri: str
     entity: str  # entity IRI
     note: str  # note path
@@ -37,8 +36,7 @@ class MentionInfo:
     source: str | None = None  # source IRI when the mention stands in a source's title
 
 
-@dataclass(slots=True, unsafe_hash=True)
-class SourceInfo:
+class SourceInfo(NamedTuple):
     iri: str
     note: str  # note path
     url: str
@@ -49,8 +47,7 @@ class SourceInfo:
     context_end: int | None = None
 
 
-@dataclass(slots=True, unsafe_hash=True)
-class SectionInfo:
+class SectionInfo(NamedTuple):
     iri: str
     note: str
     heading: str
@@ -59,8 +56,7 @@ class SectionInfo:
     parent: str | None = None
 
 
-@dataclass(slots=True, unsafe_hash=True)
-class SnippetInfo:
+class SnippetInfo(NamedTuple):
     iri: str
     note: str
     section: str | None = None

@@ -228,10 +228,12 @@ class NoteParser:
                 lead = len(masked) - len(masked.lstrip())
                 trail = len(masked.rstrip())
                 t_start, t_end = start + lead, start + trail
+                title = self.text[t_start:t_end].strip()
                 self.references[pending_url] = Reference(
-                    ref.index, ref.url, self.text[t_start:t_end].strip(), ref.kind, ref.start, ref.end,
+                    ref.index, ref.url, title, ref.kind, ref.start, ref.end,
                     t_start, t_end, ref.section, ref.snippet, ref.line)
-                self.add_block("reference_title", start, end, masked, pending_url)
+                # (one string for both where they are equal: a reference list of 10⁵ titles holds it once)
+                self.add_block("reference_title", start, end, title if masked == title else masked, pending_url)
                 pending_url = None
                 continue
             pending_url = None

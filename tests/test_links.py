@@ -539,6 +539,29 @@ def test_an_incremental_pass_patches_the_links_graph_into_exactly_its_result(tmp
     assert isomorphic(_links_graph(store), expected)
 
 
+def test_a_pass_past_the_forked_writers_size_writes_its_cache_itself_and_the_next_pass_uses_it(
+        tmp_path, own_notes, monkeypatch):
+    """The link cache of a very big pass is written by the build itself, not a forked child (which would copy
+    every page of it): written when the pass returns, and the next pass is incremental from it."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("kg.links.relink"), "BACKGROUND_RECORDS", 0)
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("a forked child writes the cache")
+
+    monkeypatch.setattr(cache, "start_in_background", no_child)
+    store, info = _relink_store(tmp_path, own_notes)
+    assert info.mode == "full"
+    live = store / (store / "CURRENT").read_text().strip()
+    for f in (live / links.CACHE_FILE, cache.parts_file(live / links.CACHE_FILE)):
+        assert f.is_file() and not pending_file(f).exists()
+    rec = REC.replace("常和 MMoE 一起比较", "常和 MMoE、Google 的模型一起比较")
+    changed = [(parse_note(rec, "rec.md"), REC_NAMES)]
+    _, info = _relink_store(tmp_path, changed, changed=["rec.md"], max_fraction=0.9)
+    assert info.mode == "incremental", info
+
+
 def test_incremental_removal_drops_the_links_of_the_note(tmp_path, own_notes):
     _relink_store(tmp_path, own_notes)
     store, info = _relink_store(tmp_path, [], removed=["lib.md"], max_fraction=0.5)

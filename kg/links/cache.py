@@ -44,15 +44,17 @@ def pending_file(path: Path) -> Path:
     return Path(path).with_suffix(".writing")
 
 
-def save_cache(path: Path | None, cache: Mapping[str, Any]) -> Callable[..., None]:
+def save_cache(path: Path | None, cache: Mapping[str, Any], background: bool = True) -> Callable[..., None]:
     """Start writing the link cache to ``path``; returns ``finish(wait=True)``, which waits until it is
     written, or with ``wait=False`` lets it be finished in the background.
 
-    Pickling the cache of thousands of notes takes a second, so where the OS can fork, a child process
-    writes it (from a copy-on-write snapshot of this one) while this process writes the links graph and,
-    once the build has succeeded, while the build returns.  The child holds a lock beside the file until it
-    ends, however it ends; the next build's :func:`await_cache` waits for it.  A cache that fails to be
-    written is left out: the next build then makes a full pass.
+    Pickling the cache of thousands of notes takes a second, so where the OS can fork (and ``background``),
+    a child process writes it (from a copy-on-write snapshot of this one) while this process writes the
+    links graph and, once the build has succeeded, while the build returns.  The child holds a lock beside
+    the file until it ends, however it ends; the next build's :func:`await_cache` waits for it.  A cache
+    that fails to be written is left out: the next build then makes a full pass.  (The pickler touches the
+    reference count of every object it writes, so the child copies the pages of the whole cache: for a
+    pass of very many records, ``background=False`` writes it here instead.)
     """
     if path is None:
         return lambda wait=True: None
@@ -68,7 +70,7 @@ def save_cache(path: Path | None, cache: Mapping[str, Any]) -> Callable[..., Non
             tmp.unlink(missing_ok=True)  # left only by a failure
             pending_file(path).unlink(missing_ok=True)
 
-    lock_fd = _lock_pending(path) if can_fork() else -1
+    lock_fd = _lock_pending(path) if background and can_fork() else -1
     finish = None
     if lock_fd >= 0:
         finish = start_in_background(write, keep_fd=lock_fd)

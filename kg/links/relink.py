@@ -30,6 +30,12 @@ from kg.parallel import WorkingSet, free_in_background
 from kg.vocab import note_graph
 
 
+#: the most mentions and sources whose link cache a forked child writes (in the background); a bigger one
+#: is written by the build itself, which then holds the pickler's table (~40 bytes a record) instead of a
+#: child's copy of the whole cache (about as much memory as the build's link pass)
+BACKGROUND_RECORDS = 400_000
+
+
 def _key(x) -> tuple:
     """What identifies a link record (the same key with other values is a changed record)."""
     if type(x) is Coverage:
@@ -162,7 +168,14 @@ class Relink(WorkingSet):
         token = os.urandom(16).hex()
         cache_out = Path(self.cache_out) if self.cache_out is not None else None
         waits: list[Callable[..., None]] = []
+        # a forked writer would copy every page of a very big cache (see save_cache): this process writes that
+        # one, its parts before the pass (the pickler's table then takes the room the pass takes next)
+        big = sum(len(part.get("mentions", ())) + len(part.get("sources", ())) for part in parts.values()) \
+            >= BACKGROUND_RECORDS
         try:
+            if big:
+                waits.append(save_cache(parts_file(cache_out) if cache_out else None, {"token": token, "parts": parts},
+                                        background=False))
             if self.incremental:
                 for path in sorted(fresh):
                     self.assembly.add(fresh[path])
@@ -208,8 +221,10 @@ class Relink(WorkingSet):
             wait()  # written before the cache writers fork
             info.removed_quads = len(old_quads)
             t_write = time.perf_counter()
-            waits.append(save_cache(parts_file(cache_out) if cache_out else None, {"token": token, "parts": parts}))
-            waits.append(save_cache(cache_out, {**cache_key(p), "token": token, "state": state, "result": result}))
+            if not big:
+                waits.append(save_cache(parts_file(cache_out) if cache_out else None, {"token": token, "parts": parts}))
+            waits.append(save_cache(cache_out, {**cache_key(p), "token": token, "state": state, "result": result},
+                                    background=not big))
         except BaseException:
             for finish in waits:
                 finish(wait=True)

@@ -23,9 +23,6 @@ _THRESHOLD = 128 * 1024  # glibc's default, which it would otherwise raise
 def keep_big_blocks_apart() -> bool:
     """Have blocks of 128 KiB or more mapped apart for good (glibc's ``mallopt(M_MMAP_THRESHOLD)``), in this
     process and the ones it forks.  True when set; False where the C library is not glibc.
-
-    >>> keep_big_blocks_apart() in (True, False)
-    True
     """
     if not sys.platform.startswith("linux"):
         return False

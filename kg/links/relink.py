@@ -31,8 +31,8 @@ from kg.vocab import note_graph
 
 
 #: the most mentions and sources whose link cache a forked child writes (in the background); a bigger one
-#: is written by the build itself, which then holds the pickler's table (~40 bytes a record) instead of a
-#: child's copy of the whole cache (about as much memory as the build's link pass)
+#: is written by the build itself, which then holds the pickler's table (some 150 bytes a record) instead of
+#: a child's copy of the whole cache (about as much memory as the build's link pass)
 BACKGROUND_RECORDS = 400_000
 
 
@@ -163,8 +163,8 @@ class Relink(WorkingSet):
                 wait()
                 parts = read_note_parts(store)
         t_read = time.perf_counter()
-        # the cache is two files written by forked children once the links are written: the notes' parts and
-        # the computed state; a token ties them together
+        # the cache is two files, the notes' parts and the computed state, tied by a token: written by forked
+        # children once the links are written, or by this process for a very big pass
         token = os.urandom(16).hex()
         cache_out = Path(self.cache_out) if self.cache_out is not None else None
         waits: list[Callable[..., None]] = []

@@ -560,6 +560,10 @@ def test_a_pass_past_the_forked_writers_size_writes_its_cache_itself_and_the_nex
     changed = [(parse_note(rec, "rec.md"), REC_NAMES)]
     _, info = _relink_store(tmp_path, changed, changed=["rec.md"], max_fraction=0.9)
     assert info.mode == "incremental", info
+    full, _ = _relink_store(tmp_path / "full", [changed[0], *own_notes[1:]])
+    for ent in (REC_PLE, LIB_PLE):
+        assert [(r["s"], r["direct"]) for r in answers(store, ent)] == \
+            [(r["s"], r["direct"]) for r in answers(full, ent)] != [], ent
 
 
 def test_incremental_removal_drops_the_links_of_the_note(tmp_path, own_notes):

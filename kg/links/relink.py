@@ -221,7 +221,10 @@ class Relink(WorkingSet):
             wait()  # written before the cache writers fork
             info.removed_quads = len(old_quads)
             t_write = time.perf_counter()
-            if not big:
+            if big:  # (the parts are in their file: their memory goes to the state's pickler)
+                for part in parts.values():
+                    part.clear()
+            else:
                 waits.append(save_cache(parts_file(cache_out) if cache_out else None, {"token": token, "parts": parts}))
             waits.append(save_cache(cache_out, {**cache_key(p), "token": token, "state": state, "result": result},
                                     background=not big))

@@ -22,8 +22,8 @@ from rdflib import RDF, XSD, Literal, URIRef
 
 from kg import __version__
 from kg import extract as nlp
-from kg.allocator import keep_big_blocks_apart
 from kg import links as link_stage
+from kg.allocator import keep_big_blocks_apart
 from kg.curation import load_curation
 from kg.entity_graph import EntityGraph
 from kg.errors import KGError, NoteError

@@ -5,9 +5,9 @@ to an entity (:class:`EntityContexts`)."""
 from __future__ import annotations
 
 import math
-from itertools import chain
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -132,7 +132,9 @@ class Relink(WorkingSet):
         and whatever the caller added before are written (a build's :class:`kg.store.StoreWriter`): the
         pass then computes while the notes' quads are being written, and makes the links' quads while the
         first of them are.  Without them the pass writes with ``store.bulk_load`` itself.  (Children are
-        forked inside the pause the build gave :func:`kg.parallel.pause_for_forks`.)
+        forked inside the pause the build gave :func:`kg.parallel.pause_for_forks`.)  A pass over more than
+        :data:`BACKGROUND_RECORDS` mentions and sources writes its cache itself and empties the notes' parts
+        (``fresh_parts`` too) once they are in their file.
         """
         t0 = time.perf_counter()
         store, p, cache, info = self.store, self.p, self.cache, self.info
@@ -218,7 +220,7 @@ class Relink(WorkingSet):
                 write(new)
             else:
                 write((*result.coverages, *([] if early else result.related), *result.stats))
-            wait()  # written before the cache writers fork
+            wait()  # written before the state's cache is written
             info.removed_quads = len(old_quads)
             t_write = time.perf_counter()
             if big:  # (the parts are in their file: their memory goes to the state's pickler)

@@ -566,6 +566,36 @@ def test_a_pass_past_the_forked_writers_size_writes_its_cache_itself_and_the_nex
             [(r["s"], r["direct"]) for r in answers(full, ent)] != [], ent
 
 
+def test_the_state_cache_holds_its_records_in_pieces_and_the_next_pass_starts_from_them(
+        tmp_path, own_notes, monkeypatch):
+    """The state's file holds the coverage records in pickles of their own (a pickler's table grows with all it
+    writes): read back, the cache has the records the pass made, and the next pass, incremental from it,
+    answers as a full pass does."""
+    monkeypatch.setattr(cache, "RECORDS_PER_PICKLE", 2)
+    store, info = _relink_store(tmp_path, own_notes)
+    live = store / (store / "CURRENT").read_text().strip()
+    links.wait_for_cache(live / links.CACHE_FILE)
+    with open(live / links.CACHE_FILE, "rb") as fh:
+        pieces = []
+        while fh.peek(1):
+            pieces.append(pickle.load(fh))
+    records = [c for piece in pieces[1:] for c in piece]
+    assert len(pieces) > 2 and all(len(piece) <= 2 for piece in pieces[1:])
+    assert pieces[0]["result"].coverages == () and pieces[0]["state"]["coverage"].direct == {}
+    loaded, why = cache.load_cache(live / links.CACHE_FILE, links.DEFAULTS)
+    assert why == "" and list(loaded["result"].coverages) == records
+    assert sum(loaded["result"].counts()[k] for k in ("coverage_direct", "coverage_inferred")) == len(records)
+    assert loaded["state"]["coverage"].direct == {(c.source, c.entity): c for c in records if c.direct} != {}
+    rec = REC.replace("常和 MMoE 一起比较", "常和 MMoE、Google 的模型一起比较")
+    changed = [(parse_note(rec, "rec.md"), REC_NAMES)]
+    _, info = _relink_store(tmp_path, changed, changed=["rec.md"], max_fraction=0.9)
+    assert info.mode == "incremental", info
+    full, _ = _relink_store(tmp_path / "full", [changed[0], *own_notes[1:]])
+    for ent in (REC_PLE, LIB_PLE):
+        assert [(r["s"], r["direct"], r["score"]) for r in answers(store, ent)] == \
+            [(r["s"], r["direct"], r["score"]) for r in answers(full, ent)] != [], ent
+
+
 def test_incremental_removal_drops_the_links_of_the_note(tmp_path, own_notes):
     _relink_store(tmp_path, own_notes)
     store, info = _relink_store(tmp_path, [], removed=["lib.md"], max_fraction=0.5)

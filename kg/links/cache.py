@@ -1,7 +1,12 @@
-"""The link cache: two pickles beside a store generation (``links-cache.pickle``: the last pass's state and
+"""The link cache: two files beside a store generation (``links-cache.pickle``: the last pass's state and
 result; ``links-cache-parts.pickle``: every note's link input), written by a forked child after the build,
 with a locked ``.writing`` file beside each while it is written; and its key (:func:`cache_key`), without
-which a cache is not used."""
+which a cache is not used.
+
+A file is a pickle, or for the state a pickle followed by the pass's coverage records in pickles of
+:data:`RECORDS_PER_PICKLE`: a pickler keeps a table of every object it has written (and the field tuple of
+each record) until it ends, some 300 bytes a record, which for a reference list of 10⁵ links would be the
+build's peak."""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import fcntl
 import os
 import pickle
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +26,9 @@ from kg.parallel import can_fork, start_in_background
 
 CACHE_FILE = "links-cache.pickle"
 #: the layout of the cached state; a change in kg.links.scoring needs no new version (see cache_key)
-CACHE_VERSION = 10  # 9: a coverage's justification in pieces; 10: the input records named tuples
+CACHE_VERSION = 11  # 9: a coverage's justification in pieces; 10: the input records named tuples; 11: records apart
+#: coverage records per pickle of the state's file (see the module's docstring)
+RECORDS_PER_PICKLE = 50_000
 
 
 def cache_key(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,7 +72,8 @@ def save_cache(path: Path | None, cache: Mapping[str, Any], background: bool = T
     def write() -> None:
         try:
             with open(tmp, "wb") as fh:
-                pickle.dump(cache, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                for piece in _pieces(cache):
+                    pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)  # left only by a failure
@@ -81,6 +90,33 @@ def save_cache(path: Path | None, cache: Mapping[str, Any], background: bool = T
         write()
         return lambda wait=True: None
     return finish
+
+
+def _pieces(cache: Mapping[str, Any]) -> Iterator[Any]:
+    """What a cache file holds, pickle after pickle: a state's cache without its coverage records (its result
+    and its coverage state hold the same ones), then the records in pieces; any other cache whole."""
+    if "result" not in cache:
+        yield cache
+        return
+    records = cache["result"].coverages
+    state = cache["state"]
+    yield {**cache, "result": replace(cache["result"], coverages=()), "records": len(records),
+           "state": {**state, "coverage": state["coverage"].without_records()}}
+    for i in range(0, len(records), RECORDS_PER_PICKLE):
+        yield records[i:i + RECORDS_PER_PICKLE]
+
+
+def _read(fh) -> Any:
+    """A cache written as :func:`_pieces` says."""
+    cache = pickle.load(fh)
+    if isinstance(cache, dict) and "records" in cache:
+        records: list = []
+        while len(records) < cache["records"]:
+            records.extend(pickle.load(fh))
+        cache["result"] = replace(cache.pop("result"), coverages=tuple(records))
+        cache["state"]["coverage"] = cache["state"]["coverage"].with_records(records)
+        del cache["records"]
+    return cache
 
 
 def _lock_pending(path: Path) -> int:
@@ -135,7 +171,7 @@ def load_cache(cache_file: Path, params: Mapping[str, Any]) -> tuple[dict[str, A
         return None, "no cache"
     try:
         with open(cache_file, "rb") as fh:
-            cache = pickle.load(fh)
+            cache = _read(fh)
         if not fits(cache, params):
             return None, "the cache was made by another version or with other parameters"
         with open(parts_file(cache_file), "rb") as fh:

@@ -13,8 +13,8 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
 
@@ -39,6 +39,28 @@ class CoverageState(WorkingSet):
     inferred: dict[str, list[Coverage]]  # entity -> its inferred coverages
     index: dict[str, list[str]]  # feature -> the sources whose title vectors had it (sorted; may list stale ones)
     counts: dict[str, int]  # feature -> how many title vectors have it now
+
+    def without_records(self) -> CoverageState:
+        """This state less its coverage records, which the pass's result holds as well (what the link cache
+        writes; :meth:`with_records` puts them back)."""
+        return replace(self, direct={}, inferred={})
+
+    def with_records(self, coverages: Iterable[Coverage]) -> CoverageState:
+        """This state with the coverage records of the pass's result: the direct ones by (source, entity), the
+        inferred ones by entity.
+
+        >>> c = Coverage("s", "e", 1.0, True, "m", "why")
+        >>> CoverageState({}, 1.0, {}, {}, {}, {}, {}, {}).with_records([c]).direct == {("s", "e"): c}
+        True
+        """
+        direct: dict[tuple[str, str], Coverage] = {}
+        inferred: dict[str, list[Coverage]] = defaultdict(list)
+        for c in coverages:
+            if c.direct:
+                direct[c.source, c.entity] = c
+            else:
+                inferred[c.entity].append(c)
+        return replace(self, direct=direct, inferred=dict(inferred))
 
 
 def coverage_full(data: LinkInput, entities: Mapping[str, EntityInfo], sections: Mapping[str, SectionInfo],

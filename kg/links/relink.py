@@ -31,8 +31,8 @@ from kg.vocab import note_graph
 
 
 #: the most mentions and sources whose link cache a forked child writes (in the background); a bigger one
-#: is written by the build itself, which then holds the pickler's table (some 150 bytes a record) instead of
-#: a child's copy of the whole cache (about as much memory as the build's link pass)
+#: is written by the build itself, which then holds the pickler's table of the parts (some 150 bytes a
+#: record) instead of a child's copy of the whole cache (about as much memory as the build's link pass)
 BACKGROUND_RECORDS = 400_000
 
 

@@ -539,6 +539,19 @@ def test_an_incremental_pass_patches_the_links_graph_into_exactly_its_result(tmp
     assert isomorphic(_links_graph(store), expected)
 
 
+def _assert_next_pass_is_incremental_and_answers_as_a_full_one(tmp_path: Path, store: Path, own_notes) -> None:
+    """Change rec.md: the pass over ``store`` is incremental, and which sources cover PLE, directly or not, and
+    with what score, is what a full pass over the same notes says."""
+    rec = REC.replace("常和 MMoE 一起比较", "常和 MMoE、Google 的模型一起比较")
+    changed = [(parse_note(rec, "rec.md"), REC_NAMES)]
+    _, info = _relink_store(tmp_path, changed, changed=["rec.md"], max_fraction=0.9)
+    assert info.mode == "incremental", info
+    full, _ = _relink_store(tmp_path / "full", [changed[0], *own_notes[1:]])
+    for ent in (REC_PLE, LIB_PLE):
+        assert [(r["s"], r["direct"], r["score"]) for r in answers(store, ent)] == \
+            [(r["s"], r["direct"], r["score"]) for r in answers(full, ent)] != [], ent
+
+
 def test_a_pass_past_the_forked_writers_size_writes_its_cache_itself_and_the_next_pass_uses_it(
         tmp_path, own_notes, monkeypatch):
     """The link cache of a very big pass is written by the build itself, not a forked child (which would copy
@@ -556,14 +569,7 @@ def test_a_pass_past_the_forked_writers_size_writes_its_cache_itself_and_the_nex
     live = store / (store / "CURRENT").read_text().strip()
     for f in (live / links.CACHE_FILE, cache.parts_file(live / links.CACHE_FILE)):
         assert f.is_file() and not pending_file(f).exists()
-    rec = REC.replace("常和 MMoE 一起比较", "常和 MMoE、Google 的模型一起比较")
-    changed = [(parse_note(rec, "rec.md"), REC_NAMES)]
-    _, info = _relink_store(tmp_path, changed, changed=["rec.md"], max_fraction=0.9)
-    assert info.mode == "incremental", info
-    full, _ = _relink_store(tmp_path / "full", [changed[0], *own_notes[1:]])
-    for ent in (REC_PLE, LIB_PLE):
-        assert [(r["s"], r["direct"]) for r in answers(store, ent)] == \
-            [(r["s"], r["direct"]) for r in answers(full, ent)] != [], ent
+    _assert_next_pass_is_incremental_and_answers_as_a_full_one(tmp_path, store, own_notes)
 
 
 def test_the_state_cache_holds_its_records_in_pieces_and_the_next_pass_starts_from_them(
@@ -586,14 +592,7 @@ def test_the_state_cache_holds_its_records_in_pieces_and_the_next_pass_starts_fr
     assert why == "" and list(loaded["result"].coverages) == records
     assert sum(loaded["result"].counts()[k] for k in ("coverage_direct", "coverage_inferred")) == len(records)
     assert loaded["state"]["coverage"].direct == {(c.source, c.entity): c for c in records if c.direct} != {}
-    rec = REC.replace("常和 MMoE 一起比较", "常和 MMoE、Google 的模型一起比较")
-    changed = [(parse_note(rec, "rec.md"), REC_NAMES)]
-    _, info = _relink_store(tmp_path, changed, changed=["rec.md"], max_fraction=0.9)
-    assert info.mode == "incremental", info
-    full, _ = _relink_store(tmp_path / "full", [changed[0], *own_notes[1:]])
-    for ent in (REC_PLE, LIB_PLE):
-        assert [(r["s"], r["direct"], r["score"]) for r in answers(store, ent)] == \
-            [(r["s"], r["direct"], r["score"]) for r in answers(full, ent)] != [], ent
+    _assert_next_pass_is_incremental_and_answers_as_a_full_one(tmp_path, store, own_notes)
 
 
 def test_incremental_removal_drops_the_links_of_the_note(tmp_path, own_notes):

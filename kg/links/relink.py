@@ -45,21 +45,15 @@ def _key(x) -> tuple:
     return "s", x.entity
 
 
-def _diff(old: LinkResult, new: LinkResult):
-    """(removed, added) link records between two results, keyed so that a changed record is removed and added."""
-    def records(r: LinkResult):
-        return (*r.coverages, *r.related, *r.stats)
-
-    # an incremental pass carries most records over as the same objects: identity settles them, and only
-    # the others are compared by key and value
-    old_records, new_records = records(old), records(new)
-    old_ids, new_ids = set(map(id, old_records)), set(map(id, new_records))
-    return _settle([x for x in old_records if id(x) not in new_ids], [x for x in new_records if id(x) not in old_ids])
+def _records(r: LinkResult) -> tuple:
+    """Every link record of a result."""
+    return (*r.coverages, *r.related, *r.stats)
 
 
 def _settle(dropped: list, made: list) -> tuple[list, list]:
-    """(removed, added) link records of an incremental pass, from what it dropped and what it made (see
-    :func:`kg.links.incremental.compute_incremental`): a record made again the same is neither."""
+    """(removed, added) link records of a pass, from what it dropped and what it made (an incremental pass:
+    see :func:`kg.links.incremental.compute_incremental`; a full one: the last result's and its own): a record
+    made again the same is neither."""
     a = {_key(x): x for x in dropped}
     b = {_key(x): x for x in made}
     removed = [v for k, v in a.items() if (w := b.get(k)) is None or w != v]
@@ -207,11 +201,14 @@ class Relink(WorkingSet):
                     for q in old_quads:
                         store.remove(q)
                     early = True
+                if cache is not None:  # a full pass needs only the last result (to patch the graph), not its state
+                    cache.pop("state", None)
                 result, state = compute_full(input_from_parts(parts), p, emit_related=write if early else None)
                 changes = None
             t_compute = time.perf_counter()
             if old_result is not None:  # patch: remove the quads of links that changed, add the new ones
-                gone, new = _settle(*changes) if changes is not None else _diff(old_result, result)
+                gone, new = (_settle(*changes) if changes is not None  # (a full pass makes every record anew)
+                             else _settle(_records(old_result), _records(result)))
                 old_quads = maker.quads(gone)
                 if old_quads:
                     wait()

@@ -510,9 +510,12 @@ def test_incremental_change_gives_the_full_answers_for_ple(tmp_path, own_notes):
     assert sorted(map(str, open_store(inc).select(rel))) == sorted(map(str, open_store(full).select(rel)))
 
 
-def test_an_incremental_pass_patches_the_links_graph_into_exactly_its_result(tmp_path, own_notes):
-    """An incremental pass writes only what it dropped or made that differs; the graph must still be its whole
-    result (a record it changed but did not report would linger or be missing)."""
+@pytest.mark.parametrize("max_fraction, mode", [(0.9, "incremental"), (0.0, "full")])
+def test_a_pass_from_the_last_cache_patches_the_links_graph_into_exactly_its_result(tmp_path, own_notes,
+                                                                                     max_fraction, mode):
+    """A pass with the last cache (incremental, or full when too many notes changed) writes only the records
+    that differ from the last pass's; the graph must still be its whole result (a record it changed but did not
+    report would linger or be missing)."""
     notes = own_notes + [(parse_note(MORE, "more.md"), [("Paper", "MMoE", ())])]
     _relink_store(tmp_path, notes)
     rec = REC.replace("常和 MMoE 一起比较", "常和 MMoE、Google 的模型一起比较")
@@ -530,9 +533,9 @@ def test_an_incremental_pass_patches_the_links_graph_into_exactly_its_result(tmp
         live = store / (store / "CURRENT").read_text().strip()
         result, info = links.relink(w.oxigraph, str(LINKS_GRAPH), changed=["rec.md"], removed=["more.md"],
                                     cache_in=live / links.CACHE_FILE, cache_out=w.target / links.CACHE_FILE,
-                                    max_fraction=0.9)
+                                    max_fraction=max_fraction)
         w.commit()
-    assert info.mode == "incremental" and info.removed_quads and info.added_quads, info
+    assert info.mode == mode and info.removed_quads and info.added_quads, info
     expected = Graph()
     for t in links.link_triples(result):
         expected.add(t)
